@@ -18,14 +18,21 @@
 //! [`pruning::prune`], [`validation::validate_create`], [`validation::validate_update`],
 //! [`conversion::convert`].
 
+pub mod cel;
+pub mod conversion;
+pub mod defaulting;
 pub mod helm;
 pub mod image;
 pub mod kustomize;
 pub mod meta;
 pub mod notification;
+pub mod objectmeta;
+pub mod pruning;
 pub mod resource;
 pub mod schema;
 pub mod source;
+pub mod typed;
+pub mod validation;
 
 use std::sync::OnceLock;
 

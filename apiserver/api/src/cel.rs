@@ -1,0 +1,101 @@
+//! Evaluation of `x-kubernetes-validations` rules with the `cel` crate.
+//!
+//! The rules are evaluated the way kube-apiserver does for custom resources: `self` is bound to
+//! the schema node that carries the rule (after defaulting), absent optional fields are absent
+//! map keys (so `has(self.x)` is false), and a rule must evaluate to a boolean.
+
+use serde_json::Value;
+
+/// Why a rule could not give a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CelError {
+    /// The rule does not parse.
+    #[error("compilation failed: {0}")]
+    Compile(String),
+    /// The rule failed at run time (e.g. a missing key).
+    #[error("{0}")]
+    Eval(String),
+    /// The rule returned something other than a boolean.
+    #[error("rule did not evaluate to a boolean: {0}")]
+    NotBool(String),
+    /// The value could not be handed to the CEL engine.
+    #[error("cannot convert value: {0}")]
+    Convert(String),
+}
+
+/// Evaluates `rule` with `self` bound to `value`.
+///
+/// # Errors
+/// [`CelError`] when the rule does not compile, fails at run time or is not boolean.
+pub fn evaluate(rule: &str, value: &Value) -> Result<bool, CelError> {
+    let program = cel::Program::compile(rule).map_err(|e| CelError::Compile(e.to_string()))?;
+    let self_value = cel::to_value(value).map_err(|e| CelError::Convert(e.to_string()))?;
+    let mut ctx = cel::Context::default();
+    ctx.add_variable_from_value("self", self_value);
+    match program.execute(&ctx) {
+        Ok(cel::Value::Bool(b)) => Ok(b),
+        Ok(other) => Err(CelError::NotBool(format!("{other:?}"))),
+        Err(e) => Err(CelError::Eval(e.to_string())),
+    }
+}
+
+/// Checks that a rule compiles, without evaluating it.
+///
+/// # Errors
+/// [`CelError::Compile`] when it does not.
+pub fn compile_check(rule: &str) -> Result<(), CelError> {
+    cel::Program::compile(rule)
+        .map(|_| ())
+        .map_err(|e| CelError::Compile(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(rule: &str, value: &Value, expected: Result<bool, ()>) {
+        let got = evaluate(rule, value).map_err(|_| ());
+        assert_eq!(got, expected, "{rule} on {value}");
+    }
+
+    #[test]
+    fn rules_of_the_kinds_flux_uses() {
+        let hr =
+            "(has(self.chart) && !has(self.chartRef)) || (!has(self.chart) && has(self.chartRef))";
+        check(hr, &json!({"chart": {}}), Ok(true));
+        check(hr, &json!({"chartRef": {}}), Ok(true));
+        check(hr, &json!({}), Ok(false));
+        check(hr, &json!({"chart": {}, "chartRef": {}}), Ok(false));
+        let rx = "self.type != 'generic-oidc' || (has(self.oidcProviders) && size(self.oidcProviders) > 0)";
+        check(
+            rx,
+            &json!({"type": "generic-oidc", "oidcProviders": []}),
+            Ok(false),
+        );
+        check(
+            rx,
+            &json!({"type": "generic-oidc", "oidcProviders": [{}]}),
+            Ok(true),
+        );
+        check(rx, &json!({"type": "github"}), Ok(true));
+        let nested = "!has(self.sts) || self.sts.provider != 'aws' || !has(self.sts.secretRef)";
+        check(
+            nested,
+            &json!({"sts": {"provider": "aws", "secretRef": {}}}),
+            Ok(false),
+        );
+        check(
+            nested,
+            &json!({"sts": {"provider": "ldap", "secretRef": {}}}),
+            Ok(true),
+        );
+    }
+
+    #[test]
+    fn missing_key_and_bad_rules_are_errors() {
+        check("self.provider == 'aws'", &json!({}), Err(()));
+        check("self.x ==", &json!({}), Err(()));
+        check("'a'", &json!({}), Err(()));
+    }
+}
