@@ -1,0 +1,574 @@
+//! Walking a kustomization tree and running generators and transformers.
+
+use std::path::{Path, PathBuf};
+
+use crate::kustomization::{KKind, Kustomization, PatchSpec};
+use crate::loader::Loader;
+use crate::resource::{Behavior, Resource, legacy_sort, ns_eq};
+use crate::selector::Selector;
+use crate::yaml::{self, Kind, Map, Value};
+use crate::{BuildOptions, Error, fieldspec, generators, nameref, patch, transformers};
+
+struct Ctx {
+    loader: Loader,
+    stack: Vec<PathBuf>,
+}
+
+/// Builds the tree rooted at `root`.
+pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
+    let root = root.canonicalize().map_err(|source| Error::Io {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    let boundary = opts.boundary.clone().unwrap_or_else(|| root.clone());
+    let loader = Loader::new(&boundary)?;
+    if !root.starts_with(loader_boundary(&boundary)?) {
+        return Err(Error::Restricted(format!(
+            "'{}' is not in or below '{}'",
+            root.display(),
+            boundary.display()
+        )));
+    }
+    let mut cx = Ctx {
+        loader,
+        stack: Vec::new(),
+    };
+    let mut ra = Vec::new();
+    let top = accumulate(&mut cx, &root, false, &mut ra)?;
+    // Hash suffixes are added once, at the very end, from the final content.
+    for r in &mut ra {
+        if r.needs_hash {
+            let h = generators::name_hash(r);
+            let n = format!("{}-{h}", r.name());
+            r.set_name(&n);
+        }
+    }
+    nameref::fix(&mut ra)?;
+    build_metadata(&top, &mut ra)?;
+    match &top.sort_options {
+        Some(so) if so.fifo => {}
+        Some(so) => legacy_sort(&mut ra, so.order_first.as_deref(), so.order_last.as_deref()),
+        None => legacy_sort(&mut ra, None, None),
+    }
+    Ok(ra)
+}
+
+fn loader_boundary(b: &Path) -> Result<PathBuf, Error> {
+    b.canonicalize().map_err(|source| Error::Io {
+        path: b.to_path_buf(),
+        source,
+    })
+}
+
+fn build_metadata(k: &Kustomization, ra: &mut [Resource]) -> Result<(), Error> {
+    for opt in &k.build_metadata {
+        match opt.as_str() {
+            "managedByLabel" => {
+                for r in ra.iter_mut() {
+                    let meta = r.obj.entry_map("metadata");
+                    meta.entry_map("labels").insert(
+                        "app.kubernetes.io/managed-by",
+                        Value::str("kustomize-v5.5.0"),
+                    );
+                }
+            }
+            other => {
+                return Err(Error::transform(format!(
+                    "buildMetadata option {other:?} is not supported (supported: managedByLabel)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn kerr(path: &Path, msg: impl Into<String>) -> Error {
+    Error::Kustomization {
+        path: path.to_path_buf(),
+        message: msg.into(),
+    }
+}
+
+/// Loads resources from a YAML file.
+fn load_resource_file(cx: &Ctx, path: &Path) -> Result<Vec<Resource>, Error> {
+    let text = cx.loader.read_text(path)?;
+    resources_from_text(&text, path)
+}
+
+/// Parses a YAML stream of resources.
+pub fn resources_from_text(text: &str, path: &Path) -> Result<Vec<Resource>, Error> {
+    let docs = yaml::parse_documents(text).map_err(|source| Error::Yaml {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for d in docs {
+        if d.is_null() {
+            continue;
+        }
+        let Value::Map(m) = d else {
+            return Err(Error::Resource(format!(
+                "{}: expected a resource (a mapping), got a {}",
+                path.display(),
+                d.type_name()
+            )));
+        };
+        if m.is_empty() {
+            continue;
+        }
+        let is_list = m
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+            && m.get("items").is_some();
+        if is_list {
+            if let Some(Value::Seq(items)) = m.get("items") {
+                for it in items {
+                    if let Value::Map(im) = it {
+                        out.push(make_resource(im.clone(), path)?);
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(make_resource(m, path)?);
+    }
+    Ok(out)
+}
+
+fn make_resource(mut m: Map, path: &Path) -> Result<Resource, Error> {
+    if m.get("kind")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(Error::Resource(format!(
+            "{}: a resource is missing its kind",
+            path.display()
+        )));
+    }
+    if let Some(Value::Map(meta)) = m.get_mut("metadata")
+        && let Some(Value::Map(ann)) = meta.get_mut("annotations")
+    {
+        for (_, v) in ann.iter_mut() {
+            if let Value::Scalar(s) = v {
+                s.kind = Kind::Str;
+                if s.text == "null" && s.kind == Kind::Null {
+                    s.text.clear();
+                }
+            }
+        }
+    }
+    let r = Resource::new(m);
+    if r.name().is_empty() {
+        return Err(Error::Resource(format!(
+            "{}: a {} resource is missing metadata.name",
+            path.display(),
+            r.kind()
+        )));
+    }
+    Ok(r)
+}
+
+fn append_all(ra: &mut Vec<Resource>, new: Vec<Resource>) -> Result<(), Error> {
+    for r in new {
+        let id = r.id();
+        if ra.iter().any(|x| x.id().same_as(&id)) {
+            return Err(Error::Resource(format!(
+                "may not add resource with an already registered id: {id}"
+            )));
+        }
+        ra.push(r);
+    }
+    Ok(())
+}
+
+fn absorb_generated(ra: &mut Vec<Resource>, mut r: Resource) -> Result<(), Error> {
+    let id = r.id();
+    let matches: Vec<usize> = ra
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| {
+            x.kind() == id.kind
+                && x.names.contains(&id.name)
+                && x.namespaces.iter().any(|n| ns_eq(n, &id.namespace))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    match (matches.len(), r.behavior) {
+        (0, Behavior::Create) => {
+            ra.push(r);
+            Ok(())
+        }
+        (0, _) => Err(Error::transform(format!(
+            "id {id} does not exist; cannot merge or replace"
+        ))),
+        (1, Behavior::Create) => Err(Error::transform(format!(
+            "id {id} exists; behavior must be merge or replace"
+        ))),
+        (1, behavior) => {
+            let old = &ra[matches[0]];
+            // Metadata: labels and annotations merge, name and namespace stay.
+            for field in ["labels", "annotations"] {
+                let mut merged = old
+                    .obj
+                    .get("metadata")
+                    .and_then(|m| m.as_map())
+                    .and_then(|m| m.get(field))
+                    .and_then(Value::as_map)
+                    .cloned()
+                    .unwrap_or_default();
+                if let Some(Value::Map(newer)) = r
+                    .obj
+                    .get("metadata")
+                    .and_then(|m| m.as_map())
+                    .and_then(|m| m.get(field))
+                {
+                    for (k, v) in newer.iter() {
+                        merged.insert(k.clone(), v.clone());
+                    }
+                }
+                if !merged.is_empty() {
+                    r.obj
+                        .entry_map("metadata")
+                        .insert(field, Value::Map(merged));
+                }
+            }
+            if behavior == Behavior::Merge {
+                for field in ["data", "binaryData"] {
+                    let mut merged = old
+                        .obj
+                        .get(field)
+                        .and_then(Value::as_map)
+                        .cloned()
+                        .unwrap_or_default();
+                    if let Some(Value::Map(newer)) = r.obj.get(field) {
+                        for (k, v) in newer.iter() {
+                            merged.insert(k.clone(), v.clone());
+                        }
+                    }
+                    if !merged.is_empty() {
+                        r.obj.insert(field, Value::Map(merged));
+                    }
+                }
+            }
+            let meta = r.obj.entry_map("metadata");
+            meta.insert("name", Value::str(old.name()));
+            if old.namespace().is_empty() {
+                meta.remove("namespace");
+            } else {
+                meta.insert("namespace", Value::str(old.namespace()));
+            }
+            r.orig = old.orig.clone();
+            r.names.clone_from(&old.names);
+            r.namespaces.clone_from(&old.namespaces);
+            r.prefixes.clone_from(&old.prefixes);
+            r.suffixes.clone_from(&old.suffixes);
+            r.needs_hash = old.needs_hash;
+            r.behavior = Behavior::Create;
+            ra[matches[0]] = r;
+            Ok(())
+        }
+        _ => Err(Error::transform(format!(
+            "found multiple resources matching generated {id}"
+        ))),
+    }
+}
+
+fn accumulate(
+    cx: &mut Ctx,
+    dir: &Path,
+    component: bool,
+    ra: &mut Vec<Resource>,
+) -> Result<Kustomization, Error> {
+    if cx.stack.iter().any(|d| d == dir) {
+        return Err(kerr(
+            dir,
+            "cycle detected: this kustomization includes itself",
+        ));
+    }
+    let kfile = cx.loader.kustomization_file(dir)?;
+    let text = cx.loader.read_text(&kfile)?;
+    let k = Kustomization::parse(&kfile, &text)?;
+    match (component, k.kind) {
+        (true, KKind::Kustomization) => {
+            return Err(kerr(
+                &kfile,
+                "expected kind 'Component' for a path listed in components",
+            ));
+        }
+        (false, KKind::Component) => {
+            return Err(kerr(
+                &kfile,
+                "expected kind 'Kustomization' but found 'Component'; list components under components:",
+            ));
+        }
+        _ => {}
+    }
+    cx.stack.push(dir.to_path_buf());
+    let result = accumulate_inner(cx, dir, &k, ra);
+    cx.stack.pop();
+    result?;
+    Ok(k)
+}
+
+fn accumulate_inner(
+    cx: &mut Ctx,
+    dir: &Path,
+    k: &Kustomization,
+    ra: &mut Vec<Resource>,
+) -> Result<(), Error> {
+    for entry in &k.resources {
+        let path = cx.loader.resolve(dir, entry)?;
+        if path.is_dir() {
+            let mut sub = Vec::new();
+            accumulate(cx, &path, false, &mut sub)?;
+            append_all(ra, sub)?;
+        } else {
+            let path = cx.loader.resolve_file(dir, entry)?;
+            let rs = load_resource_file(cx, &path)?;
+            append_all(ra, rs)?;
+        }
+    }
+    for g in &k.config_map_generator {
+        let r = generators::generate(g, false, k.generator_options.as_ref(), dir, &cx.loader)?;
+        absorb_generated(ra, r)?;
+    }
+    for g in &k.secret_generator {
+        let r = generators::generate(g, true, k.generator_options.as_ref(), dir, &cx.loader)?;
+        absorb_generated(ra, r)?;
+    }
+    for entry in &k.components {
+        let path = cx.loader.resolve(dir, entry)?;
+        if !path.is_dir() {
+            return Err(kerr(
+                dir,
+                format!("component {entry:?} must be a directory"),
+            ));
+        }
+        accumulate(cx, &path, true, ra)?;
+    }
+    if !k.generators.is_empty()
+        || !k.transformers.is_empty()
+        || !k.configurations.is_empty()
+        || !k.crds.is_empty()
+    {
+        return Err(kerr(
+            dir,
+            "generators, transformers, configurations and crds are not supported by this build engine yet",
+        ));
+    }
+    // Transformers, in kustomize's built-in order.
+    for p in &k.patches_strategic_merge {
+        let text = load_patch_text(cx, dir, p)?;
+        apply_smp_docs(ra, &text, None, &PatchSpec::default(), dir)?;
+    }
+    for p in &k.patches {
+        apply_patch(cx, dir, ra, p, false)?;
+    }
+    if let Some(ns) = &k.namespace {
+        transformers::namespace(ra, ns);
+    }
+    transformers::prefix_suffix(ra, &k.name_prefix, &k.name_suffix);
+    transformers::labels(
+        ra,
+        &k.labels,
+        &k.common_labels,
+        &fieldspec::common_label_specs(),
+    )?;
+    transformers::annotations(ra, &k.common_annotations, &fieldspec::annotation_specs())?;
+    for p in &k.patches_json6902 {
+        apply_patch(cx, dir, ra, p, true)?;
+    }
+    transformers::replicas(ra, &k.replicas)?;
+    transformers::images(ra, &k.images)?;
+    if !k.replacements.is_empty() {
+        crate::replacements::apply(cx_loader(cx), dir, ra, &k.replacements)?;
+    }
+    if k.openapi.as_ref().is_some_and(|v| !v.is_null()) {
+        return Err(kerr(
+            dir,
+            "the openapi field is not supported by this build engine yet",
+        ));
+    }
+    if !k.vars.is_empty() {
+        return Err(kerr(
+            dir,
+            "vars are not supported by this build engine yet; use replacements",
+        ));
+    }
+    Ok(())
+}
+
+fn cx_loader(cx: &Ctx) -> &Loader {
+    &cx.loader
+}
+
+fn load_patch_text(cx: &Ctx, dir: &Path, entry: &str) -> Result<String, Error> {
+    if !entry.contains('\n') {
+        if let Ok(path) = cx.loader.resolve_file(dir, entry)
+            && path.is_file()
+        {
+            return cx.loader.read_text(&path);
+        }
+        if !entry.contains(':') {
+            // Surface the real reason (missing file, restriction).
+            let path = cx.loader.resolve_file(dir, entry)?;
+            return cx.loader.read_text(&path);
+        }
+    }
+    Ok(entry.to_string())
+}
+
+fn apply_patch(
+    cx: &Ctx,
+    dir: &Path,
+    ra: &mut Vec<Resource>,
+    p: &PatchSpec,
+    json_only: bool,
+) -> Result<(), Error> {
+    let text = match (&p.path, &p.patch) {
+        (Some(path), None) => {
+            let file = cx.loader.resolve_file(dir, path)?;
+            cx.loader.read_text(&file)?
+        }
+        (None, Some(t)) => t.clone(),
+        (Some(_), Some(_)) => {
+            return Err(kerr(dir, "a patch must set either path or patch, not both"));
+        }
+        (None, None) => return Err(kerr(dir, "a patch must set path or patch")),
+    };
+    let docs = yaml::parse_documents(&text).map_err(|source| Error::Yaml {
+        path: dir.join(p.path.as_deref().unwrap_or("<inline patch>")),
+        source,
+    })?;
+    let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
+    let is_json = docs.len() == 1 && matches!(docs[0], Value::Seq(_));
+    if is_json || json_only {
+        if docs.len() != 1 {
+            return Err(kerr(
+                dir,
+                "a JSON 6902 patch must be a single list of operations",
+            ));
+        }
+        let ops = patch::parse_json_patch(&docs[0])?;
+        let Some(target) = &p.target else {
+            return Err(kerr(dir, "must specify a target for JSON 6902 patch"));
+        };
+        let sel = Selector::new(target)?;
+        for r in ra.iter_mut().filter(|r| sel.matches(r)) {
+            patch::apply_json_patch(&mut r.obj, &ops)?;
+        }
+        return Ok(());
+    }
+    apply_smp_docs(ra, &text, p.target.as_ref(), p, dir)
+}
+
+fn apply_smp_docs(
+    ra: &mut Vec<Resource>,
+    text: &str,
+    target: Option<&crate::kustomization::Target>,
+    spec: &PatchSpec,
+    dir: &Path,
+) -> Result<(), Error> {
+    let patches = resources_from_text(text, &dir.join("<patch>")).or_else(|e| {
+        // Patches with a target may omit apiVersion/kind/name.
+        if target.is_some() {
+            raw_maps(text, dir)
+        } else {
+            Err(e)
+        }
+    })?;
+    for pr in patches {
+        let indices: Vec<usize> = if let Some(t) = target {
+            let sel = Selector::new(t)?;
+            ra.iter()
+                .enumerate()
+                .filter(|(_, r)| sel.matches(r))
+                .map(|(i, _)| i)
+                .collect()
+        } else {
+            let pid = pr.id();
+            let found: Vec<usize> = ra
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.kind() == pid.kind
+                        && r.group() == pid.group
+                        && r.names.contains(&pid.name)
+                        && r.namespaces.iter().any(|n| ns_eq(n, &pid.namespace))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if found.is_empty() {
+                return Err(Error::transform(format!(
+                    "no resource matches strategic merge patch \"{pid}\": failed to find unique target for patch"
+                )));
+            }
+            if found.len() > 1 {
+                return Err(Error::transform(format!(
+                    "multiple resources match strategic merge patch \"{pid}\""
+                )));
+            }
+            found
+        };
+        let mut deleted = Vec::new();
+        for i in indices {
+            let r = &mut ra[i];
+            let (name, ns, kind) = (
+                r.name().to_string(),
+                r.namespace().to_string(),
+                r.kind().to_string(),
+            );
+            let keep = patch::strategic_merge(&kind, &mut r.obj, &pr.obj)?;
+            if !keep {
+                deleted.push(i);
+                continue;
+            }
+            if !spec.allow_kind_change {
+                r.obj.insert("kind", Value::str(&kind));
+            }
+            if spec.allow_name_change {
+                let n = r.name().to_string();
+                r.set_name(&n);
+            } else {
+                r.obj
+                    .entry_map("metadata")
+                    .insert("name", Value::str(&name));
+            }
+            if ns.is_empty() {
+                if let Some(Value::Map(meta)) = r.obj.get_mut("metadata") {
+                    meta.remove("namespace");
+                }
+            } else {
+                r.obj
+                    .entry_map("metadata")
+                    .insert("namespace", Value::str(&ns));
+            }
+        }
+        for i in deleted.into_iter().rev() {
+            ra.remove(i);
+        }
+    }
+    Ok(())
+}
+
+fn raw_maps(text: &str, dir: &Path) -> Result<Vec<Resource>, Error> {
+    let docs = yaml::parse_documents(text).map_err(|source| Error::Yaml {
+        path: dir.join("<patch>"),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for d in docs {
+        match d {
+            Value::Map(m) => out.push(Resource::new(m)),
+            v if v.is_null() => {}
+            other => {
+                return Err(Error::transform(format!(
+                    "a strategic merge patch must be a mapping, got a {}",
+                    other.type_name()
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
