@@ -9,7 +9,8 @@
 //!    value) and remembered too.
 //! 3. Whatever an earlier conversion remembered for the target version is put back.
 //! 4. What was remembered in step 2 is stored, as JSON, in the annotation
-//!    `conversion.eddy.fluxcd.io/<source version>`, so a later conversion back restores it.
+//!    `conversion.eddy.fluxcd.io/<source version>`, so a later conversion back restores it
+//!    (with a marker when the annotation map itself had to be created, so it is removed again).
 //!
 //! This is how Kubernetes keeps round trips lossless for its own types (e.g. the
 //! `autoscaling/v2` annotations on `v1` objects): converting v1 → v1beta2 → v1, or
@@ -19,6 +20,8 @@
 use serde_json::{Map, Value};
 
 use crate::schema::Schema;
+
+const ANNOTATIONS_POINTER: &str = "/metadata/annotations";
 
 /// Prefix of the annotations holding fields a version could not represent.
 pub const ANNOTATION_PREFIX: &str = "conversion.eddy.fluxcd.io/";
@@ -107,22 +110,35 @@ pub fn convert(mut obj: Value, to_version: &str) -> Result<Value, ConversionErro
     }
 
     for entry in restore {
-        if let (Some(path), Some(value)) = (
-            entry.get("path").and_then(Value::as_str),
-            entry.get("value"),
-        ) {
+        let Some(path) = entry.get("path").and_then(Value::as_str) else {
+            continue;
+        };
+        if let Some(value) = entry.get("value") {
             set_pointer(&mut obj, path, value.clone());
+        } else if entry.get("absent") == Some(&Value::Bool(true))
+            && path == ANNOTATIONS_POINTER
+            && matches!(obj.pointer(path), Some(Value::Object(m)) if m.is_empty())
+            && let Some(Value::Object(meta)) = obj.get_mut("metadata")
+        {
+            meta.remove("annotations");
         }
     }
 
     if !stash.is_empty() {
         let key = format!("{ANNOTATION_PREFIX}{from_version}");
-        let text = Value::Array(stash).to_string();
         let meta = obj.as_object_mut().map(|m| {
             m.entry("metadata")
                 .or_insert_with(|| Value::Object(Map::new()))
         });
         if let Some(Value::Object(meta)) = meta {
+            if !meta.contains_key("annotations") {
+                // Remember that the map is ours, so that the way back removes it again.
+                let mut marker = Map::new();
+                marker.insert("path".to_owned(), Value::from(ANNOTATIONS_POINTER));
+                marker.insert("absent".to_owned(), Value::Bool(true));
+                stash.push(Value::Object(marker));
+            }
+            let text = Value::Array(stash).to_string();
             let ann = meta
                 .entry("annotations")
                 .or_insert_with(|| Value::Object(Map::new()));
@@ -157,10 +173,6 @@ fn take_annotation(obj: &mut Value, key: &str) -> Vec<Value> {
     let Some(raw) = ann.remove(key) else {
         return Vec::new();
     };
-    let empty = ann.is_empty();
-    if empty && let Some(Value::Object(meta)) = obj.get_mut("metadata") {
-        meta.remove("annotations");
-    }
     raw.as_str()
         .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
         .unwrap_or_default()

@@ -112,7 +112,11 @@ fn git_repository_v1beta2_only_fields_survive_v1() {
     assert!(v1["spec"].get("gitImplementation").is_none());
     assert!(v1["spec"].get("accessFrom").is_none());
     assert_eq!(v1["spec"]["verify"]["mode"], "head");
-    assert_eq!(annotation(&v1, "v1beta2").map(|s| s.len()), Some(4));
+    let stash = annotation(&v1, "v1beta2").expect("annotation with v1beta2 fields");
+    let remembered = stash.iter().filter(|e| e.get("value").is_some()).count();
+    assert_eq!(remembered, 4, "{stash:?}");
+    // The object had no annotations: the map is marked as created by the conversion.
+    assert!(stash.iter().any(|e| e["absent"] == true));
 }
 
 #[test]

@@ -322,3 +322,47 @@ fn each_kind_has_exactly_one_storage_version_listed_first() {
         assert!(info.versions[0].storage, "{}", info.kind);
     }
 }
+
+/// Walks every node of a schema.
+fn walk<'a>(s: &'a eddy_api::Schema, path: &str, f: &mut dyn FnMut(&str, &'a eddy_api::Schema)) {
+    f(path, s);
+    for (k, p) in &s.properties {
+        walk(p, &format!("{path}.{k}"), f);
+    }
+    if let Some(i) = &s.items {
+        walk(i, &format!("{path}[]"), f);
+    }
+    if let Some(a) = &s.additional_properties {
+        walk(a, &format!("{path}{{}}"), f);
+    }
+}
+
+#[test]
+fn every_pattern_and_cel_rule_compiles() {
+    let mut bad = Vec::new();
+    let mut rules = 0;
+    for info in eddy_api::registry() {
+        for v in &info.versions {
+            walk(&v.schema, "", &mut |path, s| {
+                if let Some(p) = &s.pattern
+                    && regex::Regex::new(p.as_str()).is_err()
+                {
+                    bad.push(format!(
+                        "{} {} {path}: pattern {}",
+                        info.kind,
+                        v.name,
+                        p.as_str()
+                    ));
+                }
+                for r in &s.validations {
+                    rules += 1;
+                    if let Err(e) = eddy_api::cel::compile_check(&r.rule) {
+                        bad.push(format!("{} {} {path}: {e}", info.kind, v.name));
+                    }
+                }
+            });
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert!(rules >= 30, "only {rules} rules");
+}
