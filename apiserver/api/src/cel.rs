@@ -44,9 +44,7 @@ pub fn evaluate(rule: &str, value: &Value) -> Result<bool, CelError> {
 /// # Errors
 /// [`CelError::Compile`] when it does not.
 pub fn compile_check(rule: &str) -> Result<(), CelError> {
-    cel::Program::compile(rule)
-        .map(|_| ())
-        .map_err(|e| CelError::Compile(e.to_string()))
+    cel::Program::compile(rule).map(|_| ()).map_err(|e| CelError::Compile(e.to_string()))
 }
 
 #[cfg(test)]
@@ -61,35 +59,18 @@ mod tests {
 
     #[test]
     fn rules_of_the_kinds_flux_uses() {
-        let hr =
-            "(has(self.chart) && !has(self.chartRef)) || (!has(self.chart) && has(self.chartRef))";
+        let hr = "(has(self.chart) && !has(self.chartRef)) || (!has(self.chart) && has(self.chartRef))";
         check(hr, &json!({"chart": {}}), Ok(true));
         check(hr, &json!({"chartRef": {}}), Ok(true));
         check(hr, &json!({}), Ok(false));
         check(hr, &json!({"chart": {}, "chartRef": {}}), Ok(false));
         let rx = "self.type != 'generic-oidc' || (has(self.oidcProviders) && size(self.oidcProviders) > 0)";
-        check(
-            rx,
-            &json!({"type": "generic-oidc", "oidcProviders": []}),
-            Ok(false),
-        );
-        check(
-            rx,
-            &json!({"type": "generic-oidc", "oidcProviders": [{}]}),
-            Ok(true),
-        );
+        check(rx, &json!({"type": "generic-oidc", "oidcProviders": []}), Ok(false));
+        check(rx, &json!({"type": "generic-oidc", "oidcProviders": [{}]}), Ok(true));
         check(rx, &json!({"type": "github"}), Ok(true));
         let nested = "!has(self.sts) || self.sts.provider != 'aws' || !has(self.sts.secretRef)";
-        check(
-            nested,
-            &json!({"sts": {"provider": "aws", "secretRef": {}}}),
-            Ok(false),
-        );
-        check(
-            nested,
-            &json!({"sts": {"provider": "ldap", "secretRef": {}}}),
-            Ok(true),
-        );
+        check(nested, &json!({"sts": {"provider": "aws", "secretRef": {}}}), Ok(false));
+        check(nested, &json!({"sts": {"provider": "ldap", "secretRef": {}}}), Ok(true));
     }
 
     #[test]

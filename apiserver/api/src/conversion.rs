@@ -63,30 +63,14 @@ fn remembered(pointer: &str, value: Value) -> Value {
 /// # Errors
 /// [`ConversionError`] when the object's kind or either version is not served.
 pub fn convert(mut obj: Value, to_version: &str) -> Result<Value, ConversionError> {
-    let api_version = obj
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .ok_or(ConversionError::MissingTypeInfo)?
-        .to_owned();
-    let kind = obj
-        .get("kind")
-        .and_then(Value::as_str)
-        .ok_or(ConversionError::MissingTypeInfo)?
-        .to_owned();
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).ok_or(ConversionError::MissingTypeInfo)?.to_owned();
+    let kind = obj.get("kind").and_then(Value::as_str).ok_or(ConversionError::MissingTypeInfo)?.to_owned();
     let (group, from_version) = crate::split_api_version(&api_version);
-    let info = crate::find(group, &kind).ok_or_else(|| ConversionError::UnknownKind {
-        group: group.to_owned(),
-        kind: kind.clone(),
-    })?;
-    let unknown = |v: &str| ConversionError::UnknownVersion {
-        kind: kind.clone(),
-        version: v.to_owned(),
-    };
-    info.version(from_version)
-        .ok_or_else(|| unknown(from_version))?;
-    let target = info
-        .version(to_version)
-        .ok_or_else(|| unknown(to_version))?;
+    let info = crate::find(group, &kind)
+        .ok_or_else(|| ConversionError::UnknownKind { group: group.to_owned(), kind: kind.clone() })?;
+    let unknown = |v: &str| ConversionError::UnknownVersion { kind: kind.clone(), version: v.to_owned() };
+    info.version(from_version).ok_or_else(|| unknown(from_version))?;
+    let target = info.version(to_version).ok_or_else(|| unknown(to_version))?;
     if from_version == to_version {
         return Ok(obj);
     }
@@ -126,10 +110,7 @@ pub fn convert(mut obj: Value, to_version: &str) -> Result<Value, ConversionErro
 
     if !stash.is_empty() {
         let key = format!("{ANNOTATION_PREFIX}{from_version}");
-        let meta = obj.as_object_mut().map(|m| {
-            m.entry("metadata")
-                .or_insert_with(|| Value::Object(Map::new()))
-        });
+        let meta = obj.as_object_mut().map(|m| m.entry("metadata").or_insert_with(|| Value::Object(Map::new())));
         if let Some(Value::Object(meta)) = meta {
             if !meta.contains_key("annotations") {
                 // Remember that the map is ours, so that the way back removes it again.
@@ -139,9 +120,7 @@ pub fn convert(mut obj: Value, to_version: &str) -> Result<Value, ConversionErro
                 stash.push(Value::Object(marker));
             }
             let text = Value::Array(stash).to_string();
-            let ann = meta
-                .entry("annotations")
-                .or_insert_with(|| Value::Object(Map::new()));
+            let ann = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(ann) = ann {
                 ann.insert(key, Value::from(text));
             }
@@ -156,9 +135,7 @@ pub fn convert(mut obj: Value, to_version: &str) -> Result<Value, ConversionErro
 /// As [`convert`].
 pub fn convert_to_storage(obj: Value) -> Result<Value, ConversionError> {
     let (group, kind) = match (obj.get("apiVersion"), obj.get("kind")) {
-        (Some(Value::String(a)), Some(Value::String(k))) => {
-            (crate::split_api_version(a).0.to_owned(), k.clone())
-        }
+        (Some(Value::String(a)), Some(Value::String(k))) => (crate::split_api_version(a).0.to_owned(), k.clone()),
         _ => return Err(ConversionError::MissingTypeInfo),
     };
     let info = crate::find(&group, &kind).ok_or(ConversionError::UnknownKind { group, kind })?;
@@ -173,9 +150,7 @@ fn take_annotation(obj: &mut Value, key: &str) -> Vec<Value> {
     let Some(raw) = ann.remove(key) else {
         return Vec::new();
     };
-    raw.as_str()
-        .and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok())
-        .unwrap_or_default()
+    raw.as_str().and_then(|s| serde_json::from_str::<Vec<Value>>(s).ok()).unwrap_or_default()
 }
 
 /// Removes what `schema` does not declare below `value`, and replaces values outside the
@@ -183,11 +158,7 @@ fn take_annotation(obj: &mut Value, key: &str) -> Vec<Value> {
 fn take_unknown(schema: &Schema, value: &mut Value, pointer: &str, stash: &mut Vec<Value>) {
     if !schema.enum_values.is_empty() && value.is_string() && !schema.enum_values.contains(value) {
         stash.push(remembered(pointer, value.clone()));
-        if let Some(replacement) = schema
-            .default
-            .clone()
-            .or_else(|| schema.enum_values.first().cloned())
-        {
+        if let Some(replacement) = schema.default.clone().or_else(|| schema.enum_values.first().cloned()) {
             *value = replacement;
         }
         return;
@@ -240,11 +211,7 @@ fn set_pointer(root: &mut Value, pointer: &str, value: Value) {
     let Some((parent, last)) = pointer.rsplit_once('/') else {
         return;
     };
-    let parent_value = if parent.is_empty() {
-        Some(root)
-    } else {
-        root.pointer_mut(parent)
-    };
+    let parent_value = if parent.is_empty() { Some(root) } else { root.pointer_mut(parent) };
     match parent_value {
         Some(Value::Object(m)) => {
             m.insert(unescape(last), value);
@@ -269,19 +236,10 @@ mod tests {
     fn same_version_is_identity_and_unknown_versions_fail() {
         let o = json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository"});
         assert_eq!(convert(o.clone(), "v1"), Ok(o.clone()));
-        assert!(matches!(
-            convert(o.clone(), "v9"),
-            Err(ConversionError::UnknownVersion { .. })
-        ));
-        assert_eq!(
-            convert(json!({"kind": "GitRepository"}), "v1"),
-            Err(ConversionError::MissingTypeInfo)
-        );
+        assert!(matches!(convert(o.clone(), "v9"), Err(ConversionError::UnknownVersion { .. })));
+        assert_eq!(convert(json!({"kind": "GitRepository"}), "v1"), Err(ConversionError::MissingTypeInfo));
         let unknown = json!({"apiVersion": "x.io/v1", "kind": "Nope"});
-        assert!(matches!(
-            convert(unknown, "v1"),
-            Err(ConversionError::UnknownKind { .. })
-        ));
+        assert!(matches!(convert(unknown, "v1"), Err(ConversionError::UnknownKind { .. })));
     }
 
     #[test]

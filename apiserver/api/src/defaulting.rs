@@ -53,22 +53,11 @@ mod tests {
     fn sets_absent_and_null_fields_and_recurses_into_new_defaults() {
         let s = Schema::object()
             .prop("a", Schema::string().default_value("x"))
-            .prop(
-                "o",
-                Schema::object()
-                    .default_json(json!({}))
-                    .prop("inner", Schema::integer().default_value(3)),
-            )
-            .prop(
-                "list",
-                Schema::array(Schema::object().prop("b", Schema::boolean().default_value(false))),
-            );
+            .prop("o", Schema::object().default_json(json!({})).prop("inner", Schema::integer().default_value(3)))
+            .prop("list", Schema::array(Schema::object().prop("b", Schema::boolean().default_value(false))));
         let mut v = json!({"a": null, "list": [{}, {"b": true}]});
         default(&s, &mut v);
-        assert_eq!(
-            v,
-            json!({"a": "x", "list": [{"b": false}, {"b": true}], "o": {"inner": 3}})
-        );
+        assert_eq!(v, json!({"a": "x", "list": [{"b": false}, {"b": true}], "o": {"inner": 3}}));
     }
 
     #[test]

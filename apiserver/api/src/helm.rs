@@ -6,9 +6,8 @@ use serde_json::Value;
 
 use crate::api_struct;
 use crate::meta::{
-    CommonMetadata, Condition, CustomHealthCheck, DependencyReference, IgnoreRule,
-    KubeConfigReference, KustomizeImage, LocalObjectReference, Patch, ResourceInventory,
-    status_default,
+    CommonMetadata, Condition, CustomHealthCheck, DependencyReference, IgnoreRule, KubeConfigReference, KustomizeImage,
+    LocalObjectReference, Patch, ResourceInventory, status_default,
 };
 use crate::resource::{AGE, READY, ResourceInfo, STATUS, VersionInfo, api_kind};
 

@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::api_struct;
 use crate::meta::{AccessFrom, Condition, LabelSelector, LocalObjectReference, status_default};
-use crate::resource::{
-    AGE, PrinterColumn, READY, ResourceInfo, STATUS, VersionInfo, api_kind, col,
-};
+use crate::resource::{AGE, PrinterColumn, READY, ResourceInfo, STATUS, VersionInfo, api_kind, col};
 use crate::schema::Schema;
 
 /// The API group.
@@ -351,19 +349,12 @@ api_kind! {
 #[must_use]
 pub fn v1beta2_schema(kind: &str, v1: Schema) -> Schema {
     match kind {
-        "ImageUpdateAutomation" => {
-            v1.edit_path("spec.git.commit.signingKey", |s| s.without("type"))
-        }
+        "ImageUpdateAutomation" => v1.edit_path("spec.git.commit.signingKey", |s| s.without("type")),
         _ => v1,
     }
 }
 
-fn versions(
-    kind: &'static str,
-    v1: Schema,
-    cols: &[PrinterColumn],
-    warning: &'static str,
-) -> Vec<VersionInfo> {
+fn versions(kind: &'static str, v1: Schema, cols: &[PrinterColumn], warning: &'static str) -> Vec<VersionInfo> {
     let beta = v1beta2_schema(kind, v1.clone());
     vec![
         VersionInfo {
@@ -390,14 +381,8 @@ fn versions(
 const CATEGORIES: &[&str] = &["all", "fluxcd", "fluxcd-images"];
 
 pub(crate) fn resources() -> Vec<ResourceInfo> {
-    let last_scan = PrinterColumn {
-        priority: 1,
-        ..col("Last scan", ".status.lastScanResult.scanTime")
-    };
-    let last_run = PrinterColumn {
-        priority: 1,
-        ..col("Last run", ".status.lastAutomationRunTime")
-    };
+    let last_scan = PrinterColumn { priority: 1, ..col("Last scan", ".status.lastScanResult.scanTime") };
+    let last_run = PrinterColumn { priority: 1, ..col("Last run", ".status.lastAutomationRunTime") };
     vec![
         ResourceInfo {
             group: GROUP,
@@ -434,13 +419,7 @@ pub(crate) fn resources() -> Vec<ResourceInfo> {
             versions: versions(
                 "ImagePolicy",
                 ImagePolicy::schema(),
-                &[
-                    col("Image", ".status.latestRef.name"),
-                    col("Tag", ".status.latestRef.tag"),
-                    READY,
-                    STATUS,
-                    AGE,
-                ],
+                &[col("Image", ".status.latestRef.name"), col("Tag", ".status.latestRef.tag"), READY, STATUS, AGE],
                 "v1beta2 ImagePolicy is deprecated, upgrade to v1",
             ),
         },

@@ -4,9 +4,8 @@ use std::collections::BTreeMap;
 
 use crate::api_struct;
 use crate::meta::{
-    CommonMetadata, Condition, CustomHealthCheck, DependencyReference, IgnoreRule,
-    KubeConfigReference, KustomizeImage, LocalObjectReference, Patch, ResourceInventory,
-    status_default,
+    CommonMetadata, Condition, CustomHealthCheck, DependencyReference, IgnoreRule, KubeConfigReference, KustomizeImage,
+    LocalObjectReference, Patch, ResourceInventory, status_default,
 };
 use crate::resource::{AGE, READY, ResourceInfo, STATUS, VersionInfo, api_kind};
 

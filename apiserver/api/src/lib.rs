@@ -30,6 +30,7 @@ pub mod objectmeta;
 pub mod pruning;
 pub mod resource;
 pub mod schema;
+pub mod semantic;
 pub mod source;
 pub mod typed;
 pub mod validation;
@@ -57,17 +58,13 @@ pub fn registry() -> &'static [ResourceInfo] {
 /// The registry entry of a kind in a group.
 #[must_use]
 pub fn find(group: &str, kind: &str) -> Option<&'static ResourceInfo> {
-    registry()
-        .iter()
-        .find(|r| r.group == group && r.kind == kind)
+    registry().iter().find(|r| r.group == group && r.kind == kind)
 }
 
 /// The registry entry for a resource (plural) name in a group.
 #[must_use]
 pub fn find_plural(group: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    registry()
-        .iter()
-        .find(|r| r.group == group && r.plural == plural)
+    registry().iter().find(|r| r.group == group && r.plural == plural)
 }
 
 /// The schema of a kind in a given version.

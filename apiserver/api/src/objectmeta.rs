@@ -17,9 +17,7 @@ const QUALIFIED_NAME: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 
 fn full(re: &'static str, cell: &'static OnceLock<Regex>) -> &'static Regex {
-    cell.get_or_init(|| {
-        Regex::new(&format!("^{re}$")).unwrap_or_else(|_| unreachable!("constant regex"))
-    })
+    cell.get_or_init(|| Regex::new(&format!("^{re}$")).unwrap_or_else(|_| unreachable!("constant regex")))
 }
 
 fn label_re() -> &'static Regex {
@@ -84,11 +82,7 @@ pub fn is_qualified_name(s: &str) -> Vec<String> {
             if prefix.is_empty() {
                 out.push("prefix part must be non-empty".to_owned());
             } else {
-                out.extend(
-                    is_dns1123_subdomain(prefix)
-                        .into_iter()
-                        .map(|m| format!("prefix part {m}")),
-                );
+                out.extend(is_dns1123_subdomain(prefix).into_iter().map(|m| format!("prefix part {m}")));
             }
             *name
         }
@@ -127,11 +121,7 @@ pub fn is_label_value(s: &str) -> Vec<String> {
     out
 }
 
-fn string_map<'a>(
-    meta: &'a Value,
-    field: &str,
-    errors: &mut Vec<FieldError>,
-) -> Vec<(&'a String, &'a str)> {
+fn string_map<'a>(meta: &'a Value, field: &str, errors: &mut Vec<FieldError>) -> Vec<(&'a String, &'a str)> {
     let path = format!("metadata.{field}");
     match meta.get(field) {
         None | Some(Value::Null) => Vec::new(),
@@ -140,21 +130,13 @@ fn string_map<'a>(
             .filter_map(|(k, v)| match v.as_str() {
                 Some(s) => Some((k, s)),
                 None => {
-                    errors.push(FieldError::invalid(
-                        &format!("{path}.{k}"),
-                        v.clone(),
-                        "must be a string",
-                    ));
+                    errors.push(FieldError::invalid(&format!("{path}.{k}"), v.clone(), "must be a string"));
                     None
                 }
             })
             .collect(),
         Some(other) => {
-            errors.push(FieldError::invalid(
-                &path,
-                other.clone(),
-                "must be a map of strings",
-            ));
+            errors.push(FieldError::invalid(&path, other.clone(), "must be a map of strings"));
             Vec::new()
         }
     }
@@ -162,14 +144,8 @@ fn string_map<'a>(
 
 /// Validates the metadata of a namespaced custom resource.
 pub fn validate(meta: &Value, errors: &mut Vec<FieldError>) {
-    let name = meta
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
-    let generate_name = meta
-        .get("generateName")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty());
+    let name = meta.get("name").and_then(Value::as_str).filter(|s| !s.is_empty());
+    let generate_name = meta.get("generateName").and_then(Value::as_str).filter(|s| !s.is_empty());
     match (name, generate_name) {
         (Some(n), _) => {
             for m in is_dns1123_subdomain(n) {
@@ -178,40 +154,23 @@ pub fn validate(meta: &Value, errors: &mut Vec<FieldError>) {
         }
         (None, Some(g)) => {
             // A generated name gets a random suffix, so a trailing dash is fine.
-            let masked = g
-                .strip_suffix('-')
-                .map_or_else(|| g.to_owned(), |s| format!("{s}a"));
+            let masked = g.strip_suffix('-').map_or_else(|| g.to_owned(), |s| format!("{s}a"));
             for m in is_dns1123_subdomain(&masked) {
-                errors.push(FieldError::invalid(
-                    "metadata.generateName",
-                    Value::from(g),
-                    m,
-                ));
+                errors.push(FieldError::invalid("metadata.generateName", Value::from(g), m));
             }
         }
-        (None, None) => errors.push(FieldError::required(
-            "metadata.name",
-            "name or generateName is required",
-        )),
+        (None, None) => errors.push(FieldError::required("metadata.name", "name or generateName is required")),
     }
     if let Some(ns) = meta.get("namespace").and_then(Value::as_str)
         && !ns.is_empty()
     {
         for m in is_dns1123_label(ns) {
-            errors.push(FieldError::invalid(
-                "metadata.namespace",
-                Value::from(ns),
-                m,
-            ));
+            errors.push(FieldError::invalid("metadata.namespace", Value::from(ns), m));
         }
     }
     for (k, v) in string_map(meta, "labels", errors) {
         for m in is_qualified_name(k) {
-            errors.push(FieldError::invalid(
-                "metadata.labels",
-                Value::from(k.as_str()),
-                m,
-            ));
+            errors.push(FieldError::invalid("metadata.labels", Value::from(k.as_str()), m));
         }
         for m in is_label_value(v) {
             errors.push(FieldError::invalid("metadata.labels", Value::from(v), m));
@@ -220,20 +179,12 @@ pub fn validate(meta: &Value, errors: &mut Vec<FieldError>) {
     let mut total = 0usize;
     for (k, v) in string_map(meta, "annotations", errors) {
         for m in is_qualified_name(&k.to_lowercase()) {
-            errors.push(FieldError::invalid(
-                "metadata.annotations",
-                Value::from(k.as_str()),
-                m,
-            ));
+            errors.push(FieldError::invalid("metadata.annotations", Value::from(k.as_str()), m));
         }
         total += k.len() + v.len();
     }
     if total > TOTAL_ANNOTATION_SIZE_LIMIT {
-        errors.push(FieldError::too_long(
-            "metadata.annotations",
-            Value::from(""),
-            TOTAL_ANNOTATION_SIZE_LIMIT as u64,
-        ));
+        errors.push(FieldError::too_long("metadata.annotations", Value::from(""), TOTAL_ANNOTATION_SIZE_LIMIT as u64));
     }
 }
 
@@ -253,10 +204,7 @@ mod tests {
     fn names() {
         check(&json!({"name": "web-app.v1"}), &[]);
         check(&json!({"generateName": "web-"}), &[]);
-        check(
-            &json!({}),
-            &["metadata.name: Required value: name or generateName is required"],
-        );
+        check(&json!({}), &["metadata.name: Required value: name or generateName is required"]);
         check(
             &json!({"name": "Web"}),
             &[
@@ -273,20 +221,11 @@ mod tests {
 
     #[test]
     fn labels_and_annotations() {
-        check(
-            &json!({"name": "a", "labels": {"sharding.fluxcd.io/key": "shard1", "app": ""}}),
-            &[],
-        );
+        check(&json!({"name": "a", "labels": {"sharding.fluxcd.io/key": "shard1", "app": ""}}), &[]);
         let mut errs = Vec::new();
-        validate(
-            &json!({"name": "a", "labels": {"a/b/c": "x", "ok": "-bad"}, "annotations": {"/x": "1"}}),
-            &mut errs,
-        );
+        validate(&json!({"name": "a", "labels": {"a/b/c": "x", "ok": "-bad"}, "annotations": {"/x": "1"}}), &mut errs);
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["metadata.labels", "metadata.labels", "metadata.annotations"]
-        );
+        assert_eq!(fields, ["metadata.labels", "metadata.labels", "metadata.annotations"]);
         assert!(errs[2].detail.starts_with("prefix part must be non-empty"));
     }
 

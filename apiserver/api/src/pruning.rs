@@ -120,10 +120,7 @@ mod tests {
             "spec",
             Schema::object()
                 .prop("a", Schema::string())
-                .prop(
-                    "l",
-                    Schema::array(Schema::object().prop("b", Schema::string())),
-                )
+                .prop("l", Schema::array(Schema::object().prop("b", Schema::string())))
                 .prop("m", Schema::map(Schema::string()))
                 .prop("v", Schema::any()),
         );
@@ -134,10 +131,7 @@ mod tests {
             "extra": true
         });
         let pruned = prune(&s, &mut v);
-        assert_eq!(
-            pruned,
-            vec!["extra", "metadata.bogus", "spec.zz", "spec.l[0].c"]
-        );
+        assert_eq!(pruned, vec!["extra", "metadata.bogus", "spec.zz", "spec.l[0].c"]);
         assert_eq!(
             v,
             json!({"metadata": {"name": "x"},

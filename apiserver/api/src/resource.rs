@@ -65,10 +65,7 @@ impl ResourceInfo {
     /// Never for registry entries: each has exactly one storage version (checked by a test).
     #[must_use]
     pub fn storage_version(&self) -> &VersionInfo {
-        self.versions
-            .iter()
-            .find(|v| v.storage)
-            .unwrap_or(&self.versions[0])
+        self.versions.iter().find(|v| v.storage).unwrap_or(&self.versions[0])
     }
 
     /// A served version by name.
@@ -97,21 +94,12 @@ pub(crate) const STATUS: PrinterColumn = PrinterColumn {
     json_path: r#".status.conditions[?(@.type=="Ready")].message"#,
     priority: 0,
 };
-pub(crate) const AGE: PrinterColumn = PrinterColumn {
-    name: "Age",
-    type_: "date",
-    json_path: ".metadata.creationTimestamp",
-    priority: 0,
-};
+pub(crate) const AGE: PrinterColumn =
+    PrinterColumn { name: "Age", type_: "date", json_path: ".metadata.creationTimestamp", priority: 0 };
 
 /// A string column at priority 0.
 pub(crate) const fn col(name: &'static str, json_path: &'static str) -> PrinterColumn {
-    PrinterColumn {
-        name,
-        type_: "string",
-        json_path,
-        priority: 0,
-    }
+    PrinterColumn { name, type_: "string", json_path, priority: 0 }
 }
 
 /// Builds the schema of a whole object from its spec and status schemas.
@@ -119,14 +107,8 @@ pub(crate) const fn col(name: &'static str, json_path: &'static str) -> PrinterC
 pub fn object_schema(description: &str, spec: Schema, status: Option<Schema>) -> Schema {
     let mut s = Schema::object()
         .describe(description)
-        .prop(
-            "apiVersion",
-            Schema::string().describe("Versioned schema of this object, as group/version."),
-        )
-        .prop(
-            "kind",
-            Schema::string().describe("The REST resource type of this object, in CamelCase."),
-        )
+        .prop("apiVersion", Schema::string().describe("Versioned schema of this object, as group/version."))
+        .prop("kind", Schema::string().describe("The REST resource type of this object, in CamelCase."))
         .prop("metadata", Schema::object())
         .prop("spec", spec);
     if let Some(status) = status {

@@ -72,10 +72,7 @@ impl PartialEq for Pattern {
 
 impl Pattern {
     fn new(source: &str) -> Self {
-        Pattern {
-            source: source.to_owned(),
-            compiled: OnceLock::new(),
-        }
+        Pattern { source: source.to_owned(), compiled: OnceLock::new() }
     }
 
     /// The pattern as written in the schema.
@@ -87,10 +84,7 @@ impl Pattern {
     /// Whether `s` matches; a pattern that does not compile matches nothing.
     #[must_use]
     pub fn is_match(&self, s: &str) -> bool {
-        self.compiled
-            .get_or_init(|| Regex::new(&self.source).ok())
-            .as_ref()
-            .is_some_and(|re| re.is_match(s))
+        self.compiled.get_or_init(|| Regex::new(&self.source).ok()).as_ref().is_some_and(|re| re.is_match(s))
     }
 }
 
@@ -152,10 +146,7 @@ pub const TIMEOUT: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m))+$";
 
 impl Schema {
     fn of(t: Type) -> Self {
-        Schema {
-            type_: Some(t),
-            ..Schema::default()
-        }
+        Schema { type_: Some(t), ..Schema::default() }
     }
 
     /// A string node.
@@ -186,26 +177,17 @@ impl Schema {
     /// An array of `items`.
     #[must_use]
     pub fn array(items: Schema) -> Self {
-        Schema {
-            items: Some(Box::new(items)),
-            ..Self::of(Type::Array)
-        }
+        Schema { items: Some(Box::new(items)), ..Self::of(Type::Array) }
     }
     /// A map from strings to `values`.
     #[must_use]
     pub fn map(values: Schema) -> Self {
-        Schema {
-            additional_properties: Some(Box::new(values)),
-            ..Self::of(Type::Object)
-        }
+        Schema { additional_properties: Some(Box::new(values)), ..Self::of(Type::Object) }
     }
     /// A node that keeps any JSON value (`x-kubernetes-preserve-unknown-fields` without a type).
     #[must_use]
     pub fn any() -> Self {
-        Schema {
-            preserve_unknown_fields: true,
-            ..Schema::default()
-        }
+        Schema { preserve_unknown_fields: true, ..Schema::default() }
     }
 
     /// Sets the description.
@@ -366,10 +348,7 @@ impl Schema {
     /// Adds a CEL rule.
     #[must_use]
     pub fn rule(mut self, rule: &str, message: &str) -> Self {
-        self.validations.push(Rule {
-            rule: rule.to_owned(),
-            message: message.to_owned(),
-        });
+        self.validations.push(Rule { rule: rule.to_owned(), message: message.to_owned() });
         self
     }
     /// Replaces the schema of an existing property through `f`; unknown names are ignored.
@@ -410,13 +389,7 @@ impl Schema {
         }
         let steps: Vec<&str> = path
             .split('.')
-            .flat_map(|p| {
-                if let Some(name) = p.strip_suffix("[]") {
-                    vec![name, "[]"]
-                } else {
-                    vec![p]
-                }
-            })
+            .flat_map(|p| if let Some(name) = p.strip_suffix("[]") { vec![name, "[]"] } else { vec![p] })
             .filter(|p| !p.is_empty())
             .collect();
         go(self, &steps, Box::new(f))
@@ -495,11 +468,7 @@ impl Schema {
             m.insert("pattern".into(), p.as_str().into());
         }
         if !self.properties.is_empty() {
-            let props: Map<String, Value> = self
-                .properties
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_json()))
-                .collect();
+            let props: Map<String, Value> = self.properties.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
             m.insert("properties".into(), Value::Object(props));
         }
         if !self.required.is_empty() {
@@ -514,10 +483,7 @@ impl Schema {
             m.insert("x-kubernetes-int-or-string".into(), true.into());
         }
         if !self.list_map_keys.is_empty() {
-            m.insert(
-                "x-kubernetes-list-map-keys".into(),
-                json!(self.list_map_keys),
-            );
+            m.insert("x-kubernetes-list-map-keys".into(), json!(self.list_map_keys));
         }
         if let Some(t) = &self.list_type {
             m.insert("x-kubernetes-list-type".into(), t.clone().into());
@@ -529,11 +495,8 @@ impl Schema {
             m.insert("x-kubernetes-preserve-unknown-fields".into(), true.into());
         }
         if !self.validations.is_empty() {
-            let rules: Vec<Value> = self
-                .validations
-                .iter()
-                .map(|r| json!({"message": r.message, "rule": r.rule}))
-                .collect();
+            let rules: Vec<Value> =
+                self.validations.iter().map(|r| json!({"message": r.message, "rule": r.rule})).collect();
             m.insert("x-kubernetes-validations".into(), Value::Array(rules));
         }
         Value::Object(m)
@@ -610,13 +573,7 @@ pub fn camel_case(rust_name: &str) -> String {
 /// Joins doc-comment lines into one description.
 #[must_use]
 pub fn doc_text(lines: &[&str]) -> String {
-    lines
-        .iter()
-        .map(|l| l.strip_prefix(' ').unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim()
-        .to_owned()
+    lines.iter().map(|l| l.strip_prefix(' ').unwrap_or(l)).collect::<Vec<_>>().join("\n").trim().to_owned()
 }
 
 /// Whether serde should leave a field out of the serialized form: `None` options only.
@@ -714,10 +671,7 @@ mod tests {
 
     #[test]
     fn at_follows_items_and_maps() {
-        let s = Schema::object().prop(
-            "a",
-            Schema::array(Schema::object().prop("b", Schema::map(Schema::string()))),
-        );
+        let s = Schema::object().prop("a", Schema::array(Schema::object().prop("b", Schema::map(Schema::string()))));
         assert_eq!(s.at("a[].b{}").and_then(|s| s.type_), Some(Type::String));
         assert!(s.at("a.b").is_none());
     }

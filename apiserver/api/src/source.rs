@@ -4,9 +4,7 @@
 //! v1 ones by [`v1beta2_schema`], which applies the few differences between the two versions.
 
 use crate::api_struct;
-use crate::meta::{
-    AccessFrom, Artifact, Condition, LocalObjectReference, OidcIdentityMatch, status_default,
-};
+use crate::meta::{AccessFrom, Artifact, Condition, LocalObjectReference, OidcIdentityMatch, status_default};
 use crate::resource::{AGE, READY, ResourceInfo, STATUS, VersionInfo, api_kind, col};
 use crate::schema::Schema;
 
@@ -110,10 +108,7 @@ impl GitRepositoryRef {
             v.map(String::as_str).filter(|s| !s.is_empty())
         }
         if let Some(commit) = set(self.commit.as_ref()) {
-            EffectiveGitRef::Commit {
-                commit,
-                branch: set(self.branch.as_ref()),
-            }
+            EffectiveGitRef::Commit { commit, branch: set(self.branch.as_ref()) }
         } else if let Some(n) = set(self.name.as_ref()) {
             EffectiveGitRef::Name(n)
         } else if let Some(s) = set(self.semver.as_ref()) {
@@ -577,42 +572,30 @@ pub fn v1beta2_schema(kind: &str, v1: Schema) -> Schema {
                         "contentConfigChecksum",
                         Schema::string().describe("Checksum of the content settings (legacy)."),
                     )
-                    .prop(
-                        "url",
-                        Schema::string().describe("Address of the stored artifact."),
-                    )
+                    .prop("url", Schema::string().describe("Address of the stored artifact."))
             }),
         "HelmChart" => v1.edit_path("spec", |s| {
-            let mut s = s.prop("accessFrom", access_from).prop(
-                "valuesFile",
-                Schema::string().describe("A single values file (replaced by valuesFiles)."),
-            );
+            let mut s = s
+                .prop("accessFrom", access_from)
+                .prop("valuesFile", Schema::string().describe("A single values file (replaced by valuesFiles)."));
             s.validations.clear();
             s
         }),
         "Bucket" => v1.edit_path("spec", |s| {
-            let mut s = s
-                .without("serviceAccountName")
-                .prop("accessFrom", access_from);
+            let mut s = s.without("serviceAccountName").prop("accessFrom", access_from);
             s.validations.truncate(5);
             s
         }),
-        "OCIRepository" => v1
-            .edit_path("spec.verify", |v| v.without("trustedRootSecretRef"))
-            .edit_path("status", |s| {
-                s.prop(
-                    "contentConfigChecksum",
-                    Schema::string().describe("Checksum of the content settings (legacy)."),
-                )
-            }),
+        "OCIRepository" => {
+            v1.edit_path("spec.verify", |v| v.without("trustedRootSecretRef")).edit_path("status", |s| {
+                s.prop("contentConfigChecksum", Schema::string().describe("Checksum of the content settings (legacy)."))
+            })
+        }
         _ => v1,
     }
 }
 
-fn source_cols(
-    first: &[crate::resource::PrinterColumn],
-    age_first: bool,
-) -> Vec<crate::resource::PrinterColumn> {
+fn source_cols(first: &[crate::resource::PrinterColumn], age_first: bool) -> Vec<crate::resource::PrinterColumn> {
     let mut v = first.to_vec();
     if age_first {
         v.extend([AGE, READY, STATUS]);
@@ -622,11 +605,7 @@ fn source_cols(
     v
 }
 
-fn with_beta(
-    kind: &'static str,
-    v1: Schema,
-    cols: &[crate::resource::PrinterColumn],
-) -> Vec<VersionInfo> {
+fn with_beta(kind: &'static str, v1: Schema, cols: &[crate::resource::PrinterColumn]) -> Vec<VersionInfo> {
     let beta = v1beta2_schema(kind, v1.clone());
     vec![
         VersionInfo {
@@ -728,11 +707,7 @@ pub(crate) fn resources() -> Vec<ResourceInfo> {
             short_names: &["ocirepo"],
             categories: SOURCE_CATEGORIES,
             namespaced: true,
-            versions: with_beta(
-                "OCIRepository",
-                OCIRepository::schema(),
-                &source_cols(&[url], false),
-            ),
+            versions: with_beta("OCIRepository", OCIRepository::schema(), &source_cols(&[url], false)),
         },
         ResourceInfo {
             group: GROUP,
@@ -743,11 +718,7 @@ pub(crate) fn resources() -> Vec<ResourceInfo> {
             short_names: &[],
             categories: SOURCE_CATEGORIES,
             namespaced: true,
-            versions: with_beta(
-                "Bucket",
-                Bucket::schema(),
-                &source_cols(&[col("Endpoint", ".spec.endpoint")], true),
-            ),
+            versions: with_beta("Bucket", Bucket::schema(), &source_cols(&[col("Endpoint", ".spec.endpoint")], true)),
         },
         ResourceInfo {
             group: GROUP,

@@ -72,12 +72,7 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(error_type: ErrorType, field: &str, bad_value: Option<Value>, detail: String) -> Self {
-        FieldError {
-            error_type,
-            field: field.to_owned(),
-            bad_value,
-            detail,
-        }
+        FieldError { error_type, field: field.to_owned(), bad_value, detail }
     }
     /// A missing required field.
     #[must_use]
@@ -93,12 +88,7 @@ impl FieldError {
     #[must_use]
     pub fn not_supported(field: &str, value: Value, supported: &[Value]) -> Self {
         let list: Vec<String> = supported.iter().map(show_value).collect();
-        Self::new(
-            ErrorType::NotSupported,
-            field,
-            Some(value),
-            format!("supported values: {}", list.join(", ")),
-        )
+        Self::new(ErrorType::NotSupported, field, Some(value), format!("supported values: {}", list.join(", ")))
     }
     /// A string over its length limit.
     #[must_use]
@@ -113,12 +103,7 @@ impl FieldError {
     /// A list over its item limit.
     #[must_use]
     pub fn too_many(field: &str, actual: usize, max: u64) -> Self {
-        Self::new(
-            ErrorType::TooMany,
-            field,
-            Some(Value::from(actual)),
-            format!("must have at most {max} items"),
-        )
+        Self::new(ErrorType::TooMany, field, Some(Value::from(actual)), format!("must have at most {max} items"))
     }
 }
 
@@ -169,9 +154,7 @@ fn type_matches(t: Type, v: &Value) -> bool {
         | (Type::String, Value::String(_))
         | (Type::Boolean, Value::Bool(_))
         | (Type::Number, Value::Number(_)) => true,
-        (Type::Integer, Value::Number(n)) => {
-            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
-        }
+        (Type::Integer, Value::Number(n)) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
         _ => false,
     }
 }
@@ -213,19 +196,12 @@ pub fn validate_value(schema: &Schema, value: &Value, path: &str, errors: &mut V
         errors.push(FieldError::invalid(
             path,
             Value::from(actual),
-            format!(
-                "{path} in body must be of type {}: \"{actual}\"",
-                t.as_str()
-            ),
+            format!("{path} in body must be of type {}: \"{actual}\"", t.as_str()),
         ));
         return;
     }
     if !schema.enum_values.is_empty() && !schema.enum_values.contains(value) {
-        errors.push(FieldError::not_supported(
-            path,
-            value.clone(),
-            &schema.enum_values,
-        ));
+        errors.push(FieldError::not_supported(path, value.clone(), &schema.enum_values));
     }
     if let Some(f) = &schema.format
         && !format_ok(f, value)
@@ -281,13 +257,7 @@ pub fn validate_value(schema: &Schema, value: &Value, path: &str, errors: &mut V
     validate_rules(schema, value, path, errors);
 }
 
-fn validate_string(
-    schema: &Schema,
-    s: &str,
-    value: &Value,
-    path: &str,
-    errors: &mut Vec<FieldError>,
-) {
+fn validate_string(schema: &Schema, s: &str, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
     let chars = s.chars().count() as u64;
     if let Some(max) = schema.max_length
         && chars > max
@@ -306,11 +276,7 @@ fn validate_string(
     if let Some(p) = &schema.pattern
         && !p.is_match(s)
     {
-        errors.push(FieldError::invalid(
-            path,
-            value.clone(),
-            format!("{path} in body should match '{}'", p.as_str()),
-        ));
+        errors.push(FieldError::invalid(path, value.clone(), format!("{path} in body should match '{}'", p.as_str())));
     }
 }
 
@@ -338,18 +304,10 @@ fn validate_array(schema: &Schema, items: &[Value], path: &str, errors: &mut Vec
         Some("map") if !schema.list_map_keys.is_empty() => {
             let mut seen: Vec<Vec<&Value>> = Vec::new();
             for (i, v) in items.iter().enumerate() {
-                let key: Vec<&Value> = schema
-                    .list_map_keys
-                    .iter()
-                    .map(|k| v.get(k).unwrap_or(&Value::Null))
-                    .collect();
+                let key: Vec<&Value> = schema.list_map_keys.iter().map(|k| v.get(k).unwrap_or(&Value::Null)).collect();
                 if seen.contains(&key) {
-                    let shown: serde_json::Map<String, Value> = schema
-                        .list_map_keys
-                        .iter()
-                        .zip(&key)
-                        .map(|(k, v)| (k.clone(), (*v).clone()))
-                        .collect();
+                    let shown: serde_json::Map<String, Value> =
+                        schema.list_map_keys.iter().zip(&key).map(|(k, v)| (k.clone(), (*v).clone())).collect();
                     errors.push(FieldError::new(
                         ErrorType::Duplicate,
                         &format!("{path}[{i}]"),
@@ -383,21 +341,13 @@ fn validate_rules(schema: &Schema, value: &Value, path: &str, errors: &mut Vec<F
         match crate::cel::evaluate(&rule.rule, value) {
             Ok(true) => {}
             Ok(false) => errors.push(FieldError::invalid(path, shown, rule.message.clone())),
-            Err(e) => errors.push(FieldError::invalid(
-                path,
-                shown,
-                format!("{e} evaluating rule: {}", rule.rule),
-            )),
+            Err(e) => errors.push(FieldError::invalid(path, shown, format!("{e} evaluating rule: {}", rule.rule))),
         }
     }
 }
 
 fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
-    }
+    if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") }
 }
 
 /// Why an object could not be matched to a served kind.
@@ -423,16 +373,8 @@ fn type_errors(obj: &Value) -> Result<&'static Schema, Vec<FieldError>> {
         )]);
     };
     info.version(version).map(|v| &v.schema).ok_or_else(|| {
-        let served: Vec<Value> = info
-            .versions
-            .iter()
-            .map(|v| Value::from(info.api_version(v.name)))
-            .collect();
-        vec![FieldError::not_supported(
-            "apiVersion",
-            Value::from(api_version),
-            &served,
-        )]
+        let served: Vec<Value> = info.versions.iter().map(|v| Value::from(info.api_version(v.name))).collect();
+        vec![FieldError::not_supported("apiVersion", Value::from(api_version), &served)]
     })
 }
 
@@ -447,10 +389,7 @@ pub fn validate_create(obj: &Value) -> Vec<FieldError> {
     let mut errors = Vec::new();
     match obj.get("metadata") {
         Some(meta @ Value::Object(_)) => crate::objectmeta::validate(meta, &mut errors),
-        _ => errors.push(FieldError::required(
-            "metadata.name",
-            "name or generateName is required",
-        )),
+        _ => errors.push(FieldError::required("metadata.name", "name or generateName is required")),
     }
     if let Value::Object(map) = obj {
         for (k, v) in map {
@@ -474,9 +413,7 @@ pub fn validate_update(new: &Value, old: &Value) -> Vec<FieldError> {
     let mut errors: Vec<FieldError> = validate_create(new)
         .into_iter()
         .filter(|e| {
-            e.error_type == ErrorType::Required
-                || e.field.starts_with("metadata")
-                || !unchanged(new, old, &e.field)
+            e.error_type == ErrorType::Required || e.field.starts_with("metadata") || !unchanged(new, old, &e.field)
         })
         .collect();
     for field in ["name", "namespace"] {
@@ -531,16 +468,9 @@ mod tests {
     #[test]
     fn messages_use_kube_apiserver_wording() {
         let cases: Vec<(FieldError, &str)> = vec![
+            (FieldError::required("spec.url", ""), "spec.url: Required value"),
             (
-                FieldError::required("spec.url", ""),
-                "spec.url: Required value",
-            ),
-            (
-                FieldError::not_supported(
-                    "spec.type",
-                    json!("x"),
-                    &[json!("default"), json!("oci")],
-                ),
+                FieldError::not_supported("spec.type", json!("x"), &[json!("default"), json!("oci")]),
                 r#"spec.type: Unsupported value: "x": supported values: "default", "oci""#,
             ),
             (
@@ -552,11 +482,7 @@ mod tests {
                 "spec.exclusionList: Too many: 26: must have at most 25 items",
             ),
             (
-                FieldError::invalid(
-                    "spec",
-                    json!("object"),
-                    "either chart or chartRef must be set",
-                ),
+                FieldError::invalid("spec", json!("object"), "either chart or chartRef must be set"),
                 r#"spec: Invalid value: "object": either chart or chartRef must be set"#,
             ),
         ];
@@ -573,12 +499,7 @@ mod tests {
             .prop("b", Schema::boolean())
             .prop("t", Schema::string().date_time());
         let mut errs = Vec::new();
-        validate_value(
-            &s,
-            &json!({"interval": "5x", "n": -1, "b": "yes", "t": "yesterday"}),
-            "spec",
-            &mut errs,
-        );
+        validate_value(&s, &json!({"interval": "5x", "n": -1, "b": "yes", "t": "yesterday"}), "spec", &mut errs);
         let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
         assert_eq!(
             msgs,

@@ -7,32 +7,18 @@ use eddy_api::conversion::{ANNOTATION_PREFIX, convert};
 use serde_json::{Value, json};
 
 fn validate(obj: &Value) -> Vec<String> {
-    eddy_api::validation::validate_create(obj)
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+    eddy_api::validation::validate_create(obj).iter().map(ToString::to_string).collect()
 }
 
 /// Converts to `to` and back, checking that the intermediate object is valid in `to` and the
 /// final one equals the start. Returns the intermediate object.
 fn round_trip(obj: &Value, to: &str) -> Value {
-    let from = obj["apiVersion"]
-        .as_str()
-        .and_then(|a| a.rsplit_once('/'))
-        .map(|(_, v)| v.to_owned())
-        .expect("apiVersion");
+    let from =
+        obj["apiVersion"].as_str().and_then(|a| a.rsplit_once('/')).map(|(_, v)| v.to_owned()).expect("apiVersion");
     let there = convert(obj.clone(), to).expect("convert there");
-    assert!(
-        there["apiVersion"]
-            .as_str()
-            .is_some_and(|a| a.ends_with(&format!("/{to}"))),
-        "{there}"
-    );
+    assert!(there["apiVersion"].as_str().is_some_and(|a| a.ends_with(&format!("/{to}"))), "{there}");
     let errors = validate(&there);
-    assert!(
-        errors.is_empty(),
-        "invalid after conversion to {to}: {errors:?}\n{there}"
-    );
+    assert!(errors.is_empty(), "invalid after conversion to {to}: {errors:?}\n{there}");
     let back = convert(there.clone(), &from).expect("convert back");
     assert_eq!(&back, obj, "round trip through {to} changed the object");
     there
@@ -187,11 +173,7 @@ fn helm_chart_bucket_oci_and_image_kinds_round_trip_both_ways() {
     ];
     for obj in cases {
         let version = obj["apiVersion"].as_str().unwrap_or_default().to_owned();
-        let other = if version.ends_with("/v1") {
-            "v1beta2"
-        } else {
-            "v1"
-        };
+        let other = if version.ends_with("/v1") { "v1beta2" } else { "v1" };
         round_trip(&obj, other);
     }
 }

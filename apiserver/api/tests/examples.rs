@@ -10,27 +10,12 @@ use serde_json::Value;
 /// The fragments and the exact errors expected for them.
 const FRAGMENTS: &[(&str, &[&str])] = &[
     ("line0343", &["spec.include[0].repository: Required value"]),
-    (
-        "line1826",
-        &[
-            "spec.prune: Required value",
-            "spec.sourceRef: Required value",
-        ],
-    ),
+    ("line1826", &["spec.prune: Required value", "spec.sourceRef: Required value"]),
     (
         "line1855",
-        &[
-            "spec.interval: Required value",
-            r#"spec: Invalid value: "object": either chart or chartRef must be set"#,
-        ],
+        &["spec.interval: Required value", r#"spec: Invalid value: "object": either chart or chartRef must be set"#],
     ),
-    (
-        "line1869",
-        &[
-            "spec.interval: Required value",
-            "spec.sourceRef: Required value",
-        ],
-    ),
+    ("line1869", &["spec.interval: Required value", "spec.sourceRef: Required value"]),
     ("line2420", &["spec.prune: Required value"]),
 ];
 
@@ -55,14 +40,11 @@ fn admit(obj: &mut Value) -> (Vec<String>, Vec<String>) {
     let api_version = obj["apiVersion"].as_str().expect("apiVersion").to_owned();
     let kind = obj["kind"].as_str().expect("kind").to_owned();
     let (group, version) = eddy_api::split_api_version(&api_version);
-    let schema = eddy_api::schema(group, version, &kind)
-        .unwrap_or_else(|| panic!("{api_version} {kind} is not served"));
+    let schema =
+        eddy_api::schema(group, version, &kind).unwrap_or_else(|| panic!("{api_version} {kind} is not served"));
     let pruned = eddy_api::pruning::prune(schema, obj);
     eddy_api::defaulting::default(schema, obj);
-    let errors = eddy_api::validation::validate_create(obj)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let errors = eddy_api::validation::validate_create(obj).iter().map(ToString::to_string).collect();
     (pruned, errors)
 }
 
@@ -78,23 +60,15 @@ fn seed_examples_are_admitted_and_fragments_rejected() {
     let mut failures = Vec::new();
     let mut fragments_seen = 0;
     for path in &paths {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let mut obj = load(path);
         let (pruned, errors) = admit(&mut obj);
-        let expected_pruned = EXPECTED_PRUNED
-            .iter()
-            .find(|(prefix, _)| name.starts_with(prefix))
-            .map_or(&[][..], |(_, p)| *p);
+        let expected_pruned =
+            EXPECTED_PRUNED.iter().find(|(prefix, _)| name.starts_with(prefix)).map_or(&[][..], |(_, p)| *p);
         if pruned != expected_pruned {
             failures.push(format!("{name}: pruned {pruned:?}"));
         }
-        match FRAGMENTS
-            .iter()
-            .find(|(prefix, _)| name.starts_with(prefix))
-        {
+        match FRAGMENTS.iter().find(|(prefix, _)| name.starts_with(prefix)) {
             Some((_, expected)) => {
                 fragments_seen += 1;
                 if errors != *expected {
@@ -106,13 +80,10 @@ fn seed_examples_are_admitted_and_fragments_rejected() {
                     failures.push(format!("{name}: {errors:?}"));
                 }
                 // The typed structs must hold the whole (defaulted, storage-version) object.
-                let storage = eddy_api::conversion::convert_to_storage(obj.clone())
-                    .expect("convert to storage");
+                let storage = eddy_api::conversion::convert_to_storage(obj.clone()).expect("convert to storage");
                 match FluxObject::from_value(obj.clone()).map(|t| t.to_value()) {
                     Ok(Ok(back)) if back == storage => {}
-                    Ok(Ok(back)) => failures.push(format!(
-                        "{name}: typed round trip differs:\n{back}\nvs\n{storage}"
-                    )),
+                    Ok(Ok(back)) => failures.push(format!("{name}: typed round trip differs:\n{back}\nvs\n{storage}")),
                     Ok(Err(e)) => failures.push(format!("{name}: {e}")),
                     Err(e) => failures.push(format!("{name}: {e}")),
                 }

@@ -71,10 +71,7 @@ fn gen_value(s: &'static Schema, depth: usize) -> BoxedStrategy<Value> {
                 return Just(json!([])).boxed();
             };
             let min = usize::try_from(s.min_items.unwrap_or(0)).unwrap_or(0);
-            let max = usize::try_from(s.max_items.unwrap_or(3))
-                .unwrap_or(3)
-                .min(3)
-                .max(min);
+            let max = usize::try_from(s.max_items.unwrap_or(3)).unwrap_or(3).min(3).max(min);
             let max = if depth >= MAX_DEPTH { min } else { max };
             let keys = s.list_map_keys.clone();
             proptest::collection::vec(gen_value(items, depth + 1), min..=max)
@@ -95,13 +92,9 @@ fn gen_value(s: &'static Schema, depth: usize) -> BoxedStrategy<Value> {
         Some(Type::Object) => {
             if let Some(ap) = s.additional_properties.as_deref() {
                 let max = if depth >= MAX_DEPTH { 0 } else { 3 };
-                return proptest::collection::btree_map(
-                    "[a-z]{1,6}",
-                    gen_value(ap, depth + 1),
-                    0..=max,
-                )
-                .prop_map(|m| Value::Object(m.into_iter().collect()))
-                .boxed();
+                return proptest::collection::btree_map("[a-z]{1,6}", gen_value(ap, depth + 1), 0..=max)
+                    .prop_map(|m| Value::Object(m.into_iter().collect()))
+                    .boxed();
             }
             let fields: Vec<BoxedStrategy<Option<(String, Value)>>> = s
                 .properties
@@ -113,16 +106,10 @@ fn gen_value(s: &'static Schema, depth: usize) -> BoxedStrategy<Value> {
                         return None;
                     }
                     let v = gen_value(prop, depth + 1).prop_map(move |v| (name.clone(), v));
-                    Some(if required {
-                        v.prop_map(Some).boxed()
-                    } else {
-                        proptest::option::of(v).boxed()
-                    })
+                    Some(if required { v.prop_map(Some).boxed() } else { proptest::option::of(v).boxed() })
                 })
                 .collect();
-            fields
-                .prop_map(|fs| Value::Object(fs.into_iter().flatten().collect::<Map<_, _>>()))
-                .boxed()
+            fields.prop_map(|fs| Value::Object(fs.into_iter().flatten().collect::<Map<_, _>>())).boxed()
         }
     }
 }
@@ -136,11 +123,7 @@ fn gen_object(
     let meta = (
         "[a-z]([a-z0-9-]{0,10}[a-z0-9])?",
         "[a-z]{1,8}",
-        proptest::option::of(proptest::collection::btree_map(
-            "[a-z]{1,5}(/[a-z]{1,5})?",
-            "[a-z0-9]{0,6}",
-            0..3,
-        )),
+        proptest::option::of(proptest::collection::btree_map("[a-z]{1,5}(/[a-z]{1,5})?", "[a-z0-9]{0,6}", 0..3)),
         proptest::option::of(proptest::collection::btree_map(
             "[a-z]{1,4}(\\.[a-z]{1,4})?(/[a-z]{1,4})?",
             ".{0,10}",
@@ -152,10 +135,7 @@ fn gen_object(
             m.insert("name".into(), Value::from(name));
             m.insert("namespace".into(), Value::from(ns));
             if let Some(l) = labels {
-                m.insert(
-                    "labels".into(),
-                    Value::Object(l.into_iter().map(|(k, v)| (k, Value::from(v))).collect()),
-                );
+                m.insert("labels".into(), Value::Object(l.into_iter().map(|(k, v)| (k, Value::from(v))).collect()));
             }
             if let Some(a) = annotations {
                 m.insert(
@@ -190,68 +170,45 @@ fn gen_object(
 
 /// Whether every CEL rule below `value` evaluates to true.
 fn rules_hold(s: &Schema, value: &Value) -> bool {
-    if !s
-        .validations
-        .iter()
-        .all(|r| eddy_api::cel::evaluate(&r.rule, value) == Ok(true))
-    {
+    if !s.validations.iter().all(|r| eddy_api::cel::evaluate(&r.rule, value) == Ok(true)) {
         return false;
     }
     match value {
-        Value::Object(m) => {
-            m.iter().all(
-                |(k, v)| match (s.properties.get(k), &s.additional_properties) {
-                    (Some(p), _) => rules_hold(p, v),
-                    (None, Some(ap)) => rules_hold(ap, v),
-                    (None, None) => true,
-                },
-            )
-        }
-        Value::Array(items) => s
-            .items
-            .as_deref()
-            .is_none_or(|is| items.iter().all(|v| rules_hold(is, v))),
+        Value::Object(m) => m.iter().all(|(k, v)| match (s.properties.get(k), &s.additional_properties) {
+            (Some(p), _) => rules_hold(p, v),
+            (None, Some(ap)) => rules_hold(ap, v),
+            (None, None) => true,
+        }),
+        Value::Array(items) => s.items.as_deref().is_none_or(|is| items.iter().all(|v| rules_hold(is, v))),
         _ => true,
     }
 }
 
 fn property(obj: &Value, schema: &Schema, versions: &[&str]) -> Result<(), TestCaseError> {
     let text = serde_json::to_string(obj).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let mut parsed: Value =
-        serde_json::from_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut parsed: Value = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(&parsed, obj);
 
     eddy_api::defaulting::default(schema, &mut parsed);
     let pruned = eddy_api::pruning::prune(schema, &mut parsed);
     prop_assert!(pruned.is_empty(), "pruned {:?}", pruned);
-    let errors: Vec<String> = eddy_api::validation::validate_create(&parsed)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let errors: Vec<String> = eddy_api::validation::validate_create(&parsed).iter().map(ToString::to_string).collect();
     prop_assert!(errors.is_empty(), "errors {:?} in {}", errors, parsed);
 
-    let storage = eddy_api::conversion::convert_to_storage(parsed.clone())
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let typed =
-        FluxObject::from_value(parsed.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
-    let back = typed
-        .to_value()
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let storage =
+        eddy_api::conversion::convert_to_storage(parsed.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let typed = FluxObject::from_value(parsed.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let back = typed.to_value().map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(&back, &storage, "typed round trip");
 
-    let own = parsed["apiVersion"]
-        .as_str()
-        .and_then(|a| a.rsplit_once('/'))
-        .map(|(_, v)| v.to_owned())
-        .unwrap_or_default();
+    let own =
+        parsed["apiVersion"].as_str().and_then(|a| a.rsplit_once('/')).map(|(_, v)| v.to_owned()).unwrap_or_default();
     for v in versions {
         if *v == own {
             continue;
         }
-        let there = eddy_api::conversion::convert(parsed.clone(), v)
-            .map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let back = eddy_api::conversion::convert(there, &own)
-            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let there = eddy_api::conversion::convert(parsed.clone(), v).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back = eddy_api::conversion::convert(there, &own).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&back, &parsed, "round trip through {}", v);
     }
     Ok(())
@@ -263,12 +220,8 @@ fn arbitrary_valid_objects_round_trip() {
     for info in eddy_api::registry() {
         let versions: Vec<&str> = info.versions.iter().map(|v| v.name).collect();
         for version in &info.versions {
-            let config = Config {
-                cases: 64,
-                max_local_rejects: 100_000,
-                failure_persistence: None,
-                ..Config::default()
-            };
+            let config =
+                Config { cases: 64, max_local_rejects: 100_000, failure_persistence: None, ..Config::default() };
             let mut runner = TestRunner::new(config);
             let strategy = gen_object(info.group, version.name, info.kind, &version.schema);
             let result = runner.run(&strategy, |obj| {

@@ -36,27 +36,12 @@ fn load_crds() -> Vec<Value> {
 }
 
 /// The upstream version entry for group/kind/version: v1beta2 from legacy, others from current.
-fn upstream_version<'a>(
-    crds: &'a [Value],
-    group: &str,
-    kind: &str,
-    version: &str,
-) -> Option<(&'a Value, &'a Value)> {
-    let origin = if version == "v1beta2" {
-        "legacy"
-    } else {
-        "current"
-    };
+fn upstream_version<'a>(crds: &'a [Value], group: &str, kind: &str, version: &str) -> Option<(&'a Value, &'a Value)> {
+    let origin = if version == "v1beta2" { "legacy" } else { "current" };
     crds.iter()
         .filter(|c| c["__origin"] == origin)
         .filter(|c| c["spec"]["group"] == group && c["spec"]["names"]["kind"] == kind)
-        .find_map(|c| {
-            c["spec"]["versions"]
-                .as_array()?
-                .iter()
-                .find(|v| v["name"] == version)
-                .map(|v| (c, v))
-        })
+        .find_map(|c| c["spec"]["versions"].as_array()?.iter().find(|v| v["name"] == version).map(|v| (c, v)))
 }
 
 /// Walks two schema JSON trees and records every difference except descriptions.
@@ -96,11 +81,7 @@ fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
             }
             ("required", Some(x), Some(y)) => {
                 let set = |v: &Value| -> BTreeSet<String> {
-                    v.as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|s| s.as_str().map(str::to_owned))
-                        .collect()
+                    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
                 };
                 if set(x) != set(y) {
                     out.push(format!("{path}: required ours {x} upstream {y}"));
@@ -115,9 +96,7 @@ fn diff(path: &str, ours: &Value, theirs: &Value, out: &mut Vec<String>) {
                         .collect()
                 };
                 if strip(x) != strip(y) {
-                    out.push(format!(
-                        "{path}: x-kubernetes-validations ours {x} upstream {y}"
-                    ));
+                    out.push(format!("{path}: x-kubernetes-validations ours {x} upstream {y}"));
                 }
             }
             (_, Some(x), Some(y)) => {
@@ -158,11 +137,7 @@ fn columns_json(cols: &[eddy_api::PrinterColumn]) -> Value {
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s.as_str().map(str::to_owned))
-        .collect()
+    v.as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
 }
 
 #[test]
@@ -173,106 +148,48 @@ fn schemas_and_names_match_upstream() {
     let mut checked = 0;
     for info in eddy_api::registry() {
         for version in &info.versions {
-            let Some((crd, up)) = upstream_version(&crds, info.group, info.kind, version.name)
-            else {
-                problems.push(format!(
-                    "{} {}: no upstream CRD version",
-                    info.kind, version.name
-                ));
+            let Some((crd, up)) = upstream_version(&crds, info.group, info.kind, version.name) else {
+                problems.push(format!("{} {}: no upstream CRD version", info.kind, version.name));
                 continue;
             };
             checked += 1;
             let tag = format!("{} {}", info.kind, version.name);
             // Names and scope belong to the CRD, not to a version: the current CRD is the truth.
             let current =
-                upstream_version(&crds, info.group, info.kind, info.storage_version().name)
-                    .map_or(crd, |(c, _)| c);
+                upstream_version(&crds, info.group, info.kind, info.storage_version().name).map_or(crd, |(c, _)| c);
             let names = &current["spec"]["names"];
             let check = |what: &str, ours: Value, theirs: &Value, problems: &mut Vec<String>| {
                 if &ours != theirs {
                     problems.push(format!("{tag}: {what} ours {ours} upstream {theirs}"));
                 }
             };
-            check(
-                "plural",
-                info.plural.into(),
-                &names["plural"],
-                &mut problems,
-            );
-            check(
-                "singular",
-                info.singular.into(),
-                &names["singular"],
-                &mut problems,
-            );
-            check(
-                "listKind",
-                info.list_kind.into(),
-                &names["listKind"],
-                &mut problems,
-            );
+            check("plural", info.plural.into(), &names["plural"], &mut problems);
+            check("singular", info.singular.into(), &names["singular"], &mut problems);
+            check("listKind", info.list_kind.into(), &names["listKind"], &mut problems);
             if strings(&names["shortNames"]) != info.short_names {
                 problems.push(format!("{tag}: shortNames differ"));
             }
             if strings(&names["categories"]) != info.categories {
                 problems.push(format!("{tag}: categories differ"));
             }
-            let scope = if info.namespaced {
-                "Namespaced"
-            } else {
-                "Cluster"
-            };
+            let scope = if info.namespaced { "Namespaced" } else { "Cluster" };
             check("scope", scope.into(), &crd["spec"]["scope"], &mut problems);
-            check(
-                "storage",
-                version.storage.into(),
-                &up["storage"],
-                &mut problems,
-            );
+            check("storage", version.storage.into(), &up["storage"], &mut problems);
             let deprecated = up["deprecated"].as_bool().unwrap_or(false);
-            check(
-                "deprecated",
-                version.deprecated.into(),
-                &deprecated.into(),
-                &mut problems,
-            );
+            check("deprecated", version.deprecated.into(), &deprecated.into(), &mut problems);
             let warning = version.deprecation_warning.map_or(Value::Null, Value::from);
-            check(
-                "deprecationWarning",
-                warning,
-                &up["deprecationWarning"],
-                &mut problems,
-            );
+            check("deprecationWarning", warning, &up["deprecationWarning"], &mut problems);
             let status_sub = up["subresources"].get("status").is_some();
-            check(
-                "status subresource",
-                version.status_subresource.into(),
-                &status_sub.into(),
-                &mut problems,
-            );
-            let up_cols = up
-                .get("additionalPrinterColumns")
-                .cloned()
-                .unwrap_or(Value::Array(vec![]));
-            check(
-                "printer columns",
-                columns_json(&version.printer_columns),
-                &up_cols,
-                &mut problems,
-            );
+            check("status subresource", version.status_subresource.into(), &status_sub.into(), &mut problems);
+            let up_cols = up.get("additionalPrinterColumns").cloned().unwrap_or(Value::Array(vec![]));
+            check("printer columns", columns_json(&version.printer_columns), &up_cols, &mut problems);
 
             let mut diffs = Vec::new();
-            diff(
-                "",
-                &version.schema.to_json(),
-                &up["schema"]["openAPIV3Schema"],
-                &mut diffs,
-            );
+            diff("", &version.schema.to_json(), &up["schema"]["openAPIV3Schema"], &mut diffs);
             for d in diffs {
                 let path = d.split(':').next().unwrap_or_default().to_owned();
-                let allowed = INTENTIONAL
-                    .iter()
-                    .find(|(k, v, p, _)| *k == info.kind && *v == version.name && *p == path);
+                let allowed =
+                    INTENTIONAL.iter().find(|(k, v, p, _)| *k == info.kind && *v == version.name && *p == path);
                 match allowed {
                     Some(e) => {
                         used_exceptions.insert((e.0, e.1, e.2));
@@ -287,12 +204,7 @@ fn schemas_and_names_match_upstream() {
             problems.push(format!("stale exception {k} {v} {p}"));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} differences:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
     assert!(checked > 0);
 }
 
@@ -347,12 +259,7 @@ fn every_pattern_and_cel_rule_compiles() {
                 if let Some(p) = &s.pattern
                     && regex::Regex::new(p.as_str()).is_err()
                 {
-                    bad.push(format!(
-                        "{} {} {path}: pattern {}",
-                        info.kind,
-                        v.name,
-                        p.as_str()
-                    ));
+                    bad.push(format!("{} {} {path}: pattern {}", info.kind, v.name, p.as_str()));
                 }
                 for r in &s.validations {
                     rules += 1;

@@ -16,10 +16,7 @@ fn admit(mut obj: Value) -> (Value, Vec<String>, Vec<String>) {
         pruned = eddy_api::pruning::prune(schema, &mut obj);
         eddy_api::defaulting::default(schema, &mut obj);
     }
-    let errors = validate_create(&obj)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let errors = validate_create(&obj).iter().map(ToString::to_string).collect();
     (obj, pruned, errors)
 }
 
@@ -44,37 +41,21 @@ const SRC: &str = "source.toolkit.fluxcd.io/v1";
 
 #[test]
 fn schema_errors_use_kube_apiserver_wording() {
+    check(obj(SRC, "HelmRepository", json!({})), &[], &["spec.url: Required value"]);
     check(
-        obj(SRC, "HelmRepository", json!({})),
-        &[],
-        &["spec.url: Required value"],
-    );
-    check(
-        obj(
-            SRC,
-            "HelmRepository",
-            json!({"url": "https://x", "type": "x"}),
-        ),
+        obj(SRC, "HelmRepository", json!({"url": "https://x", "type": "x"})),
         &[],
         &[r#"spec.type: Unsupported value: "x": supported values: "default", "oci""#],
     );
     check(
-        obj(
-            SRC,
-            "GitRepository",
-            json!({"url": "https://x", "interval": "5 minutes"}),
-        ),
+        obj(SRC, "GitRepository", json!({"url": "https://x", "interval": "5 minutes"})),
         &[],
         &[
             r#"spec.interval: Invalid value: "5 minutes": spec.interval in body should match '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'"#,
         ],
     );
     check(
-        obj(
-            SRC,
-            "GitRepository",
-            json!({"url": "ftp://x", "interval": "1m30s", "suspend": "yes"}),
-        ),
+        obj(SRC, "GitRepository", json!({"url": "ftp://x", "interval": "1m30s", "suspend": "yes"})),
         &[],
         &[
             r#"spec.url: Invalid value: "ftp://x": spec.url in body should match '^(http|https|ssh)://.*$'"#,
@@ -121,15 +102,7 @@ fn schema_errors_use_kube_apiserver_wording() {
 #[test]
 fn cel_rules_are_evaluated_after_defaulting() {
     // Bucket's rules read spec.provider, which only exists once the default is applied.
-    check(
-        obj(
-            SRC,
-            "Bucket",
-            json!({"bucketName": "b", "endpoint": "e", "interval": "1m"}),
-        ),
-        &[],
-        &[],
-    );
+    check(obj(SRC, "Bucket", json!({"bucketName": "b", "endpoint": "e", "interval": "1m"})), &[], &[]);
     check(
         obj(
             SRC,
@@ -138,9 +111,7 @@ fn cel_rules_are_evaluated_after_defaulting() {
                    "serviceAccountName": "sa"}),
         ),
         &[],
-        &[
-            r#"spec: Invalid value: "object": ServiceAccountName is not supported for the 'generic' Bucket provider"#,
-        ],
+        &[r#"spec: Invalid value: "object": ServiceAccountName is not supported for the 'generic' Bucket provider"#],
     );
     check(
         obj(
@@ -150,9 +121,7 @@ fn cel_rules_are_evaluated_after_defaulting() {
                    "sts": {"provider": "ldap", "endpoint": "https://sts"}}),
         ),
         &[],
-        &[
-            r#"spec: Invalid value: "object": 'aws' is the only supported STS provider for the 'aws' Bucket provider"#,
-        ],
+        &[r#"spec: Invalid value: "object": 'aws' is the only supported STS provider for the 'aws' Bucket provider"#],
     );
     check(
         obj(
@@ -169,11 +138,7 @@ fn cel_rules_are_evaluated_after_defaulting() {
         ],
     );
     check(
-        obj(
-            "notification.toolkit.fluxcd.io/v1beta3",
-            "Provider",
-            json!({"type": "slack", "commitStatusExpr": "'x'"}),
-        ),
+        obj("notification.toolkit.fluxcd.io/v1beta3", "Provider", json!({"type": "slack", "commitStatusExpr": "'x'"})),
         &[],
         &[
             r#"spec: Invalid value: "object": spec.commitStatusExpr is only supported for the 'github', 'gitlab', 'gitea', 'bitbucketserver', 'bitbucket', 'azuredevops' provider types"#,
@@ -193,11 +158,7 @@ fn unknown_fields_are_pruned_and_reported() {
         &["spec.branch", "spec.ref.sha"],
         &[],
     );
-    let mut o = obj(
-        SRC,
-        "GitRepository",
-        json!({"url": "https://x", "interval": "1m"}),
-    );
+    let mut o = obj(SRC, "GitRepository", json!({"url": "https://x", "interval": "1m"}));
     o["metadata"]["labelz"] = json!({"a": "b"});
     o["extra"] = json!(1);
     check(o, &["extra", "metadata.labelz"], &[]);
@@ -220,10 +181,7 @@ fn defaults_fill_nested_objects() {
                "sourceRef": {"kind": "HelmRepository", "name": "bitnami"}, "verify": {}}}}),
     ));
     assert_eq!(o["spec"]["chart"]["spec"]["version"], "*");
-    assert_eq!(
-        o["spec"]["chart"]["spec"]["reconcileStrategy"],
-        "ChartVersion"
-    );
+    assert_eq!(o["spec"]["chart"]["spec"]["reconcileStrategy"], "ChartVersion");
     assert_eq!(o["spec"]["chart"]["spec"]["verify"]["provider"], "cosign");
 }
 
@@ -233,12 +191,8 @@ fn object_meta_and_type_errors() {
     o["metadata"] = json!({"name": "Bad_Name", "labels": {"app": "-x-"}});
     let (_, _, errors) = admit(o);
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors[0].starts_with(
-        r#"metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain"#
-    ));
-    assert!(
-        errors[1].starts_with(r#"metadata.labels: Invalid value: "-x-": a valid label must be"#)
-    );
+    assert!(errors[0].starts_with(r#"metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain"#));
+    assert!(errors[1].starts_with(r#"metadata.labels: Invalid value: "-x-": a valid label must be"#));
 
     check(
         json!({"apiVersion": "source.toolkit.fluxcd.io/v9", "kind": "GitRepository", "metadata": meta()}),
@@ -247,22 +201,14 @@ fn object_meta_and_type_errors() {
             r#"apiVersion: Unsupported value: "source.toolkit.fluxcd.io/v9": supported values: "source.toolkit.fluxcd.io/v1", "source.toolkit.fluxcd.io/v1beta2""#,
         ],
     );
-    check(
-        json!({"metadata": meta()}),
-        &[],
-        &["apiVersion: Required value", "kind: Required value"],
-    );
+    check(json!({"metadata": meta()}), &[], &["apiVersion: Required value", "kind: Required value"]);
 }
 
 #[test]
 fn updates_check_immutability_and_ratchet_unchanged_values() {
     // An object stored before a rule tightened: its bad interval is unchanged, so an update
     // touching something else is allowed; changing it to another bad value is not.
-    let old = obj(
-        SRC,
-        "GitRepository",
-        json!({"url": "https://x", "interval": "5 min"}),
-    );
+    let old = obj(SRC, "GitRepository", json!({"url": "https://x", "interval": "5 min"}));
     let mut new = old.clone();
     new["spec"]["suspend"] = json!(true);
     assert!(validate_update(&new, &old).is_empty());
@@ -272,12 +218,6 @@ fn updates_check_immutability_and_ratchet_unchanged_values() {
     let mut renamed = old.clone();
     renamed["spec"]["interval"] = json!("1m");
     renamed["metadata"]["name"] = json!("y");
-    let errs: Vec<String> = validate_update(&renamed, &old)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert_eq!(
-        errs,
-        [r#"metadata.name: Invalid value: "y": field is immutable"#]
-    );
+    let errs: Vec<String> = validate_update(&renamed, &old).iter().map(ToString::to_string).collect();
+    assert_eq!(errs, [r#"metadata.name: Invalid value: "y": field is immutable"#]);
 }
