@@ -5,10 +5,7 @@ fn main() {
         eprintln!("usage: kbuild DIR");
         std::process::exit(2);
     };
-    match eddy_kustomize::build(
-        std::path::Path::new(&dir),
-        &eddy_kustomize::BuildOptions::default(),
-    ) {
+    match eddy_kustomize::build(std::path::Path::new(&dir), &eddy_kustomize::BuildOptions::default()) {
         Ok(out) => print!("{out}"),
         Err(e) => {
             eprintln!("Error: {e}");

@@ -16,23 +16,13 @@ struct Ctx {
 
 /// Builds the tree rooted at `root`.
 pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
-    let root = root.canonicalize().map_err(|source| Error::Io {
-        path: root.to_path_buf(),
-        source,
-    })?;
+    let root = root.canonicalize().map_err(|source| Error::Io { path: root.to_path_buf(), source })?;
     let boundary = opts.boundary.clone().unwrap_or_else(|| root.clone());
     let loader = Loader::new(&boundary)?;
     if !root.starts_with(loader_boundary(&boundary)?) {
-        return Err(Error::Restricted(format!(
-            "'{}' is not in or below '{}'",
-            root.display(),
-            boundary.display()
-        )));
+        return Err(Error::Restricted(format!("'{}' is not in or below '{}'", root.display(), boundary.display())));
     }
-    let mut cx = Ctx {
-        loader,
-        stack: Vec::new(),
-    };
+    let mut cx = Ctx { loader, stack: Vec::new() };
     let mut ra = Vec::new();
     let top = accumulate(&mut cx, &root, false, &mut ra)?;
     // Hash suffixes are added once, at the very end, from the final content.
@@ -54,10 +44,7 @@ pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
 }
 
 fn loader_boundary(b: &Path) -> Result<PathBuf, Error> {
-    b.canonicalize().map_err(|source| Error::Io {
-        path: b.to_path_buf(),
-        source,
-    })
+    b.canonicalize().map_err(|source| Error::Io { path: b.to_path_buf(), source })
 }
 
 fn build_metadata(k: &Kustomization, ra: &mut [Resource]) -> Result<(), Error> {
@@ -66,10 +53,7 @@ fn build_metadata(k: &Kustomization, ra: &mut [Resource]) -> Result<(), Error> {
             "managedByLabel" => {
                 for r in ra.iter_mut() {
                     let meta = r.obj.entry_map("metadata");
-                    meta.entry_map("labels").insert(
-                        "app.kubernetes.io/managed-by",
-                        Value::str("kustomize-v5.5.0"),
-                    );
+                    meta.entry_map("labels").insert("app.kubernetes.io/managed-by", Value::str("kustomize-v5.5.0"));
                 }
             }
             other => {
@@ -83,10 +67,7 @@ fn build_metadata(k: &Kustomization, ra: &mut [Resource]) -> Result<(), Error> {
 }
 
 fn kerr(path: &Path, msg: impl Into<String>) -> Error {
-    Error::Kustomization {
-        path: path.to_path_buf(),
-        message: msg.into(),
-    }
+    Error::Kustomization { path: path.to_path_buf(), message: msg.into() }
 }
 
 /// Loads resources from a YAML file.
@@ -97,10 +78,7 @@ fn load_resource_file(cx: &Ctx, path: &Path) -> Result<Vec<Resource>, Error> {
 
 /// Parses a YAML stream of resources.
 pub fn resources_from_text(text: &str, path: &Path) -> Result<Vec<Resource>, Error> {
-    let docs = yaml::parse_documents(text).map_err(|source| Error::Yaml {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let docs = yaml::parse_documents(text).map_err(|source| Error::Yaml { path: path.to_path_buf(), source })?;
     let mut out = Vec::new();
     for d in docs {
         if d.is_null() {
@@ -116,11 +94,8 @@ pub fn resources_from_text(text: &str, path: &Path) -> Result<Vec<Resource>, Err
         if m.is_empty() {
             continue;
         }
-        let is_list = m
-            .get("kind")
-            .and_then(Value::as_str)
-            .is_some_and(|k| k.ends_with("List"))
-            && m.get("items").is_some();
+        let is_list =
+            m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List")) && m.get("items").is_some();
         if is_list {
             if let Some(Value::Seq(items)) = m.get("items") {
                 for it in items {
@@ -137,14 +112,8 @@ pub fn resources_from_text(text: &str, path: &Path) -> Result<Vec<Resource>, Err
 }
 
 fn make_resource(mut m: Map, path: &Path) -> Result<Resource, Error> {
-    if m.get("kind")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        return Err(Error::Resource(format!(
-            "{}: a resource is missing its kind",
-            path.display()
-        )));
+    if m.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Err(Error::Resource(format!("{}: a resource is missing its kind", path.display())));
     }
     if let Some(Value::Map(meta)) = m.get_mut("metadata")
         && let Some(Value::Map(ann)) = meta.get_mut("annotations")
@@ -160,11 +129,7 @@ fn make_resource(mut m: Map, path: &Path) -> Result<Resource, Error> {
     }
     let r = Resource::new(m);
     if r.name().is_empty() {
-        return Err(Error::Resource(format!(
-            "{}: a {} resource is missing metadata.name",
-            path.display(),
-            r.kind()
-        )));
+        return Err(Error::Resource(format!("{}: a {} resource is missing metadata.name", path.display(), r.kind())));
     }
     Ok(r)
 }
@@ -173,9 +138,7 @@ fn append_all(ra: &mut Vec<Resource>, new: Vec<Resource>) -> Result<(), Error> {
     for r in new {
         let id = r.id();
         if ra.iter().any(|x| x.id().same_as(&id)) {
-            return Err(Error::Resource(format!(
-                "may not add resource with an already registered id: {id}"
-            )));
+            return Err(Error::Resource(format!("may not add resource with an already registered id: {id}")));
         }
         ra.push(r);
     }
@@ -188,9 +151,7 @@ fn absorb_generated(ra: &mut Vec<Resource>, mut r: Resource) -> Result<(), Error
         .iter()
         .enumerate()
         .filter(|(_, x)| {
-            x.kind() == id.kind
-                && x.names.contains(&id.name)
-                && x.namespaces.iter().any(|n| ns_eq(n, &id.namespace))
+            x.kind() == id.kind && x.names.contains(&id.name) && x.namespaces.iter().any(|n| ns_eq(n, &id.namespace))
         })
         .map(|(i, _)| i)
         .collect();
@@ -199,12 +160,8 @@ fn absorb_generated(ra: &mut Vec<Resource>, mut r: Resource) -> Result<(), Error
             ra.push(r);
             Ok(())
         }
-        (0, _) => Err(Error::transform(format!(
-            "id {id} does not exist; cannot merge or replace"
-        ))),
-        (1, Behavior::Create) => Err(Error::transform(format!(
-            "id {id} exists; behavior must be merge or replace"
-        ))),
+        (0, _) => Err(Error::transform(format!("id {id} does not exist; cannot merge or replace"))),
+        (1, Behavior::Create) => Err(Error::transform(format!("id {id} exists; behavior must be merge or replace"))),
         (1, behavior) => {
             let old = &ra[matches[0]];
             // Metadata: labels and annotations merge, name and namespace stay.
@@ -217,30 +174,20 @@ fn absorb_generated(ra: &mut Vec<Resource>, mut r: Resource) -> Result<(), Error
                     .and_then(Value::as_map)
                     .cloned()
                     .unwrap_or_default();
-                if let Some(Value::Map(newer)) = r
-                    .obj
-                    .get("metadata")
-                    .and_then(|m| m.as_map())
-                    .and_then(|m| m.get(field))
+                if let Some(Value::Map(newer)) =
+                    r.obj.get("metadata").and_then(|m| m.as_map()).and_then(|m| m.get(field))
                 {
                     for (k, v) in newer.iter() {
                         merged.insert(k.clone(), v.clone());
                     }
                 }
                 if !merged.is_empty() {
-                    r.obj
-                        .entry_map("metadata")
-                        .insert(field, Value::Map(merged));
+                    r.obj.entry_map("metadata").insert(field, Value::Map(merged));
                 }
             }
             if behavior == Behavior::Merge {
                 for field in ["data", "binaryData"] {
-                    let mut merged = old
-                        .obj
-                        .get(field)
-                        .and_then(Value::as_map)
-                        .cloned()
-                        .unwrap_or_default();
+                    let mut merged = old.obj.get(field).and_then(Value::as_map).cloned().unwrap_or_default();
                     if let Some(Value::Map(newer)) = r.obj.get(field) {
                         for (k, v) in newer.iter() {
                             merged.insert(k.clone(), v.clone());
@@ -268,33 +215,20 @@ fn absorb_generated(ra: &mut Vec<Resource>, mut r: Resource) -> Result<(), Error
             ra[matches[0]] = r;
             Ok(())
         }
-        _ => Err(Error::transform(format!(
-            "found multiple resources matching generated {id}"
-        ))),
+        _ => Err(Error::transform(format!("found multiple resources matching generated {id}"))),
     }
 }
 
-fn accumulate(
-    cx: &mut Ctx,
-    dir: &Path,
-    component: bool,
-    ra: &mut Vec<Resource>,
-) -> Result<Kustomization, Error> {
+fn accumulate(cx: &mut Ctx, dir: &Path, component: bool, ra: &mut Vec<Resource>) -> Result<Kustomization, Error> {
     if cx.stack.iter().any(|d| d == dir) {
-        return Err(kerr(
-            dir,
-            "cycle detected: this kustomization includes itself",
-        ));
+        return Err(kerr(dir, "cycle detected: this kustomization includes itself"));
     }
     let kfile = cx.loader.kustomization_file(dir)?;
     let text = cx.loader.read_text(&kfile)?;
     let k = Kustomization::parse(&kfile, &text)?;
     match (component, k.kind) {
         (true, KKind::Kustomization) => {
-            return Err(kerr(
-                &kfile,
-                "expected kind 'Component' for a path listed in components",
-            ));
+            return Err(kerr(&kfile, "expected kind 'Component' for a path listed in components"));
         }
         (false, KKind::Component) => {
             return Err(kerr(
@@ -311,12 +245,7 @@ fn accumulate(
     Ok(k)
 }
 
-fn accumulate_inner(
-    cx: &mut Ctx,
-    dir: &Path,
-    k: &Kustomization,
-    ra: &mut Vec<Resource>,
-) -> Result<(), Error> {
+fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Resource>) -> Result<(), Error> {
     for entry in &k.resources {
         let path = cx.loader.resolve(dir, entry)?;
         if path.is_dir() {
@@ -340,18 +269,11 @@ fn accumulate_inner(
     for entry in &k.components {
         let path = cx.loader.resolve(dir, entry)?;
         if !path.is_dir() {
-            return Err(kerr(
-                dir,
-                format!("component {entry:?} must be a directory"),
-            ));
+            return Err(kerr(dir, format!("component {entry:?} must be a directory")));
         }
         accumulate(cx, &path, true, ra)?;
     }
-    if !k.generators.is_empty()
-        || !k.transformers.is_empty()
-        || !k.configurations.is_empty()
-        || !k.crds.is_empty()
-    {
+    if !k.generators.is_empty() || !k.transformers.is_empty() || !k.configurations.is_empty() || !k.crds.is_empty() {
         return Err(kerr(
             dir,
             "generators, transformers, configurations and crds are not supported by this build engine yet",
@@ -369,12 +291,7 @@ fn accumulate_inner(
         transformers::namespace(ra, ns);
     }
     transformers::prefix_suffix(ra, &k.name_prefix, &k.name_suffix);
-    transformers::labels(
-        ra,
-        &k.labels,
-        &k.common_labels,
-        &fieldspec::common_label_specs(),
-    )?;
+    transformers::labels(ra, &k.labels, &k.common_labels, &fieldspec::common_label_specs())?;
     transformers::annotations(ra, &k.common_annotations, &fieldspec::annotation_specs())?;
     for p in &k.patches_json6902 {
         apply_patch(cx, dir, ra, p, true)?;
@@ -385,16 +302,10 @@ fn accumulate_inner(
         crate::replacements::apply(cx_loader(cx), dir, ra, &k.replacements)?;
     }
     if k.openapi.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(kerr(
-            dir,
-            "the openapi field is not supported by this build engine yet",
-        ));
+        return Err(kerr(dir, "the openapi field is not supported by this build engine yet"));
     }
     if !k.vars.is_empty() {
-        return Err(kerr(
-            dir,
-            "vars are not supported by this build engine yet; use replacements",
-        ));
+        return Err(kerr(dir, "vars are not supported by this build engine yet; use replacements"));
     }
     Ok(())
 }
@@ -419,13 +330,7 @@ fn load_patch_text(cx: &Ctx, dir: &Path, entry: &str) -> Result<String, Error> {
     Ok(entry.to_string())
 }
 
-fn apply_patch(
-    cx: &Ctx,
-    dir: &Path,
-    ra: &mut Vec<Resource>,
-    p: &PatchSpec,
-    json_only: bool,
-) -> Result<(), Error> {
+fn apply_patch(cx: &Ctx, dir: &Path, ra: &mut Vec<Resource>, p: &PatchSpec, json_only: bool) -> Result<(), Error> {
     let text = match (&p.path, &p.patch) {
         (Some(path), None) => {
             let file = cx.loader.resolve_file(dir, path)?;
@@ -437,18 +342,13 @@ fn apply_patch(
         }
         (None, None) => return Err(kerr(dir, "a patch must set path or patch")),
     };
-    let docs = yaml::parse_documents(&text).map_err(|source| Error::Yaml {
-        path: dir.join(p.path.as_deref().unwrap_or("<inline patch>")),
-        source,
-    })?;
+    let docs = yaml::parse_documents(&text)
+        .map_err(|source| Error::Yaml { path: dir.join(p.path.as_deref().unwrap_or("<inline patch>")), source })?;
     let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
     let is_json = docs.len() == 1 && matches!(docs[0], Value::Seq(_));
     if is_json || json_only {
         if docs.len() != 1 {
-            return Err(kerr(
-                dir,
-                "a JSON 6902 patch must be a single list of operations",
-            ));
+            return Err(kerr(dir, "a JSON 6902 patch must be a single list of operations"));
         }
         let ops = patch::parse_json_patch(&docs[0])?;
         let Some(target) = &p.target else {
@@ -472,20 +372,12 @@ fn apply_smp_docs(
 ) -> Result<(), Error> {
     let patches = resources_from_text(text, &dir.join("<patch>")).or_else(|e| {
         // Patches with a target may omit apiVersion/kind/name.
-        if target.is_some() {
-            raw_maps(text, dir)
-        } else {
-            Err(e)
-        }
+        if target.is_some() { raw_maps(text, dir) } else { Err(e) }
     })?;
     for pr in patches {
         let indices: Vec<usize> = if let Some(t) = target {
             let sel = Selector::new(t)?;
-            ra.iter()
-                .enumerate()
-                .filter(|(_, r)| sel.matches(r))
-                .map(|(i, _)| i)
-                .collect()
+            ra.iter().enumerate().filter(|(_, r)| sel.matches(r)).map(|(i, _)| i).collect()
         } else {
             let pid = pr.id();
             let found: Vec<usize> = ra
@@ -505,20 +397,15 @@ fn apply_smp_docs(
                 )));
             }
             if found.len() > 1 {
-                return Err(Error::transform(format!(
-                    "multiple resources match strategic merge patch \"{pid}\""
-                )));
+                return Err(Error::transform(format!("multiple resources match strategic merge patch \"{pid}\"")));
             }
             found
         };
         let mut deleted = Vec::new();
         for i in indices {
             let r = &mut ra[i];
-            let (name, ns, kind) = (
-                r.name().to_string(),
-                r.namespace().to_string(),
-                r.kind().to_string(),
-            );
+            let (name, ns, kind) = (r.name().to_string(), r.namespace().to_string(), r.kind().to_string());
+            let api_version = r.api_version().to_string();
             let keep = patch::strategic_merge(&kind, &mut r.obj, &pr.obj)?;
             if !keep {
                 deleted.push(i);
@@ -526,23 +413,20 @@ fn apply_smp_docs(
             }
             if !spec.allow_kind_change {
                 r.obj.insert("kind", Value::str(&kind));
+                r.obj.insert("apiVersion", Value::str(&api_version));
             }
             if spec.allow_name_change {
                 let n = r.name().to_string();
                 r.set_name(&n);
             } else {
-                r.obj
-                    .entry_map("metadata")
-                    .insert("name", Value::str(&name));
+                r.obj.entry_map("metadata").insert("name", Value::str(&name));
             }
             if ns.is_empty() {
                 if let Some(Value::Map(meta)) = r.obj.get_mut("metadata") {
                     meta.remove("namespace");
                 }
             } else {
-                r.obj
-                    .entry_map("metadata")
-                    .insert("namespace", Value::str(&ns));
+                r.obj.entry_map("metadata").insert("namespace", Value::str(&ns));
             }
         }
         for i in deleted.into_iter().rev() {
@@ -553,10 +437,7 @@ fn apply_smp_docs(
 }
 
 fn raw_maps(text: &str, dir: &Path) -> Result<Vec<Resource>, Error> {
-    let docs = yaml::parse_documents(text).map_err(|source| Error::Yaml {
-        path: dir.join("<patch>"),
-        source,
-    })?;
+    let docs = yaml::parse_documents(text).map_err(|source| Error::Yaml { path: dir.join("<patch>"), source })?;
     let mut out = Vec::new();
     for d in docs {
         match d {

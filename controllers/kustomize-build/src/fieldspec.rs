@@ -98,21 +98,10 @@ pub fn parse_list(v: &Value) -> Result<Vec<FieldSpec>, String> {
 
 fn parse_one(v: &Value) -> Result<FieldSpec, String> {
     let m = v.as_map().ok_or("a field spec must be a mapping")?;
-    let s = |k: &str| {
-        m.get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .filter(|s| !s.is_empty())
-    };
+    let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
     let path = s("path").ok_or("a field spec needs a path")?;
     let create = matches!(m.get("create"), Some(Value::Scalar(x)) if x.kind == Kind::Bool && x.text.eq_ignore_ascii_case("true"));
-    Ok(FieldSpec {
-        group: s("group"),
-        version: s("version"),
-        kind: s("kind"),
-        path: split_path(&path),
-        create,
-    })
+    Ok(FieldSpec { group: s("group"), version: s("version"), kind: s("kind"), path: split_path(&path), create })
 }
 
 /// Calls `f` on every node the path reaches in `v`, creating missing mappings
@@ -184,14 +173,7 @@ pub fn apply_specs(
     Ok(())
 }
 
-const WORKLOADS: &[&str] = &[
-    "Deployment",
-    "ReplicaSet",
-    "DaemonSet",
-    "StatefulSet",
-    "Job",
-    "ReplicationController",
-];
+const WORKLOADS: &[&str] = &["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "ReplicationController"];
 
 /// Field specs of `commonLabels` (labels with selectors).
 #[must_use]
@@ -200,97 +182,26 @@ pub fn common_label_specs() -> Vec<FieldSpec> {
         FieldSpec::new(None, None, "metadata/labels", true),
         FieldSpec::new(None, Some("Service"), "spec/selector", true),
         FieldSpec::new(None, Some("ReplicationController"), "spec/selector", true),
-        FieldSpec::new(
-            None,
-            Some("ReplicationController"),
-            "spec/template/metadata/labels",
-            true,
-        ),
+        FieldSpec::new(None, Some("ReplicationController"), "spec/template/metadata/labels", true),
     ];
     for k in ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"] {
-        v.push(FieldSpec::new(
-            None,
-            Some(k),
-            "spec/selector/matchLabels",
-            true,
-        ));
-        v.push(FieldSpec::new(
-            None,
-            Some(k),
-            "spec/template/metadata/labels",
-            true,
-        ));
+        v.push(FieldSpec::new(None, Some(k), "spec/selector/matchLabels", true));
+        v.push(FieldSpec::new(None, Some(k), "spec/template/metadata/labels", true));
     }
-    for k in [
-        "Deployment",
-        "ReplicaSet",
-        "DaemonSet",
-        "StatefulSet",
-        "Job",
-    ] {
+    for k in ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"] {
         affinity_specs(&mut v, k, "spec/template/spec");
     }
-    v.push(FieldSpec::new(
-        None,
-        Some("StatefulSet"),
-        "spec/volumeClaimTemplates[]/metadata/labels",
-        true,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("Job"),
-        "spec/selector/matchLabels",
-        false,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("Job"),
-        "spec/template/metadata/labels",
-        true,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("CronJob"),
-        "spec/jobTemplate/spec/selector/matchLabels",
-        false,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("CronJob"),
-        "spec/jobTemplate/metadata/labels",
-        true,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("CronJob"),
-        "spec/jobTemplate/spec/template/metadata/labels",
-        true,
-    ));
+    v.push(FieldSpec::new(None, Some("StatefulSet"), "spec/volumeClaimTemplates[]/metadata/labels", true));
+    v.push(FieldSpec::new(None, Some("Job"), "spec/selector/matchLabels", false));
+    v.push(FieldSpec::new(None, Some("Job"), "spec/template/metadata/labels", true));
+    v.push(FieldSpec::new(None, Some("CronJob"), "spec/jobTemplate/spec/selector/matchLabels", false));
+    v.push(FieldSpec::new(None, Some("CronJob"), "spec/jobTemplate/metadata/labels", true));
+    v.push(FieldSpec::new(None, Some("CronJob"), "spec/jobTemplate/spec/template/metadata/labels", true));
     affinity_specs(&mut v, "CronJob", "spec/jobTemplate/spec/template/spec");
-    v.push(FieldSpec::new(
-        None,
-        Some("PodDisruptionBudget"),
-        "spec/selector/matchLabels",
-        false,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("NetworkPolicy"),
-        "spec/podSelector/matchLabels",
-        false,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("NetworkPolicy"),
-        "spec/ingress/from/podSelector/matchLabels",
-        false,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("NetworkPolicy"),
-        "spec/egress/to/podSelector/matchLabels",
-        false,
-    ));
+    v.push(FieldSpec::new(None, Some("PodDisruptionBudget"), "spec/selector/matchLabels", false));
+    v.push(FieldSpec::new(None, Some("NetworkPolicy"), "spec/podSelector/matchLabels", false));
+    v.push(FieldSpec::new(None, Some("NetworkPolicy"), "spec/ingress/from/podSelector/matchLabels", false));
+    v.push(FieldSpec::new(None, Some("NetworkPolicy"), "spec/egress/to/podSelector/matchLabels", false));
     v
 }
 
@@ -322,31 +233,11 @@ fn affinity_specs(v: &mut Vec<FieldSpec>, kind: &str, pod: &str) {
 pub fn template_label_specs() -> Vec<FieldSpec> {
     let mut v = vec![FieldSpec::new(None, None, "metadata/labels", true)];
     for k in WORKLOADS {
-        v.push(FieldSpec::new(
-            None,
-            Some(k),
-            "spec/template/metadata/labels",
-            true,
-        ));
+        v.push(FieldSpec::new(None, Some(k), "spec/template/metadata/labels", true));
     }
-    v.push(FieldSpec::new(
-        None,
-        Some("StatefulSet"),
-        "spec/volumeClaimTemplates[]/metadata/labels",
-        true,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("CronJob"),
-        "spec/jobTemplate/metadata/labels",
-        true,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("CronJob"),
-        "spec/jobTemplate/spec/template/metadata/labels",
-        true,
-    ));
+    v.push(FieldSpec::new(None, Some("StatefulSet"), "spec/volumeClaimTemplates[]/metadata/labels", true));
+    v.push(FieldSpec::new(None, Some("CronJob"), "spec/jobTemplate/metadata/labels", true));
+    v.push(FieldSpec::new(None, Some("CronJob"), "spec/jobTemplate/spec/template/metadata/labels", true));
     v
 }
 
@@ -355,24 +246,9 @@ pub fn template_label_specs() -> Vec<FieldSpec> {
 pub fn annotation_specs() -> Vec<FieldSpec> {
     let mut v = vec![FieldSpec::new(None, None, "metadata/annotations", true)];
     for k in WORKLOADS {
-        v.push(FieldSpec::new(
-            None,
-            Some(k),
-            "spec/template/metadata/annotations",
-            true,
-        ));
+        v.push(FieldSpec::new(None, Some(k), "spec/template/metadata/annotations", true));
     }
-    v.push(FieldSpec::new(
-        None,
-        Some("CronJob"),
-        "spec/jobTemplate/metadata/annotations",
-        true,
-    ));
-    v.push(FieldSpec::new(
-        None,
-        Some("CronJob"),
-        "spec/jobTemplate/spec/template/metadata/annotations",
-        true,
-    ));
+    v.push(FieldSpec::new(None, Some("CronJob"), "spec/jobTemplate/metadata/annotations", true));
+    v.push(FieldSpec::new(None, Some("CronJob"), "spec/jobTemplate/spec/template/metadata/annotations", true));
     v
 }

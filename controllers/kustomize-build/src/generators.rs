@@ -15,26 +15,16 @@ fn gen_err(name: &str, msg: impl std::fmt::Display) -> Error {
 }
 
 fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 fn strip_quotes(v: &str) -> &str {
     let b = v.as_bytes();
-    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
-        &v[1..v.len() - 1]
-    } else {
-        v
-    }
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] { &v[1..v.len() - 1] } else { v }
 }
 
 /// Collected key/value pairs of a generator; values are raw bytes.
-fn collect_pairs(
-    args: &GeneratorArgs,
-    dir: &Path,
-    loader: &Loader,
-) -> Result<Vec<(String, Vec<u8>)>, Error> {
+fn collect_pairs(args: &GeneratorArgs, dir: &Path, loader: &Loader) -> Result<Vec<(String, Vec<u8>)>, Error> {
     let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
     for env in &args.envs {
         let path = loader.resolve_file(dir, env)?;
@@ -54,15 +44,11 @@ fn collect_pairs(
             };
             let env_name_ok = !k.is_empty()
                 && !k.starts_with(|c: char| c.is_ascii_digit())
-                && k.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
             if !env_name_ok {
                 return Err(gen_err(
                     &args.name,
-                    format!(
-                        "{env}: line {}: {k:?} is not a valid environment variable name",
-                        i + 1
-                    ),
+                    format!("{env}: line {}: {k:?} is not a valid environment variable name", i + 1),
                 ));
             }
             pairs.push((k, v.into_bytes()));
@@ -70,10 +56,7 @@ fn collect_pairs(
     }
     for lit in &args.literals {
         let Some((k, v)) = lit.split_once('=') else {
-            return Err(gen_err(
-                &args.name,
-                format!("invalid literal source {lit:?}, expected key=value"),
-            ));
+            return Err(gen_err(&args.name, format!("invalid literal source {lit:?}, expected key=value")));
         };
         pairs.push((k.to_string(), strip_quotes(v).as_bytes().to_vec()));
     }
@@ -81,27 +64,18 @@ fn collect_pairs(
         let (key, file) = match f.split_once('=') {
             Some((k, p)) => {
                 if k.is_empty() {
-                    return Err(gen_err(
-                        &args.name,
-                        format!("key names or file paths cannot be empty: {f:?}"),
-                    ));
+                    return Err(gen_err(&args.name, format!("key names or file paths cannot be empty: {f:?}")));
                 }
                 (k.to_string(), p.to_string())
             }
             None => {
-                let base = Path::new(f)
-                    .file_name()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
+                let base = Path::new(f).file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
                 (base, f.clone())
             }
         };
         let path = loader.resolve_file(dir, &file)?;
         if path.is_dir() {
-            return Err(gen_err(
-                &args.name,
-                format!("{file:?} is a directory, expected a file"),
-            ));
+            return Err(gen_err(&args.name, format!("{file:?} is a directory, expected a file")));
         }
         pairs.push((key, loader.read(&path)?));
     }
@@ -110,16 +84,11 @@ fn collect_pairs(
         if !valid_key(k) {
             return Err(gen_err(
                 &args.name,
-                format!(
-                    "{k:?} is not a valid key name: must consist of alphanumeric characters, '-', '_' or '.'"
-                ),
+                format!("{k:?} is not a valid key name: must consist of alphanumeric characters, '-', '_' or '.'"),
             ));
         }
         if seen.contains(&k.as_str()) {
-            return Err(gen_err(
-                &args.name,
-                format!("illegally repeats the key {k:?}"),
-            ));
+            return Err(gen_err(&args.name, format!("illegally repeats the key {k:?}")));
         }
         seen.push(k);
     }
@@ -166,43 +135,27 @@ pub fn generate(
         meta.insert("namespace", Value::str(ns));
     }
     if !opts.labels.is_empty() {
-        meta.insert(
-            "labels",
-            Value::Map(
-                opts.labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::str(v)))
-                    .collect(),
-            ),
-        );
+        meta.insert("labels", Value::Map(opts.labels.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect()));
     }
     if !opts.annotations.is_empty() {
         meta.insert(
             "annotations",
-            Value::Map(
-                opts.annotations
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::str(v)))
-                    .collect(),
-            ),
+            Value::Map(opts.annotations.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect()),
         );
     }
     let mut obj = Map::new();
     obj.insert("apiVersion", Value::str("v1"));
-    obj.insert(
-        "kind",
-        Value::str(if secret { "Secret" } else { "ConfigMap" }),
-    );
+    obj.insert("kind", Value::str(if secret { "Secret" } else { "ConfigMap" }));
     obj.insert("metadata", Value::Map(meta));
     let mut data = Map::new();
     let mut binary = Map::new();
     for (k, v) in pairs {
         if secret {
-            data.insert(k, Value::str(base64(&v)));
+            data.insert(k, Value::str(base64_lines(&v)));
         } else {
             match String::from_utf8(v) {
                 Ok(s) => data.insert(k, Value::str(s)),
-                Err(e) => binary.insert(k, Value::str(base64(e.as_bytes()))),
+                Err(e) => binary.insert(k, Value::str(base64_lines(e.as_bytes()))),
             }
         }
     }
@@ -213,11 +166,7 @@ pub fn generate(
         obj.insert("binaryData", Value::Map(binary));
     }
     if secret {
-        let t = args
-            .secret_type
-            .clone()
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| "Opaque".into());
+        let t = args.secret_type.clone().filter(|t| !t.is_empty()).unwrap_or_else(|| "Opaque".into());
         obj.insert("type", Value::str(t));
     }
     if opts.immutable == Some(true) {
@@ -234,30 +183,35 @@ pub fn generate(
     Ok(r)
 }
 
+/// Base64 as kustomize writes generated data: encodings of 70 characters or
+/// more are broken into lines of 70, each ending with a newline.
+#[must_use]
+pub fn base64_lines(data: &[u8]) -> String {
+    const LINE: usize = 70;
+    let enc = base64(data);
+    if enc.len() < LINE {
+        return enc;
+    }
+    let mut out = String::with_capacity(enc.len() + enc.len() / LINE + 1);
+    for chunk in enc.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out
+}
+
 /// Standard base64 with padding.
 #[must_use]
 pub fn base64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
+        out.push(if chunk.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
+        out.push(if chunk.len() > 2 { T[n as usize & 63] as char } else { '=' });
     }
     out
 }
@@ -312,13 +266,7 @@ pub fn name_hash(r: &Resource) -> String {
             j.push_str("\"data\":");
             json_string_map(r.obj.get("data"), &mut j);
             j.push_str(",\"kind\":\"Secret\",\"name\":\"\",\"type\":");
-            json_string(
-                r.obj
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default(),
-                &mut j,
-            );
+            json_string(r.obj.get("type").and_then(Value::as_str).unwrap_or_default(), &mut j);
         }
         _ => {
             if let Some(Value::Map(b)) = r.obj.get("binaryData")

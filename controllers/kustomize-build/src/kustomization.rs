@@ -119,24 +119,17 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&self, msg: impl Into<String>) -> Error {
-        Error::Kustomization {
-            path: self.path.to_path_buf(),
-            message: msg.into(),
-        }
+        Error::Kustomization { path: self.path.to_path_buf(), message: msg.into() }
     }
 
     fn string(&self, v: &Value, field: &str) -> Result<String, Error> {
         match v {
             Value::Scalar(s) if s.kind == Kind::Str => Ok(s.text.clone()),
             Value::Scalar(s) if s.kind == Kind::Null => Ok(String::new()),
-            Value::Scalar(s) => Err(self.err(format!(
-                "field {field}: expected a string, got {:?} (quote the value)",
-                s.text
-            ))),
-            other => Err(self.err(format!(
-                "field {field}: expected a string, got a {}",
-                other.type_name()
-            ))),
+            Value::Scalar(s) => {
+                Err(self.err(format!("field {field}: expected a string, got {:?} (quote the value)", s.text)))
+            }
+            other => Err(self.err(format!("field {field}: expected a string, got a {}", other.type_name()))),
         }
     }
 
@@ -150,7 +143,7 @@ impl Ctx<'_> {
 
     fn bool(&self, v: &Value, field: &str) -> Result<bool, Error> {
         match v {
-            Value::Scalar(s) if s.kind == Kind::Bool => Ok(s.text.eq_ignore_ascii_case("true")),
+            Value::Scalar(s) if s.kind == Kind::Bool => Ok(crate::yaml::is_true(&s.text)),
             Value::Scalar(s) if s.kind == Kind::Null => Ok(false),
             _ => Err(self.err(format!("field {field}: expected a boolean"))),
         }
@@ -168,28 +161,19 @@ impl Ctx<'_> {
         match v {
             Value::Seq(s) => Ok(s),
             Value::Scalar(s) if s.kind == Kind::Null => Ok(&[]),
-            other => Err(self.err(format!(
-                "field {field}: expected a list, got a {}",
-                other.type_name()
-            ))),
+            other => Err(self.err(format!("field {field}: expected a list, got a {}", other.type_name()))),
         }
     }
 
     fn strings(&self, v: &Value, field: &str) -> Result<Vec<String>, Error> {
-        self.seq(v, field)?
-            .iter()
-            .map(|x| self.string(x, field))
-            .collect()
+        self.seq(v, field)?.iter().map(|x| self.string(x, field)).collect()
     }
 
     fn map<'v>(&self, v: &'v Value, field: &str) -> Result<Option<&'v Map>, Error> {
         match v {
             Value::Map(m) => Ok(Some(m)),
             Value::Scalar(s) if s.kind == Kind::Null => Ok(None),
-            other => Err(self.err(format!(
-                "field {field}: expected a mapping, got a {}",
-                other.type_name()
-            ))),
+            other => Err(self.err(format!("field {field}: expected a mapping, got a {}", other.type_name()))),
         }
     }
 
@@ -197,9 +181,7 @@ impl Ctx<'_> {
         let Some(m) = self.map(v, field)? else {
             return Ok(Vec::new());
         };
-        m.iter()
-            .map(|(k, v)| Ok((k.clone(), self.string(v, &format!("{field}.{k}"))?)))
-            .collect()
+        m.iter().map(|(k, v)| Ok((k.clone(), self.string(v, &format!("{field}.{k}"))?))).collect()
     }
 
     fn check_fields(&self, m: &Map, allowed: &[&str], what: &str) -> Result<(), Error> {
@@ -217,15 +199,7 @@ impl Ctx<'_> {
         };
         self.check_fields(
             m,
-            &[
-                "group",
-                "version",
-                "kind",
-                "name",
-                "namespace",
-                "labelSelector",
-                "annotationSelector",
-            ],
+            &["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"],
             "target",
         )?;
         Ok(Target {
@@ -240,9 +214,7 @@ impl Ctx<'_> {
     }
 
     fn patch(&self, v: &Value, field: &str) -> Result<PatchSpec, Error> {
-        let m = self
-            .map(v, field)?
-            .ok_or_else(|| self.err(format!("{field}: empty entry")))?;
+        let m = self.map(v, field)?.ok_or_else(|| self.err(format!("{field}: empty entry")))?;
         self.check_fields(m, &["path", "patch", "target", "options"], field)?;
         let mut spec = PatchSpec {
             path: self.opt_string(m, "path")?,
@@ -253,12 +225,7 @@ impl Ctx<'_> {
             },
             ..PatchSpec::default()
         };
-        if let Some(o) = m
-            .get("options")
-            .map(|o| self.map(o, "options"))
-            .transpose()?
-            .flatten()
-        {
+        if let Some(o) = m.get("options").map(|o| self.map(o, "options")).transpose()?.flatten() {
             spec.allow_name_change = self.opt_bool(o, "allowNameChange")?.unwrap_or(false);
             spec.allow_kind_change = self.opt_bool(o, "allowKindChange")?.unwrap_or(false);
         }
@@ -269,22 +236,9 @@ impl Ctx<'_> {
         let Some(m) = self.map(v, "options")? else {
             return Ok(None);
         };
-        self.check_fields(
-            m,
-            &[
-                "labels",
-                "annotations",
-                "disableNameSuffixHash",
-                "immutable",
-            ],
-            "generator options",
-        )?;
+        self.check_fields(m, &["labels", "annotations", "disableNameSuffixHash", "immutable"], "generator options")?;
         Ok(Some(GenOptions {
-            labels: m
-                .get("labels")
-                .map(|x| self.string_map(x, "labels"))
-                .transpose()?
-                .unwrap_or_default(),
+            labels: m.get("labels").map(|x| self.string_map(x, "labels")).transpose()?.unwrap_or_default(),
             annotations: m
                 .get("annotations")
                 .map(|x| self.string_map(x, "annotations"))
@@ -296,24 +250,9 @@ impl Ctx<'_> {
     }
 
     fn generator(&self, v: &Value, secret: bool) -> Result<GeneratorArgs, Error> {
-        let what = if secret {
-            "secretGenerator"
-        } else {
-            "configMapGenerator"
-        };
-        let m = self
-            .map(v, what)?
-            .ok_or_else(|| self.err(format!("{what}: empty entry")))?;
-        let mut allowed = vec![
-            "name",
-            "namespace",
-            "behavior",
-            "literals",
-            "files",
-            "envs",
-            "env",
-            "options",
-        ];
+        let what = if secret { "secretGenerator" } else { "configMapGenerator" };
+        let m = self.map(v, what)?.ok_or_else(|| self.err(format!("{what}: empty entry")))?;
+        let mut allowed = vec!["name", "namespace", "behavior", "literals", "files", "envs", "env", "options"];
         if secret {
             allowed.push("type");
         }
@@ -331,27 +270,11 @@ impl Ctx<'_> {
             name: self.opt_string(m, "name")?.unwrap_or_default(),
             namespace: self.opt_string(m, "namespace")?.filter(|s| !s.is_empty()),
             behavior: self.opt_string(m, "behavior")?.filter(|s| !s.is_empty()),
-            literals: m
-                .get("literals")
-                .map(|x| self.strings(x, "literals"))
-                .transpose()?
-                .unwrap_or_default(),
-            files: m
-                .get("files")
-                .map(|x| self.strings(x, "files"))
-                .transpose()?
-                .unwrap_or_default(),
+            literals: m.get("literals").map(|x| self.strings(x, "literals")).transpose()?.unwrap_or_default(),
+            files: m.get("files").map(|x| self.strings(x, "files")).transpose()?.unwrap_or_default(),
             envs,
-            options: m
-                .get("options")
-                .map(|o| self.gen_options(o))
-                .transpose()?
-                .flatten(),
-            secret_type: if secret {
-                self.opt_string(m, "type")?
-            } else {
-                None
-            },
+            options: m.get("options").map(|o| self.gen_options(o)).transpose()?.flatten(),
+            secret_type: if secret { self.opt_string(m, "type")? } else { None },
         })
     }
 }
@@ -397,10 +320,8 @@ impl Kustomization {
     /// Parses a kustomization file's text.
     pub fn parse(path: &Path, text: &str) -> Result<Self, Error> {
         let cx = Ctx { path };
-        let docs = crate::yaml::parse_documents(text).map_err(|source| Error::Yaml {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let docs =
+            crate::yaml::parse_documents_v2(text).map_err(|source| Error::Yaml { path: path.to_path_buf(), source })?;
         let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
         if docs.len() > 1 {
             return Err(cx.err("a kustomization file must hold a single document"));
@@ -415,32 +336,20 @@ impl Kustomization {
                 return Err(cx.err(format!("invalid Kustomization: json: unknown field {k:?}")));
             }
         }
-        for unsupported in [
-            "helmCharts",
-            "helmGlobals",
-            "helmChartInflationGenerator",
-            "validators",
-        ] {
+        for unsupported in ["helmCharts", "helmGlobals", "helmChartInflationGenerator", "validators"] {
             if m.get(unsupported).is_some_and(|v| !v.is_null()) {
-                return Err(cx.err(format!(
-                    "{unsupported} is not supported by this build engine"
-                )));
+                return Err(cx.err(format!("{unsupported} is not supported by this build engine")));
             }
         }
         let kind = match cx.opt_string(&m, "kind")?.as_deref() {
             None | Some("" | "Kustomization") => KKind::Kustomization,
             Some("Component") => KKind::Component,
             Some(other) => {
-                return Err(cx.err(format!(
-                    "unknown kind {other:?}; expected Kustomization or Component"
-                )));
+                return Err(cx.err(format!("unknown kind {other:?}; expected Kustomization or Component")));
             }
         };
         let strings = |key: &str| -> Result<Vec<String>, Error> {
-            m.get(key)
-                .map(|v| cx.strings(v, key))
-                .transpose()
-                .map(Option::unwrap_or_default)
+            m.get(key).map(|v| cx.strings(v, key)).transpose().map(Option::unwrap_or_default)
         };
         let mut resources = strings("resources")?;
         resources.extend(strings("bases")?);
@@ -450,21 +359,13 @@ impl Kustomization {
                 let Some(lm) = cx.map(item, "labels")? else {
                     continue;
                 };
-                cx.check_fields(
-                    lm,
-                    &["pairs", "includeSelectors", "includeTemplates", "fields"],
-                    "labels",
-                )?;
+                cx.check_fields(lm, &["pairs", "includeSelectors", "includeTemplates", "fields"], "labels")?;
                 let fields = match lm.get("fields") {
                     Some(f) => crate::fieldspec::parse_list(f).map_err(|e| cx.err(e))?,
                     None => Vec::new(),
                 };
                 labels.push(LabelSpec {
-                    pairs: lm
-                        .get("pairs")
-                        .map(|p| cx.string_map(p, "pairs"))
-                        .transpose()?
-                        .unwrap_or_default(),
+                    pairs: lm.get("pairs").map(|p| cx.string_map(p, "pairs")).transpose()?.unwrap_or_default(),
                     include_selectors: cx.opt_bool(lm, "includeSelectors")?.unwrap_or(false),
                     include_templates: cx.opt_bool(lm, "includeTemplates")?.unwrap_or(false),
                     fields,
@@ -510,11 +411,7 @@ impl Kustomization {
             if let Some(v) = m.get(key) {
                 for i in cx.seq(v, key)? {
                     let Some(im) = cx.map(i, key)? else { continue };
-                    cx.check_fields(
-                        im,
-                        &["name", "newName", "newTag", "digest", "tagSuffix"],
-                        key,
-                    )?;
+                    cx.check_fields(im, &["name", "newName", "newTag", "digest", "tagSuffix"], key)?;
                     images.push(ImageSpec {
                         name: cx.opt_string(im, "name")?.unwrap_or_default(),
                         new_name: cx.opt_string(im, "newName")?.filter(|s| !s.is_empty()),
@@ -533,10 +430,9 @@ impl Kustomization {
                 cx.check_fields(rm, &["name", "count"], "replicas")?;
                 let name = cx.opt_string(rm, "name")?.unwrap_or_default();
                 let count = match rm.get("count") {
-                    Some(Value::Scalar(s)) if s.kind == Kind::Int => s
-                        .text
-                        .parse::<i64>()
-                        .map_err(|_| cx.err(format!("replicas: bad count {:?}", s.text)))?,
+                    Some(Value::Scalar(s)) if s.kind == Kind::Int => {
+                        s.text.parse::<i64>().map_err(|_| cx.err(format!("replicas: bad count {:?}", s.text)))?
+                    }
                     None => 0,
                     Some(_) => return Err(cx.err("replicas: count must be an integer")),
                 };
@@ -569,20 +465,13 @@ impl Kustomization {
                                 .transpose()?
                                 .flatten()
                             {
-                                opts.order_first = l
-                                    .get("orderFirst")
-                                    .map(|x| cx.strings(x, "orderFirst"))
-                                    .transpose()?;
-                                opts.order_last = l
-                                    .get("orderLast")
-                                    .map(|x| cx.strings(x, "orderLast"))
-                                    .transpose()?;
+                                opts.order_first =
+                                    l.get("orderFirst").map(|x| cx.strings(x, "orderFirst")).transpose()?;
+                                opts.order_last = l.get("orderLast").map(|x| cx.strings(x, "orderLast")).transpose()?;
                             }
                         }
                         "" => {
-                            return Err(cx.err(
-                                "sortOptions: the field order must be set to legacy or fifo",
-                            ));
+                            return Err(cx.err("sortOptions: the field order must be set to legacy or fifo"));
                         }
                         other => {
                             return Err(cx.err(format!("sortOptions: unknown order {other:?}")));

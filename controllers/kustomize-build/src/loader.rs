@@ -5,8 +5,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::Error;
 
 /// The file names kustomize accepts for a kustomization, in lookup order.
-pub const KUSTOMIZATION_NAMES: [&str; 3] =
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Reads files below a boundary directory.
 #[derive(Debug, Clone)]
@@ -28,10 +27,7 @@ pub fn is_remote(reference: &str) -> bool {
 impl Loader {
     /// A loader confined to `boundary`.
     pub fn new(boundary: &Path) -> Result<Self, Error> {
-        let boundary = boundary.canonicalize().map_err(|source| Error::Io {
-            path: boundary.to_path_buf(),
-            source,
-        })?;
+        let boundary = boundary.canonicalize().map_err(|source| Error::Io { path: boundary.to_path_buf(), source })?;
         Ok(Self { boundary })
     }
 
@@ -56,10 +52,7 @@ impl Loader {
                 self.boundary.display()
             )));
         }
-        let real = joined.canonicalize().map_err(|source| Error::Io {
-            path: joined.clone(),
-            source,
-        })?;
+        let real = joined.canonicalize().map_err(|source| Error::Io { path: joined.clone(), source })?;
         if !real.starts_with(&self.boundary) {
             return Err(Error::Restricted(format!(
                 "'{}' resolves to '{}', which is not in or below '{}'",
@@ -76,37 +69,25 @@ impl Loader {
     pub fn resolve_file(&self, dir: &Path, reference: &str) -> Result<PathBuf, Error> {
         let real = self.resolve(dir, reference)?;
         if !real.starts_with(dir) {
-            return Err(Error::Restricted(format!(
-                "file '{}' is not in or below '{}'",
-                real.display(),
-                dir.display()
-            )));
+            return Err(Error::Restricted(format!("file '{}' is not in or below '{}'", real.display(), dir.display())));
         }
         Ok(real)
     }
 
     /// Reads a file as bytes.
     pub fn read(&self, path: &Path) -> Result<Vec<u8>, Error> {
-        std::fs::read(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
     }
 
     /// Reads a file as UTF-8 text.
     pub fn read_text(&self, path: &Path) -> Result<String, Error> {
         let bytes = self.read(path)?;
-        String::from_utf8(bytes)
-            .map_err(|_| Error::Resource(format!("{}: not valid UTF-8", path.display())))
+        String::from_utf8(bytes).map_err(|_| Error::Resource(format!("{}: not valid UTF-8", path.display())))
     }
 
     /// Finds the kustomization file of a directory.
     pub fn kustomization_file(&self, dir: &Path) -> Result<PathBuf, Error> {
-        let found: Vec<PathBuf> = KUSTOMIZATION_NAMES
-            .iter()
-            .map(|n| dir.join(n))
-            .filter(|p| p.is_file())
-            .collect();
+        let found: Vec<PathBuf> = KUSTOMIZATION_NAMES.iter().map(|n| dir.join(n)).filter(|p| p.is_file()).collect();
         match found.len() {
             0 => Err(Error::Kustomization {
                 path: dir.to_path_buf(),

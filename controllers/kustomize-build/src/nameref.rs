@@ -28,126 +28,37 @@ struct Ref {
 fn table() -> Vec<Ref> {
     let mut t = Vec::new();
     let mut add = |referent: &'static str, referrer: Option<&str>, path: &str| {
-        t.push(Ref {
-            referent,
-            referrer: referrer.map(str::to_string),
-            path: path.to_string(),
-        });
+        t.push(Ref { referent, referrer: referrer.map(str::to_string), path: path.to_string() });
     };
     for (kind, pod) in POD_KINDS {
         for c in ["containers", "initContainers", "ephemeralContainers"] {
-            add(
-                "ConfigMap",
-                Some(kind),
-                &format!("{pod}/{c}/env/valueFrom/configMapKeyRef/name"),
-            );
-            add(
-                "ConfigMap",
-                Some(kind),
-                &format!("{pod}/{c}/envFrom/configMapRef/name"),
-            );
-            add(
-                "Secret",
-                Some(kind),
-                &format!("{pod}/{c}/env/valueFrom/secretKeyRef/name"),
-            );
-            add(
-                "Secret",
-                Some(kind),
-                &format!("{pod}/{c}/envFrom/secretRef/name"),
-            );
+            add("ConfigMap", Some(kind), &format!("{pod}/{c}/env/valueFrom/configMapKeyRef/name"));
+            add("ConfigMap", Some(kind), &format!("{pod}/{c}/envFrom/configMapRef/name"));
+            add("Secret", Some(kind), &format!("{pod}/{c}/env/valueFrom/secretKeyRef/name"));
+            add("Secret", Some(kind), &format!("{pod}/{c}/envFrom/secretRef/name"));
         }
-        add(
-            "ConfigMap",
-            Some(kind),
-            &format!("{pod}/volumes/configMap/name"),
-        );
-        add(
-            "ConfigMap",
-            Some(kind),
-            &format!("{pod}/volumes/projected/sources/configMap/name"),
-        );
-        add(
-            "Secret",
-            Some(kind),
-            &format!("{pod}/volumes/secret/secretName"),
-        );
-        add(
-            "Secret",
-            Some(kind),
-            &format!("{pod}/volumes/projected/sources/secret/name"),
-        );
-        add(
-            "Secret",
-            Some(kind),
-            &format!("{pod}/imagePullSecrets/name"),
-        );
-        add(
-            "Secret",
-            Some(kind),
-            &format!("{pod}/volumes/csi/nodePublishSecretRef/name"),
-        );
-        add(
-            "ServiceAccount",
-            Some(kind),
-            &format!("{pod}/serviceAccountName"),
-        );
-        add(
-            "ServiceAccount",
-            Some(kind),
-            &format!("{pod}/serviceAccount"),
-        );
-        add(
-            "PersistentVolumeClaim",
-            Some(kind),
-            &format!("{pod}/volumes/persistentVolumeClaim/claimName"),
-        );
-        add(
-            "PriorityClass",
-            Some(kind),
-            &format!("{pod}/priorityClassName"),
-        );
+        add("ConfigMap", Some(kind), &format!("{pod}/volumes/configMap/name"));
+        add("ConfigMap", Some(kind), &format!("{pod}/volumes/projected/sources/configMap/name"));
+        add("Secret", Some(kind), &format!("{pod}/volumes/secret/secretName"));
+        add("Secret", Some(kind), &format!("{pod}/volumes/projected/sources/secret/name"));
+        add("Secret", Some(kind), &format!("{pod}/imagePullSecrets/name"));
+        add("Secret", Some(kind), &format!("{pod}/volumes/csi/nodePublishSecretRef/name"));
+        add("ServiceAccount", Some(kind), &format!("{pod}/serviceAccountName"));
+        add("ServiceAccount", Some(kind), &format!("{pod}/serviceAccount"));
+        add("PersistentVolumeClaim", Some(kind), &format!("{pod}/volumes/persistentVolumeClaim/claimName"));
+        add("PriorityClass", Some(kind), &format!("{pod}/priorityClassName"));
     }
-    for k in [
-        "Deployment",
-        "ReplicaSet",
-        "StatefulSet",
-        "ReplicationController",
-    ] {
-        add(
-            k,
-            Some("HorizontalPodAutoscaler"),
-            "spec/scaleTargetRef/name",
-        );
+    for k in ["Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"] {
+        add(k, Some("HorizontalPodAutoscaler"), "spec/scaleTargetRef/name");
     }
     add("Service", Some("StatefulSet"), "spec/serviceName");
-    add(
-        "Service",
-        Some("Ingress"),
-        "spec/rules/http/paths/backend/serviceName",
-    );
+    add("Service", Some("Ingress"), "spec/rules/http/paths/backend/serviceName");
     add("Service", Some("Ingress"), "spec/backend/serviceName");
-    add(
-        "Service",
-        Some("Ingress"),
-        "spec/rules/http/paths/backend/service/name",
-    );
-    add(
-        "Service",
-        Some("Ingress"),
-        "spec/defaultBackend/service/name",
-    );
+    add("Service", Some("Ingress"), "spec/rules/http/paths/backend/service/name");
+    add("Service", Some("Ingress"), "spec/defaultBackend/service/name");
     add("Service", Some("APIService"), "spec/service/name");
-    add(
-        "Service",
-        Some("MutatingWebhookConfiguration"),
-        "webhooks/clientConfig/service/name",
-    );
-    add(
-        "Service",
-        Some("ValidatingWebhookConfiguration"),
-        "webhooks/clientConfig/service/name",
-    );
+    add("Service", Some("MutatingWebhookConfiguration"), "webhooks/clientConfig/service/name");
+    add("Service", Some("ValidatingWebhookConfiguration"), "webhooks/clientConfig/service/name");
     add("Secret", Some("Ingress"), "spec/tls/secretName");
     add("Secret", Some("ServiceAccount"), "imagePullSecrets/name");
     add("Secret", Some("ServiceAccount"), "secrets/name");
@@ -157,31 +68,11 @@ fn table() -> Vec<Ref> {
     add("ClusterRole", Some("RoleBinding"), "roleRef/name");
     add("ClusterRole", Some("ClusterRoleBinding"), "roleRef/name");
     add("ServiceAccount", Some("RoleBinding"), "subjects/name");
-    add(
-        "ServiceAccount",
-        Some("ClusterRoleBinding"),
-        "subjects/name",
-    );
-    add(
-        "PersistentVolume",
-        Some("PersistentVolumeClaim"),
-        "spec/volumeName",
-    );
-    add(
-        "StorageClass",
-        Some("PersistentVolumeClaim"),
-        "spec/storageClassName",
-    );
-    add(
-        "StorageClass",
-        Some("PersistentVolume"),
-        "spec/storageClassName",
-    );
-    add(
-        "StorageClass",
-        Some("StatefulSet"),
-        "spec/volumeClaimTemplates/spec/storageClassName",
-    );
+    add("ServiceAccount", Some("ClusterRoleBinding"), "subjects/name");
+    add("PersistentVolume", Some("PersistentVolumeClaim"), "spec/volumeName");
+    add("StorageClass", Some("PersistentVolumeClaim"), "spec/storageClassName");
+    add("StorageClass", Some("PersistentVolume"), "spec/storageClassName");
+    add("StorageClass", Some("StatefulSet"), "spec/volumeClaimTemplates/spec/storageClassName");
     t
 }
 
@@ -193,27 +84,17 @@ fn new_name(
     referrer_ns: &str,
     referrer_cluster: bool,
 ) -> Result<Option<String>, Error> {
-    let candidates: Vec<&Resource> = resources
-        .iter()
-        .filter(|r| r.kind() == referent_kind && r.names.iter().any(|n| n == old))
-        .collect();
+    let candidates: Vec<&Resource> =
+        resources.iter().filter(|r| r.kind() == referent_kind && r.names.iter().any(|n| n == old)).collect();
     if candidates.is_empty() {
         return Ok(None);
     }
     let in_scope: Vec<&Resource> = candidates
         .iter()
         .copied()
-        .filter(|r| {
-            referrer_cluster
-                || r.is_cluster_scoped()
-                || crate::resource::ns_eq(r.namespace(), referrer_ns)
-        })
+        .filter(|r| referrer_cluster || r.is_cluster_scoped() || crate::resource::ns_eq(r.namespace(), referrer_ns))
         .collect();
-    let pick: Vec<&Resource> = if in_scope.is_empty() {
-        Vec::new()
-    } else {
-        in_scope
-    };
+    let pick: Vec<&Resource> = if in_scope.is_empty() { Vec::new() } else { in_scope };
     let mut names: Vec<&str> = pick.iter().map(|r| r.name()).collect();
     names.dedup();
     match names.len() {
@@ -271,10 +152,8 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), Error> {
                     {
                         continue;
                     }
-                    let scope_ns = m
-                        .get("namespace")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| ns.clone(), str::to_string);
+                    let scope_ns =
+                        m.get("namespace").and_then(Value::as_str).map_or_else(|| ns.clone(), str::to_string);
                     let Some(old) = m.get(&leaf).and_then(Value::as_str).map(str::to_string) else {
                         continue;
                     };

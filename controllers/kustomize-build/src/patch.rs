@@ -18,12 +18,9 @@ fn pod_spec_prefix(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Pod" => &["spec"],
         "PodTemplate" => &["template", "spec"],
-        "Deployment"
-        | "ReplicaSet"
-        | "DaemonSet"
-        | "StatefulSet"
-        | "Job"
-        | "ReplicationController" => &["spec", "template", "spec"],
+        "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet" | "Job" | "ReplicationController" => {
+            &["spec", "template", "spec"]
+        }
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         _ => return None,
     })
@@ -57,10 +54,7 @@ fn list_merge(kind: &str, path: &[String]) -> ListMerge {
             ] => ListMerge::Key("name"),
             ["hostAliases"] => ListMerge::Key("ip"),
             ["topologySpreadConstraints"] => ListMerge::Key("topologyKey"),
-            [
-                "containers" | "initContainers" | "ephemeralContainers",
-                field,
-            ] => match *field {
+            ["containers" | "initContainers" | "ephemeralContainers", field] => match *field {
                 "ports" => ListMerge::Key("containerPort"),
                 "env" => ListMerge::Key("name"),
                 "volumeMounts" => ListMerge::Key("mountPath"),
@@ -73,9 +67,7 @@ fn list_merge(kind: &str, path: &[String]) -> ListMerge {
     }
     match (kind, p.as_slice()) {
         ("Service", ["spec", "ports"]) => ListMerge::Key("port"),
-        ("MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration", ["webhooks"]) => {
-            ListMerge::Key("name")
-        }
+        ("MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration", ["webhooks"]) => ListMerge::Key("name"),
         _ => ListMerge::Replace,
     }
 }
@@ -93,10 +85,7 @@ fn clean(v: &Value) -> Option<Value> {
             }
             let mut out = Map::new();
             for (k, val) in m.iter() {
-                if k.starts_with('$') {
-                    continue;
-                }
-                if val.is_null() {
+                if k == "$patch" || val.is_null() {
                     continue;
                 }
                 if let Some(c) = clean(val) {
@@ -140,29 +129,9 @@ pub fn strategic_merge(kind: &str, target: &mut Map, patch: &Map) -> Result<bool
     Ok(true)
 }
 
-fn merge_map(
-    kind: &str,
-    path: &mut Vec<String>,
-    target: &mut Map,
-    patch: &Map,
-) -> Result<(), Error> {
-    if let Some(Value::Seq(keep)) = patch.get("$retainKeys") {
-        let keep: Vec<String> = keep
-            .iter()
-            .filter_map(|k| k.as_str().map(str::to_string))
-            .collect();
-        target.retain(|k, _| keep.iter().any(|x| x == k));
-    }
+fn merge_map(kind: &str, path: &mut Vec<String>, target: &mut Map, patch: &Map) -> Result<(), Error> {
     for (k, pv) in patch.iter() {
-        if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
-            if let (Some(Value::Seq(del)), Some(Value::Seq(items))) =
-                (Some(pv), target.get_mut(field))
-            {
-                items.retain(|i| !del.contains(i));
-            }
-            continue;
-        }
-        if k.starts_with('$') {
+        if k == "$patch" {
             continue;
         }
         if pv.is_null() {
@@ -185,23 +154,15 @@ fn merge_map(
             }
         }
         path.push(k.clone());
-        let order = match patch.get(&format!("$setElementOrder/{k}")) {
-            Some(Value::Seq(o)) => Some(o.clone()),
-            _ => None,
-        };
         match (target.get_mut(k), pv) {
             (Some(Value::Map(tm)), Value::Map(pm)) => merge_map(kind, path, tm, pm)?,
             (Some(Value::Seq(tl)), Value::Seq(pl)) => {
                 let strategy = list_merge(kind, path);
-                let merged = merge_list(kind, path, tl, pl, strategy, order.as_deref())?;
+                let merged = merge_list(kind, path, tl, pl, strategy)?;
                 *tl = merged;
             }
             (_, pv) => {
                 if let Some(c) = clean(pv) {
-                    let c = match (c, &order) {
-                        (Value::Seq(items), Some(_)) => Value::Seq(items),
-                        (c, _) => c,
-                    };
                     target.insert(k.clone(), c);
                 }
             }
@@ -211,78 +172,52 @@ fn merge_map(
     Ok(())
 }
 
+fn is_directive_item(v: &Value) -> bool {
+    matches!(v, Value::Map(m) if m.contains_key("$patch"))
+}
+
+fn without_directives(patch: &[Value]) -> Vec<Value> {
+    patch
+        .iter()
+        .filter(|i| !matches!(i, Value::Map(m) if directive(m, "$patch").is_some_and(|d| d != "merge")))
+        .filter_map(clean)
+        .collect()
+}
+
+/// Merges a list. Elements of the patch come first, in patch order, followed
+/// by the target's remaining elements in their original order.
 fn merge_list(
     kind: &str,
     path: &mut Vec<String>,
     target: &[Value],
     patch: &[Value],
     strategy: ListMerge,
-    order: Option<&[Value]>,
 ) -> Result<Vec<Value>, Error> {
+    let replace = patch.iter().any(|i| matches!(i, Value::Map(m) if directive(m, "$patch") == Some("replace")));
+    if replace || strategy == ListMerge::Replace {
+        return Ok(without_directives(patch));
+    }
     match strategy {
-        ListMerge::Replace => {
-            let list: Vec<Value> = patch
-                .iter()
-                .filter(|i| !matches!(i, Value::Map(m) if directive(m, "$patch").is_some()))
-                .filter_map(clean)
-                .collect();
-            Ok(list)
-        }
+        ListMerge::Replace => Ok(without_directives(patch)),
         ListMerge::Scalars => {
-            let mut merged: Vec<Value> = target.to_vec();
-            for p in patch {
-                if !merged.contains(p) {
-                    merged.push(p.clone());
+            let mut out: Vec<Value> = Vec::new();
+            for p in patch.iter().filter(|p| !is_directive_item(p)) {
+                if !out.contains(p) {
+                    out.push(p.clone());
                 }
             }
-            let ident = |v: &Value| key_text(Some(v));
-            let in_patch = |v: &Value| patch.iter().any(|p| ident(p) == ident(v));
-            let patch_items: Vec<Value> = merged.iter().filter(|v| in_patch(v)).cloned().collect();
-            let server_only: Vec<Value> = merged.iter().filter(|v| !in_patch(v)).cloned().collect();
-            let patch_order: Vec<Option<String>> =
-                order.unwrap_or(patch).iter().map(ident).collect();
-            let server_order: Vec<Option<String>> = target.iter().map(ident).collect();
-            Ok(normalize(
-                patch_items,
-                server_only,
-                &patch_order,
-                &server_order,
-                &ident,
-            ))
+            for t in target {
+                if !out.contains(t) {
+                    out.push(t.clone());
+                }
+            }
+            Ok(out)
         }
         ListMerge::Key(key) => {
-            let mut original: Vec<Value> = target.to_vec();
             let ident = |v: &Value| v.as_map().and_then(|m| key_text(m.get(key)));
-            // Special elements: deletions and whole-list replacement.
-            let mut plain_patch: Vec<Value> = Vec::new();
+            let mut rest: Vec<Value> = target.to_vec();
+            let mut out: Vec<Value> = Vec::new();
             for p in patch {
-                if let Value::Map(pm) = p {
-                    match directive(pm, "$patch") {
-                        Some("replace") => {
-                            return Ok(patch
-                                .iter()
-                                .filter(|i| !matches!(i, Value::Map(m) if directive(m, "$patch").is_some()))
-                                .filter_map(clean)
-                                .collect());
-                        }
-                        Some("delete") => {
-                            let id = ident(p);
-                            original.retain(|o| ident(o) != id);
-                            continue;
-                        }
-                        Some("merge") | None => {}
-                        Some(other) => {
-                            return Err(Error::transform(format!(
-                                "unknown patch directive $patch: {other}"
-                            )));
-                        }
-                    }
-                }
-                plain_patch.push(p.clone());
-            }
-            let server_order: Vec<Option<String>> = original.iter().map(ident).collect();
-            let mut merged = original.clone();
-            for p in &plain_patch {
                 let Value::Map(pm) = p else {
                     return Err(Error::transform(format!(
                         "strategic merge patch: list {} expects mappings with key {key:?}",
@@ -290,96 +225,37 @@ fn merge_list(
                     )));
                 };
                 let id = ident(p);
+                match directive(pm, "$patch") {
+                    Some("delete") => {
+                        rest.retain(|o| ident(o) != id);
+                        continue;
+                    }
+                    Some("merge") | None => {}
+                    Some(other) => {
+                        return Err(Error::transform(format!("unknown patch directive $patch: {other}")));
+                    }
+                }
                 if id.is_none() {
                     return Err(Error::transform(format!(
                         "strategic merge patch: an element of {} is missing its merge key {key:?}",
                         path.join(".")
                     )));
                 }
-                match merged.iter_mut().find(|o| ident(o) == id) {
-                    Some(Value::Map(om)) => merge_map(kind, path, om, pm)?,
-                    _ => {
-                        if let Some(c) = clean(p) {
-                            merged.push(c);
-                        }
+                if let Some(pos) = rest.iter().position(|o| ident(o) == id) {
+                    let mut existing = rest.remove(pos);
+                    if let Value::Map(om) = &mut existing {
+                        merge_map(kind, path, om, pm)?;
                     }
+                    out.push(existing);
+                } else if let Some(Value::Map(om)) = out.iter_mut().find(|o| ident(o) == id) {
+                    merge_map(kind, path, om, pm)?;
+                } else if let Some(c) = clean(p) {
+                    out.push(c);
                 }
             }
-            let in_patch = |v: &Value| plain_patch.iter().any(|p| ident(p) == ident(v));
-            let patch_items: Vec<Value> = merged.iter().filter(|v| in_patch(v)).cloned().collect();
-            let server_only: Vec<Value> = merged.iter().filter(|v| !in_patch(v)).cloned().collect();
-            let patch_order: Vec<Option<String>> = match order {
-                Some(o) => o.iter().map(ident).collect(),
-                None => plain_patch.iter().map(ident).collect(),
-            };
-            Ok(normalize(
-                patch_items,
-                server_only,
-                &patch_order,
-                &server_order,
-                &ident,
-            ))
+            out.extend(rest);
+            Ok(out)
         }
-    }
-}
-
-/// Orders merged list items the way the Kubernetes strategic merge patch
-/// does: patch items in patch order, interleaved with items only present on
-/// the server so that both keep their relative order.
-fn normalize(
-    mut patch_items: Vec<Value>,
-    mut server_only: Vec<Value>,
-    patch_order: &[Option<String>],
-    server_order: &[Option<String>],
-    ident: &dyn Fn(&Value) -> Option<String>,
-) -> Vec<Value> {
-    let index = |order: &[Option<String>], v: &Value| order.iter().position(|o| *o == ident(v));
-    sort_by_order(&mut patch_items, |v| index(patch_order, v));
-    sort_by_order(&mut server_only, |v| index(server_order, v));
-    let (left, right) = (server_only, patch_items);
-    let mut out = Vec::with_capacity(left.len() + right.len());
-    let (mut i, mut j) = (0, 0);
-    while i < left.len() || j < right.len() {
-        if i >= left.len() {
-            out.push(right[j].clone());
-            j += 1;
-        } else if j >= right.len() {
-            out.push(left[i].clone());
-            i += 1;
-        } else {
-            let li = index(server_order, &left[i]);
-            let ri = index(server_order, &right[j]);
-            match (li, ri) {
-                (Some(a), Some(b)) if a < b => {
-                    out.push(left[i].clone());
-                    i += 1;
-                }
-                _ => {
-                    out.push(right[j].clone());
-                    j += 1;
-                }
-            }
-        }
-    }
-    out
-}
-
-fn sort_by_order(items: &mut [Value], idx: impl Fn(&Value) -> Option<usize>) {
-    // Items found in the order list are sorted among themselves; others keep
-    // their relative position after them.
-    let mut keyed: Vec<(usize, Option<usize>, Value)> = items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (i, idx(v), v.clone()))
-        .collect();
-    keyed.sort_by(|a, b| match (a.1, b.1) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.0.cmp(&b.0),
-    });
-    for (slot, (_, _, v)) in items.iter_mut().zip(keyed) {
-        *slot = v;
     }
 }
 
@@ -395,9 +271,7 @@ pub struct JsonOp {
 /// Parses a JSON 6902 patch document (YAML or JSON list of operations).
 pub fn parse_json_patch(doc: &Value) -> Result<Vec<JsonOp>, Error> {
     let Some(items) = doc.as_seq() else {
-        return Err(Error::transform(
-            "a JSON 6902 patch must be a list of operations",
-        ));
+        return Err(Error::transform("a JSON 6902 patch must be a list of operations"));
     };
     let mut ops = Vec::new();
     for it in items {
@@ -414,26 +288,14 @@ pub fn parse_json_patch(doc: &Value) -> Result<Vec<JsonOp>, Error> {
             .and_then(Value::as_str)
             .ok_or_else(|| Error::transform(format!("JSON 6902 {op} operation without \"path\"")))?
             .to_string();
-        if !matches!(
-            op.as_str(),
-            "add" | "remove" | "replace" | "move" | "copy" | "test"
-        ) {
-            return Err(Error::transform(format!(
-                "unexpected JSON 6902 operation {op:?}"
-            )));
+        if !matches!(op.as_str(), "add" | "remove" | "replace" | "move" | "copy" | "test") {
+            return Err(Error::transform(format!("unexpected JSON 6902 operation {op:?}")));
         }
         let value = m.get("value").cloned();
         if matches!(op.as_str(), "add" | "replace" | "test") && value.is_none() {
-            return Err(Error::transform(format!(
-                "JSON 6902 {op} operation at {path} needs a value"
-            )));
+            return Err(Error::transform(format!("JSON 6902 {op} operation at {path} needs a value")));
         }
-        ops.push(JsonOp {
-            from: m.get("from").and_then(Value::as_str).map(str::to_string),
-            op,
-            path,
-            value,
-        });
+        ops.push(JsonOp { from: m.get("from").and_then(Value::as_str).map(str::to_string), op, path, value });
     }
     Ok(ops)
 }
@@ -443,27 +305,16 @@ fn pointer(path: &str) -> Result<Vec<String>, Error> {
         return Ok(Vec::new());
     }
     let Some(rest) = path.strip_prefix('/') else {
-        return Err(Error::transform(format!(
-            "JSON pointer {path:?} must start with '/'"
-        )));
+        return Err(Error::transform(format!("JSON pointer {path:?} must start with '/'")));
     };
-    Ok(rest
-        .split('/')
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect())
+    Ok(rest.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect())
 }
 
 fn missing(path: &str) -> Error {
-    Error::transform(format!(
-        "JSON 6902 patch: path {path:?} does not exist in the resource"
-    ))
+    Error::transform(format!("JSON 6902 patch: path {path:?} does not exist in the resource"))
 }
 
-fn parent_mut<'a>(
-    root: &'a mut Value,
-    toks: &[String],
-    path: &str,
-) -> Result<&'a mut Value, Error> {
+fn parent_mut<'a>(root: &'a mut Value, toks: &[String], path: &str) -> Result<&'a mut Value, Error> {
     let mut cur = root;
     for t in toks {
         cur = match cur {
@@ -512,9 +363,7 @@ fn add_at(root: &mut Value, path: &str, value: Value) -> Result<(), Error> {
             }
             let i: usize = last.parse().map_err(|_| missing(path))?;
             if i > items.len() {
-                return Err(Error::transform(format!(
-                    "JSON 6902 patch: index out of range in {path:?}"
-                )));
+                return Err(Error::transform(format!("JSON 6902 patch: index out of range in {path:?}")));
             }
             items.insert(i, value);
             Ok(())
@@ -526,9 +375,7 @@ fn add_at(root: &mut Value, path: &str, value: Value) -> Result<(), Error> {
 fn remove_at(root: &mut Value, path: &str) -> Result<Value, Error> {
     let toks = pointer(path)?;
     let Some((last, parents)) = toks.split_last() else {
-        return Err(Error::transform(
-            "JSON 6902 patch: cannot remove the whole document",
-        ));
+        return Err(Error::transform("JSON 6902 patch: cannot remove the whole document"));
     };
     match parent_mut(root, parents, path)? {
         Value::Map(m) => m.remove(last).ok_or_else(|| missing(path)),
@@ -549,45 +396,28 @@ pub fn apply_json_patch(obj: &mut Map, ops: &[JsonOp]) -> Result<(), Error> {
     let res = (|| {
         for op in ops {
             match op.op.as_str() {
-                "add" => add_at(
-                    &mut root,
-                    &op.path,
-                    op.value.clone().unwrap_or_else(Value::null),
-                )?,
+                "add" => add_at(&mut root, &op.path, op.value.clone().unwrap_or_else(Value::null))?,
                 "remove" => {
                     remove_at(&mut root, &op.path)?;
                 }
                 "replace" => {
                     remove_at(&mut root, &op.path)?;
-                    add_at(
-                        &mut root,
-                        &op.path,
-                        op.value.clone().unwrap_or_else(Value::null),
-                    )?;
+                    add_at(&mut root, &op.path, op.value.clone().unwrap_or_else(Value::null))?;
                 }
                 "move" => {
-                    let from = op
-                        .from
-                        .as_deref()
-                        .ok_or_else(|| Error::transform("move needs \"from\""))?;
+                    let from = op.from.as_deref().ok_or_else(|| Error::transform("move needs \"from\""))?;
                     let v = remove_at(&mut root, from)?;
                     add_at(&mut root, &op.path, v)?;
                 }
                 "copy" => {
-                    let from = op
-                        .from
-                        .as_deref()
-                        .ok_or_else(|| Error::transform("copy needs \"from\""))?;
+                    let from = op.from.as_deref().ok_or_else(|| Error::transform("copy needs \"from\""))?;
                     let v = get_at(&root, from)?;
                     add_at(&mut root, &op.path, v)?;
                 }
                 "test" => {
                     let v = get_at(&root, &op.path)?;
                     if Some(&v) != op.value.as_ref() {
-                        return Err(Error::transform(format!(
-                            "JSON 6902 test failed at {}",
-                            op.path
-                        )));
+                        return Err(Error::transform(format!("JSON 6902 test failed at {}", op.path)));
                     }
                 }
                 _ => {}
@@ -598,9 +428,7 @@ pub fn apply_json_patch(obj: &mut Map, ops: &[JsonOp]) -> Result<(), Error> {
     match root {
         Value::Map(m) => *obj = m,
         _ => {
-            return Err(Error::transform(
-                "JSON 6902 patch replaced the resource with a non-object",
-            ));
+            return Err(Error::transform("JSON 6902 patch replaced the resource with a non-object"));
         }
     }
     res

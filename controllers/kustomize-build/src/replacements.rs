@@ -8,13 +8,6 @@ use crate::resource::Resource;
 use crate::yaml::Value;
 
 /// Applies `replacements` entries.
-pub fn apply(
-    _loader: &Loader,
-    _dir: &Path,
-    _ra: &mut [Resource],
-    _entries: &[Value],
-) -> Result<(), Error> {
-    Err(Error::transform(
-        "replacements are not supported by this build engine yet",
-    ))
+pub fn apply(_loader: &Loader, _dir: &Path, _ra: &mut [Resource], _entries: &[Value]) -> Result<(), Error> {
+    Err(Error::transform("replacements are not supported by this build engine yet"))
 }

@@ -21,16 +21,8 @@ pub struct ResId {
 
 impl fmt::Display for ResId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let g = if self.group.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.group)
-        };
-        write!(
-            f,
-            "{g}{}, Kind={}, Name={}",
-            self.version, self.kind, self.name
-        )?;
+        let g = if self.group.is_empty() { String::new() } else { format!("{}/", self.group) };
+        write!(f, "{g}{}, Kind={}, Name={}", self.version, self.kind, self.name)?;
         if !self.namespace.is_empty() {
             write!(f, ", Namespace={}", self.namespace)?;
         }
@@ -183,9 +175,7 @@ impl Resource {
 
     /// Sets metadata.name, remembering the previous one.
     pub fn set_name(&mut self, name: &str) {
-        self.obj
-            .entry_map("metadata")
-            .insert("name", Value::str(name));
+        self.obj.entry_map("metadata").insert("name", Value::str(name));
         if self.names.last().map(String::as_str) != Some(name) {
             self.names.push(name.to_string());
         }
@@ -193,9 +183,7 @@ impl Resource {
 
     /// Sets metadata.namespace, remembering the previous one.
     pub fn set_namespace(&mut self, ns: &str) {
-        self.obj
-            .entry_map("metadata")
-            .insert("namespace", Value::str(ns));
+        self.obj.entry_map("metadata").insert("namespace", Value::str(ns));
         if self.namespaces.last().map(String::as_str) != Some(ns) {
             self.namespaces.push(ns.to_string());
         }
@@ -221,9 +209,7 @@ impl Resource {
                 _ => return Vec::new(),
             }
         }
-        cur.iter()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-            .collect()
+        cur.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect()
     }
 
     /// Whether the kind is cluster-scoped.
@@ -294,28 +280,17 @@ const ORDER_FIRST: &[&str] = &[
     "PodDisruptionBudget",
 ];
 
-const ORDER_LAST: &[&str] = &[
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
+const ORDER_LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
 
 fn gvk_key(r: &ResId) -> String {
     let g = if r.group.is_empty() { "~G" } else { &r.group };
-    let v = if r.version.is_empty() {
-        "~V"
-    } else {
-        &r.version
-    };
+    let v = if r.version.is_empty() { "~V" } else { &r.version };
     let k = if r.kind.is_empty() { "~K" } else { &r.kind };
     format!("{g}_{v}_{k}")
 }
 
 fn id_key(r: &ResId) -> String {
-    let ns = if r.namespace.is_empty() {
-        "~X"
-    } else {
-        &r.namespace
-    };
+    let ns = if r.namespace.is_empty() { "~X" } else { &r.namespace };
     let n = if r.name.is_empty() { "~N" } else { &r.name };
     format!("{}|{ns}|{n}", gvk_key(r))
 }

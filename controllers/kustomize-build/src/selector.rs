@@ -25,30 +25,10 @@ impl Selector {
     pub fn new(t: &Target) -> Result<Self, Error> {
         Ok(Selector {
             target: t.clone(),
-            name: t
-                .name
-                .as_deref()
-                .filter(|s| !s.is_empty())
-                .map(anchored)
-                .transpose()?,
-            namespace: t
-                .namespace
-                .as_deref()
-                .filter(|s| !s.is_empty())
-                .map(anchored)
-                .transpose()?,
-            labels: t
-                .label_selector
-                .as_deref()
-                .filter(|s| !s.is_empty())
-                .map(parse_selector)
-                .transpose()?,
-            annotations: t
-                .annotation_selector
-                .as_deref()
-                .filter(|s| !s.is_empty())
-                .map(parse_selector)
-                .transpose()?,
+            name: t.name.as_deref().filter(|s| !s.is_empty()).map(anchored).transpose()?,
+            namespace: t.namespace.as_deref().filter(|s| !s.is_empty()).map(anchored).transpose()?,
+            labels: t.label_selector.as_deref().filter(|s| !s.is_empty()).map(parse_selector).transpose()?,
+            annotations: t.annotation_selector.as_deref().filter(|s| !s.is_empty()).map(parse_selector).transpose()?,
         })
     }
 
@@ -80,11 +60,7 @@ impl Selector {
         }
         if let Some(re) = &self.namespace {
             let eff = |s: &str| {
-                if s.is_empty() {
-                    "default".to_string()
-                } else {
-                    s.to_string()
-                }
+                if s.is_empty() { "default".to_string() } else { s.to_string() }
             };
             if !re.is_match(&eff(&r.orig.namespace)) && !re.is_match(&eff(r.namespace())) {
                 return false;
@@ -117,12 +93,7 @@ enum Req {
 
 impl Req {
     fn matches(&self, labels: &[(String, String)]) -> bool {
-        let get = |k: &str| {
-            labels
-                .iter()
-                .find(|(lk, _)| lk == k)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |k: &str| labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.as_str());
         match self {
             Req::Eq(k, v) => get(k) == Some(v.as_str()),
             Req::Ne(k, v) => get(k) != Some(v.as_str()),
@@ -172,16 +143,10 @@ fn parse_selector(s: &str) -> Result<Vec<Req>, Error> {
             reqs.push(Req::Eq(k.trim().to_string(), v.trim().to_string()));
         } else if let Some(idx) = p.find(" notin ") {
             let (k, rest) = p.split_at(idx);
-            reqs.push(Req::NotIn(
-                k.trim().to_string(),
-                set_values(&rest[7..]).ok_or_else(bad)?,
-            ));
+            reqs.push(Req::NotIn(k.trim().to_string(), set_values(&rest[7..]).ok_or_else(bad)?));
         } else if let Some(idx) = p.find(" in ") {
             let (k, rest) = p.split_at(idx);
-            reqs.push(Req::In(
-                k.trim().to_string(),
-                set_values(&rest[4..]).ok_or_else(bad)?,
-            ));
+            reqs.push(Req::In(k.trim().to_string(), set_values(&rest[4..]).ok_or_else(bad)?));
         } else if p.chars().all(|c| c.is_alphanumeric() || "-_./".contains(c)) {
             reqs.push(Req::Exists(p.to_string()));
         } else {

@@ -110,11 +110,7 @@ pub fn labels(
 }
 
 /// Applies `commonAnnotations`.
-pub fn annotations(
-    resources: &mut [Resource],
-    pairs: &[(String, String)],
-    specs: &[FieldSpec],
-) -> Result<(), Error> {
+pub fn annotations(resources: &mut [Resource], pairs: &[(String, String)], specs: &[FieldSpec]) -> Result<(), Error> {
     if pairs.is_empty() {
         return Ok(());
     }
@@ -220,12 +216,7 @@ pub fn images(resources: &mut [Resource], specs: &[ImageSpec]) -> Result<(), Err
     Ok(())
 }
 
-const REPLICA_KINDS: [&str; 4] = [
-    "Deployment",
-    "ReplicationController",
-    "ReplicaSet",
-    "StatefulSet",
-];
+const REPLICA_KINDS: [&str; 4] = ["Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"];
 
 /// Applies `replicas` entries.
 pub fn replicas(resources: &mut [Resource], entries: &[(String, i64)]) -> Result<(), Error> {
@@ -239,9 +230,7 @@ pub fn replicas(resources: &mut [Resource], entries: &[(String, i64)]) -> Result
                 continue;
             }
             found = true;
-            r.obj
-                .entry_map("spec")
-                .insert("replicas", Value::int(*count));
+            r.obj.entry_map("spec").insert("replicas", Value::int(*count));
         }
         if !found {
             return Err(Error::transform(format!(

@@ -9,7 +9,7 @@ use std::process::Command;
 use eddy_kustomize::{BuildOptions, build};
 
 /// The minimum number of trees the corpus must hold.
-const MIN_TREES: usize = 32;
+const MIN_TREES: usize = 79;
 
 fn corpus_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test/kustomize")
@@ -24,9 +24,7 @@ fn kubectl() -> String {
             "the reference `{bin} version --client` failed ({}); kubectl with kustomize v5 is required for the corpus test",
             String::from_utf8_lossy(&o.stderr)
         ),
-        Err(e) => panic!(
-            "the reference kubectl ({bin}) is required for the corpus test but cannot be run: {e}"
-        ),
+        Err(e) => panic!("the reference kubectl ({bin}) is required for the corpus test but cannot be run: {e}"),
     }
 }
 
@@ -43,34 +41,21 @@ fn trees() -> Vec<PathBuf> {
 
 /// Builds one tree both ways; returns a description of any mismatch.
 fn check(kubectl: &str, tree: &Path) -> Option<String> {
-    let name = tree
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .to_string();
+    let name = tree.file_name().unwrap_or_default().to_string_lossy().to_string();
     let expect_error = name.starts_with("err-");
-    let reference = Command::new(kubectl)
-        .arg("kustomize")
-        .arg(tree)
-        .output()
-        .expect("running kubectl kustomize");
+    let reference = Command::new(kubectl).arg("kustomize").arg(tree).output().expect("running kubectl kustomize");
     let ours = build(tree, &BuildOptions::default());
     let ref_ok = reference.status.success();
     match (ref_ok, ours) {
         (true, Ok(out)) => {
             let expected = String::from_utf8_lossy(&reference.stdout);
             if expect_error {
-                return Some(format!(
-                    "{name}: expected an error but both sides succeeded"
-                ));
+                return Some(format!("{name}: expected an error but both sides succeeded"));
             }
             if out == expected {
                 None
             } else {
-                Some(format!(
-                    "{name}: output differs\n{}",
-                    first_diff(&expected, &out)
-                ))
+                Some(format!("{name}: output differs\n{}", first_diff(&expected, &out)))
             }
         }
         (false, Err(_)) if expect_error => None,
@@ -91,20 +76,8 @@ fn first_diff(expected: &str, actual: &str) -> String {
     let a: Vec<&str> = actual.lines().collect();
     let n = e.iter().zip(&a).take_while(|(x, y)| x == y).count();
     let from = n.saturating_sub(3);
-    let show = |l: &[&str]| {
-        l.iter()
-            .skip(from)
-            .take(8)
-            .map(|s| format!("    {s}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    format!(
-        "  at line {}:\n  kubectl:\n{}\n  eddy:\n{}",
-        n + 1,
-        show(&e),
-        show(&a)
-    )
+    let show = |l: &[&str]| l.iter().skip(from).take(8).map(|s| format!("    {s}")).collect::<Vec<_>>().join("\n");
+    format!("  at line {}:\n  kubectl:\n{}\n  eddy:\n{}", n + 1, show(&e), show(&a))
 }
 
 #[test]
@@ -124,29 +97,11 @@ fn corpus_is_byte_identical_to_kubectl_kustomize() {
             .iter()
             .map(|chunk| {
                 let kubectl = kubectl.clone();
-                s.spawn(move || {
-                    chunk
-                        .iter()
-                        .filter_map(|t| check(&kubectl, t))
-                        .collect::<Vec<_>>()
-                })
+                s.spawn(move || chunk.iter().filter_map(|t| check(&kubectl, t)).collect::<Vec<_>>())
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("worker panicked"))
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().expect("worker panicked")).collect()
     });
-    assert!(
-        failures.is_empty(),
-        "{} of {} trees differ:\n{}",
-        failures.len(),
-        trees.len(),
-        failures.join("\n")
-    );
-    assert!(
-        trees.len() >= MIN_TREES,
-        "the corpus holds {} trees; at least {MIN_TREES} are required",
-        trees.len()
-    );
+    assert!(failures.is_empty(), "{} of {} trees differ:\n{}", failures.len(), trees.len(), failures.join("\n"));
+    assert!(trees.len() >= MIN_TREES, "the corpus holds {} trees; at least {MIN_TREES} are required", trees.len());
 }

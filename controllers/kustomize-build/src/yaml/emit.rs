@@ -30,10 +30,7 @@ enum Out {
 /// # Errors
 /// Values JSON cannot carry (infinities, NaN).
 pub fn emit_document(v: &Value) -> Result<String, super::parse::YamlError> {
-    let out = convert(v).map_err(|e| super::parse::YamlError {
-        line: 0,
-        message: e.0,
-    })?;
+    let out = convert(v).map_err(|e| super::parse::YamlError { line: 0, message: e.0 })?;
     let mut e = Emitter::default();
     e.node(&out, false, false);
     // Document end: make sure the text ends with a line break.
@@ -62,10 +59,8 @@ fn convert(v: &Value) -> Result<Out, EmitError> {
         },
         Value::Seq(items) => Out::Seq(items.iter().map(convert).collect::<Result<_, _>>()?),
         Value::Map(m) => {
-            let mut entries: Vec<(String, Out)> = m
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), convert(v)?)))
-                .collect::<Result<_, EmitError>>()?;
+            let mut entries: Vec<(String, Out)> =
+                m.iter().map(|(k, v)| Ok((k.clone(), convert(v)?))).collect::<Result<_, EmitError>>()?;
             go_sort(&mut entries, |a, b| key_less(&a.0, &b.0));
             Out::Map(entries)
         }
@@ -90,9 +85,7 @@ fn float_out(text: &str) -> Result<String, EmitError> {
         }
     };
     if !f.is_finite() {
-        return Err(EmitError(format!(
-            "json: unsupported value: {text} (infinity and NaN cannot be rendered)"
-        )));
+        return Err(EmitError(format!("json: unsupported value: {text} (infinity and NaN cannot be rendered)")));
     }
     // JSON writes integral values below 1e21 as plain integers, which go-yaml
     // then reads back as integers when they fit 64 bits.
@@ -110,11 +103,7 @@ fn float_out(text: &str) -> Result<String, EmitError> {
 #[must_use]
 pub fn format_go_float(f: f64) -> String {
     if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     let sci = format!("{f:e}");
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -124,11 +113,7 @@ pub fn format_go_float(f: f64) -> String {
     let sign = if neg { "-" } else { "" };
     if !(-4..6).contains(&exp) {
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
+        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
         let esign = if exp < 0 { '-' } else { '+' };
         return format!("{sign}{first}{frac}e{esign}{:02}", exp.abs());
     }
@@ -218,16 +203,12 @@ fn key_less(a: &str, b: &str) -> bool {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+            an = an.wrapping_mul(10).wrapping_add(i64::from(ar[ai] as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn
-                .wrapping_mul(10)
-                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
+            bn = bn.wrapping_mul(10).wrapping_add(i64::from(br[bi] as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -305,13 +286,7 @@ fn is_blankz(c: Option<char>) -> bool {
 
 fn analyze(value: &str) -> Analysis {
     if value.is_empty() {
-        return Analysis {
-            multiline: false,
-            flow_plain: false,
-            block_plain: true,
-            single: true,
-            block: false,
-        };
+        return Analysis { multiline: false, flow_plain: false, block_plain: true, single: true, block: false };
     }
     let chars: Vec<char> = value.chars().collect();
     let mut block_ind = false;
@@ -338,21 +313,7 @@ fn analyze(value: &str) -> Analysis {
         if i == 0 {
             if matches!(
                 c,
-                '#' | ','
-                    | '['
-                    | ']'
-                    | '{'
-                    | '}'
-                    | '&'
-                    | '*'
-                    | '!'
-                    | '|'
-                    | '>'
-                    | '\''
-                    | '"'
-                    | '%'
-                    | '@'
-                    | '`'
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`'
             ) {
                 flow_ind = true;
                 block_ind = true;
@@ -421,13 +382,7 @@ fn analyze(value: &str) -> Analysis {
             followed_by_ws = is_blankz(chars.get(i + 2).copied());
         }
     }
-    let mut a = Analysis {
-        multiline: line_breaks,
-        flow_plain: true,
-        block_plain: true,
-        single: true,
-        block: true,
-    };
+    let mut a = Analysis { multiline: line_breaks, flow_plain: true, block_plain: true, single: true, block: true };
     if leading_space || leading_break || trailing_space || trailing_break {
         a.flow_plain = false;
         a.block_plain = false;
@@ -617,11 +572,7 @@ impl Emitter {
         while i < chars.len() {
             let c = chars[i];
             if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && chars.get(i + 1).copied() != Some(' ')
-                {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && chars.get(i + 1).copied() != Some(' ') {
                     self.write_indent();
                 } else {
                     self.put(c);
@@ -658,13 +609,7 @@ impl Emitter {
         for i in 0..n {
             let c = chars[i];
             if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && i > 0
-                    && i + 1 < n
-                    && chars[i + 1] != ' '
-                {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && i > 0 && i + 1 < n && chars[i + 1] != ' ' {
                     self.write_indent();
                 } else {
                     self.put(c);
@@ -804,19 +749,13 @@ mod tests {
         assert_eq!(format_go_float(1_234_567.5), "1.2345675e+06");
         assert_eq!(format_go_float(123_456.5), "123456.5");
         assert_eq!(format_go_float(0.0001), "0.0001");
-        assert_eq!(
-            format_go_float(1.234_567_890_123_456_8e20),
-            "1.2345678901234568e+20"
-        );
+        assert_eq!(format_go_float(1.234_567_890_123_456_8e20), "1.2345678901234568e+20");
     }
 
     #[test]
     fn key_order_is_natural() {
         let mut keys = vec!["a2", "a10", "B", "_x", "-y", "1", "", "f11", "f2"];
         keys.sort_by(|a, b| key_order(a, b));
-        assert_eq!(
-            keys,
-            vec!["", "-y", "_x", "1", "B", "a2", "a10", "f2", "f11"]
-        );
+        assert_eq!(keys, vec!["", "-y", "_x", "1", "B", "a2", "a10", "f2", "f11"]);
     }
 }

@@ -10,8 +10,8 @@ mod parse;
 mod resolve;
 
 pub use emit::{emit_document, format_go_float};
-pub use parse::{YamlError, parse_documents};
-pub use resolve::{Kind, resolve_plain};
+pub use parse::{YamlError, parse_documents, parse_documents_v2};
+pub use resolve::{Kind, is_true, resolve_plain};
 
 /// A scalar as read from YAML: its text and the type it resolved to.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,10 +54,7 @@ impl Map {
 
     /// Looks a key up for modification.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.entries
-            .iter_mut()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+        self.entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
     /// Sets a key, keeping its position when it already exists.
@@ -139,37 +136,25 @@ impl FromIterator<(String, Value)> for Map {
 impl Value {
     /// A string scalar.
     pub fn str(s: impl Into<String>) -> Self {
-        Value::Scalar(Scalar {
-            text: s.into(),
-            kind: Kind::Str,
-        })
+        Value::Scalar(Scalar { text: s.into(), kind: Kind::Str })
     }
 
     /// A null scalar.
     #[must_use]
     pub fn null() -> Self {
-        Value::Scalar(Scalar {
-            text: "null".into(),
-            kind: Kind::Null,
-        })
+        Value::Scalar(Scalar { text: "null".into(), kind: Kind::Null })
     }
 
     /// An integer scalar.
     #[must_use]
     pub fn int(i: i64) -> Self {
-        Value::Scalar(Scalar {
-            text: i.to_string(),
-            kind: Kind::Int,
-        })
+        Value::Scalar(Scalar { text: i.to_string(), kind: Kind::Int })
     }
 
     /// A boolean scalar.
     #[must_use]
     pub fn bool(b: bool) -> Self {
-        Value::Scalar(Scalar {
-            text: b.to_string(),
-            kind: Kind::Bool,
-        })
+        Value::Scalar(Scalar { text: b.to_string(), kind: Kind::Bool })
     }
 
     /// The mapping, if this is one.

@@ -23,8 +23,8 @@ pub fn resolve_plain(s: &str) -> Kind {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Kind::Null,
         "true" | "True" | "TRUE" | "false" | "False" | "FALSE" => return Kind::Bool,
-        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
-        | "-.inf" | "-.Inf" | "-.INF" => return Kind::Float,
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf"
+        | "-.INF" => return Kind::Float,
         _ => {}
     }
     let first = s.as_bytes()[0];
@@ -60,6 +60,24 @@ fn numeric_kind(plain: &str) -> Option<Kind> {
     None
 }
 
+/// Resolves an untagged plain scalar the way go-yaml v2 does (YAML 1.1
+/// booleans such as `yes` and `on`); kustomization files are read this way.
+#[must_use]
+pub fn resolve_plain_v2(s: &str) -> Kind {
+    match s {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off"
+        | "OFF" => Kind::Bool,
+        _ if !s.is_empty() && !v2_needs_quotes(s) => Kind::Str,
+        _ => resolve_plain(s),
+    }
+}
+
+/// Whether a YAML 1.1 boolean spelling means true.
+#[must_use]
+pub fn is_true(s: &str) -> bool {
+    matches!(s, "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "true" | "True" | "TRUE")
+}
+
 /// Parses an integer the way Go's `strconv.ParseInt(s, 0, 64)` /
 /// `ParseUint` would, returning a value within the i64 or u64 range.
 #[must_use]
@@ -88,11 +106,7 @@ pub fn go_parse_int(s: &str) -> Option<i128> {
         return None;
     }
     let mag = u128::from_str_radix(digits, radix).ok()?;
-    let v = if neg {
-        -(i128::try_from(mag).ok()?)
-    } else {
-        i128::try_from(mag).ok()?
-    };
+    let v = if neg { -(i128::try_from(mag).ok()?) } else { i128::try_from(mag).ok()? };
     if v < i128::from(i64::MIN) || v > i128::from(u64::MAX) {
         return None;
     }
@@ -214,11 +228,7 @@ pub fn timestamp_rfc3339(s: &str) -> Option<String> {
     } else {
         return None;
     };
-    let frac = if frac.is_empty() {
-        String::new()
-    } else {
-        format!(".{frac}")
-    };
+    let frac = if frac.is_empty() { String::new() } else { format!(".{frac}") };
     Some(format!("{date}T{h:02}:{mi:02}:{se:02}{frac}{zone}"))
 }
 
@@ -244,10 +254,10 @@ fn days_in_month(y: u32, m: u32) -> u32 {
 #[must_use]
 pub fn v2_needs_quotes(s: &str) -> bool {
     match s {
-        "" | "~" | "null" | "Null" | "NULL" | "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N"
-        | "no" | "No" | "NO" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "on"
-        | "On" | "ON" | "off" | "Off" | "OFF" | ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf"
-        | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF" => return true,
+        "" | "~" | "null" | "Null" | "NULL" | "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO"
+        | "true" | "True" | "TRUE" | "false" | "False" | "FALSE" | "on" | "On" | "ON" | "off" | "Off" | "OFF"
+        | ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf"
+        | "-.INF" => return true,
         _ => {}
     }
     let first = s.as_bytes()[0];
@@ -264,10 +274,7 @@ pub fn v2_needs_quotes(s: &str) -> bool {
             if is_yaml_style_float(&plain) && go_parse_float(&plain).is_some() {
                 return true;
             }
-            if let Some(b) = plain
-                .strip_prefix("0b")
-                .or_else(|| plain.strip_prefix("-0b"))
-            {
+            if let Some(b) = plain.strip_prefix("0b").or_else(|| plain.strip_prefix("-0b")) {
                 return !b.is_empty() && b.chars().all(|c| c == '0' || c == '1');
             }
             false
@@ -349,17 +356,7 @@ mod tests {
 
     #[test]
     fn output_quoting_matches_go_yaml_v2() {
-        for s in [
-            "yes",
-            "n",
-            "1.",
-            ".5",
-            "0b101",
-            "10:30",
-            "1_000",
-            "2001-12-14",
-            "",
-        ] {
+        for s in ["yes", "n", "1.", ".5", "0b101", "10:30", "1_000", "2001-12-14", ""] {
             assert!(v2_needs_quotes(s), "{s}");
         }
         for s in ["<<", "1e400", "x", "-", "1.2.3", "v1"] {
