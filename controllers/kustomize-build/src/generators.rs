@@ -14,10 +14,6 @@ fn gen_err(name: &str, msg: impl std::fmt::Display) -> Error {
     Error::transform(format!("generator {name:?}: {msg}"))
 }
 
-fn valid_key(k: &str) -> bool {
-    !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-}
-
 fn strip_quotes(v: &str) -> &str {
     let b = v.as_bytes();
     if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] { &v[1..v.len() - 1] } else { v }
@@ -81,11 +77,8 @@ fn collect_pairs(args: &GeneratorArgs, dir: &Path, loader: &Loader) -> Result<Ve
     }
     let mut seen: Vec<&str> = Vec::new();
     for (k, _) in &pairs {
-        if !valid_key(k) {
-            return Err(gen_err(
-                &args.name,
-                format!("{k:?} is not a valid key name: must consist of alphanumeric characters, '-', '_' or '.'"),
-            ));
+        if k.is_empty() {
+            return Err(gen_err(&args.name, "key names cannot be empty"));
         }
         if seen.contains(&k.as_str()) {
             return Err(gen_err(&args.name, format!("illegally repeats the key {k:?}")));

@@ -81,9 +81,10 @@ fn new_name(
     resources: &[Resource],
     referent_kind: &str,
     old: &str,
+    referrer: &Resource,
     referrer_ns: &str,
-    referrer_cluster: bool,
 ) -> Result<Option<String>, Error> {
+    let referrer_cluster = referrer.is_cluster_scoped();
     let candidates: Vec<&Resource> =
         resources.iter().filter(|r| r.kind() == referent_kind && r.names.iter().any(|n| n == old)).collect();
     if candidates.is_empty() {
@@ -94,7 +95,19 @@ fn new_name(
         .copied()
         .filter(|r| referrer_cluster || r.is_cluster_scoped() || crate::resource::ns_eq(r.namespace(), referrer_ns))
         .collect();
-    let pick: Vec<&Resource> = if in_scope.is_empty() { Vec::new() } else { in_scope };
+    let mut pick: Vec<&Resource> = in_scope;
+    if pick.len() > 1 {
+        // Like kustomize, prefer referents that went through the same
+        // prefixes and suffixes as the referrer (same overlay branch).
+        let same: Vec<&Resource> = pick
+            .iter()
+            .copied()
+            .filter(|r| r.prefixes == referrer.prefixes && r.suffixes == referrer.suffixes)
+            .collect();
+        if !same.is_empty() {
+            pick = same;
+        }
+    }
     let mut names: Vec<&str> = pick.iter().map(|r| r.name()).collect();
     names.dedup();
     match names.len() {
@@ -124,7 +137,7 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), Error> {
     let snapshot: Vec<Resource> = resources.to_vec();
     for r in resources.iter_mut() {
         let ns = r.namespace().to_string();
-        let cluster = r.is_cluster_scoped();
+        let me = r.clone();
         for rf in &refs {
             if rf.referrer.as_deref().is_some_and(|k| k != r.kind()) {
                 continue;
@@ -157,7 +170,7 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), Error> {
                     let Some(old) = m.get(&leaf).and_then(Value::as_str).map(str::to_string) else {
                         continue;
                     };
-                    match new_name(&snapshot, rf.referent, &old, &scope_ns, cluster) {
+                    match new_name(&snapshot, rf.referent, &old, &me, &scope_ns) {
                         Ok(Some(n)) if n != old => m.insert(leaf.clone(), Value::str(n)),
                         Ok(_) => {}
                         Err(e) => result = Err(e),
