@@ -35,6 +35,10 @@ pub fn evaluate(rule: &str, value: &Value) -> Result<bool, CelError> {
     match program.execute(&ctx) {
         Ok(cel::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(CelError::NotBool(format!("{other:?}"))),
+        Err(cel::ExecutionError::NoSuchKey(key)) => {
+            // cel-go's wording, which kube-apiserver's messages carry.
+            Err(CelError::Eval(format!("no such key: {key}")))
+        }
         Err(e) => Err(CelError::Eval(e.to_string())),
     }
 }
@@ -71,6 +75,14 @@ mod tests {
         let nested = "!has(self.sts) || self.sts.provider != 'aws' || !has(self.sts.secretRef)";
         check(nested, &json!({"sts": {"provider": "aws", "secretRef": {}}}), Ok(false));
         check(nested, &json!({"sts": {"provider": "ldap", "secretRef": {}}}), Ok(true));
+    }
+
+    #[test]
+    fn missing_keys_are_reported_in_cel_go_words() {
+        assert_eq!(
+            evaluate("self.provider == 'aws'", &json!({})),
+            Err(CelError::Eval("no such key: provider".to_owned()))
+        );
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub enum ErrorType {
     Required,
     /// The value is malformed or breaks a rule.
     Invalid,
+    /// The value has the wrong JSON type (printed like `Invalid`).
+    TypeInvalid,
     /// The value is not one of the allowed ones.
     NotSupported,
     /// A string is longer than allowed.
@@ -33,7 +35,7 @@ impl ErrorType {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorType::Required => "Required value",
-            ErrorType::Invalid => "Invalid value",
+            ErrorType::Invalid | ErrorType::TypeInvalid => "Invalid value",
             ErrorType::NotSupported => "Unsupported value",
             ErrorType::TooLong => "Too long",
             ErrorType::TooMany => "Too many",
@@ -48,6 +50,7 @@ impl ErrorType {
         match self {
             ErrorType::Required => "FieldValueRequired",
             ErrorType::Invalid => "FieldValueInvalid",
+            ErrorType::TypeInvalid => "FieldValueTypeInvalid",
             ErrorType::NotSupported => "FieldValueNotSupported",
             ErrorType::TooLong => "FieldValueTooLong",
             ErrorType::TooMany => "FieldValueTooMany",
@@ -83,6 +86,28 @@ impl FieldError {
     #[must_use]
     pub fn invalid(field: &str, value: Value, detail: impl Into<String>) -> Self {
         Self::new(ErrorType::Invalid, field, Some(value), detail.into())
+    }
+    /// A value of the wrong JSON type.
+    #[must_use]
+    pub fn type_invalid(field: &str, value: Value, detail: impl Into<String>) -> Self {
+        Self::new(ErrorType::TypeInvalid, field, Some(value), detail.into())
+    }
+    /// The error kube-apiserver adds when schema errors kept CEL rules from running.
+    #[must_use]
+    pub fn rules_not_checked() -> Self {
+        Self::new(ErrorType::Invalid, "<nil>", Some(Value::from("null")), RULES_NOT_CHECKED.to_owned())
+    }
+    /// Whether this error keeps kube-apiserver from evaluating CEL rules.
+    #[must_use]
+    pub fn blocks_rules(&self) -> bool {
+        matches!(
+            self.error_type,
+            ErrorType::Required
+                | ErrorType::NotSupported
+                | ErrorType::TooLong
+                | ErrorType::TooMany
+                | ErrorType::TypeInvalid
+        )
     }
     /// A value outside an enum.
     #[must_use]
@@ -175,13 +200,68 @@ fn format_ok(format: &str, v: &Value) -> bool {
     }
 }
 
+/// The message kube-apiserver adds when schema errors keep it from evaluating CEL rules.
+pub const RULES_NOT_CHECKED: &str = "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation";
+
 /// Validates `value` against `schema` (types, required, enums, patterns, formats, bounds,
-/// list-map keys) and then the CEL rules, appending errors under `path`.
+/// list-map keys) and then, unless a blocking schema error was found, the CEL rules, appending
+/// errors under `path`.
+///
+/// As in kube-apiserver, errors of type Required, NotSupported, TooLong, TooMany and
+/// TypeInvalid block the CEL rules (their cost and typing assumptions no longer hold); a
+/// `<nil>` error then says that some rules were not checked.
 pub fn validate_value(schema: &Schema, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    let start = errors.len();
+    validate_schema(schema, value, path, errors);
+    if errors[start..].iter().any(FieldError::blocks_rules) {
+        if has_rules(schema) {
+            errors.push(FieldError::rules_not_checked());
+        }
+    } else {
+        validate_rules_tree(schema, value, path, errors);
+    }
+}
+
+/// Whether `schema` or any node below it carries CEL rules.
+#[must_use]
+pub fn has_rules(schema: &Schema) -> bool {
+    !schema.validations.is_empty()
+        || schema.properties.values().any(has_rules)
+        || schema.items.as_deref().is_some_and(has_rules)
+        || schema.additional_properties.as_deref().is_some_and(has_rules)
+}
+
+/// Evaluates the CEL rules of `schema` and of every schema node below it.
+pub fn validate_rules_tree(schema: &Schema, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+    validate_rules(schema, value, path, errors);
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let child = join(path, k);
+                if let Some(s) = schema.properties.get(k) {
+                    validate_rules_tree(s, v, &child, errors);
+                } else if let Some(ap) = &schema.additional_properties {
+                    validate_rules_tree(ap, v, &child, errors);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = &schema.items {
+                for (i, v) in items.iter().enumerate() {
+                    validate_rules_tree(item_schema, v, &format!("{path}[{i}]"), errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Validates `value` against the structural part of `schema`, without CEL rules.
+pub fn validate_schema(schema: &Schema, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
     if value.is_null() {
         if !schema.nullable && schema.type_.is_some() {
             let t = schema.type_.map_or("", Type::as_str);
-            errors.push(FieldError::invalid(
+            errors.push(FieldError::type_invalid(
                 path,
                 Value::from("null"),
                 format!("{path} in body must be of type {t}: \"null\""),
@@ -193,7 +273,7 @@ pub fn validate_value(schema: &Schema, value: &Value, path: &str, errors: &mut V
         && !type_matches(t, value)
     {
         let actual = json_type_name(value);
-        errors.push(FieldError::invalid(
+        errors.push(FieldError::type_invalid(
             path,
             Value::from(actual),
             format!("{path} in body must be of type {}: \"{actual}\"", t.as_str()),
@@ -246,15 +326,14 @@ pub fn validate_value(schema: &Schema, value: &Value, path: &str, errors: &mut V
             for (k, v) in map {
                 let child = join(path, k);
                 if let Some(s) = schema.properties.get(k) {
-                    validate_value(s, v, &child, errors);
+                    validate_schema(s, v, &child, errors);
                 } else if let Some(ap) = &schema.additional_properties {
-                    validate_value(ap, v, &child, errors);
+                    validate_schema(ap, v, &child, errors);
                 }
             }
         }
         Value::Bool(_) | Value::Null => {}
     }
-    validate_rules(schema, value, path, errors);
 }
 
 fn validate_string(schema: &Schema, s: &str, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
@@ -297,7 +376,7 @@ fn validate_array(schema: &Schema, items: &[Value], path: &str, errors: &mut Vec
     }
     if let Some(item_schema) = &schema.items {
         for (i, v) in items.iter().enumerate() {
-            validate_value(item_schema, v, &format!("{path}[{i}]"), errors);
+            validate_schema(item_schema, v, &format!("{path}[{i}]"), errors);
         }
     }
     match schema.list_type.as_deref() {
@@ -382,40 +461,16 @@ fn type_errors(obj: &Value) -> Result<&'static Schema, Vec<FieldError>> {
 /// The object is expected to be pruned and defaulted already.
 #[must_use]
 pub fn validate_create(obj: &Value) -> Vec<FieldError> {
-    let schema = match type_errors(obj) {
-        Ok(s) => s,
-        Err(errs) => return errs,
-    };
-    let mut errors = Vec::new();
-    match obj.get("metadata") {
-        Some(meta @ Value::Object(_)) => crate::objectmeta::validate(meta, &mut errors),
-        _ => errors.push(FieldError::required("metadata.name", "name or generateName is required")),
-    }
-    if let Value::Object(map) = obj {
-        for (k, v) in map {
-            if k == "metadata" {
-                continue;
-            }
-            if let Some(s) = schema.properties.get(k) {
-                validate_value(s, v, k, &mut errors);
-            }
-        }
-    }
-    errors
+    validate_object(obj, None)
 }
 
 /// Validates an update: everything [`validate_create`] checks, plus immutability of name and
-/// namespace. Schema errors on values left unchanged since `old` are not reported, following
-/// kube-apiserver's validation ratcheting, so that objects stored before a schema tightened can
-/// still be updated elsewhere.
+/// namespace. Errors about values left unchanged since `old` are not reported (except missing
+/// required fields), following kube-apiserver's validation ratcheting, so that objects stored
+/// before a schema tightened can still be updated elsewhere.
 #[must_use]
 pub fn validate_update(new: &Value, old: &Value) -> Vec<FieldError> {
-    let mut errors: Vec<FieldError> = validate_create(new)
-        .into_iter()
-        .filter(|e| {
-            e.error_type == ErrorType::Required || e.field.starts_with("metadata") || !unchanged(new, old, &e.field)
-        })
-        .collect();
+    let mut errors = validate_object(new, Some(old));
     for field in ["name", "namespace"] {
         let n = new.pointer(&format!("/metadata/{field}"));
         let o = old.pointer(&format!("/metadata/{field}"));
@@ -426,6 +481,51 @@ pub fn validate_update(new: &Value, old: &Value) -> Vec<FieldError> {
                 "field is immutable",
             ));
         }
+    }
+    errors
+}
+
+fn validate_object(obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
+    let schema = match type_errors(obj) {
+        Ok(s) => s,
+        Err(errs) => return errs,
+    };
+    let ratcheted = |e: &FieldError| match old {
+        Some(old) => {
+            e.error_type != ErrorType::Required && !e.field.starts_with("metadata") && unchanged(obj, old, &e.field)
+        }
+        None => false,
+    };
+    let mut errors = Vec::new();
+    match obj.get("metadata") {
+        Some(meta @ Value::Object(_)) => crate::objectmeta::validate(meta, &mut errors),
+        _ => errors.push(FieldError::required("metadata.name", "name or generateName is required")),
+    }
+    let mut checked = Vec::new();
+    if let Value::Object(map) = obj {
+        for (k, v) in map {
+            if k == "metadata" {
+                continue;
+            }
+            if let Some(s) = schema.properties.get(k) {
+                validate_schema(s, v, k, &mut errors);
+                checked.push((s, v, k));
+            }
+        }
+    }
+    errors.retain(|e| !ratcheted(e));
+    if errors.iter().any(FieldError::blocks_rules) {
+        // kube-apiserver only says so when the kind has rules at all.
+        if has_rules(schema) {
+            errors.push(FieldError::rules_not_checked());
+        }
+    } else {
+        let mut rule_errors = Vec::new();
+        for (s, v, k) in checked {
+            validate_rules_tree(s, v, k, &mut rule_errors);
+        }
+        rule_errors.retain(|e| !ratcheted(e));
+        errors.extend(rule_errors);
     }
     errors
 }
@@ -497,7 +597,8 @@ mod tests {
             .req_prop("interval", Schema::string().duration())
             .prop("n", Schema::integer().min(0))
             .prop("b", Schema::boolean())
-            .prop("t", Schema::string().date_time());
+            .prop("t", Schema::string().date_time())
+            .rule("self.interval != ''", "interval must not be empty");
         let mut errs = Vec::new();
         validate_value(&s, &json!({"interval": "5x", "n": -1, "b": "yes", "t": "yesterday"}), "spec", &mut errs);
         let msgs: Vec<String> = errs.iter().map(ToString::to_string).collect();
@@ -508,8 +609,44 @@ mod tests {
                 "spec.n: Invalid value: -1: spec.n in body should be greater than or equal to 0",
                 r#"spec.b: Invalid value: "string": spec.b in body must be of type boolean: "string""#,
                 r#"spec.t: Invalid value: "yesterday": spec.t in body must be of type date-time: "yesterday""#,
+                r#"<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#,
             ]
         );
+    }
+
+    #[test]
+    fn rules_run_only_without_blocking_errors() {
+        let with_rule = Schema::object()
+            .prop("a", Schema::string().one_of(&["x"]))
+            .prop("b", Schema::string().pattern("^b$"))
+            .rule("has(self.a)", "a is needed");
+        let run = |v: Value| {
+            let mut errs = Vec::new();
+            validate_value(&with_rule, &v, "spec", &mut errs);
+            errs.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        // A pattern error does not block the rules.
+        assert_eq!(
+            run(json!({"b": "c"})),
+            [
+                "spec.b: Invalid value: \"c\": spec.b in body should match '^b$'",
+                "spec: Invalid value: \"object\": a is needed",
+            ]
+        );
+        // An unsupported value does.
+        assert_eq!(
+            run(json!({"a": "y"})).last().map(String::as_str),
+            Some(&*format!("<nil>: Invalid value: \"null\": {RULES_NOT_CHECKED}"))
+        );
+        // Without rules there is nothing to report as unchecked.
+        let mut errs = Vec::new();
+        validate_value(
+            &Schema::object().prop("a", Schema::string().one_of(&["x"])),
+            &json!({"a": "y"}),
+            "spec",
+            &mut errs,
+        );
+        assert_eq!(errs.len(), 1);
     }
 
     #[test]
