@@ -34,7 +34,7 @@ pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
         }
     }
     nameref::fix(&mut ra)?;
-    build_metadata(&top, &mut ra)?;
+    build_metadata(&top, &mut ra, opts)?;
     match &top.sort_options {
         Some(so) if so.fifo => {}
         Some(so) => legacy_sort(&mut ra, so.order_first.as_deref(), so.order_last.as_deref()),
@@ -47,13 +47,14 @@ fn loader_boundary(b: &Path) -> Result<PathBuf, Error> {
     b.canonicalize().map_err(|source| Error::Io { path: b.to_path_buf(), source })
 }
 
-fn build_metadata(k: &Kustomization, ra: &mut [Resource]) -> Result<(), Error> {
+fn build_metadata(k: &Kustomization, ra: &mut [Resource], opts: &BuildOptions) -> Result<(), Error> {
+    let managed_by = opts.managed_by.as_deref().unwrap_or("kustomize-(devel)");
     for opt in &k.build_metadata {
         match opt.as_str() {
             "managedByLabel" => {
                 for r in ra.iter_mut() {
                     let meta = r.obj.entry_map("metadata");
-                    meta.entry_map("labels").insert("app.kubernetes.io/managed-by", Value::str("kustomize-v5.5.0"));
+                    meta.entry_map("labels").insert("app.kubernetes.io/managed-by", Value::str(managed_by));
                 }
             }
             other => {

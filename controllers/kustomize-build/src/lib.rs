@@ -28,6 +28,10 @@ pub struct BuildOptions {
     /// The directory nothing may be read from outside of. Defaults to the
     /// build root itself.
     pub boundary: Option<PathBuf>,
+    /// The value of the `app.kubernetes.io/managed-by` label written by
+    /// `buildMetadata: [managedByLabel]`. Defaults to what the reference
+    /// `kubectl kustomize` writes, `kustomize-(devel)`.
+    pub managed_by: Option<String>,
 }
 
 /// Everything that can make a build fail.

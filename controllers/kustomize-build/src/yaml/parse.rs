@@ -49,6 +49,8 @@ fn parse_with(text: &str, v2: bool) -> Result<Vec<Value>, YamlError> {
         match ev {
             Event::StreamEnd => break,
             Event::DocumentStart => {
+                // Anchors do not carry over between documents.
+                anchors.clear();
                 let (ev, mark) = next(&mut parser)?;
                 if matches!(ev, Event::DocumentEnd) {
                     docs.push(Value::null());
