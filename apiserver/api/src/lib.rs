@@ -1,23 +1,38 @@
 //! # eddy-api — the Flux API types served by Eddy
 //!
-//! A pure library (no I/O) shared by the API server and the controllers. It holds:
+//! A pure library (no I/O) shared by the API server and the controllers:
 //!
-//! - typed Rust structs (serde) for every Flux kind in its storage version, per group:
-//!   [`source`], [`kustomize`], [`helm`], [`notification`], [`image`], with the shared
-//!   [`meta`] types;
-//! - a structural OpenAPI v3 [`schema`](schema::Schema) for every served kind and version,
-//!   built from those structs (their doc comments become `kubectl explain` text);
-//! - the [`registry`] of kinds (names, short names, categories, printer columns, versions);
-//! - schema-driven [`defaulting`], [`pruning`] and [`validation`] (with CEL rules through
-//!   [`cel`](crate::cel)) working on unstructured `serde_json::Value` objects, as kube-apiserver
-//!   does for custom resources;
-//! - [`conversion`] between served versions, lossless through an annotation;
-//! - [`semantic`] checks that Flux applies at reconcile time beyond the schema.
+//! - **Typed structs** (serde) for every Flux kind in its storage version, one module per group:
+//!   [`source`], [`kustomize`], [`helm`], [`notification`], [`image`], plus the shared [`meta`]
+//!   types (conditions, references, artifacts, kubeconfig references, ...). [`typed::FluxObject`]
+//!   decodes any served object (converted to storage first).
+//! - **Schemas**: a structural OpenAPI v3 [`Schema`] for every served kind and version, built
+//!   from those structs by the [`api_struct!`] macro, whose doc comments become `kubectl explain`
+//!   text. Older versions are derived from the storage version by small, documented edits.
+//!   A test compares them path by path with the upstream Flux CRDs.
+//! - **Registry**: [`registry()`] lists every kind ([`ResourceInfo`]: names, short names,
+//!   categories, printer columns, versions with their schemas and deprecation warnings).
+//! - **Admission**, driven by the schema on unstructured `serde_json::Value` objects as
+//!   kube-apiserver does for custom resources: [`pruning::prune`] (returns the dropped paths for
+//!   `fieldValidation`), [`defaulting::default`], [`validation::validate_create`] and
+//!   [`validation::validate_update`] (kube-apiserver's wording, CEL rules through [`cel`],
+//!   ObjectMeta rules in [`objectmeta`]); [`admission`] chains them per `fieldValidation` mode.
+//! - **Conversion** between served versions, lossless through an annotation:
+//!   [`conversion::convert`].
+//! - **Semantic rules** that Flux enforces at reconcile time beyond the schema: [`semantic`].
 //!
-//! Entry points: [`registry()`], [`find()`], [`schema()`], [`defaulting::default`],
-//! [`pruning::prune`], [`validation::validate_create`], [`validation::validate_update`],
-//! [`conversion::convert`].
+//! ```
+//! let mut obj = serde_json::json!({
+//!     "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+//!     "metadata": {"name": "app", "namespace": "flux-system"},
+//!     "spec": {"url": "https://github.com/org/app", "interval": "5m"}
+//! });
+//! let warnings = eddy_api::admission::admit_create(&mut obj, Default::default()).unwrap();
+//! assert!(warnings.is_empty());
+//! assert_eq!(obj["spec"]["timeout"], "60s");
+//! ```
 
+pub mod admission;
 pub mod cel;
 pub mod conversion;
 pub mod defaulting;
