@@ -3,7 +3,9 @@
 //! Flux's versions of one kind differ only by a few fields, so conversion is driven by the
 //! target version's schema:
 //!
-//! 1. `apiVersion` is rewritten.
+//! 1. `apiVersion` is rewritten, and the one field whose meaning moves between versions is
+//!    carried over: a v1beta2 HelmChart's `spec.valuesFile` (merged before `spec.valuesFiles`)
+//!    becomes the first entry of v1's `spec.valuesFiles`.
 //! 2. Fields the target version does not declare are removed and remembered, and string values
 //!    the target's enum does not allow are replaced by the target's default (or its first allowed
 //!    value) and remembered too.
@@ -11,6 +13,9 @@
 //! 4. What was remembered in step 2 is stored, as JSON, in the annotation
 //!    `conversion.eddy.fluxcd.io/<source version>`, so a later conversion back restores it
 //!    (with a marker when the annotation map itself had to be created, so it is removed again).
+//!    Values the conversion itself wrote (a replaced enum value, the merged `valuesFiles`) are
+//!    only put back while the field still holds what the conversion wrote: a change made through
+//!    the other version in the meantime wins over the remembered value.
 //!
 //! This is how Kubernetes keeps round trips lossless for its own types (e.g. the
 //! `autoscaling/v2` annotations on `v1` objects): converting v1 → v1beta2 → v1, or
@@ -58,6 +63,41 @@ fn remembered(pointer: &str, value: Value) -> Value {
     Value::Object(m)
 }
 
+/// A value to put back (or, with `None`, a field to remove again) only if the field still holds
+/// `guard`, i.e. nobody changed what the conversion wrote there.
+fn remembered_if(pointer: &str, value: Option<Value>, guard: Value) -> Value {
+    let mut m = Map::new();
+    m.insert("path".to_owned(), Value::from(pointer));
+    match value {
+        Some(v) => m.insert("value".to_owned(), v),
+        None => m.insert("absent".to_owned(), Value::Bool(true)),
+    };
+    m.insert("if".to_owned(), guard);
+    Value::Object(m)
+}
+
+/// v1beta2 HelmChart's `spec.valuesFile` is merged before `spec.valuesFiles`; v1 only has the
+/// list, so the file goes first in it. The original list is remembered, guarded by the new one.
+fn fold_values_file(obj: &mut Value, stash: &mut Vec<Value>) {
+    let Some(file) = obj.pointer("/spec/valuesFile").and_then(Value::as_str).filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let file = Value::from(file);
+    let original = obj.pointer("/spec/valuesFiles").cloned();
+    let mut files = match &original {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return,
+    };
+    if files.contains(&file) {
+        return;
+    }
+    files.insert(0, file);
+    let produced = Value::Array(files);
+    stash.push(remembered_if("/spec/valuesFiles", original, produced.clone()));
+    obj["spec"]["valuesFiles"] = produced;
+}
+
 /// Converts `obj` to `to_version` of its kind.
 ///
 /// # Errors
@@ -80,6 +120,9 @@ pub fn convert(mut obj: Value, to_version: &str) -> Result<Value, ConversionErro
     let restore = take_annotation(&mut obj, &format!("{ANNOTATION_PREFIX}{to_version}"));
 
     let mut stash = Vec::new();
+    if kind == "HelmChart" && from_version == "v1beta2" && to_version == "v1" {
+        fold_values_file(&mut obj, &mut stash);
+    }
     if let Value::Object(map) = &mut obj {
         for (k, v) in map.iter_mut() {
             if k == "metadata" {
@@ -97,14 +140,20 @@ pub fn convert(mut obj: Value, to_version: &str) -> Result<Value, ConversionErro
         let Some(path) = entry.get("path").and_then(Value::as_str) else {
             continue;
         };
+        if let Some(guard) = entry.get("if")
+            && obj.pointer(path) != Some(guard)
+        {
+            continue;
+        }
         if let Some(value) = entry.get("value") {
             set_pointer(&mut obj, path, value.clone());
-        } else if entry.get("absent") == Some(&Value::Bool(true))
-            && path == ANNOTATIONS_POINTER
-            && matches!(obj.pointer(path), Some(Value::Object(m)) if m.is_empty())
-            && let Some(Value::Object(meta)) = obj.get_mut("metadata")
-        {
-            meta.remove("annotations");
+        } else if entry.get("absent") == Some(&Value::Bool(true)) {
+            // The annotation map goes only if nothing else was added to it meanwhile.
+            let keep =
+                path == ANNOTATIONS_POINTER && !matches!(obj.pointer(path), Some(Value::Object(m)) if m.is_empty());
+            if !keep {
+                remove_pointer(&mut obj, path);
+            }
         }
     }
 
@@ -157,8 +206,8 @@ fn take_annotation(obj: &mut Value, key: &str) -> Vec<Value> {
 /// target's enums, recording the originals in `stash`.
 fn take_unknown(schema: &Schema, value: &mut Value, pointer: &str, stash: &mut Vec<Value>) {
     if !schema.enum_values.is_empty() && value.is_string() && !schema.enum_values.contains(value) {
-        stash.push(remembered(pointer, value.clone()));
         if let Some(replacement) = schema.default.clone().or_else(|| schema.enum_values.first().cloned()) {
+            stash.push(remembered_if(pointer, Some(value.clone()), replacement.clone()));
             *value = replacement;
         }
         return;
@@ -204,6 +253,27 @@ fn escape(key: &str) -> String {
 
 fn unescape(token: &str) -> String {
     token.replace("~1", "/").replace("~0", "~")
+}
+
+/// Removes the value at a JSON pointer, if there is one.
+fn remove_pointer(root: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let parent_value = if parent.is_empty() { Some(root) } else { root.pointer_mut(parent) };
+    match parent_value {
+        Some(Value::Object(m)) => {
+            m.remove(&unescape(last));
+        }
+        Some(Value::Array(a)) => {
+            if let Ok(i) = last.parse::<usize>()
+                && i < a.len()
+            {
+                a.remove(i);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Sets the value at a JSON pointer when its parent exists (an object, or an array long enough).

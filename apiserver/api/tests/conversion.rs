@@ -179,6 +179,44 @@ fn helm_chart_bucket_oci_and_image_kinds_round_trip_both_ways() {
 }
 
 #[test]
+fn helm_chart_values_file_becomes_the_first_values_file_in_v1() {
+    let beta = json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1beta2", "kind": "HelmChart",
+        "metadata": {"name": "c", "namespace": "n"},
+        "spec": {"chart": "podinfo", "interval": "5m", "valuesFile": "base.yaml",
+                 "valuesFiles": ["prod.yaml"],
+                 "sourceRef": {"kind": "GitRepository", "name": "charts"}}
+    });
+    let v1 = round_trip(&beta, "v1");
+    assert_eq!(v1["spec"]["valuesFiles"], json!(["base.yaml", "prod.yaml"]));
+    assert!(v1["spec"].get("valuesFile").is_none());
+
+    // Without a list, the list is created, and removed again on the way back.
+    let mut only_file = beta.clone();
+    only_file["spec"].as_object_mut().map(|m| m.remove("valuesFiles"));
+    let v1 = round_trip(&only_file, "v1");
+    assert_eq!(v1["spec"]["valuesFiles"], json!(["base.yaml"]));
+
+    // A change made through v1 wins over what the conversion remembered.
+    let mut edited = convert(beta.clone(), "v1").expect("to v1");
+    edited["spec"]["valuesFiles"] = json!(["base.yaml", "staging.yaml"]);
+    let back = convert(edited, "v1beta2").expect("to v1beta2");
+    assert_eq!(back["spec"]["valuesFiles"], json!(["base.yaml", "staging.yaml"]));
+    assert_eq!(back["spec"]["valuesFile"], "base.yaml");
+}
+
+#[test]
+fn enum_values_replaced_for_v1beta2_are_not_restored_over_later_edits() {
+    let beta = convert(git_v1(), "v1beta2").expect("to v1beta2");
+    assert_eq!(beta["spec"]["verify"]["mode"], "head");
+    let mut removed = beta.clone();
+    removed["spec"].as_object_mut().map(|m| m.remove("verify"));
+    let v1 = convert(removed, "v1").expect("to v1");
+    // The remembered mode has nowhere to go: verification was removed through v1beta2.
+    assert!(v1["spec"].get("verify").is_none(), "{v1}");
+}
+
+#[test]
 fn objects_without_version_specific_fields_carry_no_annotation() {
     let obj = json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",

@@ -220,8 +220,12 @@ fn arbitrary_valid_objects_round_trip() {
     for info in eddy_api::registry() {
         let versions: Vec<&str> = info.versions.iter().map(|v| v.name).collect();
         for version in &info.versions {
-            let config =
-                Config { cases: 64, max_local_rejects: 100_000, failure_persistence: None, ..Config::default() };
+            let config = Config {
+                cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(64),
+                max_local_rejects: 100_000,
+                failure_persistence: None,
+                ..Config::default()
+            };
             let mut runner = TestRunner::new(config);
             let strategy = gen_object(info.group, version.name, info.kind, &version.schema);
             let result = runner.run(&strategy, |obj| {
