@@ -16,6 +16,63 @@ pub struct PrinterColumn {
     pub priority: i32,
 }
 
+impl PrinterColumn {
+    /// Evaluates the column's JSONPath against an object, as the server does to build a Table:
+    /// the first match, or `null` when nothing matches. The subset Flux's columns use is
+    /// supported: `.field` steps, `[n]` indexes, `[*]` and `[?(@.field=="value")]` filters.
+    #[must_use]
+    pub fn cell(&self, obj: &serde_json::Value) -> serde_json::Value {
+        eval_json_path(self.json_path, obj).into_iter().next().cloned().unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Evaluates a simple JSONPath (see [`PrinterColumn::cell`]) and returns all matches.
+#[must_use]
+pub fn eval_json_path<'a>(path: &str, obj: &'a serde_json::Value) -> Vec<&'a serde_json::Value> {
+    use serde_json::Value;
+    let mut current = vec![obj];
+    let mut rest = path.trim().trim_start_matches('{').trim_end_matches('}');
+    rest = rest.strip_prefix('$').unwrap_or(rest);
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let (name, tail) = r.split_at(end);
+            if !name.is_empty() {
+                current = current.into_iter().filter_map(|v| v.get(name)).collect();
+            }
+            rest = tail;
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let Some(end) = r.find(']') else { return Vec::new() };
+            // A filter may contain ']' inside quotes; find the closing ")]" for filters.
+            let (inner, tail) = if r.starts_with("?(") {
+                match r.find(")]") {
+                    Some(i) => (&r[..=i], &r[i + 2..]),
+                    None => return Vec::new(),
+                }
+            } else {
+                (&r[..end], &r[end + 1..])
+            };
+            let items = current.into_iter().filter_map(Value::as_array).flatten();
+            current = if inner == "*" {
+                items.collect()
+            } else if let Some(filter) = inner.strip_prefix("?(").and_then(|f| f.strip_suffix(')')) {
+                let Some((lhs, rhs)) = filter.split_once("==") else { return Vec::new() };
+                let field = lhs.trim().trim_start_matches('@').trim_start_matches('.');
+                let wanted = rhs.trim().trim_matches(|c| c == '"' || c == '\'');
+                items.filter(|item| item.get(field).and_then(Value::as_str) == Some(wanted)).collect()
+            } else if let Ok(i) = inner.parse::<usize>() {
+                items.skip(i).take(1).collect()
+            } else {
+                return Vec::new();
+            };
+            rest = tail;
+        } else {
+            return Vec::new();
+        }
+    }
+    current
+}
+
 /// One served version of a kind.
 #[derive(Debug, Clone)]
 pub struct VersionInfo {
@@ -187,3 +244,29 @@ macro_rules! api_kind {
     };
 }
 pub(crate) use api_kind;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn printer_columns_evaluate_against_objects() {
+        let obj = json!({
+            "metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"url": "https://x"},
+            "status": {"conditions": [
+                {"type": "Reconciling", "status": "True", "message": "working"},
+                {"type": "Ready", "status": "False", "message": "fetch failed"}
+            ]}
+        });
+        assert_eq!(READY.cell(&obj), json!("False"));
+        assert_eq!(STATUS.cell(&obj), json!("fetch failed"));
+        assert_eq!(AGE.cell(&obj), json!("2026-01-01T00:00:00Z"));
+        assert_eq!(col("URL", ".spec.url").cell(&obj), json!("https://x"));
+        assert_eq!(col("Missing", ".status.artifact.revision").cell(&obj), json!(null));
+        assert_eq!(eval_json_path(".status.conditions[1].type", &obj), [&json!("Ready")]);
+        assert_eq!(eval_json_path(".status.conditions[*].status", &obj).len(), 2);
+        assert!(eval_json_path(".status.conditions[", &obj).is_empty());
+    }
+}

@@ -190,8 +190,20 @@ fn property(obj: &Value, schema: &Schema, versions: &[&str]) -> Result<(), TestC
     prop_assert_eq!(&parsed, obj);
 
     eddy_api::defaulting::default(schema, &mut parsed);
+    let mut again = parsed.clone();
+    eddy_api::defaulting::default(schema, &mut again);
+    prop_assert_eq!(&again, &parsed, "defaulting is not idempotent");
     let pruned = eddy_api::pruning::prune(schema, &mut parsed);
     prop_assert!(pruned.is_empty(), "pruned {:?}", pruned);
+
+    // Unknown fields at the root, in metadata and in spec are pruned, reported, and only they.
+    let mut noisy = parsed.clone();
+    noisy["zUnknown"] = json!(1);
+    noisy["metadata"]["zUnknown"] = json!({"a": 1});
+    noisy["spec"]["zUnknown"] = json!([true]);
+    let pruned = eddy_api::pruning::prune(schema, &mut noisy);
+    prop_assert_eq!(pruned, vec!["zUnknown", "metadata.zUnknown", "spec.zUnknown"]);
+    prop_assert_eq!(&noisy, &parsed);
     let errors: Vec<String> = eddy_api::validation::validate_create(&parsed).iter().map(ToString::to_string).collect();
     prop_assert!(errors.is_empty(), "errors {:?} in {}", errors, parsed);
 

@@ -273,3 +273,23 @@ fn every_pattern_and_cel_rule_compiles() {
     assert!(bad.is_empty(), "{bad:#?}");
     assert!(rules >= 30, "only {rules} rules");
 }
+
+#[test]
+fn printer_columns_point_at_fields_of_the_schema() {
+    let filter = regex::Regex::new(r"\[[^\]]*\]").expect("regex");
+    let mut bad = Vec::new();
+    for info in eddy_api::registry() {
+        for v in &info.versions {
+            for c in &v.printer_columns {
+                if c.json_path.starts_with(".metadata.") {
+                    continue;
+                }
+                let path = filter.replace_all(c.json_path, "[]");
+                if v.schema.at(&path).is_none() {
+                    bad.push(format!("{} {}: {} -> {path}", info.kind, v.name, c.name));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}
