@@ -135,13 +135,20 @@ fn make_resource(mut m: Map, path: &Path) -> Result<Resource, Error> {
     Ok(r)
 }
 
-fn append_all(ra: &mut Vec<Resource>, new: Vec<Resource>) -> Result<(), Error> {
-    for r in new {
+fn append_all(ra: &mut Vec<Resource>, new: Vec<Resource>) {
+    ra.extend(new);
+}
+
+/// Fails when two resources share an identity (kustomize refuses to add a
+/// resource whose id is already registered).
+fn check_unique(ra: &[Resource]) -> Result<(), Error> {
+    let mut seen = std::collections::HashSet::with_capacity(ra.len());
+    for r in ra {
         let id = r.id();
-        if ra.iter().any(|x| x.id().same_as(&id)) {
+        let ns = if id.namespace.is_empty() { "default".to_string() } else { id.namespace.clone() };
+        if !seen.insert((id.group.clone(), id.version.clone(), id.kind.clone(), id.name.clone(), ns)) {
             return Err(Error::Resource(format!("may not add resource with an already registered id: {id}")));
         }
-        ra.push(r);
     }
     Ok(())
 }
@@ -252,13 +259,14 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
         if path.is_dir() {
             let mut sub = Vec::new();
             accumulate(cx, &path, false, &mut sub)?;
-            append_all(ra, sub)?;
+            append_all(ra, sub);
         } else {
             let path = cx.loader.resolve_file(dir, entry)?;
             let rs = load_resource_file(cx, &path)?;
-            append_all(ra, rs)?;
+            append_all(ra, rs);
         }
     }
+    check_unique(ra)?;
     for g in &k.config_map_generator {
         let r = generators::generate(g, false, k.generator_options.as_ref(), dir, &cx.loader)?;
         absorb_generated(ra, r)?;

@@ -1,6 +1,9 @@
 //! Updating references to resources whose names changed (prefix, suffix,
 //! hash), like kustomize's name reference transformer.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use crate::Error;
 use crate::fieldspec;
 use crate::resource::Resource;
@@ -76,30 +79,58 @@ fn table() -> Vec<Ref> {
     t
 }
 
-/// The referents whose name history contains `old`, filtered by namespace.
+/// What name-reference resolution needs to know about a resource.
+struct Info {
+    kind: String,
+    name: String,
+    orig_name: String,
+    namespace: String,
+    cluster: bool,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+}
+
+impl Info {
+    fn of(r: &Resource) -> Self {
+        Info {
+            kind: r.kind().to_string(),
+            name: r.name().to_string(),
+            orig_name: r.orig.name.clone(),
+            namespace: r.namespace().to_string(),
+            cluster: r.is_cluster_scoped(),
+            prefixes: r.prefixes.clone(),
+            suffixes: r.suffixes.clone(),
+        }
+    }
+}
+
+/// Resources indexed by (kind, any name they have had).
+struct Index {
+    infos: Vec<Info>,
+    by_name: HashMap<(String, String), Vec<usize>>,
+}
+
+/// The new name of the referent `old` of kind `referent_kind`, if it was
+/// renamed: candidates are filtered by namespace, then by overlay branch.
 fn new_name(
-    resources: &[Resource],
+    idx: &Index,
     referent_kind: &str,
     old: &str,
-    referrer: &Resource,
+    referrer: &Info,
     referrer_ns: &str,
 ) -> Result<Option<String>, Error> {
-    let referrer_cluster = referrer.is_cluster_scoped();
-    let candidates: Vec<&Resource> =
-        resources.iter().filter(|r| r.kind() == referent_kind && r.names.iter().any(|n| n == old)).collect();
-    if candidates.is_empty() {
+    let Some(cands) = idx.by_name.get(&(referent_kind.to_string(), old.to_string())) else {
         return Ok(None);
-    }
-    let in_scope: Vec<&Resource> = candidates
+    };
+    let mut pick: Vec<&Info> = cands
         .iter()
-        .copied()
-        .filter(|r| referrer_cluster || r.is_cluster_scoped() || crate::resource::ns_eq(r.namespace(), referrer_ns))
+        .map(|i| &idx.infos[*i])
+        .filter(|r| referrer.cluster || r.cluster || crate::resource::ns_eq(&r.namespace, referrer_ns))
         .collect();
-    let mut pick: Vec<&Resource> = in_scope;
     if pick.len() > 1 {
         // Like kustomize, prefer referents that went through the same
         // prefixes and suffixes as the referrer (same overlay branch).
-        let same: Vec<&Resource> = pick
+        let same: Vec<&Info> = pick
             .iter()
             .copied()
             .filter(|r| r.prefixes == referrer.prefixes && r.suffixes == referrer.suffixes)
@@ -108,7 +139,7 @@ fn new_name(
             pick = same;
         }
     }
-    let mut names: Vec<&str> = pick.iter().map(|r| r.name()).collect();
+    let mut names: Vec<&str> = pick.iter().map(|r| r.name.as_str()).collect();
     names.dedup();
     match names.len() {
         0 => Ok(None),
@@ -119,9 +150,9 @@ fn new_name(
             if names.contains(&old) {
                 return Ok(Some(old.to_string()));
             }
-            let orig: Vec<&&Resource> = pick.iter().filter(|r| r.orig.name == old).collect();
+            let orig: Vec<&&Info> = pick.iter().filter(|r| r.orig_name == old).collect();
             if orig.len() == 1 {
-                return Ok(Some(orig[0].name().to_string()));
+                return Ok(Some(orig[0].name.clone()));
             }
             Err(Error::transform(format!(
                 "found multiple possible referents for {referent_kind} {old:?}: {}",
@@ -131,47 +162,76 @@ fn new_name(
     }
 }
 
+/// A reference path split into the holder path and the name field.
+struct Compiled {
+    referent: &'static str,
+    referrer: Option<String>,
+    parents: Vec<String>,
+    leaf: String,
+    check_kind: bool,
+}
+
+fn compiled() -> &'static [Compiled] {
+    static TABLE: OnceLock<Vec<Compiled>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        table()
+            .into_iter()
+            .filter_map(|rf| {
+                let mut path = fieldspec::split_path(&rf.path);
+                let leaf = path.pop()?;
+                Some(Compiled {
+                    referent: rf.referent,
+                    referrer: rf.referrer,
+                    // kustomize does not check the kind of RBAC subjects.
+                    check_kind: !rf.path.starts_with("subjects"),
+                    parents: path,
+                    leaf,
+                })
+            })
+            .collect()
+    })
+}
+
 /// Rewrites references to renamed resources.
 pub fn fix(resources: &mut [Resource]) -> Result<(), Error> {
-    let refs = table();
-    let snapshot: Vec<Resource> = resources.to_vec();
-    for r in resources.iter_mut() {
-        let ns = r.namespace().to_string();
-        let me = r.clone();
-        for rf in &refs {
-            if rf.referrer.as_deref().is_some_and(|k| k != r.kind()) {
+    let refs = compiled();
+    let mut idx = Index { infos: resources.iter().map(Info::of).collect(), by_name: HashMap::new() };
+    for (i, r) in resources.iter().enumerate() {
+        for n in &r.names {
+            let e = idx.by_name.entry((idx.infos[i].kind.clone(), n.clone())).or_default();
+            if !e.contains(&i) {
+                e.push(i);
+            }
+        }
+    }
+    for (i, r) in resources.iter_mut().enumerate() {
+        let me = &idx.infos[i];
+        for rf in refs {
+            if rf.referrer.as_deref().is_some_and(|k| k != me.kind) {
                 continue;
             }
-            let path = fieldspec::split_path(&rf.path);
-            let Some((leaf, parents)) = path.split_last() else {
-                continue;
-            };
             let mut root = Value::Map(std::mem::take(&mut r.obj));
             let mut result = Ok(());
-            let leaf = leaf.clone();
-            let _ = fieldspec::visit(&mut root, parents, false, &mut |holder: &mut Value| {
+            let _ = fieldspec::visit(&mut root, &rf.parents, false, &mut |holder: &mut Value| {
                 let holders: Vec<&mut Value> = match holder {
                     Value::Seq(items) => items.iter_mut().collect(),
                     other => vec![other],
                 };
                 for h in holders {
                     let Some(m) = h.as_map_mut() else { continue };
-                    // Sibling `kind` fields (roleRef, subjects, scaleTargetRef)
-                    // must name the referent kind.
-                    // kustomize does not check the kind of RBAC subjects.
-                    let check_kind = !rf.path.starts_with("subjects");
-                    if let Some(k) = m.get("kind").and_then(Value::as_str).filter(|_| check_kind)
+                    // Sibling `kind` fields (roleRef, scaleTargetRef) must name
+                    // the referent kind.
+                    if let Some(k) = m.get("kind").and_then(Value::as_str).filter(|_| rf.check_kind)
                         && k != rf.referent
                     {
                         continue;
                     }
-                    let scope_ns =
-                        m.get("namespace").and_then(Value::as_str).map_or_else(|| ns.clone(), str::to_string);
-                    let Some(old) = m.get(&leaf).and_then(Value::as_str).map(str::to_string) else {
+                    let scope_ns = m.get("namespace").and_then(Value::as_str).unwrap_or(&me.namespace).to_string();
+                    let Some(old) = m.get(&rf.leaf).and_then(Value::as_str).map(str::to_string) else {
                         continue;
                     };
-                    match new_name(&snapshot, rf.referent, &old, &me, &scope_ns) {
-                        Ok(Some(n)) if n != old => m.insert(leaf.clone(), Value::str(n)),
+                    match new_name(&idx, rf.referent, &old, me, &scope_ns) {
+                        Ok(Some(n)) if n != old => m.insert(rf.leaf.clone(), Value::str(n)),
                         Ok(_) => {}
                         Err(e) => result = Err(e),
                     }
