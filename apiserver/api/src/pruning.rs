@@ -1,6 +1,7 @@
 //! Dropping fields a structural schema does not declare, as kube-apiserver does for custom
 //! resources. The dropped paths are returned so that the server can implement
-//! `fieldValidation=Strict` (reject) or `Warn` (warn and continue).
+//! `fieldValidation=Strict` (reject) or `Warn` (warn and continue). `null` values of fields
+//! that are not nullable are dropped too (silently), so that defaulting can fill them.
 
 use serde_json::Value;
 
@@ -30,6 +31,7 @@ const OBJECT_META_FIELDS: &[&str] = &[
 pub fn prune(schema: &Schema, object: &mut Value) -> Vec<String> {
     let mut pruned = Vec::new();
     if let Value::Object(map) = object {
+        drop_nulls(schema, map);
         let mut removed = Vec::new();
         map.retain(|k, _| {
             let keep = schema.properties.contains_key(k) || schema.preserve_unknown_fields;
@@ -65,6 +67,7 @@ pub fn prune_value(schema: &Schema, value: &mut Value, path: &str, pruned: &mut 
                 }
                 return;
             }
+            drop_nulls(schema, map);
             if let Some(ap) = &schema.additional_properties {
                 for (k, v) in map.iter_mut() {
                     prune_value(ap, v, &format!("{path}.{k}"), pruned);
@@ -97,6 +100,21 @@ pub fn prune_value(schema: &Schema, value: &mut Value, path: &str, pruned: &mut 
     }
 }
 
+/// Drops `null` values of fields that are not nullable, as kube-apiserver does before
+/// defaulting (they are not reported: they are not unknown fields).
+fn drop_nulls(schema: &Schema, map: &mut serde_json::Map<String, Value>) {
+    map.retain(|k, v| {
+        if !v.is_null() {
+            return true;
+        }
+        match (schema.properties.get(k), &schema.additional_properties) {
+            (Some(s), _) => s.nullable,
+            (None, Some(ap)) => ap.nullable,
+            (None, None) => true,
+        }
+    });
+}
+
 fn prune_metadata(meta: &mut Value, pruned: &mut Vec<String>) {
     if let Value::Object(map) = meta {
         map.retain(|k, _| {
@@ -113,6 +131,20 @@ fn prune_metadata(meta: &mut Value, pruned: &mut Vec<String>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn drops_nulls_of_non_nullable_fields_silently() {
+        let s = Schema::object().prop(
+            "spec",
+            Schema::object()
+                .prop("a", Schema::string())
+                .prop("n", Schema::string().nullable())
+                .prop("m", Schema::map(Schema::string())),
+        );
+        let mut v = json!({"spec": {"a": null, "n": null, "m": {"k": null, "j": "x"}}});
+        assert!(prune(&s, &mut v).is_empty());
+        assert_eq!(v, json!({"spec": {"n": null, "m": {"j": "x"}}}));
+    }
 
     #[test]
     fn drops_unknown_fields_at_every_level_and_reports_paths() {

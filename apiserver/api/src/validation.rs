@@ -280,6 +280,15 @@ pub fn validate_schema(schema: &Schema, value: &Value, path: &str, errors: &mut 
         ));
         return;
     }
+    if schema.type_.is_none() && schema.int_or_string && !type_matches(Type::Integer, value) && !value.is_string() {
+        let actual = json_type_name(value);
+        errors.push(FieldError::type_invalid(
+            path,
+            Value::from(actual),
+            format!("{path} in body must be of type integer or string: \"{actual}\""),
+        ));
+        return;
+    }
     if !schema.enum_values.is_empty() && !schema.enum_values.contains(value) {
         errors.push(FieldError::not_supported(path, value.clone(), &schema.enum_values));
     }
@@ -647,6 +656,29 @@ mod tests {
             &mut errs,
         );
         assert_eq!(errs.len(), 1);
+    }
+
+    #[test]
+    fn int_or_string_and_nullable() {
+        let s = Schema::object()
+            .prop("port", Schema { int_or_string: true, ..Schema::default() })
+            .prop("n", Schema::string().nullable());
+        for (v, n) in [
+            (json!({"port": 80}), 0),
+            (json!({"port": "http"}), 0),
+            (json!({"port": true}), 1),
+            (json!({"n": null}), 0),
+        ] {
+            let mut errs = Vec::new();
+            validate_value(&s, &v, "spec", &mut errs);
+            assert_eq!(errs.len(), n, "{v}: {errs:?}");
+        }
+        let mut errs = Vec::new();
+        validate_value(&Schema::object().prop("s", Schema::string()), &json!({"s": null}), "spec", &mut errs);
+        assert_eq!(
+            errs[0].to_string(),
+            r#"spec.s: Invalid value: "null": spec.s in body must be of type string: "null""#
+        );
     }
 
     #[test]
