@@ -293,3 +293,59 @@ fn printer_columns_point_at_fields_of_the_schema() {
     }
     assert!(bad.is_empty(), "{bad:#?}");
 }
+
+/// Collects `path -> description` for every node of a schema JSON tree.
+fn descriptions(v: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    if let Some(d) = v.get("description").and_then(Value::as_str) {
+        out.push((path.to_owned(), d.to_owned()));
+    }
+    if let Some(props) = v.get("properties").and_then(Value::as_object) {
+        for (k, p) in props {
+            descriptions(p, &format!("{path}.{k}"), out);
+        }
+    }
+    if let Some(items) = v.get("items") {
+        descriptions(items, &format!("{path}[]"), out);
+    }
+    if let Some(ap) = v.get("additionalProperties") {
+        descriptions(ap, &format!("{path}{{}}"), out);
+    }
+}
+
+/// Whether two texts share a run of `n` or more words.
+fn shares_words(a: &str, b: &str, n: usize) -> bool {
+    let wa: Vec<&str> = a.split_whitespace().collect();
+    let text_b = b.split_whitespace().collect::<Vec<_>>().join(" ");
+    wa.windows(n).any(|w| text_b.contains(&w.join(" ")))
+}
+
+#[test]
+fn every_field_is_described_in_our_own_words() {
+    let crds = load_crds();
+    let mut problems = Vec::new();
+    for info in eddy_api::registry() {
+        for v in &info.versions {
+            let ours = v.schema.to_json();
+            let mut mine = Vec::new();
+            descriptions(&ours, "", &mut mine);
+            // Every property except the bare metadata object is described.
+            walk(&v.schema, "", &mut |path, s| {
+                let element = path.ends_with(']') || path.ends_with('}');
+                if s.description.is_empty() && path != ".metadata" && !path.is_empty() && !element {
+                    problems.push(format!("{} {}: {path} has no description", info.kind, v.name));
+                }
+            });
+            let Some((_, up)) = upstream_version(&crds, info.group, info.kind, v.name) else { continue };
+            let mut theirs = Vec::new();
+            descriptions(&up["schema"]["openAPIV3Schema"], "", &mut theirs);
+            for (path, text) in &mine {
+                if let Some((_, t)) = theirs.iter().find(|(p, _)| p == path)
+                    && shares_words(text, t, 6)
+                {
+                    problems.push(format!("{} {}: {path} reads like upstream: {text:?}", info.kind, v.name));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
