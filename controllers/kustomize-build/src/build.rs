@@ -12,6 +12,50 @@ use crate::{BuildOptions, Error, fieldspec, generators, nameref, patch, transfor
 struct Ctx {
     loader: Loader,
     stack: Vec<PathBuf>,
+    config: TransformerConfig,
+}
+
+/// Field specs added by `configurations` files.
+#[derive(Debug, Default)]
+struct TransformerConfig {
+    common_labels: Vec<fieldspec::FieldSpec>,
+    template_labels: Vec<fieldspec::FieldSpec>,
+    common_annotations: Vec<fieldspec::FieldSpec>,
+    images: Vec<fieldspec::FieldSpec>,
+    name_refs: Vec<nameref::ExtraRef>,
+}
+
+impl TransformerConfig {
+    fn load(&mut self, cx_loader: &Loader, dir: &Path, entry: &str) -> Result<(), Error> {
+        let path = cx_loader.resolve_file(dir, entry)?;
+        let text = cx_loader.read_text(&path)?;
+        let docs = yaml::parse_documents(&text).map_err(|source| Error::Yaml { path: path.clone(), source })?;
+        let bad = |m: String| Error::Kustomization { path: path.clone(), message: m };
+        for d in docs {
+            let Value::Map(m) = d else { continue };
+            for (k, v) in m.iter() {
+                match k.as_str() {
+                    "commonLabels" => self.common_labels.extend(fieldspec::parse_list(v).map_err(bad)?),
+                    "templateLabels" => self.template_labels.extend(fieldspec::parse_list(v).map_err(bad)?),
+                    "commonAnnotations" => self.common_annotations.extend(fieldspec::parse_list(v).map_err(bad)?),
+                    "images" => self.images.extend(fieldspec::parse_list(v).map_err(bad)?),
+                    "nameReference" => {
+                        for item in v.as_seq().map(Vec::as_slice).unwrap_or_default() {
+                            let Some(im) = item.as_map() else { continue };
+                            let referent = im.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+                            let specs = im.get("fieldSpecs").map(fieldspec::parse_list).transpose().map_err(bad)?;
+                            for spec in specs.unwrap_or_default() {
+                                self.name_refs.push(nameref::ExtraRef { referent: referent.clone(), spec });
+                            }
+                        }
+                    }
+                    "namePrefix" | "nameSuffix" | "namespace" | "varReference" | "replicas" => {}
+                    other => return Err(bad(format!("unknown transformer configuration field {other:?}"))),
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Builds the tree rooted at `root`.
@@ -22,7 +66,7 @@ pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
     if !root.starts_with(loader_boundary(&boundary)?) {
         return Err(Error::Restricted(format!("'{}' is not in or below '{}'", root.display(), boundary.display())));
     }
-    let mut cx = Ctx { loader, stack: Vec::new() };
+    let mut cx = Ctx { loader, stack: Vec::new(), config: TransformerConfig::default() };
     let mut ra = Vec::new();
     let top = accumulate(&mut cx, &root, false, &mut ra)?;
     // Hash suffixes are added once, at the very end, from the final content.
@@ -33,7 +77,7 @@ pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
             r.set_name(&n);
         }
     }
-    nameref::fix(&mut ra)?;
+    nameref::fix(&mut ra, &cx.config.name_refs)?;
     build_metadata(&top, &mut ra, opts)?;
     match &top.sort_options {
         Some(so) if so.fifo => {}
@@ -267,6 +311,10 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
         }
     }
     check_unique(ra)?;
+    for c in &k.configurations {
+        let loader = cx.loader.clone();
+        cx.config.load(&loader, dir, c)?;
+    }
     for g in &k.config_map_generator {
         let r = generators::generate(g, false, k.generator_options.as_ref(), dir, &cx.loader)?;
         absorb_generated(ra, r)?;
@@ -282,11 +330,11 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
         }
         accumulate(cx, &path, true, ra)?;
     }
-    if !k.generators.is_empty() || !k.transformers.is_empty() || !k.configurations.is_empty() || !k.crds.is_empty() {
-        return Err(kerr(
-            dir,
-            "generators, transformers, configurations and crds are not supported by this build engine yet",
-        ));
+    if !k.crds.is_empty() {
+        return Err(kerr(dir, "the crds field is not supported by this build engine yet"));
+    }
+    for (path, cfg) in plugin_configs(cx, dir, &k.generators)? {
+        run_generator(cx, dir, ra, &path, &cfg)?;
     }
     // Transformers, in kustomize's built-in order.
     for p in &k.patches_strategic_merge {
@@ -300,15 +348,24 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
         transformers::namespace(ra, ns);
     }
     transformers::prefix_suffix(ra, &k.name_prefix, &k.name_suffix);
-    transformers::labels(ra, &k.labels, &k.common_labels, &fieldspec::common_label_specs())?;
-    transformers::annotations(ra, &k.common_annotations, &fieldspec::annotation_specs())?;
+    let mut label_specs = fieldspec::common_label_specs();
+    label_specs.extend(cx.config.common_labels.iter().cloned());
+    let mut template_specs = fieldspec::template_label_specs();
+    template_specs.extend(cx.config.template_labels.iter().cloned());
+    transformers::labels(ra, &k.labels, &k.common_labels, &label_specs, &template_specs)?;
+    let mut annotation_specs = fieldspec::annotation_specs();
+    annotation_specs.extend(cx.config.common_annotations.iter().cloned());
+    transformers::annotations(ra, &k.common_annotations, &annotation_specs)?;
     for p in &k.patches_json6902 {
         apply_patch(cx, dir, ra, p, true)?;
     }
     transformers::replicas(ra, &k.replicas)?;
-    transformers::images(ra, &k.images)?;
+    transformers::images(ra, &k.images, &cx.config.images)?;
     if !k.replacements.is_empty() {
         crate::replacements::apply(cx_loader(cx), dir, ra, &k.replacements)?;
+    }
+    for (path, cfg) in plugin_configs(cx, dir, &k.transformers)? {
+        run_transformer(cx, dir, ra, &path, &cfg)?;
     }
     if k.openapi.as_ref().is_some_and(|v| !v.is_null()) {
         return Err(kerr(dir, "the openapi field is not supported by this build engine yet"));
@@ -461,4 +518,162 @@ fn raw_maps(text: &str, dir: &Path) -> Result<Vec<Resource>, Error> {
         }
     }
     Ok(out)
+}
+
+/// Loads builtin plugin configurations listed under `generators` or
+/// `transformers`: files, inline YAML, or directories whose build output is
+/// the configuration list.
+fn plugin_configs(cx: &mut Ctx, dir: &Path, entries: &[String]) -> Result<Vec<(PathBuf, Map)>, Error> {
+    let mut out = Vec::new();
+    for e in entries {
+        if e.contains('\n') {
+            for r in resources_from_text(e, &dir.join("<inline plugin>"))? {
+                out.push((dir.to_path_buf(), r.obj));
+            }
+            continue;
+        }
+        let path = cx.loader.resolve(dir, e)?;
+        if path.is_dir() {
+            let mut sub = Vec::new();
+            accumulate(cx, &path, false, &mut sub)?;
+            out.extend(sub.into_iter().map(|r| (path.clone(), r.obj)));
+        } else {
+            let path = cx.loader.resolve_file(dir, e)?;
+            for r in load_resource_file(cx, &path)? {
+                out.push((path.clone(), r.obj));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn plugin_kind(cfg: &Map) -> (&str, &str) {
+    (
+        cfg.get("apiVersion").and_then(Value::as_str).unwrap_or_default(),
+        cfg.get("kind").and_then(Value::as_str).unwrap_or_default(),
+    )
+}
+
+fn unsupported_plugin(path: &Path, cfg: &Map) -> Error {
+    let (api, kind) = plugin_kind(cfg);
+    kerr(path, format!("plugin {api}/{kind} is not supported: only the builtin generators and transformers are"))
+}
+
+fn run_generator(cx: &Ctx, dir: &Path, ra: &mut Vec<Resource>, path: &Path, cfg: &Map) -> Result<(), Error> {
+    let secret = match plugin_kind(cfg) {
+        ("builtin", "ConfigMapGenerator") => false,
+        ("builtin", "SecretGenerator") => true,
+        _ => return Err(unsupported_plugin(path, cfg)),
+    };
+    let args = crate::kustomization::parse_generator_config(path, cfg, secret)?;
+    let r = generators::generate(&args, secret, None, dir, &cx.loader)?;
+    absorb_generated(ra, r)
+}
+
+fn string_pairs(cfg: &Map, key: &str) -> Vec<(String, String)> {
+    cfg.get(key)
+        .and_then(Value::as_map)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default()
+}
+
+fn specs_of(path: &Path, cfg: &Map) -> Result<Vec<fieldspec::FieldSpec>, Error> {
+    match cfg.get("fieldSpecs") {
+        Some(v) => fieldspec::parse_list(v).map_err(|m| kerr(path, m)),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn run_transformer(cx: &Ctx, dir: &Path, ra: &mut Vec<Resource>, path: &Path, cfg: &Map) -> Result<(), Error> {
+    let (api, kind) = plugin_kind(cfg);
+    if api != "builtin" {
+        return Err(unsupported_plugin(path, cfg));
+    }
+    let text = |k: &str| cfg.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    match kind {
+        "LabelTransformer" => {
+            let specs = specs_of(path, cfg)?;
+            let pairs = string_pairs(cfg, "labels");
+            transformers::labels(ra, &[], &pairs, &specs, &[])
+        }
+        "AnnotationsTransformer" => {
+            transformers::annotations(ra, &string_pairs(cfg, "annotations"), &specs_of(path, cfg)?)
+        }
+        "NamespaceTransformer" => {
+            let ns = cfg
+                .get("metadata")
+                .and_then(|m| m.get_path(&["namespace"]))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !ns.is_empty() {
+                transformers::namespace(ra, ns);
+            }
+            Ok(())
+        }
+        "PrefixSuffixTransformer" => {
+            transformers::prefix_suffix(ra, &text("prefix"), &text("suffix"));
+            Ok(())
+        }
+        "PrefixTransformer" => {
+            transformers::prefix_suffix(ra, &text("prefix"), "");
+            Ok(())
+        }
+        "SuffixTransformer" => {
+            transformers::prefix_suffix(ra, "", &text("suffix"));
+            Ok(())
+        }
+        "ImageTagTransformer" => {
+            let it = cfg.get("imageTag").and_then(Value::as_map).cloned().unwrap_or_default();
+            let get = |k: &str| it.get(k).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
+            let spec = crate::kustomization::ImageSpec {
+                name: get("name").unwrap_or_default(),
+                new_name: get("newName"),
+                new_tag: get("newTag"),
+                digest: get("digest"),
+            };
+            transformers::images(ra, &[spec], &specs_of(path, cfg)?)
+        }
+        "ReplicaCountTransformer" => {
+            let rep = cfg.get("replica").and_then(Value::as_map).cloned().unwrap_or_default();
+            let name = rep.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let count = rep.get("count").and_then(Value::as_str).and_then(|c| c.parse().ok()).unwrap_or(0);
+            transformers::replicas(ra, &[(name, count)])
+        }
+        "PatchTransformer" => {
+            let spec = crate::kustomization::parse_patch_config(path, &Value::Map(cfg_without_meta(cfg)))?;
+            apply_patch(cx, dir, ra, &spec, false)
+        }
+        "PatchJson6902Transformer" => {
+            let mut body = cfg_without_meta(cfg);
+            if let Some(op) = body.remove("jsonOp") {
+                body.insert("patch", op);
+            }
+            let spec = crate::kustomization::parse_patch_config(path, &Value::Map(body))?;
+            apply_patch(cx, dir, ra, &spec, true)
+        }
+        "PatchStrategicMergeTransformer" => {
+            if let Some(Value::Seq(paths)) = cfg.get("paths") {
+                for p in paths.iter().filter_map(Value::as_str) {
+                    let t = load_patch_text(cx, dir, p)?;
+                    apply_smp_docs(ra, &t, None, &PatchSpec::default(), dir)?;
+                }
+            }
+            if let Some(t) = cfg.get("patches").and_then(Value::as_str) {
+                apply_smp_docs(ra, t, None, &PatchSpec::default(), dir)?;
+            }
+            Ok(())
+        }
+        "ReplacementTransformer" => {
+            let reps = cfg.get("replacements").and_then(Value::as_seq).cloned().unwrap_or_default();
+            crate::replacements::apply(&cx.loader, dir, ra, &reps)
+        }
+        _ => Err(unsupported_plugin(path, cfg)),
+    }
+}
+
+fn cfg_without_meta(cfg: &Map) -> Map {
+    cfg.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "apiVersion" | "kind" | "metadata"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }

@@ -279,6 +279,34 @@ impl Ctx<'_> {
     }
 }
 
+/// Parses the body of a builtin `ConfigMapGenerator` / `SecretGenerator`
+/// plugin configuration (its `metadata` supplies a default name and namespace).
+pub fn parse_generator_config(path: &Path, m: &Map, secret: bool) -> Result<GeneratorArgs, Error> {
+    let cx = Ctx { path };
+    let mut body = Map::new();
+    for (k, v) in m.iter() {
+        if k != "apiVersion" && k != "kind" && k != "metadata" {
+            body.insert(k.clone(), v.clone());
+        }
+    }
+    let mut args = cx.generator(&Value::Map(body), secret)?;
+    if let Some(Value::Map(meta)) = m.get("metadata") {
+        if args.name.is_empty() {
+            args.name = cx.opt_string(meta, "name")?.unwrap_or_default();
+        }
+        if args.namespace.is_none() {
+            args.namespace = cx.opt_string(meta, "namespace")?.filter(|s| !s.is_empty());
+        }
+    }
+    Ok(args)
+}
+
+/// Parses a patch entry (`path`/`patch`/`target`/`options`) of a plugin
+/// configuration.
+pub fn parse_patch_config(path: &Path, v: &Value) -> Result<PatchSpec, Error> {
+    Ctx { path }.patch(v, "patch")
+}
+
 const TOP_FIELDS: &[&str] = &[
     "apiVersion",
     "kind",

@@ -164,7 +164,7 @@ fn new_name(
 
 /// A reference path split into the holder path and the name field.
 struct Compiled {
-    referent: &'static str,
+    referent: String,
     referrer: Option<String>,
     parents: Vec<String>,
     leaf: String,
@@ -180,7 +180,7 @@ fn compiled() -> &'static [Compiled] {
                 let mut path = fieldspec::split_path(&rf.path);
                 let leaf = path.pop()?;
                 Some(Compiled {
-                    referent: rf.referent,
+                    referent: rf.referent.to_string(),
                     referrer: rf.referrer,
                     // kustomize does not check the kind of RBAC subjects.
                     check_kind: !rf.path.starts_with("subjects"),
@@ -192,9 +192,30 @@ fn compiled() -> &'static [Compiled] {
     })
 }
 
+/// An additional name reference from a `configurations` file.
+#[derive(Debug, Clone)]
+pub struct ExtraRef {
+    /// Kind of the referenced resource.
+    pub referent: String,
+    /// Where the referring field is.
+    pub spec: fieldspec::FieldSpec,
+}
+
 /// Rewrites references to renamed resources.
-pub fn fix(resources: &mut [Resource]) -> Result<(), Error> {
-    let refs = compiled();
+pub fn fix(resources: &mut [Resource], extra: &[ExtraRef]) -> Result<(), Error> {
+    let mut owned: Vec<Compiled> = Vec::new();
+    for e in extra {
+        let mut parents = e.spec.path.clone();
+        let Some(leaf) = parents.pop() else { continue };
+        owned.push(Compiled {
+            referent: e.referent.clone(),
+            referrer: e.spec.kind.clone(),
+            parents: parents.iter().map(|p| p.trim_end_matches("[]").to_string()).collect(),
+            leaf,
+            check_kind: false,
+        });
+    }
+    let refs: Vec<&Compiled> = compiled().iter().chain(owned.iter()).collect();
     let mut idx = Index { infos: resources.iter().map(Info::of).collect(), by_name: HashMap::new() };
     for (i, r) in resources.iter().enumerate() {
         for n in &r.names {
@@ -206,7 +227,7 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), Error> {
     }
     for (i, r) in resources.iter_mut().enumerate() {
         let me = &idx.infos[i];
-        for rf in refs {
+        for rf in &refs {
             if rf.referrer.as_deref().is_some_and(|k| k != me.kind) {
                 continue;
             }
@@ -230,7 +251,7 @@ pub fn fix(resources: &mut [Resource]) -> Result<(), Error> {
                     let Some(old) = m.get(&rf.leaf).and_then(Value::as_str).map(str::to_string) else {
                         continue;
                     };
-                    match new_name(&idx, rf.referent, &old, me, &scope_ns) {
+                    match new_name(&idx, &rf.referent, &old, me, &scope_ns) {
                         Ok(Some(n)) if n != old => m.insert(rf.leaf.clone(), Value::str(n)),
                         Ok(_) => {}
                         Err(e) => result = Err(e),

@@ -83,6 +83,7 @@ pub fn labels(
     entries: &[LabelSpec],
     common: &[(String, String)],
     common_specs: &[FieldSpec],
+    template_specs: &[FieldSpec],
 ) -> Result<(), Error> {
     for e in entries {
         if e.pairs.is_empty() {
@@ -94,7 +95,7 @@ pub fn labels(
         } else {
             specs.push(FieldSpec::new(None, None, "metadata/labels", true));
             if e.include_templates {
-                specs.extend(fieldspec::template_label_specs());
+                specs.extend(template_specs.iter().cloned());
             }
         }
         for r in resources.iter_mut() {
@@ -200,8 +201,9 @@ fn walk_containers(v: &mut Value, spec: &ImageSpec, matcher: &Regex) {
     }
 }
 
-/// Applies `images` entries.
-pub fn images(resources: &mut [Resource], specs: &[ImageSpec]) -> Result<(), Error> {
+/// Applies `images` entries, to every container list and to the extra image
+/// fields of `configurations`.
+pub fn images(resources: &mut [Resource], specs: &[ImageSpec], extra: &[FieldSpec]) -> Result<(), Error> {
     for spec in specs {
         let matcher = Regex::new(&format!("^{}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?$", spec.name))
             .map_err(|e| Error::transform(format!("invalid image name {:?}: {e}", spec.name)))?;
@@ -211,6 +213,12 @@ pub fn images(resources: &mut [Resource], specs: &[ImageSpec]) -> Result<(), Err
             if let Value::Map(m) = root {
                 r.obj = m;
             }
+            fieldspec::apply_specs(r, extra, &mut |v: &mut Value| {
+                if let Some(new) = v.as_str().and_then(|img| update_image(img, spec, &matcher)) {
+                    *v = Value::str(new);
+                }
+                Ok(())
+            })?;
         }
     }
     Ok(())
