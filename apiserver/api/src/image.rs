@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::api_struct;
 use crate::meta::{AccessFrom, Condition, LabelSelector, LocalObjectReference, status_default};
 use crate::resource::{AGE, PrinterColumn, READY, ResourceInfo, STATUS, VersionInfo, api_kind, col};
 use crate::schema::Schema;
+use crate::schema::api_struct;
 
 /// The API group.
 pub const GROUP: &str = "image.toolkit.fluxcd.io";

@@ -2,12 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use crate::api_struct;
 use crate::meta::{
     CommonMetadata, Condition, CustomHealthCheck, DependencyReference, IgnoreRule, KubeConfigReference, KustomizeImage,
     LocalObjectReference, Patch, ResourceInventory, status_default,
 };
 use crate::resource::{AGE, READY, ResourceInfo, STATUS, VersionInfo, api_kind};
+use crate::schema::api_struct;
 
 /// The API group.
 pub const GROUP: &str = "kustomize.toolkit.fluxcd.io";

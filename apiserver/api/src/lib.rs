@@ -7,7 +7,7 @@
 //!   types (conditions, references, artifacts, kubeconfig references, ...). [`typed::FluxObject`]
 //!   decodes any served object (converted to storage first).
 //! - **Schemas**: a structural OpenAPI v3 [`Schema`] for every served kind and version, built
-//!   from those structs by the [`api_struct!`] macro, whose doc comments become `kubectl explain`
+//!   from those structs by the crate's `api_struct!` macro, whose doc comments become `kubectl explain`
 //!   text. Older versions are derived from the storage version by small, documented edits.
 //!   A test compares them path by path with the upstream Flux CRDs.
 //! - **Registry**: [`registry()`] lists every kind ([`ResourceInfo`]: names, short names,

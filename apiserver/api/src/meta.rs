@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api_struct;
+use crate::schema::api_struct;
 use crate::schema::{ApiSchema, Schema, SkipField};
 
 /// The Kubernetes object metadata Eddy keeps typed. Fields this struct does not name are kept

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::api_struct;
 use crate::meta::{Condition, LocalObjectReference, status_default};
 use crate::resource::{AGE, READY, ResourceInfo, STATUS, VersionInfo, api_kind};
+use crate::schema::api_struct;
 
 /// The API group.
 pub const GROUP: &str = "notification.toolkit.fluxcd.io";

@@ -608,7 +608,6 @@ pub fn skip_field<T: SkipField>(v: &T) -> bool {
 /// name, optionally `as "jsonName"` when camel-casing the Rust name is not right, the type, and
 /// optionally `=> modifier(args).modifier(args)` calling [`Schema`] builder methods. Struct-level
 /// modifiers go in `@schema modifier(args);` before `pub struct`.
-#[macro_export]
 macro_rules! api_struct {
     (
         $(#[doc = $sdoc:literal])*
@@ -633,30 +632,31 @@ macro_rules! api_struct {
             )*
         }
 
-        impl $crate::schema::SkipField for $name {}
+        impl crate::schema::SkipField for $name {}
 
-        impl $crate::schema::ApiSchema for $name {
-            fn schema() -> $crate::schema::Schema {
+        impl crate::schema::ApiSchema for $name {
+            fn schema() -> crate::schema::Schema {
                 #[allow(unused_mut)]
-                let mut s = $crate::schema::Schema::object()
-                    .describe(&$crate::schema::doc_text(&[$($sdoc),*]))
+                let mut s = crate::schema::Schema::object()
+                    .describe(&crate::schema::doc_text(&[$($sdoc),*]))
                     $($(.$sm($($sa),*))+)?;
                 $(
-                    let json_name = $crate::api_struct!(@name $field $($json)?);
-                    let field_schema = <$ty as $crate::schema::ApiSchema>::schema()
-                        .describe(&$crate::schema::doc_text(&[$($fdoc),*]))
+                    let json_name = api_struct!(@name $field $($json)?);
+                    let field_schema = <$ty as crate::schema::ApiSchema>::schema()
+                        .describe(&crate::schema::doc_text(&[$($fdoc),*]))
                         $($(.$m($($a),*))+)?;
-                    s = $crate::api_struct!(@add s, json_name, field_schema $(, $flag)?);
+                    s = api_struct!(@add s, json_name, field_schema $(, $flag)?);
                 )*
                 s
             }
         }
     };
-    (@name $field:ident) => { $crate::schema::camel_case(stringify!($field)) };
+    (@name $field:ident) => { crate::schema::camel_case(stringify!($field)) };
     (@name $field:ident $json:literal) => { String::from($json) };
     (@add $s:ident, $n:ident, $f:ident) => { $s.prop(&$n, $f) };
     (@add $s:ident, $n:ident, $f:ident, req) => { $s.req_prop(&$n, $f) };
 }
+pub(crate) use api_struct;
 
 #[cfg(test)]
 mod tests {

@@ -3,10 +3,10 @@
 //! The typed structs describe v1, the storage version. The v1beta2 schemas are derived from the
 //! v1 ones by [`v1beta2_schema`], which applies the few differences between the two versions.
 
-use crate::api_struct;
 use crate::meta::{AccessFrom, Artifact, Condition, LocalObjectReference, OidcIdentityMatch, status_default};
 use crate::resource::{AGE, READY, ResourceInfo, STATUS, VersionInfo, api_kind, col};
 use crate::schema::Schema;
+use crate::schema::api_struct;
 
 /// The API group.
 pub const GROUP: &str = "source.toolkit.fluxcd.io";
