@@ -13,6 +13,7 @@ struct Ctx {
     loader: Loader,
     stack: Vec<PathBuf>,
     config: TransformerConfig,
+    vars: Vec<crate::vars::Var>,
 }
 
 /// Field specs added by `configurations` files.
@@ -66,7 +67,7 @@ pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
     if !root.starts_with(loader_boundary(&boundary)?) {
         return Err(Error::Restricted(format!("'{}' is not in or below '{}'", root.display(), boundary.display())));
     }
-    let mut cx = Ctx { loader, stack: Vec::new(), config: TransformerConfig::default() };
+    let mut cx = Ctx { loader, stack: Vec::new(), config: TransformerConfig::default(), vars: Vec::new() };
     let mut ra = Vec::new();
     let top = accumulate(&mut cx, &root, false, &mut ra)?;
     // Hash suffixes are added once, at the very end, from the final content.
@@ -78,6 +79,7 @@ pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
         }
     }
     nameref::fix(&mut ra, &cx.config.name_refs)?;
+    crate::vars::resolve(&mut ra, &cx.vars)?;
     build_metadata(&top, &mut ra, opts)?;
     match &top.sort_options {
         Some(so) if so.fifo => {}
@@ -370,8 +372,8 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
     if k.openapi.as_ref().is_some_and(|v| !v.is_null()) {
         return Err(kerr(dir, "the openapi field is not supported by this build engine yet"));
     }
-    if !k.vars.is_empty() {
-        return Err(kerr(dir, "vars are not supported by this build engine yet; use replacements"));
+    for v in &k.vars {
+        cx.vars.push(crate::vars::parse(v)?);
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod replacements;
 mod resource;
 mod selector;
 mod transformers;
+mod vars;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
