@@ -19,6 +19,7 @@
 //!   ObjectMeta rules in [`objectmeta`]); [`admission`] chains them per `fieldValidation` mode.
 //! - **Conversion** between served versions, lossless through an annotation:
 //!   [`conversion::convert`].
+//! - **OpenAPI**: [`openapi::component_schemas`] gives the schemas to publish per group-version.
 //! - **Semantic rules** that Flux enforces at reconcile time beyond the schema: [`semantic`].
 //!
 //! ```
@@ -42,6 +43,7 @@ pub mod kustomize;
 pub mod meta;
 pub mod notification;
 pub mod objectmeta;
+pub mod openapi;
 pub mod pruning;
 pub mod resource;
 pub mod schema;
