@@ -14,6 +14,7 @@ struct Ctx {
     stack: Vec<PathBuf>,
     config: TransformerConfig,
     vars: Vec<crate::vars::Var>,
+    root: PathBuf,
 }
 
 /// Field specs added by `configurations` files.
@@ -67,7 +68,8 @@ pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
     if !root.starts_with(loader_boundary(&boundary)?) {
         return Err(Error::Restricted(format!("'{}' is not in or below '{}'", root.display(), boundary.display())));
     }
-    let mut cx = Ctx { loader, stack: Vec::new(), config: TransformerConfig::default(), vars: Vec::new() };
+    let mut cx =
+        Ctx { loader, stack: Vec::new(), config: TransformerConfig::default(), vars: Vec::new(), root: root.clone() };
     let mut ra = Vec::new();
     let top = accumulate(&mut cx, &root, false, &mut ra)?;
     // Hash suffixes are added once, at the very end, from the final content.
@@ -103,9 +105,19 @@ fn build_metadata(k: &Kustomization, ra: &mut [Resource], opts: &BuildOptions) -
                     meta.entry_map("labels").insert("app.kubernetes.io/managed-by", Value::str(managed_by));
                 }
             }
+            "originAnnotations" => {
+                for r in ra.iter_mut() {
+                    if let Some(origin) = r.origin.clone() {
+                        r.obj
+                            .entry_map("metadata")
+                            .entry_map("annotations")
+                            .insert("config.kubernetes.io/origin", Value::str(origin));
+                    }
+                }
+            }
             other => {
                 return Err(Error::transform(format!(
-                    "buildMetadata option {other:?} is not supported (supported: managedByLabel)"
+                    "buildMetadata option {other:?} is not supported (supported: managedByLabel, originAnnotations)"
                 )));
             }
         }
@@ -120,7 +132,28 @@ fn kerr(path: &Path, msg: impl Into<String>) -> Error {
 /// Loads resources from a YAML file.
 fn load_resource_file(cx: &Ctx, path: &Path) -> Result<Vec<Resource>, Error> {
     let text = cx.loader.read_text(path)?;
-    resources_from_text(&text, path)
+    let mut rs = resources_from_text(&text, path)?;
+    let origin = format!("path: {}\n", relative(&cx.root, path));
+    for r in &mut rs {
+        r.origin = Some(origin.clone());
+    }
+    Ok(rs)
+}
+
+/// `path` relative to `base`, with `..` where needed.
+fn relative(base: &Path, path: &Path) -> String {
+    let b: Vec<_> = base.components().collect();
+    let p: Vec<_> = path.components().collect();
+    let common = b.iter().zip(&p).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); b.len() - common];
+    parts.extend(p[common..].iter().map(|c| c.as_os_str().to_string_lossy().to_string()));
+    parts.join("/")
+}
+
+fn generated_origin(cx: &Ctx, dir: &Path, kind: &str) -> Result<String, Error> {
+    let kfile = cx.loader.kustomization_file(dir)?;
+    let kfile = kfile.canonicalize().unwrap_or(kfile);
+    Ok(format!("configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n", relative(&cx.root, &kfile)))
 }
 
 /// Parses a YAML stream of resources.
@@ -264,6 +297,7 @@ fn absorb_generated(ra: &mut Vec<Resource>, mut r: Resource) -> Result<(), Error
             r.namespaces.clone_from(&old.namespaces);
             r.prefixes.clone_from(&old.prefixes);
             r.suffixes.clone_from(&old.suffixes);
+            r.origin.clone_from(&old.origin);
             r.needs_hash = old.needs_hash;
             r.behavior = Behavior::Create;
             ra[matches[0]] = r;
@@ -318,11 +352,13 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
         cx.config.load(&loader, dir, c)?;
     }
     for g in &k.config_map_generator {
-        let r = generators::generate(g, false, k.generator_options.as_ref(), dir, &cx.loader)?;
+        let mut r = generators::generate(g, false, k.generator_options.as_ref(), dir, &cx.loader)?;
+        r.origin = Some(generated_origin(cx, dir, "ConfigMapGenerator")?);
         absorb_generated(ra, r)?;
     }
     for g in &k.secret_generator {
-        let r = generators::generate(g, true, k.generator_options.as_ref(), dir, &cx.loader)?;
+        let mut r = generators::generate(g, true, k.generator_options.as_ref(), dir, &cx.loader)?;
+        r.origin = Some(generated_origin(cx, dir, "SecretGenerator")?);
         absorb_generated(ra, r)?;
     }
     for entry in &k.components {

@@ -83,6 +83,9 @@ pub struct Resource {
     pub prefixes: Vec<String>,
     /// Suffixes applied so far.
     pub suffixes: Vec<String>,
+    /// Where the resource came from, as kustomize's `originAnnotations`
+    /// build metadata describes it.
+    pub origin: Option<String>,
 }
 
 fn str_at<'a>(m: &'a Map, path: &[&str]) -> &'a str {
@@ -112,6 +115,7 @@ impl Resource {
             behavior: Behavior::Create,
             prefixes: Vec::new(),
             suffixes: Vec::new(),
+            origin: None,
         };
         r.orig = r.id();
         r.names.push(r.name().to_string());
