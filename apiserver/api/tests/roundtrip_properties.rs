@@ -254,3 +254,99 @@ fn arbitrary_valid_objects_round_trip() {
     }
     assert_eq!(checked, 22);
 }
+
+/// A leaf of an object that can be made invalid: its JSON pointer, field path and schema.
+struct Leaf<'s> {
+    pointer: String,
+    path: String,
+    schema: &'s Schema,
+}
+
+fn leaves<'s>(s: &'s Schema, v: &Value, pointer: &str, path: &str, out: &mut Vec<Leaf<'s>>) {
+    match (s.type_, v) {
+        (Some(Type::Object), Value::Object(m)) => {
+            for (k, c) in m {
+                let (p, f) =
+                    (format!("{pointer}/{k}"), if path.is_empty() { k.clone() } else { format!("{path}.{k}") });
+                if let Some(cs) = s.properties.get(k).or(s.additional_properties.as_deref()) {
+                    leaves(cs, c, &p, &f, out);
+                }
+            }
+        }
+        (Some(Type::Array), Value::Array(items)) => {
+            if let Some(is) = s.items.as_deref() {
+                for (i, c) in items.iter().enumerate() {
+                    leaves(is, c, &format!("{pointer}/{i}"), &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        (Some(Type::String | Type::Boolean | Type::Integer), _) => {
+            out.push(Leaf { pointer: pointer.to_owned(), path: path.to_owned(), schema: s });
+        }
+        _ => {}
+    }
+}
+
+/// Makes one leaf invalid and checks that validation reports an error at exactly that field.
+fn mutation_is_caught(
+    obj: &Value,
+    schema: &Schema,
+    pick: proptest::sample::Index,
+    how: u8,
+) -> Result<(), TestCaseError> {
+    let mut valid = obj.clone();
+    eddy_api::defaulting::default(schema, &mut valid);
+    let mut all = Vec::new();
+    for part in ["spec", "status"] {
+        if let (Some(s), Some(v)) = (schema.properties.get(part), valid.get(part)) {
+            leaves(s, v, &format!("/{part}"), part, &mut all);
+        }
+    }
+    if all.is_empty() {
+        return Ok(());
+    }
+    let leaf = &all[pick.index(all.len())];
+    let bad = match (how % 3, leaf.schema.type_) {
+        (0, Some(Type::String)) if !leaf.schema.enum_values.is_empty() => json!("zz-not-allowed"),
+        (1, Some(Type::String)) if leaf.schema.pattern.is_some() => json!("\n"),
+        (_, Some(Type::String)) => json!(42),
+        _ => json!("wrong type"),
+    };
+    let mut broken = valid.clone();
+    if let Some(slot) = broken.pointer_mut(&leaf.pointer) {
+        *slot = bad.clone();
+    }
+    let errors = eddy_api::validation::validate_create(&broken);
+    prop_assert!(
+        errors.iter().any(|e| e.field == leaf.path),
+        "setting {} to {} went unnoticed: {:?}",
+        leaf.path,
+        bad,
+        errors.iter().map(ToString::to_string).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+#[test]
+fn invalid_leaves_are_reported_at_their_path() {
+    for info in eddy_api::registry() {
+        for version in &info.versions {
+            let config = Config {
+                cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(64),
+                max_local_rejects: 100_000,
+                failure_persistence: None,
+                ..Config::default()
+            };
+            let mut runner = TestRunner::new(config);
+            let strategy = (
+                gen_object(info.group, version.name, info.kind, &version.schema),
+                any::<proptest::sample::Index>(),
+                any::<u8>(),
+            );
+            let result = runner.run(&strategy, |(obj, pick, how)| mutation_is_caught(&obj, &version.schema, pick, how));
+            if let Err(e) = result {
+                panic!("{} {}: {e}", info.kind, version.name);
+            }
+        }
+    }
+}
