@@ -28,10 +28,23 @@ pub enum CelError {
 /// # Errors
 /// [`CelError`] when the rule does not compile, fails at run time or is not boolean.
 pub fn evaluate(rule: &str, value: &Value) -> Result<bool, CelError> {
+    evaluate_transition(rule, value, None)
+}
+
+/// Evaluates `rule` with `self` bound to `value` and, for transition rules on update,
+/// `oldSelf` bound to the previous value of the same node.
+///
+/// # Errors
+/// As [`evaluate`].
+pub fn evaluate_transition(rule: &str, value: &Value, old: Option<&Value>) -> Result<bool, CelError> {
     let program = cel::Program::compile(rule).map_err(|e| CelError::Compile(e.to_string()))?;
-    let self_value = cel::to_value(value).map_err(|e| CelError::Convert(e.to_string()))?;
     let mut ctx = cel::Context::default();
+    let self_value = cel::to_value(value).map_err(|e| CelError::Convert(e.to_string()))?;
     ctx.add_variable_from_value("self", self_value);
+    if let Some(old) = old {
+        let old_value = cel::to_value(old).map_err(|e| CelError::Convert(e.to_string()))?;
+        ctx.add_variable_from_value("oldSelf", old_value);
+    }
     match program.execute(&ctx) {
         Ok(cel::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(CelError::NotBool(format!("{other:?}"))),
@@ -41,6 +54,13 @@ pub fn evaluate(rule: &str, value: &Value) -> Result<bool, CelError> {
         }
         Err(e) => Err(CelError::Eval(e.to_string())),
     }
+}
+
+/// Whether a rule compares against the previous value (a transition rule). Such rules are
+/// skipped on create and where no previous value can be correlated, as in kube-apiserver.
+#[must_use]
+pub fn is_transition_rule(rule: &str) -> bool {
+    cel::Program::compile(rule).is_ok_and(|p| p.references().has_variable("oldSelf"))
 }
 
 /// Checks that a rule compiles, without evaluating it.
@@ -83,6 +103,16 @@ mod tests {
             evaluate("self.provider == 'aws'", &json!({})),
             Err(CelError::Eval("no such key: provider".to_owned()))
         );
+    }
+
+    #[test]
+    fn transition_rules_see_the_old_value() {
+        let rule = "self == oldSelf";
+        assert!(is_transition_rule(rule));
+        assert!(!is_transition_rule("has(self.a)"));
+        assert_eq!(evaluate_transition(rule, &json!("a"), Some(&json!("a"))), Ok(true));
+        assert_eq!(evaluate_transition(rule, &json!("b"), Some(&json!("a"))), Ok(false));
+        assert!(evaluate(rule, &json!("a")).is_err());
     }
 
     #[test]

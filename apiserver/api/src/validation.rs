@@ -233,22 +233,43 @@ pub fn has_rules(schema: &Schema) -> bool {
 
 /// Evaluates the CEL rules of `schema` and of every schema node below it.
 pub fn validate_rules_tree(schema: &Schema, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
-    validate_rules(schema, value, path, errors);
+    validate_rules_tree_with_old(schema, value, None, path, errors);
+}
+
+/// Like [`validate_rules_tree`], with the previous value of the node for transition rules
+/// (`oldSelf`). Old values are correlated by field name in objects and by key in list-maps;
+/// elsewhere transition rules are skipped, as in kube-apiserver.
+pub fn validate_rules_tree_with_old(
+    schema: &Schema,
+    value: &Value,
+    old: Option<&Value>,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    validate_rules(schema, value, old, path, errors);
     match value {
         Value::Object(map) => {
             for (k, v) in map {
                 let child = join(path, k);
+                let old_child = old.and_then(|o| o.get(k));
                 if let Some(s) = schema.properties.get(k) {
-                    validate_rules_tree(s, v, &child, errors);
+                    validate_rules_tree_with_old(s, v, old_child, &child, errors);
                 } else if let Some(ap) = &schema.additional_properties {
-                    validate_rules_tree(ap, v, &child, errors);
+                    validate_rules_tree_with_old(ap, v, old_child, &child, errors);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = &schema.items {
+                let old_items = old.and_then(Value::as_array);
                 for (i, v) in items.iter().enumerate() {
-                    validate_rules_tree(item_schema, v, &format!("{path}[{i}]"), errors);
+                    let old_item = match (schema.list_type.as_deref(), old_items) {
+                        (Some("map"), Some(olds)) if !schema.list_map_keys.is_empty() => {
+                            olds.iter().find(|o| schema.list_map_keys.iter().all(|k| o.get(k) == v.get(k)))
+                        }
+                        _ => None,
+                    };
+                    validate_rules_tree_with_old(item_schema, v, old_item, &format!("{path}[{i}]"), errors);
                 }
             }
         }
@@ -423,10 +444,14 @@ fn validate_array(schema: &Schema, items: &[Value], path: &str, errors: &mut Vec
     }
 }
 
-fn validate_rules(schema: &Schema, value: &Value, path: &str, errors: &mut Vec<FieldError>) {
+fn validate_rules(schema: &Schema, value: &Value, old: Option<&Value>, path: &str, errors: &mut Vec<FieldError>) {
     for rule in &schema.validations {
+        let transition = crate::cel::is_transition_rule(&rule.rule);
+        if transition && old.is_none() {
+            continue;
+        }
         let shown = Value::from(json_type_name(value));
-        match crate::cel::evaluate(&rule.rule, value) {
+        match crate::cel::evaluate_transition(&rule.rule, value, if transition { old } else { None }) {
             Ok(true) => {}
             Ok(false) => errors.push(FieldError::invalid(path, shown, rule.message.clone())),
             Err(e) => errors.push(FieldError::invalid(path, shown, format!("{e} evaluating rule: {}", rule.rule))),
@@ -531,7 +556,7 @@ fn validate_object(obj: &Value, old: Option<&Value>) -> Vec<FieldError> {
     } else {
         let mut rule_errors = Vec::new();
         for (s, v, k) in checked {
-            validate_rules_tree(s, v, k, &mut rule_errors);
+            validate_rules_tree_with_old(s, v, old.and_then(|o| o.get(k)), k, &mut rule_errors);
         }
         rule_errors.retain(|e| !ratcheted(e));
         errors.extend(rule_errors);
@@ -679,6 +704,31 @@ mod tests {
             errs[0].to_string(),
             r#"spec.s: Invalid value: "null": spec.s in body must be of type string: "null""#
         );
+    }
+
+    #[test]
+    fn transition_rules_run_on_update_only() {
+        let s = Schema::object()
+            .prop("immutable", Schema::string().rule("self == oldSelf", "immutable is immutable"))
+            .prop(
+                "list",
+                Schema::array(
+                    Schema::object()
+                        .prop("k", Schema::string())
+                        .prop("v", Schema::string().rule("self == oldSelf", "v is immutable")),
+                )
+                .list_map(&["k"]),
+            );
+        let run = |new: &Value, old: Option<&Value>| {
+            let mut errs = Vec::new();
+            validate_rules_tree_with_old(&s, new, old, "spec", &mut errs);
+            errs.iter().map(|e| e.field.clone()).collect::<Vec<_>>()
+        };
+        let old = json!({"immutable": "a", "list": [{"k": "x", "v": "1"}]});
+        assert!(run(&json!({"immutable": "b"}), None).is_empty(), "skipped on create");
+        assert!(run(&old, Some(&old)).is_empty());
+        let changed = json!({"immutable": "b", "list": [{"k": "y", "v": "9"}, {"k": "x", "v": "2"}]});
+        assert_eq!(run(&changed, Some(&old)), ["spec.immutable", "spec.list[1].v"]);
     }
 
     #[test]
