@@ -635,7 +635,8 @@ fn deprecation(kind: &str) -> &'static str {
         "HelmRepository" => "v1beta2 HelmRepository is deprecated, upgrade to v1",
         "HelmChart" => "v1beta2 HelmChart is deprecated, upgrade to v1",
         "OCIRepository" => "v1beta2 OCIRepository is deprecated, upgrade to v1",
-        _ => "v1beta2 Bucket is deprecated, upgrade to v1",
+        "Bucket" => "v1beta2 Bucket is deprecated, upgrade to v1",
+        _ => "v1beta2 is deprecated, upgrade to v1",
     }
 }
 
