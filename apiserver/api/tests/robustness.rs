@@ -28,8 +28,41 @@ fn kinds() -> Vec<(String, String)> {
         .collect()
 }
 
+/// A spec made of the kind's real field names with arbitrary values, so that the walk goes
+/// deep into known structure with the wrong shapes.
+fn plausible_spec(which: usize) -> impl Strategy<Value = Value> {
+    let (api_version, kind) = kinds()[which % kinds().len()].clone();
+    let (group, version) = eddy_api::split_api_version(&api_version);
+    let names: Vec<String> = eddy_api::schema(group, version, &kind)
+        .and_then(|s| s.properties.get("spec"))
+        .map(|s| s.properties.keys().cloned().collect())
+        .unwrap_or_default();
+    let names = if names.is_empty() { vec!["x".to_owned()] } else { names };
+    proptest::collection::btree_map(proptest::sample::select(names), any_json(), 0..6)
+        .prop_map(|m| Value::Object(m.into_iter().collect()))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn known_fields_with_arbitrary_values_never_panic((which, spec) in (0..22usize).prop_flat_map(|w| (Just(w), plausible_spec(w)))) {
+        let (api_version, kind) = kinds()[which % kinds().len()].clone();
+        let mut obj = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "a", "namespace": "b"}});
+        obj["spec"] = spec;
+        let (group, version) = eddy_api::split_api_version(&api_version);
+        let schema = eddy_api::schema(group, version, &kind).expect("served");
+        let mut o = obj.clone();
+        let _ = eddy_api::pruning::prune(schema, &mut o);
+        eddy_api::defaulting::default(schema, &mut o);
+        let _ = eddy_api::validation::validate_create(&o);
+        let _ = eddy_api::validation::validate_update(&o, &obj);
+        let _ = eddy_api::semantic::check(&o);
+        let _ = eddy_api::typed::FluxObject::from_value(o.clone());
+        for info in eddy_api::find(group, &kind).iter().flat_map(|i| i.versions.iter()) {
+            prop_assert!(eddy_api::conversion::convert(o.clone(), info.name).is_ok());
+        }
+    }
 
     #[test]
     fn arbitrary_json_never_panics(
