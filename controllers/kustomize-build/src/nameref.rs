@@ -64,7 +64,6 @@ fn table() -> Vec<Ref> {
     add("Service", Some("ValidatingWebhookConfiguration"), "webhooks/clientConfig/service/name");
     add("Secret", Some("Ingress"), "spec/tls/secretName");
     add("Secret", Some("ServiceAccount"), "imagePullSecrets/name");
-    add("Secret", Some("ServiceAccount"), "secrets/name");
     add("Secret", Some("StorageClass"), "parameters/secretName");
     add("IngressClass", Some("Ingress"), "spec/ingressClassName");
     add("Role", Some("RoleBinding"), "roleRef/name");
@@ -118,7 +117,7 @@ fn new_name(
     old: &str,
     referrer: &Info,
     referrer_ns: &str,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<(String, String)>, Error> {
     let Some(cands) = idx.by_name.get(&(referent_kind.to_string(), old.to_string())) else {
         return Ok(None);
     };
@@ -141,18 +140,19 @@ fn new_name(
     }
     let mut names: Vec<&str> = pick.iter().map(|r| r.name.as_str()).collect();
     names.dedup();
+    let found = |r: &Info| Some((r.name.clone(), r.namespace.clone()));
     match names.len() {
         0 => Ok(None),
-        1 => Ok(Some(names[0].to_string())),
+        1 => Ok(found(pick[0])),
         _ => {
             // Prefer an exact current-name match, then the one whose original
             // name is the reference.
-            if names.contains(&old) {
-                return Ok(Some(old.to_string()));
+            if let Some(r) = pick.iter().find(|r| r.name == old) {
+                return Ok(found(r));
             }
             let orig: Vec<&&Info> = pick.iter().filter(|r| r.orig_name == old).collect();
             if orig.len() == 1 {
-                return Ok(Some(orig[0].name.clone()));
+                return Ok(found(orig[0]));
             }
             Err(Error::transform(format!(
                 "found multiple possible referents for {referent_kind} {old:?}: {}",
@@ -252,8 +252,16 @@ pub fn fix(resources: &mut [Resource], extra: &[ExtraRef]) -> Result<(), Error> 
                         continue;
                     };
                     match new_name(&idx, &rf.referent, &old, me, &scope_ns) {
-                        Ok(Some(n)) if n != old => m.insert(rf.leaf.clone(), Value::str(n)),
-                        Ok(_) => {}
+                        Ok(Some((n, ns))) => {
+                            if n != old {
+                                m.insert(rf.leaf.clone(), Value::str(n));
+                            }
+                            // RBAC subjects also follow the referent's namespace.
+                            if !rf.check_kind && !ns.is_empty() {
+                                m.insert("namespace", Value::str(ns));
+                            }
+                        }
+                        Ok(None) => {}
                         Err(e) => result = Err(e),
                     }
                 }

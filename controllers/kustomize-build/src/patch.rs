@@ -8,8 +8,8 @@ use crate::yaml::{Kind, Map, Value};
 enum ListMerge {
     /// The patch list replaces the target list.
     Replace,
-    /// Map elements are matched by this key.
-    Key(&'static str),
+    /// Map elements are matched by these keys.
+    Key(&'static [&'static str]),
     /// Scalar elements are unioned.
     Scalars,
 }
@@ -35,7 +35,7 @@ fn list_merge(kind: &str, path: &[String]) -> ListMerge {
         return ListMerge::Scalars;
     }
     if last == "ownerReferences" && p.len() >= 2 && p[p.len() - 2] == "metadata" {
-        return ListMerge::Key("uid");
+        return ListMerge::Key(&["uid"]);
     }
     if let Some(prefix) = pod_spec_prefix(kind)
         && p.len() > prefix.len()
@@ -51,23 +51,23 @@ fn list_merge(kind: &str, path: &[String]) -> ListMerge {
                 | "imagePullSecrets"
                 | "resourceClaims"
                 | "schedulingGates",
-            ] => ListMerge::Key("name"),
-            ["hostAliases"] => ListMerge::Key("ip"),
-            ["topologySpreadConstraints"] => ListMerge::Key("topologyKey"),
+            ] => ListMerge::Key(&["name"]),
+            ["hostAliases"] => ListMerge::Key(&["ip"]),
+            ["topologySpreadConstraints"] => ListMerge::Key(&["topologyKey"]),
             ["containers" | "initContainers" | "ephemeralContainers", field] => match *field {
-                "ports" => ListMerge::Key("containerPort"),
-                "env" => ListMerge::Key("name"),
-                "volumeMounts" => ListMerge::Key("mountPath"),
-                "volumeDevices" => ListMerge::Key("devicePath"),
-                "resizePolicy" => ListMerge::Key("resourceName"),
+                "ports" => ListMerge::Key(&["containerPort", "protocol"]),
+                "env" => ListMerge::Key(&["name"]),
+                "volumeMounts" => ListMerge::Key(&["mountPath"]),
+                "volumeDevices" => ListMerge::Key(&["devicePath"]),
+                "resizePolicy" => ListMerge::Key(&["resourceName"]),
                 _ => ListMerge::Replace,
             },
             _ => ListMerge::Replace,
         };
     }
     match (kind, p.as_slice()) {
-        ("Service", ["spec", "ports"]) => ListMerge::Key("port"),
-        ("MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration", ["webhooks"]) => ListMerge::Key("name"),
+        ("Service", ["spec", "ports"]) => ListMerge::Key(&["port", "protocol"]),
+        ("MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration", ["webhooks"]) => ListMerge::Key(&["name"]),
         _ => ListMerge::Replace,
     }
 }
@@ -213,8 +213,13 @@ fn merge_list(
             }
             Ok(out)
         }
-        ListMerge::Key(key) => {
-            let ident = |v: &Value| v.as_map().and_then(|m| key_text(m.get(key)));
+        ListMerge::Key(keys) => {
+            let key = keys[0];
+            let ident = |v: &Value| {
+                let m = v.as_map()?;
+                key_text(m.get(key))?;
+                Some(keys.iter().map(|k| key_text(m.get(k)).unwrap_or_default()).collect::<Vec<_>>().join("\u{0}"))
+            };
             let mut rest: Vec<Value> = target.to_vec();
             let mut out: Vec<Value> = Vec::new();
             for p in patch {
