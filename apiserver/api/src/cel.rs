@@ -4,7 +4,36 @@
 //! the schema node that carries the rule (after defaulting), absent optional fields are absent
 //! map keys (so `has(self.x)` is false), and a rule must evaluate to a boolean.
 
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
 use serde_json::Value;
+
+/// Compiled programs by rule text. The rules come from the schemas, a small fixed set; the cap
+/// keeps arbitrary callers from growing it without bound.
+const CACHE_LIMIT: usize = 1024;
+
+struct Compiled {
+    program: cel::Program,
+    transition: bool,
+}
+
+fn compiled(rule: &str) -> Result<Arc<Compiled>, CelError> {
+    static CACHE: OnceLock<RwLock<HashMap<String, Arc<Compiled>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| RwLock::new(HashMap::new()));
+    if let Some(c) = cache.read().ok().and_then(|m| m.get(rule).cloned()) {
+        return Ok(c);
+    }
+    let program = cel::Program::compile(rule).map_err(|e| CelError::Compile(e.to_string()))?;
+    let transition = program.references().has_variable("oldSelf");
+    let c = Arc::new(Compiled { program, transition });
+    if let Ok(mut m) = cache.write()
+        && m.len() < CACHE_LIMIT
+    {
+        m.insert(rule.to_owned(), Arc::clone(&c));
+    }
+    Ok(c)
+}
 
 /// Why a rule could not give a verdict.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +66,7 @@ pub fn evaluate(rule: &str, value: &Value) -> Result<bool, CelError> {
 /// # Errors
 /// As [`evaluate`].
 pub fn evaluate_transition(rule: &str, value: &Value, old: Option<&Value>) -> Result<bool, CelError> {
-    let program = cel::Program::compile(rule).map_err(|e| CelError::Compile(e.to_string()))?;
+    let compiled = compiled(rule)?;
     let mut ctx = cel::Context::default();
     let self_value = cel::to_value(value).map_err(|e| CelError::Convert(e.to_string()))?;
     ctx.add_variable_from_value("self", self_value);
@@ -45,7 +74,7 @@ pub fn evaluate_transition(rule: &str, value: &Value, old: Option<&Value>) -> Re
         let old_value = cel::to_value(old).map_err(|e| CelError::Convert(e.to_string()))?;
         ctx.add_variable_from_value("oldSelf", old_value);
     }
-    match program.execute(&ctx) {
+    match compiled.program.execute(&ctx) {
         Ok(cel::Value::Bool(b)) => Ok(b),
         Ok(other) => Err(CelError::NotBool(format!("{other:?}"))),
         Err(cel::ExecutionError::NoSuchKey(key)) => {
@@ -60,7 +89,7 @@ pub fn evaluate_transition(rule: &str, value: &Value, old: Option<&Value>) -> Re
 /// skipped on create and where no previous value can be correlated, as in kube-apiserver.
 #[must_use]
 pub fn is_transition_rule(rule: &str) -> bool {
-    cel::Program::compile(rule).is_ok_and(|p| p.references().has_variable("oldSelf"))
+    compiled(rule).is_ok_and(|c| c.transition)
 }
 
 /// Checks that a rule compiles, without evaluating it.
