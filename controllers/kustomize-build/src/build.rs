@@ -15,6 +15,7 @@ struct Ctx {
     config: TransformerConfig,
     vars: Vec<crate::vars::Var>,
     root: PathBuf,
+    schema: Option<crate::openapi::Schema>,
 }
 
 /// Field specs added by `configurations` files.
@@ -68,8 +69,14 @@ pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
     if !root.starts_with(loader_boundary(&boundary)?) {
         return Err(Error::Restricted(format!("'{}' is not in or below '{}'", root.display(), boundary.display())));
     }
-    let mut cx =
-        Ctx { loader, stack: Vec::new(), config: TransformerConfig::default(), vars: Vec::new(), root: root.clone() };
+    let mut cx = Ctx {
+        loader,
+        stack: Vec::new(),
+        config: TransformerConfig::default(),
+        vars: Vec::new(),
+        root: root.clone(),
+        schema: None,
+    };
     let mut ra = Vec::new();
     let top = accumulate(&mut cx, &root, false, &mut ra)?;
     // Hash suffixes are added once, at the very end, from the final content.
@@ -347,6 +354,17 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
         }
     }
     check_unique(ra)?;
+    if let Some(o) = k.openapi.as_ref().and_then(Value::as_map) {
+        if let Some(p) = o.get("path").and_then(Value::as_str) {
+            let file = cx.loader.resolve_file(dir, p)?;
+            let text = cx.loader.read_text(&file)?;
+            let docs = yaml::parse_documents(&text).map_err(|source| Error::Yaml { path: file.clone(), source })?;
+            let doc = docs.into_iter().next().unwrap_or_else(Value::null);
+            cx.schema = Some(crate::openapi::Schema::from_value(&doc));
+        } else if o.get("version").is_none() {
+            return Err(kerr(dir, "openapi: expected a path or a version"));
+        }
+    }
     for c in &k.configurations {
         let loader = cx.loader.clone();
         cx.config.load(&loader, dir, c)?;
@@ -377,7 +395,7 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
     // Transformers, in kustomize's built-in order.
     for p in &k.patches_strategic_merge {
         let text = load_patch_text(cx, dir, p)?;
-        apply_smp_docs(ra, &text, None, &PatchSpec::default(), dir)?;
+        apply_smp_docs(ra, &text, None, &PatchSpec::default(), dir, cx.schema.as_ref())?;
     }
     for p in &k.patches {
         apply_patch(cx, dir, ra, p, false)?;
@@ -404,9 +422,6 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
     }
     for (path, cfg) in plugin_configs(cx, dir, &k.transformers)? {
         run_transformer(cx, dir, ra, &path, &cfg)?;
-    }
-    if k.openapi.as_ref().is_some_and(|v| !v.is_null()) {
-        return Err(kerr(dir, "the openapi field is not supported by this build engine yet"));
     }
     for v in &k.vars {
         cx.vars.push(crate::vars::parse(v)?);
@@ -464,7 +479,7 @@ fn apply_patch(cx: &Ctx, dir: &Path, ra: &mut Vec<Resource>, p: &PatchSpec, json
         }
         return Ok(());
     }
-    apply_smp_docs(ra, &text, p.target.as_ref(), p, dir)
+    apply_smp_docs(ra, &text, p.target.as_ref(), p, dir, cx.schema.as_ref())
 }
 
 fn apply_smp_docs(
@@ -473,6 +488,7 @@ fn apply_smp_docs(
     target: Option<&crate::kustomization::Target>,
     spec: &PatchSpec,
     dir: &Path,
+    schema: Option<&crate::openapi::Schema>,
 ) -> Result<(), Error> {
     let patches = resources_from_text(text, &dir.join("<patch>")).or_else(|e| {
         // Patches with a target may omit apiVersion/kind/name.
@@ -510,7 +526,9 @@ fn apply_smp_docs(
             let r = &mut ra[i];
             let (name, ns, kind) = (r.name().to_string(), r.namespace().to_string(), r.kind().to_string());
             let api_version = r.api_version().to_string();
-            let keep = patch::strategic_merge(&kind, &mut r.obj, &pr.obj)?;
+            let def = schema.and_then(|sc| sc.definition_for(r.group(), r.version(), &kind).map(|d| (sc, d)));
+            let mcx = patch::MergeCtx { kind: &kind, schema: def };
+            let keep = patch::strategic_merge(&mcx, &mut r.obj, &pr.obj)?;
             if !keep {
                 deleted.push(i);
                 continue;
@@ -693,11 +711,11 @@ fn run_transformer(cx: &Ctx, dir: &Path, ra: &mut Vec<Resource>, path: &Path, cf
             if let Some(Value::Seq(paths)) = cfg.get("paths") {
                 for p in paths.iter().filter_map(Value::as_str) {
                     let t = load_patch_text(cx, dir, p)?;
-                    apply_smp_docs(ra, &t, None, &PatchSpec::default(), dir)?;
+                    apply_smp_docs(ra, &t, None, &PatchSpec::default(), dir, cx.schema.as_ref())?;
                 }
             }
             if let Some(t) = cfg.get("patches").and_then(Value::as_str) {
-                apply_smp_docs(ra, t, None, &PatchSpec::default(), dir)?;
+                apply_smp_docs(ra, t, None, &PatchSpec::default(), dir, cx.schema.as_ref())?;
             }
             Ok(())
         }

@@ -11,6 +11,7 @@ mod generators;
 mod kustomization;
 mod loader;
 mod nameref;
+mod openapi;
 mod patch;
 mod replacements;
 mod resource;

@@ -4,12 +4,12 @@ use crate::Error;
 use crate::yaml::{Kind, Map, Value};
 
 /// How a list field is merged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ListMerge {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListMerge {
     /// The patch list replaces the target list.
     Replace,
     /// Map elements are matched by these keys.
-    Key(&'static [&'static str]),
+    Key(Vec<String>),
     /// Scalar elements are unioned.
     Scalars,
 }
@@ -28,6 +28,27 @@ fn pod_spec_prefix(kind: &str) -> Option<&'static [&'static str]> {
 
 /// The merge strategy of the list at `path` (mapping keys only) in a
 /// resource of `kind`, following the Kubernetes API's patch metadata.
+fn key(keys: &[&str]) -> ListMerge {
+    ListMerge::Key(keys.iter().map(|k| (*k).to_string()).collect())
+}
+
+/// What a merge needs to know about the patched resource's type.
+pub struct MergeCtx<'a> {
+    /// The resource kind (for the built-in Kubernetes types).
+    pub kind: &'a str,
+    /// A custom schema describing the type, from the `openapi` field.
+    pub schema: Option<(&'a crate::openapi::Schema, String)>,
+}
+
+impl MergeCtx<'_> {
+    fn list_merge(&self, path: &[String]) -> ListMerge {
+        match &self.schema {
+            Some((schema, def)) => schema.list_merge(def, path),
+            None => list_merge(self.kind, path),
+        }
+    }
+}
+
 fn list_merge(kind: &str, path: &[String]) -> ListMerge {
     let p: Vec<&str> = path.iter().map(String::as_str).collect();
     let last = p.last().copied().unwrap_or_default();
@@ -35,7 +56,7 @@ fn list_merge(kind: &str, path: &[String]) -> ListMerge {
         return ListMerge::Scalars;
     }
     if last == "ownerReferences" && p.len() >= 2 && p[p.len() - 2] == "metadata" {
-        return ListMerge::Key(&["uid"]);
+        return key(&["uid"]);
     }
     if let Some(prefix) = pod_spec_prefix(kind)
         && p.len() > prefix.len()
@@ -51,23 +72,23 @@ fn list_merge(kind: &str, path: &[String]) -> ListMerge {
                 | "imagePullSecrets"
                 | "resourceClaims"
                 | "schedulingGates",
-            ] => ListMerge::Key(&["name"]),
-            ["hostAliases"] => ListMerge::Key(&["ip"]),
-            ["topologySpreadConstraints"] => ListMerge::Key(&["topologyKey"]),
+            ] => key(&["name"]),
+            ["hostAliases"] => key(&["ip"]),
+            ["topologySpreadConstraints"] => key(&["topologyKey"]),
             ["containers" | "initContainers" | "ephemeralContainers", field] => match *field {
-                "ports" => ListMerge::Key(&["containerPort", "protocol"]),
-                "env" => ListMerge::Key(&["name"]),
-                "volumeMounts" => ListMerge::Key(&["mountPath"]),
-                "volumeDevices" => ListMerge::Key(&["devicePath"]),
-                "resizePolicy" => ListMerge::Key(&["resourceName"]),
+                "ports" => key(&["containerPort", "protocol"]),
+                "env" => key(&["name"]),
+                "volumeMounts" => key(&["mountPath"]),
+                "volumeDevices" => key(&["devicePath"]),
+                "resizePolicy" => key(&["resourceName"]),
                 _ => ListMerge::Replace,
             },
             _ => ListMerge::Replace,
         };
     }
     match (kind, p.as_slice()) {
-        ("Service", ["spec", "ports"]) => ListMerge::Key(&["port", "protocol"]),
-        ("MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration", ["webhooks"]) => ListMerge::Key(&["name"]),
+        ("Service", ["spec", "ports"]) => key(&["port", "protocol"]),
+        ("MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration", ["webhooks"]) => key(&["name"]),
         _ => ListMerge::Replace,
     }
 }
@@ -114,7 +135,7 @@ fn key_text(v: Option<&Value>) -> Option<String> {
 
 /// Applies a strategic merge patch to a resource object. Returns false when
 /// the patch deletes the whole resource.
-pub fn strategic_merge(kind: &str, target: &mut Map, patch: &Map) -> Result<bool, Error> {
+pub fn strategic_merge(kind: &MergeCtx<'_>, target: &mut Map, patch: &Map) -> Result<bool, Error> {
     match directive(patch, "$patch") {
         Some("delete") => return Ok(false),
         Some("replace") => {
@@ -129,7 +150,7 @@ pub fn strategic_merge(kind: &str, target: &mut Map, patch: &Map) -> Result<bool
     Ok(true)
 }
 
-fn merge_map(kind: &str, path: &mut Vec<String>, target: &mut Map, patch: &Map) -> Result<(), Error> {
+fn merge_map(kind: &MergeCtx<'_>, path: &mut Vec<String>, target: &mut Map, patch: &Map) -> Result<(), Error> {
     for (k, pv) in patch.iter() {
         if k == "$patch" {
             continue;
@@ -157,7 +178,7 @@ fn merge_map(kind: &str, path: &mut Vec<String>, target: &mut Map, patch: &Map) 
         match (target.get_mut(k), pv) {
             (Some(Value::Map(tm)), Value::Map(pm)) => merge_map(kind, path, tm, pm)?,
             (Some(Value::Seq(tl)), Value::Seq(pl)) => {
-                let strategy = list_merge(kind, path);
+                let strategy = kind.list_merge(path);
                 let merged = merge_list(kind, path, tl, pl, strategy)?;
                 *tl = merged;
             }
@@ -187,7 +208,7 @@ fn without_directives(patch: &[Value]) -> Vec<Value> {
 /// Merges a list. Elements of the patch come first, in patch order, followed
 /// by the target's remaining elements in their original order.
 fn merge_list(
-    kind: &str,
+    kind: &MergeCtx<'_>,
     path: &mut Vec<String>,
     target: &[Value],
     patch: &[Value],
@@ -214,11 +235,16 @@ fn merge_list(
             Ok(out)
         }
         ListMerge::Key(keys) => {
-            let key = keys[0];
+            let key = keys[0].as_str();
             let ident = |v: &Value| {
                 let m = v.as_map()?;
                 key_text(m.get(key))?;
-                Some(keys.iter().map(|k| key_text(m.get(k)).unwrap_or_default()).collect::<Vec<_>>().join("\u{0}"))
+                Some(
+                    keys.iter()
+                        .map(|k| key_text(m.get(k.as_str())).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("\u{0}"),
+                )
             };
             let mut rest: Vec<Value> = target.to_vec();
             let mut out: Vec<Value> = Vec::new();

@@ -40,6 +40,8 @@ pub fn parse_documents_v2(text: &str) -> Result<Vec<Value>, YamlError> {
 }
 
 fn parse_with(text: &str, v2: bool) -> Result<Vec<Value>, YamlError> {
+    // A byte order mark may start the stream.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut anchors: HashMap<usize, Value> = HashMap::new();
