@@ -365,6 +365,14 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
             return Err(kerr(dir, "openapi: expected a path or a version"));
         }
     }
+    for c in &k.crds {
+        let file = cx.loader.resolve_file(dir, c)?;
+        let text = cx.loader.read_text(&file)?;
+        let docs = yaml::parse_documents(&text).map_err(|source| Error::Yaml { path: file.clone(), source })?;
+        for d in &docs {
+            cx.config.name_refs.extend(crate::openapi::crd_name_refs(d));
+        }
+    }
     for c in &k.configurations {
         let loader = cx.loader.clone();
         cx.config.load(&loader, dir, c)?;
@@ -385,9 +393,6 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
             return Err(kerr(dir, format!("component {entry:?} must be a directory")));
         }
         accumulate(cx, &path, true, ra)?;
-    }
-    if !k.crds.is_empty() {
-        return Err(kerr(dir, "the crds field is not supported by this build engine yet"));
     }
     for (path, cfg) in plugin_configs(cx, dir, &k.generators)? {
         run_generator(cx, dir, ra, &path, &cfg)?;

@@ -83,3 +83,53 @@ impl Schema {
         ListMerge::Replace
     }
 }
+
+/// Name references declared by a `crds` file: OpenAPI definitions keyed by
+/// Go type name whose properties carry `x-kubernetes-object-ref-kind`.
+#[must_use]
+pub fn crd_name_refs(doc: &Value) -> Vec<crate::nameref::ExtraRef> {
+    let mut out = Vec::new();
+    let Some(defs) = doc.as_map() else { return out };
+    let schema_of = |name: &str| defs.get(name).and_then(|d| d.get_path(&["Schema"]));
+    for (name, def) in defs.iter() {
+        let Some(kind) = name.rsplit('.').next() else { continue };
+        let Some(schema) = def.get_path(&["Schema"]) else { continue };
+        // Only top-level kinds (with apiVersion and kind properties) refer.
+        let props = schema.get_path(&["properties"]).and_then(Value::as_map);
+        if !props.is_some_and(|p| p.contains_key("kind") && p.contains_key("apiVersion")) {
+            continue;
+        }
+        let mut stack: Vec<(Vec<String>, &Value, usize)> = vec![(Vec::new(), schema, 0)];
+        while let Some((path, s, depth)) = stack.pop() {
+            if depth > 16 {
+                continue;
+            }
+            let Some(props) = s.get_path(&["properties"]).and_then(Value::as_map) else { continue };
+            for (field, p) in props.iter() {
+                let mut fpath = path.clone();
+                fpath.push(field.clone());
+                if let Some(referent) = p.get_path(&["x-kubernetes-object-ref-kind"]).and_then(Value::as_str) {
+                    let mut spec_path = fpath.clone();
+                    spec_path.push("name".to_string());
+                    out.push(crate::nameref::ExtraRef {
+                        referent: referent.to_string(),
+                        spec: crate::fieldspec::FieldSpec {
+                            group: None,
+                            version: None,
+                            kind: Some(kind.to_string()),
+                            path: spec_path,
+                            create: false,
+                        },
+                    });
+                    continue;
+                }
+                if let Some(next) = p.get_path(&["$ref"]).and_then(Value::as_str).and_then(schema_of) {
+                    stack.push((fpath, next, depth + 1));
+                } else if p.get_path(&["properties"]).is_some() {
+                    stack.push((fpath, p, depth + 1));
+                }
+            }
+        }
+    }
+    out
+}
