@@ -1,0 +1,903 @@
+//! [`Store`]: the versioned object store, generic over its engine.
+//!
+//! One writer thread owns every mutation. Callers send requests over a channel; the writer
+//! drains whatever is queued (group commit), applies each request against the latest state,
+//! assigns consecutive revisions, writes one [`WriteBatch`] with a single durable sync, then
+//! publishes the batch's events to watchers and answers the callers. Reads never go through
+//! the writer: they read engine snapshots, which carry the revision they reflect.
+//!
+//! # Guarantees
+//! - Revisions are global, strictly increasing, and never reused — also across restarts,
+//!   because the counter is written in the same batch as the data.
+//! - A write is acknowledged only after its batch is durable (when `sync` is on, the default).
+//! - Compare-and-swap, quotas and the size limit are checked by the writer, so they hold
+//!   atomically with respect to every other write.
+//! - A list reflects exactly one revision, also across pages.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::Mutex;
+use tokio::sync::oneshot;
+
+use crate::codec::{self, Event, EventType, Object};
+use crate::engine::{EngineStats, KvEngine, KvRead, WriteBatch};
+use crate::error::Error;
+use crate::key::{self, Key, Prefix, Revision};
+use crate::watch::{Hub, Watcher, history_revision};
+
+/// Tuning and limits of a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Largest object value accepted, in bytes. Default 1.5 MiB, etcd's request limit.
+    pub max_object_bytes: usize,
+    /// Quota applied to namespaces without one of their own. Default: unlimited.
+    pub default_quota: Quota,
+    /// How long history is kept for watch and paginated lists. Default 5 minutes.
+    pub history_retention: Duration,
+    /// How often the writer checks for history to compact. Default 10 seconds.
+    pub compaction_interval: Duration,
+    /// Most requests committed in one batch (one sync). Default 1024.
+    pub max_batch: usize,
+    /// Events buffered per watcher before it is cut off as lagging. Default 8192.
+    pub watch_buffer: usize,
+    /// Whether a write waits for the engine's durable sync. Default true; turn off only in
+    /// tests that do not care about crashes.
+    pub sync: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_object_bytes: 1536 * 1024,
+            default_quota: Quota::UNLIMITED,
+            history_retention: Duration::from_secs(300),
+            compaction_interval: Duration::from_secs(10),
+            max_batch: 1024,
+            watch_buffer: 8192,
+            sync: true,
+        }
+    }
+}
+
+/// Limits on one namespace's objects (across all resources). `None` means unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    /// Most objects.
+    pub max_objects: Option<u64>,
+    /// Most bytes of object values.
+    pub max_bytes: Option<u64>,
+}
+
+impl Quota {
+    /// No limit at all.
+    pub const UNLIMITED: Quota = Quota { max_objects: None, max_bytes: None };
+}
+
+/// What one namespace currently holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Number of objects.
+    pub objects: u64,
+    /// Sum of object value sizes in bytes.
+    pub bytes: u64,
+}
+
+/// Conditions a delete must meet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preconditions {
+    /// The stored object's uid must equal this.
+    pub uid: Option<String>,
+    /// The stored object's revision must equal this.
+    pub revision: Option<Revision>,
+}
+
+/// Options of [`Store::list`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListOptions {
+    /// List the state as of exactly this revision (it must not be compacted). `None` lists
+    /// the newest state.
+    pub revision: Option<Revision>,
+    /// Start strictly after this `(namespace, name)`: the continuation of a previous page.
+    pub start_after: Option<(String, String)>,
+    /// Return at most this many objects.
+    pub limit: Option<usize>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListResult {
+    /// The objects, ordered by (namespace, name).
+    pub objects: Vec<Object>,
+    /// The revision the page reflects. Later pages must be asked for at this revision.
+    pub revision: Revision,
+    /// Whether more objects follow the last one returned.
+    pub more: bool,
+}
+
+/// A deleted object and the revision of its deletion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// The object as it was just before deletion.
+    pub object: Object,
+    /// The revision the deletion was committed at.
+    pub revision: Revision,
+}
+
+/// Point-in-time figures about a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Newest committed revision.
+    pub revision: Revision,
+    /// History at or below this revision is gone.
+    pub compacted: Revision,
+    /// Registered watchers.
+    pub watchers: usize,
+    /// Engine figures.
+    pub engine: EngineStats,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+enum Request {
+    Create { key: Key, uid: String, value: Bytes, reply: Reply<Object> },
+    Update { key: Key, value: Bytes, expected: Option<Revision>, reply: Reply<Object> },
+    Delete { key: Key, preconditions: Preconditions, reply: Reply<Deleted> },
+    SetQuota { namespace: String, quota: Option<Quota>, reply: Reply<()> },
+    Compact { revision: Revision, reply: Option<Reply<Revision>> },
+}
+
+/// State shared by the store handles, the writer and watchers.
+pub(crate) struct Shared<E> {
+    pub(crate) engine: E,
+    pub(crate) hub: Hub,
+    pub(crate) options: StoreOptions,
+    current: AtomicU64,
+    compacted: AtomicU64,
+    usage: Mutex<HashMap<String, Usage>>,
+    quotas: Mutex<HashMap<String, Quota>>,
+}
+
+struct Handle<E> {
+    shared: Arc<Shared<E>>,
+    tx: Mutex<Option<Sender<Request>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<E> Drop for Handle<E> {
+    fn drop(&mut self) {
+        self.tx.lock().take();
+        if let Some(writer) = self.writer.lock().take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The versioned object store. Cheap to clone; the store shuts down when the last clone is
+/// dropped (watchers then end with [`crate::WatchError::Closed`]).
+pub struct Store<E: KvEngine> {
+    handle: Arc<Handle<E>>,
+}
+
+impl<E: KvEngine> Clone for Store<E> {
+    fn clone(&self) -> Self {
+        Self { handle: Arc::clone(&self.handle) }
+    }
+}
+
+pub(crate) fn read_meta(snapshot: &impl KvRead, name: &[u8]) -> Result<u64, Error> {
+    match snapshot.get(name)? {
+        Some(bytes) => codec::decode_u64(&bytes),
+        None => Ok(0),
+    }
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+impl<E: KvEngine> Store<E> {
+    /// Opens a store over `engine`, recovering the revision counter, compaction point,
+    /// quotas, usage and the history time index, and starts the writer thread.
+    pub fn open(engine: E, options: StoreOptions) -> Result<Self, Error> {
+        let snapshot = engine.snapshot();
+        let current = read_meta(&snapshot, key::META_REVISION)?;
+        let compacted = read_meta(&snapshot, key::META_COMPACTED)?;
+        let mut usage = HashMap::new();
+        let mut quotas = HashMap::new();
+        let mut resources = HashSet::new();
+        let mut times = VecDeque::new();
+        let mut failure = None;
+        snapshot.scan(b"u", b"v", &mut |k, v| {
+            match codec::decode_u64_pair(v) {
+                Ok((objects, bytes)) => {
+                    usage.insert(String::from_utf8_lossy(&k[1..]).into_owned(), Usage { objects, bytes });
+                }
+                Err(e) => failure = Some(e),
+            }
+            failure.is_none()
+        })?;
+        snapshot.scan(b"q", b"r", &mut |k, v| {
+            match codec::decode_u64_pair(v) {
+                Ok((objects, bytes)) => {
+                    let quota = Quota {
+                        max_objects: (objects != u64::MAX).then_some(objects),
+                        max_bytes: (bytes != u64::MAX).then_some(bytes),
+                    };
+                    quotas.insert(String::from_utf8_lossy(&k[1..]).into_owned(), quota);
+                }
+                Err(e) => failure = Some(e),
+            }
+            failure.is_none()
+        })?;
+        snapshot.scan(b"r", b"s", &mut |k, _| {
+            if let Some(r) = key::parse_resource_marker(k) {
+                resources.insert(r);
+            }
+            true
+        })?;
+        snapshot.scan(b"t", b"u", &mut |k, v| {
+            match codec::decode_u64(v) {
+                Ok(rev) => times.push_back((history_revision(k), rev)),
+                Err(e) => failure = Some(e),
+            }
+            failure.is_none()
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        drop(snapshot);
+
+        let shared = Arc::new(Shared {
+            engine,
+            hub: Hub::new(current),
+            options,
+            current: AtomicU64::new(current),
+            compacted: AtomicU64::new(compacted),
+            usage: Mutex::new(usage),
+            quotas: Mutex::new(quotas),
+        });
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let writer = Writer { shared: Arc::clone(&shared), rx, resources, times };
+        let thread = std::thread::Builder::new()
+            .name("eddy-store-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| Error::Engine(crate::EngineError::new(format!("spawning writer: {e}"))))?;
+        Ok(Self { handle: Arc::new(Handle { shared, tx: Mutex::new(Some(tx)), writer: Mutex::new(Some(thread)) }) })
+    }
+
+    fn shared(&self) -> &Arc<Shared<E>> {
+        &self.handle.shared
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, Error> {
+        let (reply, rx) = oneshot::channel();
+        {
+            let tx = self.handle.tx.lock();
+            let tx = tx.as_ref().ok_or(Error::Closed)?;
+            tx.send(make(reply)).map_err(|_| Error::Closed)?;
+        }
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    fn check_size(&self, value: &Bytes) -> Result<(), Error> {
+        let limit = self.shared().options.max_object_bytes;
+        if value.len() > limit {
+            return Err(Error::TooLarge { size: value.len(), limit });
+        }
+        Ok(())
+    }
+
+    /// Creates `key` with `value`. Fails with [`Error::AlreadyExists`] if it exists.
+    pub async fn create(&self, key: &Key, uid: &str, value: Bytes) -> Result<Object, Error> {
+        key.validate()?;
+        self.check_size(&value)?;
+        let (key, uid) = (key.clone(), uid.to_owned());
+        self.call(|reply| Request::Create { key, uid, value, reply }).await
+    }
+
+    /// Replaces the value of `key`. With `expected`, only if the stored revision equals it
+    /// ([`Error::Conflict`] otherwise).
+    pub async fn update(&self, key: &Key, value: Bytes, expected: Option<Revision>) -> Result<Object, Error> {
+        key.validate()?;
+        self.check_size(&value)?;
+        let key = key.clone();
+        self.call(|reply| Request::Update { key, value, expected, reply }).await
+    }
+
+    /// Deletes `key` if `preconditions` hold.
+    pub async fn delete(&self, key: &Key, preconditions: Preconditions) -> Result<Deleted, Error> {
+        key.validate()?;
+        let key = key.clone();
+        self.call(|reply| Request::Delete { key, preconditions, reply }).await
+    }
+
+    /// Read-modify-write retried on conflict: reads `key`, asks `update` for the new value
+    /// and writes it if nobody wrote in between, else starts over. An `update` that returns
+    /// the current bytes unchanged writes nothing and returns the current object.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the key does not exist; whatever `update` returns.
+    pub async fn guaranteed_update<F>(&self, key: &Key, mut update: F) -> Result<Object, Error>
+    where
+        F: FnMut(&Object) -> Result<Bytes, Error>,
+    {
+        loop {
+            let current = self.get(key)?;
+            let value = update(&current)?;
+            if value == current.value {
+                return Ok(current);
+            }
+            match self.update(key, value, Some(current.mod_revision)).await {
+                Err(e) if e.is_conflict() => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Reads the newest state of `key`.
+    pub fn get(&self, key: &Key) -> Result<Object, Error> {
+        key.validate()?;
+        let snapshot = self.shared().engine.snapshot();
+        match snapshot.get(&key.encode())? {
+            Some(bytes) => codec::decode_object(&key.namespace, &key.name, &bytes),
+            None => Err(Error::NotFound),
+        }
+    }
+
+    /// Lists the objects under `prefix` from one consistent snapshot, in (namespace, name)
+    /// order. With `options.revision`, lists the state as of that revision, rebuilt from the
+    /// retained history; [`Error::Compacted`] if that history is gone.
+    pub fn list(&self, prefix: &Prefix, options: &ListOptions) -> Result<ListResult, Error> {
+        prefix.validate()?;
+        let snapshot = self.shared().engine.snapshot();
+        let current = read_meta(&snapshot, key::META_REVISION)?;
+        let at = match options.revision {
+            None => current,
+            Some(r) if r > current => return Err(Error::FutureRevision { requested: r, current }),
+            Some(r) => {
+                let compacted = read_meta(&snapshot, key::META_COMPACTED)?;
+                if r < compacted {
+                    return Err(Error::Compacted { requested: r, compacted });
+                }
+                r
+            }
+        };
+        let (range_start, range_end) = prefix.object_range();
+        let after = options.start_after.as_ref();
+        let start = match after {
+            Some((ns, name)) => {
+                let mut k = prefix.object_key(ns, name);
+                k.push(0);
+                k.max(range_start.clone())
+            }
+            None => range_start.clone(),
+        };
+        let want = options.limit.map_or(usize::MAX, |l| l.saturating_add(1));
+
+        // Keys changed after `at`: their state as of `at` is the `prev` of their first later
+        // event (None when they were created later).
+        let mut changed: BTreeMap<(String, String), Option<Object>> = BTreeMap::new();
+        if at < current {
+            let hstart = key::history_key(&prefix.group, &prefix.resource, at + 1);
+            let hend = key::history_key(&prefix.group, &prefix.resource, current.saturating_add(1));
+            let mut failure = None;
+            snapshot.scan(&hstart, &hend, &mut |k, v| {
+                match codec::event_key(v) {
+                    Ok((ns, name)) => {
+                        let selected = prefix.matches_namespace(ns)
+                            && after.is_none_or(|(a_ns, a_name)| (ns, name) > (a_ns.as_str(), a_name.as_str()));
+                        if selected && !changed.contains_key(&(ns.to_owned(), name.to_owned())) {
+                            match codec::decode_event(history_revision(k), v) {
+                                Ok(ev) => {
+                                    changed.insert((ns.to_owned(), name.to_owned()), ev.prev);
+                                }
+                                Err(e) => failure = Some(e),
+                            }
+                        }
+                    }
+                    Err(e) => failure = Some(e),
+                }
+                failure.is_none()
+            })?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
+
+        let prefix_len = key::resource_prefix(b'o', &prefix.group, &prefix.resource).len();
+        let mut objects = Vec::new();
+        let mut pending = changed.into_iter().peekable();
+        let mut failure = None;
+        snapshot.scan(&start, &range_end, &mut |k, v| {
+            let Some((ns, name)) = key::split_object_key(k, prefix_len) else {
+                failure = Some(Error::Corrupt("malformed object key".into()));
+                return false;
+            };
+            // Emit historical states of keys that sort before this one.
+            while let Some(((pns, pname), _)) = pending.peek() {
+                if (pns.as_str(), pname.as_str()) >= (ns, name) {
+                    break;
+                }
+                if let Some((_, Some(obj))) = pending.next() {
+                    objects.push(obj);
+                }
+                if objects.len() >= want {
+                    return false;
+                }
+            }
+            if let Some(((pns, pname), _)) = pending.peek()
+                && (pns.as_str(), pname.as_str()) == (ns, name)
+            {
+                if let Some((_, Some(obj))) = pending.next() {
+                    objects.push(obj);
+                }
+            } else {
+                match codec::decode_object(ns, name, v) {
+                    Ok(obj) if obj.mod_revision <= at => objects.push(obj),
+                    Ok(_) => {}
+                    Err(e) => {
+                        failure = Some(e);
+                        return false;
+                    }
+                }
+            }
+            objects.len() < want
+        })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if objects.len() < want {
+            for (_, obj) in pending {
+                if let Some(obj) = obj {
+                    objects.push(obj);
+                }
+                if objects.len() >= want {
+                    break;
+                }
+            }
+        }
+        let more = objects.len() >= want && options.limit.is_some();
+        if more {
+            objects.truncate(want - 1);
+        }
+        Ok(ListResult { objects, revision: at, more })
+    }
+
+    /// Watches `prefix` for every change committed after revision `from`.
+    ///
+    /// # Errors
+    /// [`Error::Compacted`] if history after `from` is no longer complete.
+    pub fn watch(&self, prefix: &Prefix, from: Revision) -> Result<Watcher<E>, Error> {
+        prefix.validate()?;
+        let compacted = self.shared().compacted.load(Ordering::Acquire);
+        if from < compacted {
+            return Err(Error::Compacted { requested: from, compacted });
+        }
+        Watcher::start(Arc::clone(self.shared()), prefix.clone(), from)
+    }
+
+    /// The newest committed revision.
+    pub fn current_revision(&self) -> Revision {
+        self.shared().current.load(Ordering::Acquire)
+    }
+
+    /// History at or below this revision has been compacted.
+    pub fn compacted_revision(&self) -> Revision {
+        self.shared().compacted.load(Ordering::Acquire)
+    }
+
+    /// Compacts history at and below `revision` now (background compaction does this on its
+    /// own by age). Returns the resulting compacted revision.
+    pub async fn compact(&self, revision: Revision) -> Result<Revision, Error> {
+        self.call(|reply| Request::Compact { revision, reply: Some(reply) }).await
+    }
+
+    /// Sets (or with `None`, clears) the quota of `namespace`.
+    pub async fn set_quota(&self, namespace: &str, quota: Option<Quota>) -> Result<(), Error> {
+        let namespace = namespace.to_owned();
+        self.call(|reply| Request::SetQuota { namespace, quota, reply }).await
+    }
+
+    /// The quota in force for `namespace`.
+    pub fn quota(&self, namespace: &str) -> Quota {
+        self.shared().quotas.lock().get(namespace).copied().unwrap_or(self.shared().options.default_quota)
+    }
+
+    /// What `namespace` currently holds.
+    pub fn usage(&self, namespace: &str) -> Usage {
+        self.shared().usage.lock().get(namespace).copied().unwrap_or_default()
+    }
+
+    /// Writes a consistent online backup to `dir` (which must not exist). Open it with the
+    /// engine's own open function to restore.
+    pub fn backup(&self, dir: &Path) -> Result<(), Error> {
+        Ok(self.shared().engine.checkpoint(dir)?)
+    }
+
+    /// Current figures.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            revision: self.current_revision(),
+            compacted: self.compacted_revision(),
+            watchers: self.shared().hub.watcher_count(),
+            engine: self.shared().engine.stats(),
+        }
+    }
+}
+
+/// The single writer: owns all mutation.
+struct Writer<E> {
+    shared: Arc<Shared<E>>,
+    rx: Receiver<Request>,
+    /// Resources that have history (for compaction).
+    resources: HashSet<(String, String)>,
+    /// `(bucket_start_unix_ms, revision)`: the last revision committed in each time bucket.
+    times: VecDeque<(u64, Revision)>,
+}
+
+/// Width of one time-index bucket. History is compacted bucket by bucket, so it is kept for
+/// at least the retention window and at most one bucket longer.
+const TIME_BUCKET_MS: u64 = 100;
+
+enum Outcome {
+    Object(Reply<Object>, Result<Object, Error>),
+    Deleted(Reply<Deleted>, Result<Deleted, Error>),
+    Unit(Reply<()>, Result<(), Error>),
+}
+
+impl<E: KvEngine> Writer<E> {
+    fn run(mut self) {
+        let interval = self.shared.options.compaction_interval.max(Duration::from_millis(10));
+        let mut next_compaction = Instant::now() + interval;
+        loop {
+            let wait = next_compaction.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait) {
+                Ok(first) => {
+                    let mut batch = vec![first];
+                    while batch.len() < self.shared.options.max_batch {
+                        match self.rx.try_recv() {
+                            Ok(req) => batch.push(req),
+                            Err(_) => break,
+                        }
+                    }
+                    self.process(batch);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if Instant::now() >= next_compaction {
+                self.compact_by_age();
+                next_compaction = Instant::now() + interval;
+            }
+        }
+        self.shared.hub.close();
+    }
+
+    fn compact_by_age(&mut self) {
+        let cutoff = now_unix_ms().saturating_sub(self.shared.options.history_retention.as_millis() as u64);
+        let target = self.times.iter().take_while(|(ms, _)| *ms + TIME_BUCKET_MS <= cutoff).last().map(|(_, rev)| *rev);
+        if let Some(target) = target
+            && let Err(e) = self.compact(target)
+        {
+            tracing::warn!(error = %e, "background compaction failed");
+        }
+    }
+
+    fn compact(&mut self, target: Revision) -> Result<Revision, Error> {
+        let current = self.shared.current.load(Ordering::Acquire);
+        let compacted = self.shared.compacted.load(Ordering::Acquire);
+        let target = target.min(current);
+        if target <= compacted {
+            return Ok(compacted);
+        }
+        let mut wb = WriteBatch::new();
+        for (group, resource) in &self.resources {
+            wb.delete_range(key::history_key(group, resource, 0), key::history_key(group, resource, target + 1));
+        }
+        let mut dropped_times = 0;
+        for (ms, rev) in &self.times {
+            if *rev > target {
+                break;
+            }
+            wb.delete(key::time_key(*ms));
+            dropped_times += 1;
+        }
+        wb.put(key::META_COMPACTED.to_vec(), target.to_be_bytes().to_vec());
+        self.shared.engine.write(&wb, self.shared.options.sync)?;
+        self.times.drain(..dropped_times);
+        self.shared.compacted.store(target, Ordering::Release);
+        for (group, resource) in &self.resources {
+            self.shared
+                .engine
+                .compact_range(&key::history_key(group, resource, 0), &key::history_key(group, resource, target + 1));
+        }
+        tracing::debug!(revision = target, "compacted history");
+        Ok(target)
+    }
+
+    fn process(&mut self, batch: Vec<Request>) {
+        let shared = Arc::clone(&self.shared);
+        let snapshot = shared.engine.snapshot();
+        let start_rev = shared.current.load(Ordering::Acquire);
+        let mut rev = start_rev;
+        let commit_ms = now_unix_ms();
+        let bucket = commit_ms - commit_ms % TIME_BUCKET_MS;
+        let mut wb = WriteBatch::new();
+        let mut overlay: HashMap<Vec<u8>, Option<Object>> = HashMap::new();
+        let mut usage: HashMap<String, Usage> = HashMap::new();
+        let mut quotas: HashMap<String, Option<Quota>> = HashMap::new();
+        let mut new_resources: Vec<(String, String)> = Vec::new();
+        let mut events: Vec<((String, String), Arc<Event>)> = Vec::new();
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        let mut compactions: Vec<(Revision, Option<Reply<Revision>>)> = Vec::new();
+
+        let lookup =
+            |overlay: &HashMap<Vec<u8>, Option<Object>>, key: &Key, ek: &[u8]| -> Result<Option<Object>, Error> {
+                if let Some(o) = overlay.get(ek) {
+                    return Ok(o.clone());
+                }
+                match snapshot.get(ek)? {
+                    Some(bytes) => Ok(Some(codec::decode_object(&key.namespace, &key.name, &bytes)?)),
+                    None => Ok(None),
+                }
+            };
+        let usage_of = |usage: &HashMap<String, Usage>, ns: &str| -> Usage {
+            usage.get(ns).copied().unwrap_or_else(|| shared.usage.lock().get(ns).copied().unwrap_or_default())
+        };
+        let quota_of = |quotas: &HashMap<String, Option<Quota>>, ns: &str| -> Quota {
+            match quotas.get(ns) {
+                Some(q) => q.unwrap_or(shared.options.default_quota),
+                None => shared.quotas.lock().get(ns).copied().unwrap_or(shared.options.default_quota),
+            }
+        };
+        let check_quota = |ns: &str, after: Usage, before: Usage, quota: Quota| -> Result<(), Error> {
+            if let Some(max) = quota.max_objects
+                && after.objects > max
+                && after.objects > before.objects
+            {
+                return Err(Error::QuotaExceeded {
+                    namespace: ns.to_owned(),
+                    what: "objects",
+                    requested: after.objects,
+                    limit: max,
+                });
+            }
+            if let Some(max) = quota.max_bytes
+                && after.bytes > max
+                && after.bytes > before.bytes
+            {
+                return Err(Error::QuotaExceeded {
+                    namespace: ns.to_owned(),
+                    what: "bytes",
+                    requested: after.bytes,
+                    limit: max,
+                });
+            }
+            Ok(())
+        };
+
+        for req in batch {
+            match req {
+                Request::Create { key, uid, value, reply } => {
+                    let ek = key.encode();
+                    let result = (|| {
+                        if lookup(&overlay, &key, &ek)?.is_some() {
+                            return Err(Error::AlreadyExists);
+                        }
+                        let before = usage_of(&usage, &key.namespace);
+                        let after = Usage { objects: before.objects + 1, bytes: before.bytes + value.len() as u64 };
+                        check_quota(&key.namespace, after, before, quota_of(&quotas, &key.namespace))?;
+                        rev += 1;
+                        let obj = Object {
+                            namespace: key.namespace.clone(),
+                            name: key.name.clone(),
+                            uid: uid.clone(),
+                            create_revision: rev,
+                            mod_revision: rev,
+                            value: value.clone(),
+                        };
+                        usage.insert(key.namespace.clone(), after);
+                        Ok(obj)
+                    })();
+                    if let Ok(obj) = &result {
+                        let ev = Event {
+                            kind: EventType::Added,
+                            revision: rev,
+                            object: Some(obj.clone()),
+                            prev: None,
+                            commit_unix_ms: commit_ms,
+                        };
+                        self.stage(&mut wb, &mut new_resources, &key, &ek, Some(obj), &ev);
+                        overlay.insert(ek, Some(obj.clone()));
+                        events.push(((key.group.clone(), key.resource.clone()), Arc::new(ev)));
+                    }
+                    outcomes.push(Outcome::Object(reply, result));
+                }
+                Request::Update { key, value, expected, reply } => {
+                    let ek = key.encode();
+                    let result = (|| {
+                        let current = lookup(&overlay, &key, &ek)?.ok_or(Error::NotFound)?;
+                        if let Some(expected) = expected
+                            && expected != current.mod_revision
+                        {
+                            return Err(Error::Conflict { expected, actual: current.mod_revision });
+                        }
+                        let before = usage_of(&usage, &key.namespace);
+                        let after = Usage {
+                            objects: before.objects,
+                            bytes: (before.bytes + value.len() as u64).saturating_sub(current.value.len() as u64),
+                        };
+                        check_quota(&key.namespace, after, before, quota_of(&quotas, &key.namespace))?;
+                        rev += 1;
+                        let obj = Object { mod_revision: rev, value: value.clone(), ..current.clone() };
+                        usage.insert(key.namespace.clone(), after);
+                        Ok((obj, current))
+                    })();
+                    let result = result.map(|(obj, prev)| {
+                        let ev = Event {
+                            kind: EventType::Modified,
+                            revision: rev,
+                            object: Some(obj.clone()),
+                            prev: Some(prev),
+                            commit_unix_ms: commit_ms,
+                        };
+                        self.stage(&mut wb, &mut new_resources, &key, &ek, Some(&obj), &ev);
+                        overlay.insert(ek, Some(obj.clone()));
+                        events.push(((key.group.clone(), key.resource.clone()), Arc::new(ev)));
+                        obj
+                    });
+                    outcomes.push(Outcome::Object(reply, result));
+                }
+                Request::Delete { key, preconditions, reply } => {
+                    let ek = key.encode();
+                    let result = (|| {
+                        let current = lookup(&overlay, &key, &ek)?.ok_or(Error::NotFound)?;
+                        if let Some(uid) = &preconditions.uid
+                            && *uid != current.uid
+                        {
+                            return Err(Error::PreconditionFailed(format!(
+                                "uid in precondition: {uid}, uid in object: {}",
+                                current.uid
+                            )));
+                        }
+                        if let Some(r) = preconditions.revision
+                            && r != current.mod_revision
+                        {
+                            return Err(Error::PreconditionFailed(format!(
+                                "revision in precondition: {r}, revision in object: {}",
+                                current.mod_revision
+                            )));
+                        }
+                        let before = usage_of(&usage, &key.namespace);
+                        let after = Usage {
+                            objects: before.objects.saturating_sub(1),
+                            bytes: before.bytes.saturating_sub(current.value.len() as u64),
+                        };
+                        rev += 1;
+                        usage.insert(key.namespace.clone(), after);
+                        Ok(current)
+                    })();
+                    let result = result.map(|prev| {
+                        let ev = Event {
+                            kind: EventType::Deleted,
+                            revision: rev,
+                            object: None,
+                            prev: Some(prev.clone()),
+                            commit_unix_ms: commit_ms,
+                        };
+                        self.stage(&mut wb, &mut new_resources, &key, &ek, None, &ev);
+                        overlay.insert(ek, None);
+                        events.push(((key.group.clone(), key.resource.clone()), Arc::new(ev)));
+                        Deleted { object: prev, revision: rev }
+                    });
+                    outcomes.push(Outcome::Deleted(reply, result));
+                }
+                Request::SetQuota { namespace, quota, reply } => {
+                    match quota {
+                        Some(q) => wb.put(
+                            key::quota_key(&namespace),
+                            codec::encode_u64_pair(q.max_objects.unwrap_or(u64::MAX), q.max_bytes.unwrap_or(u64::MAX)),
+                        ),
+                        None => wb.delete(key::quota_key(&namespace)),
+                    }
+                    quotas.insert(namespace, quota);
+                    outcomes.push(Outcome::Unit(reply, Ok(())));
+                }
+                Request::Compact { revision, reply } => compactions.push((revision, reply)),
+            }
+        }
+        drop(snapshot);
+
+        if rev != start_rev {
+            wb.put(key::META_REVISION.to_vec(), rev.to_be_bytes().to_vec());
+            for (ns, u) in &usage {
+                wb.put(key::usage_key(ns), codec::encode_u64_pair(u.objects, u.bytes));
+            }
+            wb.put(key::time_key(bucket), rev.to_be_bytes().to_vec());
+        }
+
+        let committed = if wb.is_empty() { Ok(()) } else { shared.engine.write(&wb, shared.options.sync) };
+        match committed {
+            Ok(()) => {
+                if rev != start_rev {
+                    match self.times.back_mut() {
+                        Some((ms, last)) if *ms == bucket => *last = rev,
+                        _ => self.times.push_back((bucket, rev)),
+                    }
+                    self.resources.extend(new_resources);
+                    shared.usage.lock().extend(usage);
+                    shared.current.store(rev, Ordering::Release);
+                    shared.hub.publish(&events, rev);
+                }
+                {
+                    let mut stored = shared.quotas.lock();
+                    for (ns, q) in quotas {
+                        match q {
+                            Some(q) => stored.insert(ns, q),
+                            None => stored.remove(&ns),
+                        };
+                    }
+                }
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::Object(reply, r) => drop(reply.send(r)),
+                        Outcome::Deleted(reply, r) => drop(reply.send(r)),
+                        Outcome::Unit(reply, r) => drop(reply.send(r)),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "committing a write batch failed");
+                let fail = |r: Result<(), Error>| -> Error {
+                    match r {
+                        Err(err) => err,
+                        Ok(()) => Error::Engine(crate::EngineError::new(e.to_string())),
+                    }
+                };
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::Object(reply, r) => drop(reply.send(Err(fail(r.map(drop))))),
+                        Outcome::Deleted(reply, r) => drop(reply.send(Err(fail(r.map(drop))))),
+                        Outcome::Unit(reply, r) => drop(reply.send(Err(fail(r)))),
+                    }
+                }
+            }
+        }
+
+        for (revision, reply) in compactions {
+            let result = self.compact(revision);
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// Adds one object write and its history event to the batch.
+    fn stage(
+        &self,
+        wb: &mut WriteBatch,
+        new_resources: &mut Vec<(String, String)>,
+        key: &Key,
+        encoded_key: &[u8],
+        object: Option<&Object>,
+        event: &Event,
+    ) {
+        match object {
+            Some(obj) => wb.put(encoded_key.to_vec(), codec::encode_object(obj)),
+            None => wb.delete(encoded_key.to_vec()),
+        }
+        wb.put(key::history_key(&key.group, &key.resource, event.revision), codec::encode_event(event));
+        let resource = (key.group.clone(), key.resource.clone());
+        if !self.resources.contains(&resource) && !new_resources.contains(&resource) {
+            wb.put(key::resource_marker_key(&key.group, &key.resource), Vec::new());
+            new_resources.push(resource);
+        }
+    }
+}
