@@ -474,6 +474,11 @@ fn apply_patch(cx: &Ctx, dir: &Path, ra: &mut Vec<Resource>, p: &PatchSpec, json
         if docs.len() != 1 {
             return Err(kerr(dir, "a JSON 6902 patch must be a single list of operations"));
         }
+        // kustomize reads JSON patches with YAML 1.1 rules (yes/on are
+        // booleans, 012 is octal).
+        let docs = yaml::parse_documents_v2(&text)
+            .map_err(|source| Error::Yaml { path: dir.join(p.path.as_deref().unwrap_or("<inline patch>")), source })?;
+        let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
         let ops = patch::parse_json_patch(&docs[0])?;
         let Some(target) = &p.target else {
             return Err(kerr(dir, "must specify a target for JSON 6902 patch"));

@@ -43,7 +43,7 @@ fn convert(v: &Value) -> Result<Out, EmitError> {
         Value::Scalar(s) => match s.kind {
             Kind::Str => Out::Str(s.text.clone()),
             Kind::Null => Out::Raw("null".into()),
-            Kind::Bool => Out::Raw(s.text.to_ascii_lowercase()),
+            Kind::Bool => Out::Raw(if super::resolve::is_true(&s.text) { "true" } else { "false" }.into()),
             Kind::Int => {
                 let plain: String = s.text.chars().filter(|c| *c != '_').collect();
                 match go_parse_int(&plain) {
