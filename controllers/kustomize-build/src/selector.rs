@@ -13,7 +13,9 @@ fn anchored(pat: &str) -> Result<Regex, Error> {
 
 /// A compiled target.
 pub struct Selector {
-    target: Target,
+    group: Option<Regex>,
+    version: Option<Regex>,
+    kind: Option<Regex>,
     name: Option<Regex>,
     namespace: Option<Regex>,
     labels: Option<Vec<Req>>,
@@ -24,7 +26,9 @@ impl Selector {
     /// Compiles a target.
     pub fn new(t: &Target) -> Result<Self, Error> {
         Ok(Selector {
-            target: t.clone(),
+            group: t.group.as_deref().filter(|s| !s.is_empty()).map(anchored).transpose()?,
+            version: t.version.as_deref().filter(|s| !s.is_empty()).map(anchored).transpose()?,
+            kind: t.kind.as_deref().filter(|s| !s.is_empty()).map(anchored).transpose()?,
             name: t.name.as_deref().filter(|s| !s.is_empty()).map(anchored).transpose()?,
             namespace: t.namespace.as_deref().filter(|s| !s.is_empty()).map(anchored).transpose()?,
             labels: t.label_selector.as_deref().filter(|s| !s.is_empty()).map(parse_selector).transpose()?,
@@ -35,21 +39,13 @@ impl Selector {
     /// Whether the resource is selected.
     #[must_use]
     pub fn matches(&self, r: &Resource) -> bool {
-        let t = &self.target;
-        let opt = |o: &Option<String>| o.as_deref().filter(|s| !s.is_empty()).map(str::to_string);
-        if let Some(g) = opt(&t.group)
-            && g != r.group()
-        {
+        if self.group.as_ref().is_some_and(|re| !re.is_match(r.group())) {
             return false;
         }
-        if let Some(v) = opt(&t.version)
-            && v != r.version()
-        {
+        if self.version.as_ref().is_some_and(|re| !re.is_match(r.version())) {
             return false;
         }
-        if let Some(k) = opt(&t.kind)
-            && k != r.kind()
-        {
+        if self.kind.as_ref().is_some_and(|re| !re.is_match(r.kind())) {
             return false;
         }
         if let Some(re) = &self.name
