@@ -82,8 +82,10 @@ fn time_kubectl(dir: &Path, runs: u32) -> Option<(Duration, String)> {
 
 fn main() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let large = tmp.path().join("large");
-    let small = tmp.path().join("small");
+    // EDDY_BENCH_DIR keeps the generated trees for other measurements.
+    let base = std::env::var_os("EDDY_BENCH_DIR").map_or_else(|| tmp.path().to_path_buf(), std::path::PathBuf::from);
+    let large = base.join("large");
+    let small = base.join("small");
     large_tree(&large);
     small_tree(&small);
     let opts = BuildOptions::default();
