@@ -65,7 +65,7 @@ impl TransformerConfig {
 pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
     let root = root.canonicalize().map_err(|source| Error::Io { path: root.to_path_buf(), source })?;
     let boundary = opts.boundary.clone().unwrap_or_else(|| root.clone());
-    let loader = Loader::new(&boundary)?;
+    let loader = Loader::new(&boundary, opts.load_restrictions)?;
     if !root.starts_with(loader_boundary(&boundary)?) {
         return Err(Error::Restricted(format!("'{}' is not in or below '{}'", root.display(), boundary.display())));
     }

@@ -34,6 +34,22 @@ pub struct BuildOptions {
     /// `buildMetadata: [managedByLabel]`. Defaults to what the reference
     /// `kubectl kustomize` writes, `kustomize-(devel)`.
     pub managed_by: Option<String>,
+    /// Which files a kustomization may read.
+    pub load_restrictions: LoadRestrictions,
+}
+
+/// Where the files a kustomization names (resources, patches, generator
+/// inputs) may live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LoadRestrictions {
+    /// Only in or below the kustomization's own directory, as
+    /// `kustomize build` and `kubectl kustomize` enforce by default.
+    #[default]
+    RootOnly,
+    /// Anywhere inside the build boundary, as Flux's kustomize-controller
+    /// allows (it disables kustomize's restriction but confines the build to
+    /// the source artifact).
+    BoundaryOnly,
 }
 
 /// Everything that can make a build fail.

@@ -11,6 +11,7 @@ pub const KUSTOMIZATION_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization
 #[derive(Debug, Clone)]
 pub struct Loader {
     boundary: PathBuf,
+    root_only: bool,
 }
 
 /// Whether a reference names a remote location rather than a local path.
@@ -26,9 +27,9 @@ pub fn is_remote(reference: &str) -> bool {
 
 impl Loader {
     /// A loader confined to `boundary`.
-    pub fn new(boundary: &Path) -> Result<Self, Error> {
+    pub fn new(boundary: &Path, restrictions: crate::LoadRestrictions) -> Result<Self, Error> {
         let boundary = boundary.canonicalize().map_err(|source| Error::Io { path: boundary.to_path_buf(), source })?;
-        Ok(Self { boundary })
+        Ok(Self { boundary, root_only: restrictions == crate::LoadRestrictions::RootOnly })
     }
 
     /// Resolves `reference` relative to `dir`, following symlinks, and checks
@@ -68,7 +69,7 @@ impl Loader {
     /// `dir` (kustomize's root-only load restriction).
     pub fn resolve_file(&self, dir: &Path, reference: &str) -> Result<PathBuf, Error> {
         let real = self.resolve(dir, reference)?;
-        if !real.starts_with(dir) {
+        if self.root_only && !real.starts_with(dir) {
             return Err(Error::Restricted(format!("file '{}' is not in or below '{}'", real.display(), dir.display())));
         }
         Ok(real)

@@ -89,3 +89,25 @@ fn invalid_yaml_reports_the_file_and_line() {
     let msg = err.to_string();
     assert!(msg.contains("bad.yaml") && msg.contains("line"), "{msg}");
 }
+
+#[test]
+fn flux_mode_reads_files_anywhere_inside_the_boundary() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    write(repo.path(), "shared/cm.yaml", CM);
+    write(repo.path(), "apps/app/kustomization.yaml", "resources:\n- ../../shared/cm.yaml\n");
+    let app = repo.path().join("apps/app");
+    let root_only = BuildOptions { boundary: Some(repo.path().to_path_buf()), ..BuildOptions::default() };
+    let err = build(&app, &root_only).expect_err("kustomize's default restriction refuses the file");
+    assert!(matches!(err, Error::Restricted(_)), "{err}");
+    let flux = BuildOptions {
+        boundary: Some(repo.path().to_path_buf()),
+        load_restrictions: eddy_kustomize::LoadRestrictions::BoundaryOnly,
+        ..BuildOptions::default()
+    };
+    let out = build(&app, &flux).expect("Flux mode reads inside the boundary");
+    assert!(out.contains("name: c\n"), "{out}");
+    // Still nothing outside the boundary.
+    write(repo.path(), "apps/app/kustomization.yaml", "resources:\n- ../../../outside.yaml\n");
+    let err = build(&app, &flux).expect_err("outside the boundary");
+    assert!(matches!(err, Error::Restricted(_)), "{err}");
+}
