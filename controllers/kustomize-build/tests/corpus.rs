@@ -2,6 +2,10 @@
 //! crate and with the reference `kubectl kustomize`, and the outputs must be
 //! byte-identical. Trees whose directory name starts with `err-` must fail on
 //! both sides; all others must succeed on both sides.
+//!
+//! When `EDDY_KUSTOMIZE` names a standalone kustomize binary (for example the
+//! newest release built from the Go module proxy), every tree is also checked
+//! against `$EDDY_KUSTOMIZE build`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,11 +43,23 @@ fn trees() -> Vec<PathBuf> {
     v
 }
 
+/// A reference implementation: a binary and the subcommand that builds.
+#[derive(Clone)]
+struct Reference {
+    bin: String,
+    subcommand: &'static str,
+}
+
 /// Builds one tree both ways; returns a description of any mismatch.
-fn check(kubectl: &str, tree: &Path) -> Option<String> {
+fn check(reference: &Reference, tree: &Path) -> Option<String> {
     let name = tree.file_name().unwrap_or_default().to_string_lossy().to_string();
     let expect_error = name.starts_with("err-");
-    let reference = Command::new(kubectl).arg("kustomize").arg(tree).output().expect("running kubectl kustomize");
+    let name = format!("{name} [{} {}]", reference.bin, reference.subcommand);
+    let reference = Command::new(&reference.bin)
+        .arg(reference.subcommand)
+        .arg(tree)
+        .output()
+        .expect("running the reference kustomize");
     let ours = build(tree, &BuildOptions::default());
     let ref_ok = reference.status.success();
     match (ref_ok, ours) {
@@ -82,23 +98,25 @@ fn first_diff(expected: &str, actual: &str) -> String {
 
 #[test]
 fn corpus_is_byte_identical_to_kubectl_kustomize() {
-    let kubectl = kubectl();
+    let mut references = vec![Reference { bin: kubectl(), subcommand: "kustomize" }];
+    if let Some(bin) = std::env::var_os("EDDY_KUSTOMIZE") {
+        references.push(Reference { bin: bin.to_string_lossy().to_string(), subcommand: "build" });
+    }
     let trees = trees();
-    let chunks: Vec<Vec<PathBuf>> = {
+    let jobs: Vec<(Reference, PathBuf)> =
+        references.iter().flat_map(|r| trees.iter().map(move |t| (r.clone(), t.clone()))).collect();
+    let chunks: Vec<Vec<(Reference, PathBuf)>> = {
         let n = 4;
         let mut c = vec![Vec::new(); n];
-        for (i, t) in trees.iter().enumerate() {
-            c[i % n].push(t.clone());
+        for (i, j) in jobs.into_iter().enumerate() {
+            c[i % n].push(j);
         }
         c
     };
     let failures: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .iter()
-            .map(|chunk| {
-                let kubectl = kubectl.clone();
-                s.spawn(move || chunk.iter().filter_map(|t| check(&kubectl, t)).collect::<Vec<_>>())
-            })
+            .map(|chunk| s.spawn(move || chunk.iter().filter_map(|(r, t)| check(r, t)).collect::<Vec<_>>()))
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("worker panicked")).collect()
     });
