@@ -48,6 +48,8 @@ fn trees() -> Vec<PathBuf> {
 struct Reference {
     bin: String,
     subcommand: &'static str,
+    /// The `app.kubernetes.io/managed-by` value this binary writes.
+    managed_by: Option<String>,
 }
 
 /// Builds one tree both ways; returns a description of any mismatch.
@@ -55,12 +57,13 @@ fn check(reference: &Reference, tree: &Path) -> Option<String> {
     let name = tree.file_name().unwrap_or_default().to_string_lossy().to_string();
     let expect_error = name.starts_with("err-");
     let name = format!("{name} [{} {}]", reference.bin, reference.subcommand);
+    let opts = BuildOptions { managed_by: reference.managed_by.clone(), ..BuildOptions::default() };
     let reference = Command::new(&reference.bin)
         .arg(reference.subcommand)
         .arg(tree)
         .output()
         .expect("running the reference kustomize");
-    let ours = build(tree, &BuildOptions::default());
+    let ours = build(tree, &opts);
     let ref_ok = reference.status.success();
     match (ref_ok, ours) {
         (true, Ok(out)) => {
@@ -98,9 +101,12 @@ fn first_diff(expected: &str, actual: &str) -> String {
 
 #[test]
 fn corpus_is_byte_identical_to_kubectl_kustomize() {
-    let mut references = vec![Reference { bin: kubectl(), subcommand: "kustomize" }];
+    let mut references = vec![Reference { bin: kubectl(), subcommand: "kustomize", managed_by: None }];
     if let Some(bin) = std::env::var_os("EDDY_KUSTOMIZE") {
-        references.push(Reference { bin: bin.to_string_lossy().to_string(), subcommand: "build" });
+        let bin = bin.to_string_lossy().to_string();
+        let version = Command::new(&bin).arg("version").output().expect("running the standalone kustomize");
+        let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+        references.push(Reference { bin, subcommand: "build", managed_by: Some(format!("kustomize-{version}")) });
     }
     let trees = trees();
     let jobs: Vec<(Reference, PathBuf)> =
