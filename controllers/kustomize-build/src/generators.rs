@@ -147,7 +147,19 @@ pub fn generate(
             data.insert(k, Value::str(base64_lines(&v)));
         } else {
             match String::from_utf8(v) {
-                Ok(s) => data.insert(k, Value::str(s)),
+                Ok(s) => {
+                    // kustomize writes multi-line values as literal blocks and
+                    // cannot read back one whose first line starts with a tab.
+                    if s.starts_with('\t') && s.contains('\n') && literal_block_allowed(&s) {
+                        return Err(gen_err(
+                            &args.name,
+                            format!(
+                                "the value of {k:?} starts with a tab and spans several lines, which kustomize cannot encode"
+                            ),
+                        ));
+                    }
+                    data.insert(k, Value::str(s));
+                }
                 Err(e) => binary.insert(k, Value::str(base64_lines(e.as_bytes()))),
             }
         }
@@ -174,6 +186,25 @@ pub fn generate(
         Some(other) => return Err(gen_err(&args.name, format!("unknown behavior {other:?}"))),
     };
     Ok(r)
+}
+
+/// Whether go-yaml v3 would write this multi-line string as a literal block
+/// (tabs allowed; no trailing space, no space before a line break and no
+/// unprintable characters).
+fn literal_block_allowed(s: &str) -> bool {
+    let printable = |c: char| {
+        let u = c as u32;
+        c == '\t'
+            || u == 0x0A
+            || (0x20..=0x7E).contains(&u)
+            || (0xA0..=0xD7FF).contains(&u)
+            || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
+    };
+    if s.ends_with(' ') || !s.chars().all(printable) {
+        return false;
+    }
+    let breaks = ['\n', '\u{85}', '\u{2028}', '\u{2029}'];
+    !s.chars().zip(s.chars().skip(1)).any(|(a, b)| a == ' ' && breaks.contains(&b))
 }
 
 /// Base64 as kustomize writes generated data: encodings of 70 characters or
