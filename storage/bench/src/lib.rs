@@ -151,7 +151,7 @@ fn peak_rss_mib() -> f64 {
 
 fn dir_bytes(path: &Path) -> u64 {
     std::fs::read_dir(path)
-        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(std::fs::Metadata::is_file).map(|m| m.len()).sum())
         .unwrap_or(0)
 }
 
@@ -161,9 +161,10 @@ fn hist() -> Histogram<u64> {
 
 /// Runs the benchmark and returns its figures. Progress goes to stderr.
 pub fn run(config: &Config) -> Result<Report, eddy_storage::Error> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| {
-        eddy_storage::Error::Engine(eddy_storage::EngineError::new(format!("starting runtime: {e}")))
-    })?;
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| {
+            eddy_storage::Error::Engine(eddy_storage::EngineError::new(format!("starting runtime: {e}")))
+        })?;
     rt.block_on(run_async(config))
 }
 
@@ -198,12 +199,15 @@ async fn run_async(config: &Config) -> Result<Report, eddy_storage::Error> {
                     let (ns, name) = (namespace_of(i, namespaces), name_of(i));
                     let value = kustomization_json(&ns, &name, 1, 0);
                     bytes += value.len();
-                    store.create(&Key::new(GROUP, RESOURCE, &ns, &name), &format!("uid-{i}"), Bytes::from(value)).await?;
+                    store
+                        .create(&Key::new(GROUP, RESOURCE, &ns, &name), &format!("uid-{i}"), Bytes::from(value))
+                        .await?;
                 }
             }));
         }
         for t in tasks {
-            total_bytes += t.await.map_err(|e| eddy_storage::Error::Engine(eddy_storage::EngineError::new(e.to_string())))??;
+            total_bytes +=
+                t.await.map_err(|e| eddy_storage::Error::Engine(eddy_storage::EngineError::new(e.to_string())))??;
         }
         let secs = started.elapsed().as_secs_f64();
         eprintln!("create: concurrency {concurrency}: {count} writes in {secs:.2}s = {:.0}/s", count as f64 / secs);

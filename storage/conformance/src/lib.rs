@@ -411,16 +411,46 @@ pub async fn watch_exactly_once_under_concurrent_writers_and_compaction<E: KvEng
     open: &impl Fn(StoreOptions) -> Store<E>,
 ) {
     let s = open(StoreOptions { watch_buffer: 100_000, ..test_options() });
-    for i in 0..50 {
+    concurrent_watch_case(
+        &s,
+        ConcurrentCase { seed_objects: 50, writers: 4, ops_per_writer: 150, late_from: 25, compact: true },
+    )
+    .await;
+}
+
+/// Parameters of [`concurrent_watch_case`].
+#[derive(Debug, Clone, Copy)]
+pub struct ConcurrentCase {
+    /// Objects created before any watcher starts.
+    pub seed_objects: usize,
+    /// Concurrent writer tasks.
+    pub writers: usize,
+    /// Creates, updates and deletes per writer.
+    pub ops_per_writer: usize,
+    /// Revision (at most `seed_objects`) a second, catching-up watcher starts from mid-way.
+    pub late_from: u64,
+    /// Whether a compactor runs concurrently (below `late_from`, so the late watcher's
+    /// history stays available).
+    pub compact: bool,
+}
+
+/// Concurrent writers (and optionally a concurrent compactor) while two watchers run: one
+/// live from the start, one started mid-way from an older revision. Both must deliver every
+/// committed write exactly once, in revision order.
+pub async fn concurrent_watch_case<E: KvEngine>(s: &Store<E>, case: ConcurrentCase) {
+    for i in 0..case.seed_objects {
         s.create(&key("ns", &format!("seed{i}")), "u", b("v")).await.unwrap();
     }
-    let mut live = s.watch(&things(), s.current_revision()).unwrap();
+    let base = s.current_revision();
+    let late_from = case.late_from.min(base);
+    let mut live = s.watch(&things(), base).unwrap();
     let mut writers = Vec::new();
-    for t in 0..4 {
+    for t in 0..case.writers {
         let s = s.clone();
+        let n = case.ops_per_writer;
         writers.push(tokio::spawn(async move {
             let mut committed = Vec::new();
-            for i in 0..150 {
+            for i in 0..n {
                 let k = key(&format!("ns{}", i % 3), &format!("w{t}-{}", i % 20));
                 let rev = match s.get(&k) {
                     Ok(_) if i % 4 == 3 => s.delete(&k, Preconditions::default()).await.map(|d| d.revision),
@@ -433,31 +463,34 @@ pub async fn watch_exactly_once_under_concurrent_writers_and_compaction<E: KvEng
         }));
     }
     // A second watcher starts mid-way from an older revision and must catch up seamlessly.
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let mut late = s.watch(&things(), 25).unwrap();
-    let compactor = {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    let mut late = s.watch(&things(), late_from).unwrap();
+    let compactor = case.compact.then(|| {
         let s = s.clone();
         tokio::spawn(async move {
-            for _ in 0..10 {
-                let target = s.current_revision().saturating_sub(200).min(20);
-                s.compact(target).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(2)).await;
+            for step in 0..10 {
+                s.compact(late_from.saturating_sub(10 - step)).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
         })
-    };
+    });
     let mut all: Vec<Revision> = Vec::new();
     for w in writers {
         all.extend(w.await.unwrap());
     }
-    compactor.await.unwrap();
+    if let Some(c) = compactor {
+        c.await.unwrap();
+    }
     all.sort_unstable();
-    assert_eq!(all.len(), 600);
-    let got: Vec<Revision> = ok_events(collect(&mut live, 600).await).iter().map(|e| e.revision).collect();
+    assert_eq!(all.len(), case.writers * case.ops_per_writer);
+    let got: Vec<Revision> = ok_events(collect(&mut live, all.len()).await).iter().map(|e| e.revision).collect();
     assert_eq!(got, all, "live watcher: every committed write once, in order");
-    let got_late: Vec<Revision> = ok_events(collect(&mut late, 625).await).iter().map(|e| e.revision).collect();
-    let mut expected_late: Vec<Revision> = (26..=50).collect();
+    let mut expected_late: Vec<Revision> = ((late_from + 1)..=base).collect();
     expected_late.extend(&all);
+    let got_late: Vec<Revision> =
+        ok_events(collect(&mut late, expected_late.len()).await).iter().map(|e| e.revision).collect();
     assert_eq!(got_late, expected_late, "catch-up watcher: history then live, no gap, no duplicate");
+    assert!(live.try_next().is_none() && late.try_next().is_none(), "no event after the last write");
 }
 
 pub async fn background_compaction_by_age<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store<E>) {
@@ -491,7 +524,7 @@ pub async fn namespace_quotas<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store
     }
     match s.create(&key("limited", "o3"), "u", b("x")).await {
         Err(Error::QuotaExceeded { namespace, what: "objects", requested: 4, limit: 3 }) => {
-            assert_eq!(namespace, "limited")
+            assert_eq!(namespace, "limited");
         }
         other => panic!("expected quota error, got {other:?}"),
     }

@@ -119,11 +119,6 @@ pub trait KvEngine: Send + Sync + 'static {
     /// the engine stays online. The copy can be opened as an engine of the same kind.
     fn checkpoint(&self, dir: &Path) -> Result<(), EngineError>;
 
-    /// Hints that `[start, end)` was just range-deleted and its space can be reclaimed.
-    fn compact_range(&self, start: &[u8], end: &[u8]) {
-        let _ = (start, end);
-    }
-
     /// Current statistics.
     fn stats(&self) -> EngineStats {
         EngineStats::default()

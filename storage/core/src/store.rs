@@ -613,11 +613,6 @@ impl<E: KvEngine> Writer<E> {
         self.shared.engine.write(&wb, self.shared.options.sync)?;
         self.times.drain(..dropped_times);
         self.shared.compacted.store(target, Ordering::Release);
-        for (group, resource) in &self.resources {
-            self.shared
-                .engine
-                .compact_range(&key::history_key(group, resource, 0), &key::history_key(group, resource, target + 1));
-        }
         tracing::debug!(revision = target, "compacted history");
         Ok(target)
     }

@@ -153,10 +153,6 @@ impl KvEngine for RocksEngine {
         cp.create_checkpoint(dir).map_err(|e| err(&e))
     }
 
-    fn compact_range(&self, start: &[u8], end: &[u8]) {
-        self.db.compact_range(Some(start), Some(end));
-    }
-
     fn stats(&self) -> EngineStats {
         let prop = |name: &str| self.db.property_int_value(name).ok().flatten().unwrap_or(0);
         let disk_bytes = dir_size(&self.path);
@@ -168,7 +164,7 @@ impl KvEngine for RocksEngine {
 fn dir_size(path: &Path) -> u64 {
     std::fs::read_dir(path)
         .map(|entries| {
-            entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+            entries.flatten().filter_map(|e| e.metadata().ok()).filter(std::fs::Metadata::is_file).map(|m| m.len()).sum()
         })
         .unwrap_or(0)
 }
