@@ -58,7 +58,7 @@ fn parse_with(text: &str, v2: bool) -> Result<Vec<Value>, YamlError> {
                     docs.push(Value::null());
                     continue;
                 }
-                let v = node(&mut parser, ev, mark, &mut anchors, 0, v2)?;
+                let v = node(&mut parser, ev, mark, &mut anchors, 0, v2, text)?;
                 docs.push(v);
                 let (ev, mark) = next(&mut parser)?;
                 if !matches!(ev, Event::DocumentEnd) {
@@ -76,6 +76,73 @@ fn next(parser: &mut Parser<std::str::Chars<'_>>) -> Result<(Event, Marker), Yam
     parser.next_token().map_err(|e| YamlError { line: e.marker().line(), message: e.info().to_string() })
 }
 
+/// The header of an empty block scalar that ends at character `end` (its
+/// indicator characters up to the end of the line).
+fn block_header(src: &str, end: usize) -> String {
+    // The scanner marks some block scalars at their indicator, others at
+    // the end of their content.
+    let ahead: String =
+        src.chars().skip(end).skip_while(|c| *c == ' ').take_while(|c| *c != '\n' && *c != '#').collect();
+    if ahead.starts_with('|') || ahead.starts_with('>') {
+        return ahead;
+    }
+    let before: Vec<char> = src.chars().take(end).collect();
+    let Some(start) = before.iter().rposition(|c| *c == '|' || *c == '>') else {
+        return String::new();
+    };
+    before[start..].iter().take_while(|c| **c != '\n' && **c != '#').collect()
+}
+
+/// Whether go-yaml v3 can write the string as a block scalar: no trailing
+/// space, no space before a line break, nothing unprintable (tabs are fine).
+fn v3_block_allowed(s: &str) -> bool {
+    let printable = |c: char| {
+        let u = c as u32;
+        c == '\t'
+            || u == 0x0A
+            || (0x20..=0x7E).contains(&u)
+            || (0xA0..=0xD7FF).contains(&u)
+            || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
+    };
+    if s.ends_with(' ') || !s.chars().all(printable) {
+        return false;
+    }
+    !s.contains(" \n")
+}
+
+/// kustomize writes folded scalars back out in folded style and reads them
+/// again. go-yaml's folded writer marks every kept line break with an extra
+/// empty line, which survives the re-read before more-indented lines and at
+/// the end of keep-chomped scalars. This reproduces that round trip.
+fn go_folded_roundtrip(text: &str) -> String {
+    if !v3_block_allowed(text) {
+        return text.to_string();
+    }
+    let blank_led = |l: &str| l.starts_with(' ') || l.starts_with('\t');
+    // The writer only adds the marks when the first character after any
+    // leading line breaks is not blank.
+    match text.trim_start_matches('\n').chars().next() {
+        None | Some(' ' | '\t') => return text.to_string(),
+        Some(_) => {}
+    }
+    let keep = text.ends_with("\n\n");
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut out: Vec<&str> = Vec::with_capacity(lines.len() + 4);
+    out.push(lines[0]);
+    for i in 1..lines.len() {
+        let prev = lines[i - 1];
+        if !prev.is_empty() && !blank_led(prev) {
+            match lines[i..].iter().find(|l| !l.is_empty()) {
+                Some(next) if blank_led(next) => out.push(""),
+                None if keep => out.push(""),
+                _ => {}
+            }
+        }
+        out.push(lines[i]);
+    }
+    out.join("\n")
+}
+
 fn tag_suffix(tag: Option<&Tag>) -> Option<&str> {
     let t = tag?;
     if t.handle == "tag:yaml.org,2002:" || t.handle == "!!" { Some(t.suffix.as_str()) } else { None }
@@ -88,13 +155,26 @@ fn node(
     anchors: &mut HashMap<usize, Value>,
     depth: usize,
     v2: bool,
+    src: &str,
 ) -> Result<Value, YamlError> {
     if depth > 512 {
         return Err(err(mark, "document nested too deeply"));
     }
     match ev {
         Event::Alias(id) => anchors.get(&id).cloned().ok_or_else(|| err(mark, "unknown anchor referenced by alias")),
-        Event::Scalar(text, style, anchor, tag) => {
+        Event::Scalar(mut text, style, anchor, tag) => {
+            if style == TScalarStyle::Folded {
+                text = go_folded_roundtrip(&text);
+            }
+            // A block scalar with no content lines is empty when clipped;
+            // the scanner used here reports a lone line break instead.
+            if matches!(style, TScalarStyle::Folded | TScalarStyle::Literal)
+                && !text.is_empty()
+                && text.chars().all(|c| c == '\n')
+                && !block_header(src, mark.index()).contains('+')
+            {
+                text.clear();
+            }
             let kind = match tag_suffix(tag.as_ref()) {
                 Some("str" | "binary") => Kind::Str,
                 Some("int") => Kind::Int,
@@ -122,7 +202,7 @@ fn node(
                 if matches!(ev, Event::SequenceEnd) {
                     break;
                 }
-                items.push(node(parser, ev, mark, anchors, depth + 1, v2)?);
+                items.push(node(parser, ev, mark, anchors, depth + 1, v2, src)?);
             }
             let v = Value::Seq(items);
             if anchor > 0 {
@@ -139,9 +219,9 @@ fn node(
                     break;
                 }
                 let is_merge = matches!(&ev, Event::Scalar(t, TScalarStyle::Plain, _, None) if t == "<<");
-                let key = node(parser, ev, kmark, anchors, depth + 1, v2)?;
+                let key = node(parser, ev, kmark, anchors, depth + 1, v2, src)?;
                 let (ev, vmark) = next(parser)?;
-                let value = node(parser, ev, vmark, anchors, depth + 1, v2)?;
+                let value = node(parser, ev, vmark, anchors, depth + 1, v2, src)?;
                 if is_merge {
                     match value {
                         Value::Map(m) => merged.push(m),
