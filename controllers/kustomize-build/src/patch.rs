@@ -246,9 +246,22 @@ fn merge_list(
                         .join("\u{0}"),
                 )
             };
+            // With composite keys (ports: number and protocol), kustomize
+            // ignores a patch element whose number matches an existing
+            // element while only one of the two sets a secondary key.
+            let conflicts = |p: &Value| {
+                let (Some(pm), true) = (p.as_map(), keys.len() > 1) else { return false };
+                target.iter().filter_map(Value::as_map).any(|dm| {
+                    key_text(dm.get(key)).is_some()
+                        && key_text(dm.get(key)) == key_text(pm.get(key))
+                        && keys[1..]
+                            .iter()
+                            .any(|k| key_text(dm.get(k.as_str())).is_some() != key_text(pm.get(k.as_str())).is_some())
+                })
+            };
             let mut rest: Vec<Value> = target.to_vec();
             let mut out: Vec<Value> = Vec::new();
-            for p in patch {
+            for p in patch.iter().filter(|p| !conflicts(p)) {
                 let Value::Map(pm) = p else {
                     return Err(Error::transform(format!(
                         "strategic merge patch: list {} expects mappings with key {key:?}",
