@@ -117,6 +117,7 @@ fn new_name(
     old: &str,
     referrer: &Info,
     referrer_ns: &str,
+    explicit_ns: bool,
 ) -> Result<Option<(String, String)>, Error> {
     let Some(cands) = idx.by_name.get(&(referent_kind.to_string(), old.to_string())) else {
         return Ok(None);
@@ -124,7 +125,13 @@ fn new_name(
     let mut pick: Vec<&Info> = cands
         .iter()
         .map(|i| &idx.infos[*i])
-        .filter(|r| referrer.cluster || r.cluster || crate::resource::ns_eq(&r.namespace, referrer_ns))
+        .filter(|r| {
+            if explicit_ns {
+                r.cluster || crate::resource::ns_eq(&r.namespace, referrer_ns)
+            } else {
+                referrer.cluster || r.cluster || crate::resource::ns_eq(&r.namespace, referrer_ns)
+            }
+        })
         .collect();
     if pick.len() > 1 {
         // Like kustomize, prefer referents that went through the same
@@ -247,11 +254,12 @@ pub fn fix(resources: &mut [Resource], extra: &[ExtraRef]) -> Result<(), Error> 
                     {
                         continue;
                     }
+                    let explicit_ns = m.get("namespace").and_then(Value::as_str).is_some();
                     let scope_ns = m.get("namespace").and_then(Value::as_str).unwrap_or(&me.namespace).to_string();
                     let Some(old) = m.get(&rf.leaf).and_then(Value::as_str).map(str::to_string) else {
                         continue;
                     };
-                    match new_name(&idx, &rf.referent, &old, me, &scope_ns) {
+                    match new_name(&idx, &rf.referent, &old, me, &scope_ns, explicit_ns) {
                         Ok(Some((n, ns))) => {
                             if n != old {
                                 m.insert(rf.leaf.clone(), Value::str(n));
