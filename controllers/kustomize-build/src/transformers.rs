@@ -121,19 +121,20 @@ pub fn annotations(resources: &mut [Resource], pairs: &[(String, String)], specs
     Ok(())
 }
 
-/// Splits an image reference into name, tag and digest.
+/// Splits an image reference into name, tag and digest. Like kustomize, a
+/// colon only starts the tag after the first slash (so registry ports stay
+/// in the name).
 fn split_image(image: &str) -> (String, String, String) {
-    let (rest, digest) = match image.split_once('@') {
-        Some((r, d)) => (r, d.to_string()),
-        None => (image, String::new()),
-    };
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    match rest[last_slash..].rfind(':') {
-        Some(i) => {
-            let i = last_slash + i;
-            (rest[..i].to_string(), rest[i + 1..].to_string(), digest)
-        }
-        None => (rest.to_string(), String::new(), digest),
+    let slash = image.find('/').filter(|i| *i > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let at = search.find('@').map(|i| i + slash);
+    let colon = search.find(':').map(|i| i + slash);
+    match (colon, at) {
+        (None, None) => (image.to_string(), String::new(), String::new()),
+        (c, Some(a)) if c.is_none_or(|c| a < c) => (image[..a].to_string(), String::new(), image[a + 1..].to_string()),
+        (Some(c), Some(a)) => (image[..c].to_string(), image[c + 1..a].to_string(), image[a + 1..].to_string()),
+        (Some(c), None) => (image[..c].to_string(), image[c + 1..].to_string(), String::new()),
+        (None, Some(_)) => (image.to_string(), String::new(), String::new()),
     }
 }
 
@@ -205,7 +206,7 @@ fn walk_containers(v: &mut Value, spec: &ImageSpec, matcher: &Regex) {
 /// fields of `configurations`.
 pub fn images(resources: &mut [Resource], specs: &[ImageSpec], extra: &[FieldSpec]) -> Result<(), Error> {
     for spec in specs {
-        let matcher = Regex::new(&format!("^{}(@sha256)?(:[a-zA-Z0-9_.{{}}-]*)?$", spec.name))
+        let matcher = Regex::new(&format!("^{}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$", spec.name))
             .map_err(|e| Error::transform(format!("invalid image name {:?}: {e}", spec.name)))?;
         for r in resources.iter_mut() {
             let mut root = Value::Map(std::mem::take(&mut r.obj));
