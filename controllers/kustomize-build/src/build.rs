@@ -122,9 +122,29 @@ fn build_metadata(k: &Kustomization, ra: &mut [Resource], opts: &BuildOptions) -
                     }
                 }
             }
+            "transformerAnnotations" => {
+                for r in ra.iter_mut() {
+                    if r.transformations.is_empty() {
+                        continue;
+                    }
+                    let text: String = r
+                        .transformations
+                        .iter()
+                        .map(|(file, kind)| {
+                            format!(
+                                "- configuredIn: {file}\n  configuredBy:\n    apiVersion: builtin\n    kind: {kind}\n"
+                            )
+                        })
+                        .collect();
+                    r.obj
+                        .entry_map("metadata")
+                        .entry_map("annotations")
+                        .insert("alpha.config.kubernetes.io/transformations", Value::str(text));
+                }
+            }
             other => {
                 return Err(Error::transform(format!(
-                    "buildMetadata option {other:?} is not supported (supported: managedByLabel, originAnnotations)"
+                    "buildMetadata option {other:?} is not supported (supported: managedByLabel, originAnnotations, transformerAnnotations)"
                 )));
             }
         }
@@ -305,6 +325,7 @@ fn absorb_generated(ra: &mut Vec<Resource>, mut r: Resource) -> Result<(), Error
             r.prefixes.clone_from(&old.prefixes);
             r.suffixes.clone_from(&old.suffixes);
             r.origin.clone_from(&old.origin);
+            r.transformations.clone_from(&old.transformations);
             r.needs_hash = old.needs_hash;
             r.behavior = Behavior::Create;
             ra[matches[0]] = r;
@@ -425,11 +446,56 @@ fn accumulate_inner(cx: &mut Ctx, dir: &Path, k: &Kustomization, ra: &mut Vec<Re
     if !k.replacements.is_empty() {
         crate::replacements::apply(cx_loader(cx), dir, ra, &k.replacements)?;
     }
+    record_transformations(cx, dir, k, ra)?;
     for (path, cfg) in plugin_configs(cx, dir, &k.transformers)? {
         run_transformer(cx, dir, ra, &path, &cfg)?;
     }
     for v in &k.vars {
         cx.vars.push(crate::vars::parse(v)?);
+    }
+    Ok(())
+}
+
+/// Notes the builtin transformers this kustomization configured on every
+/// resource it transformed (for `buildMetadata: [transformerAnnotations]`).
+fn record_transformations(cx: &Ctx, dir: &Path, k: &Kustomization, ra: &mut [Resource]) -> Result<(), Error> {
+    let mut kinds: Vec<&str> = Vec::new();
+    if !k.patches_strategic_merge.is_empty() {
+        kinds.push("PatchStrategicMergeTransformer");
+    }
+    kinds.extend(k.patches.iter().map(|_| "PatchTransformer"));
+    if k.namespace.is_some() {
+        kinds.push("NamespaceTransformer");
+    }
+    if !k.name_prefix.is_empty() {
+        kinds.push("PrefixTransformer");
+    }
+    if !k.name_suffix.is_empty() {
+        kinds.push("SuffixTransformer");
+    }
+    kinds.extend(k.labels.iter().filter(|l| !l.pairs.is_empty()).map(|_| "LabelTransformer"));
+    if !k.common_labels.is_empty() {
+        kinds.push("LabelTransformer");
+    }
+    if !k.common_annotations.is_empty() {
+        kinds.push("AnnotationsTransformer");
+    }
+    kinds.extend(k.patches_json6902.iter().map(|_| "PatchJson6902Transformer"));
+    kinds.extend(k.replicas.iter().map(|_| "ReplicaCountTransformer"));
+    kinds.extend(k.images.iter().map(|_| "ImageTagTransformer"));
+    if !k.replacements.is_empty() {
+        kinds.push("ReplacementTransformer");
+    }
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let kfile = cx.loader.kustomization_file(dir)?;
+    let kfile = kfile.canonicalize().unwrap_or(kfile);
+    let configured_in = relative(&cx.root, &kfile);
+    for r in ra.iter_mut() {
+        for kind in &kinds {
+            r.transformations.push((configured_in.clone(), (*kind).to_string()));
+        }
     }
     Ok(())
 }
@@ -480,6 +546,9 @@ fn apply_patch(cx: &Ctx, dir: &Path, ra: &mut Vec<Resource>, p: &PatchSpec, json
             .map_err(|source| Error::Yaml { path: dir.join(p.path.as_deref().unwrap_or("<inline patch>")), source })?;
         let docs: Vec<Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
         let ops = patch::parse_json_patch(&docs[0])?;
+        if ops.is_empty() {
+            return Err(kerr(dir, "JSON 6902 patch appears to be empty"));
+        }
         let Some(target) = &p.target else {
             return Err(kerr(dir, "must specify a target for JSON 6902 patch"));
         };

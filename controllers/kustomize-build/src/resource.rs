@@ -86,6 +86,9 @@ pub struct Resource {
     /// Where the resource came from, as kustomize's `originAnnotations`
     /// build metadata describes it.
     pub origin: Option<String>,
+    /// Builtin transformers applied to the resource, as
+    /// (kustomization file, transformer kind), oldest first.
+    pub transformations: Vec<(String, String)>,
 }
 
 fn str_at<'a>(m: &'a Map, path: &[&str]) -> &'a str {
@@ -116,6 +119,7 @@ impl Resource {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             origin: None,
+            transformations: Vec::new(),
         };
         r.orig = r.id();
         r.names.push(r.name().to_string());
