@@ -200,7 +200,9 @@ fn set_path(
                     m.insert(k.clone(), f(None)?);
                     return Ok(true);
                 }
-                m.insert(k.clone(), Value::Map(Map::new()));
+                let next_is_list =
+                    rest.first().is_some_and(|n| n.parse::<usize>().is_ok() || (n.starts_with('[') && n.contains('=')));
+                m.insert(k.clone(), if next_is_list { Value::Seq(Vec::new()) } else { Value::Map(Map::new()) });
             }
             let child = m.get_mut(&k).ok_or_else(|| rerr("internal error"))?;
             set_path(child, rest, create, f)
@@ -223,10 +225,15 @@ fn set_path(
             }
             Ok(any)
         }
-        (Value::Seq(items), Seg::Index(i)) => match items.get_mut(i) {
-            Some(it) => set_path(it, rest, create, f),
-            None => Ok(false),
-        },
+        (Value::Seq(items), Seg::Index(i)) => {
+            if i == items.len() && create {
+                items.push(if rest.is_empty() { Value::null() } else { Value::Map(Map::new()) });
+            }
+            match items.get_mut(i) {
+                Some(it) => set_path(it, rest, create, f),
+                None => Ok(false),
+            }
+        }
         _ => Ok(false),
     }
 }
@@ -257,25 +264,55 @@ fn load_entries(loader: &Loader, dir: &Path, entries: &[Value]) -> Result<Vec<Re
     Ok(out)
 }
 
-fn delimited(old: Option<&Value>, value: &Value, opts: &Options) -> Result<Value, Error> {
+/// The replacement value for an existing scalar keeps that scalar's type,
+/// as kustomize keeps the target node's tag (a text that does not fit the
+/// type fails when the result is rendered, like upstream).
+fn typed_like(old: &crate::yaml::Scalar, value: Value) -> Value {
+    match value {
+        Value::Scalar(v) if old.kind != Kind::Null => {
+            let kind = if old.kind == Kind::Timestamp { Kind::Str } else { old.kind };
+            Value::Scalar(crate::yaml::Scalar { text: v.text, kind })
+        }
+        other => other,
+    }
+}
+
+/// A newly created field holds an untagged scalar, so its type follows its
+/// text (labels and annotations stay strings).
+fn fresh_scalar(value: Value, string_field: bool) -> Value {
+    match value {
+        Value::Scalar(s) => {
+            let kind = if string_field { Kind::Str } else { crate::yaml::resolve_plain(&s.text) };
+            Value::Scalar(crate::yaml::Scalar { text: s.text, kind })
+        }
+        other => other,
+    }
+}
+
+fn delimited(old: Option<&Value>, value: &Value, opts: &Options, string_field: bool) -> Result<Value, Error> {
+    let finish = |v: Value| match old {
+        Some(Value::Scalar(o)) if o.kind != Kind::Null => Ok(typed_like(o, v)),
+        _ => Ok(fresh_scalar(v, string_field)),
+    };
     let Some(delim) = &opts.delimiter else {
-        return Ok(value.clone());
+        return finish(value.clone());
     };
     let new = value.as_str().unwrap_or_default().to_string();
-    let old = old.and_then(Value::as_str).unwrap_or_default();
-    let mut parts: Vec<String> = old.split(delim.as_str()).map(str::to_string).collect();
+    let old_text = old.and_then(Value::as_str).unwrap_or_default();
+    let mut parts: Vec<String> = old_text.split(delim.as_str()).map(str::to_string).collect();
     let idx = usize::try_from(opts.index).map_err(|_| rerr("options.index must not be negative"))?;
+    // Like kustomize, a missing part is padded with empty parts.
     if idx >= parts.len() {
-        return Err(rerr(format!("options.index {idx} is out of bounds for value {old:?}")));
+        parts.resize(idx + 1, String::new());
     }
     parts[idx] = new;
-    Ok(Value::str(parts.join(delim)))
+    finish(Value::str(parts.join(delim)))
 }
 
 /// Applies `replacements` entries.
 pub fn apply(loader: &Loader, dir: &Path, ra: &mut [Resource], entries: &[Value]) -> Result<(), Error> {
     for rep in load_entries(loader, dir, entries)? {
-        let sel = Selector::new(&rep.source)?;
+        let sel = Selector::exact(&rep.source)?;
         let sources: Vec<&Resource> = ra.iter().filter(|r| sel.matches(r)).collect();
         let source = match sources.len() {
             1 => sources[0],
@@ -296,8 +333,8 @@ pub fn apply(loader: &Loader, dir: &Path, ra: &mut [Resource], entries: &[Value]
             value = Value::str(*part);
         }
         for t in &rep.targets {
-            let tsel = Selector::new(&t.select)?;
-            let rejects: Vec<Selector> = t.reject.iter().map(Selector::new).collect::<Result<_, _>>()?;
+            let tsel = Selector::exact(&t.select)?;
+            let rejects: Vec<Selector> = t.reject.iter().map(Selector::exact).collect::<Result<_, _>>()?;
             for r in ra.iter_mut() {
                 if !tsel.matches(r) || rejects.iter().any(|x| x.matches(r)) {
                     continue;
@@ -305,7 +342,10 @@ pub fn apply(loader: &Loader, dir: &Path, ra: &mut [Resource], entries: &[Value]
                 for fp in &t.field_paths {
                     let segs = split_field_path(fp);
                     let mut root = Value::Map(std::mem::take(&mut r.obj));
-                    let res = set_path(&mut root, &segs, t.options.create, &|old| delimited(old, &value, &t.options));
+                    let string_field = fp.starts_with("metadata.labels.") || fp.starts_with("metadata.annotations.");
+                    let res = set_path(&mut root, &segs, t.options.create, &|old| {
+                        delimited(old, &value, &t.options, string_field)
+                    });
                     if let Value::Map(m) = root {
                         r.obj = m;
                     }

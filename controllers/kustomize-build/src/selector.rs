@@ -36,6 +36,21 @@ impl Selector {
         })
     }
 
+    /// Compiles a target whose names, namespaces and kinds are matched
+    /// literally (replacements do not take regular expressions).
+    pub fn exact(t: &Target) -> Result<Self, Error> {
+        let esc = |o: &Option<String>| o.as_deref().map(regex::escape);
+        Self::new(&Target {
+            group: esc(&t.group),
+            version: esc(&t.version),
+            kind: esc(&t.kind),
+            name: esc(&t.name),
+            namespace: esc(&t.namespace),
+            label_selector: t.label_selector.clone(),
+            annotation_selector: t.annotation_selector.clone(),
+        })
+    }
+
     /// Whether the resource is selected.
     #[must_use]
     pub fn matches(&self, r: &Resource) -> bool {

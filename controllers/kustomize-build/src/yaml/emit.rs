@@ -43,12 +43,24 @@ fn convert(v: &Value) -> Result<Out, EmitError> {
         Value::Scalar(s) => match s.kind {
             Kind::Str => Out::Str(s.text.clone()),
             Kind::Null => Out::Raw("null".into()),
-            Kind::Bool => Out::Raw(if super::resolve::is_true(&s.text) { "true" } else { "false" }.into()),
+            Kind::Bool => {
+                let t = &s.text;
+                if super::resolve::is_true(t) {
+                    Out::Raw("true".into())
+                } else if matches!(
+                    t.as_str(),
+                    "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE"
+                ) {
+                    Out::Raw("false".into())
+                } else {
+                    return Err(EmitError(format!("cannot decode !!str `{t}` as a !!bool")));
+                }
+            }
             Kind::Int => {
                 let plain: String = s.text.chars().filter(|c| *c != '_').collect();
                 match go_parse_int(&plain) {
                     Some(i) => Out::Raw(i.to_string()),
-                    None => Out::Str(s.text.clone()),
+                    None => return Err(EmitError(format!("cannot decode !!str `{}` as a !!int", s.text))),
                 }
             }
             Kind::Float => Out::Raw(float_out(&s.text)?),
@@ -79,7 +91,7 @@ fn float_out(text: &str) -> Result<String, EmitError> {
                 None => match go_parse_int(&plain) {
                     #[allow(clippy::cast_precision_loss)]
                     Some(i) => i as f64,
-                    None => return Ok(text.to_string()),
+                    None => return Err(EmitError(format!("cannot decode !!str `{text}` as a !!float"))),
                 },
             }
         }
