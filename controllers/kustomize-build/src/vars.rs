@@ -128,23 +128,23 @@ fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     out
 }
 
-fn substitute(v: &mut Value, values: &[(String, Value)]) {
+fn substitute(v: &mut Value, values: &[(String, Value)], strings_only: bool) {
     match v {
         Value::Seq(items) => {
             for it in items {
-                substitute(it, values);
+                substitute(it, values, strings_only);
             }
         }
         Value::Map(m) => {
             for (_, x) in m.iter_mut() {
-                substitute(x, values);
+                substitute(x, values, strings_only);
             }
         }
         Value::Scalar(s) if s.kind == Kind::Str => {
             if let Some(name) = s.text.strip_prefix("$(").and_then(|r| r.strip_suffix(')'))
                 && let Some((_, val)) = values.iter().find(|(n, _)| n == name)
             {
-                *v = val.clone();
+                *v = if strings_only { Value::str(val.as_str().unwrap_or_default()) } else { val.clone() };
                 return;
             }
             let lookup =
@@ -195,10 +195,14 @@ pub fn resolve(resources: &mut [Resource], vars: &[Var]) -> Result<(), Error> {
     }
     let specs = reference_specs();
     for r in resources.iter_mut() {
-        fieldspec::apply_specs(r, &specs, &mut |v: &mut Value| {
-            substitute(v, &values);
-            Ok(())
-        })?;
+        for spec in &specs {
+            // The object's own annotation values are always strings.
+            let strings_only = spec.path == ["metadata", "annotations"];
+            fieldspec::apply_specs(r, std::slice::from_ref(spec), &mut |v: &mut Value| {
+                substitute(v, &values, strings_only);
+                Ok(())
+            })?;
+        }
     }
     Ok(())
 }
