@@ -326,7 +326,8 @@ fn absorb_generated(ra: &mut Vec<Resource>, mut r: Resource) -> Result<(), Error
             r.suffixes.clone_from(&old.suffixes);
             r.origin.clone_from(&old.origin);
             r.transformations.clone_from(&old.transformations);
-            r.needs_hash = old.needs_hash;
+            // A generator that disables the hash suffix wins over one that keeps it.
+            r.needs_hash = old.needs_hash && r.needs_hash;
             r.behavior = Behavior::Create;
             ra[matches[0]] = r;
             Ok(())

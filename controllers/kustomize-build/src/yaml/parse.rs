@@ -251,7 +251,9 @@ fn node(
                     }
                     _ => return Err(err(kmark, "mapping keys must be scalars")),
                 };
-                if map.contains_key(&key) {
+                // go-yaml v3 (resources) refuses duplicate keys; v2
+                // (kustomization files) keeps the last value.
+                if map.contains_key(&key) && !v2 {
                     return Err(err(kmark, format!("mapping key {key:?} already defined")));
                 }
                 map.insert(key, value);
