@@ -52,7 +52,7 @@ const GROUP: &str = "kustomize.toolkit.fluxcd.io";
 const RESOURCE: &str = "kustomizations";
 /// The value starts with `{"benchTs":"<20 digits>"`: a watcher reads the send time from
 /// these fixed bytes without parsing the JSON.
-const TS_START: usize = 13;
+const TS_START: usize = 12;
 const TS_END: usize = TS_START + 20;
 
 /// A Kustomization as Flux users write it, with the status the controller keeps.
@@ -141,17 +141,27 @@ pub struct Report {
 }
 
 fn peak_rss_mib() -> f64 {
+    proc_status_mib("VmHWM:")
+}
+
+fn rss_mib() -> f64 {
+    proc_status_mib("VmRSS:")
+}
+
+fn proc_status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
 fn dir_bytes(path: &Path) -> u64 {
     std::fs::read_dir(path)
-        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(std::fs::Metadata::is_file).map(|m| m.len()).sum())
+        .map(|rd| {
+            rd.flatten().filter_map(|e| e.metadata().ok()).filter(std::fs::Metadata::is_file).map(|m| m.len()).sum()
+        })
         .unwrap_or(0)
 }
 
@@ -210,7 +220,11 @@ async fn run_async(config: &Config) -> Result<Report, eddy_storage::Error> {
                 t.await.map_err(|e| eddy_storage::Error::Engine(eddy_storage::EngineError::new(e.to_string())))??;
         }
         let secs = started.elapsed().as_secs_f64();
-        eprintln!("create: concurrency {concurrency}: {count} writes in {secs:.2}s = {:.0}/s", count as f64 / secs);
+        eprintln!(
+            "create: concurrency {concurrency}: {count} writes in {secs:.2}s = {:.0}/s (RSS {:.0} MiB)",
+            count as f64 / secs,
+            rss_mib()
+        );
         report.write_throughput.push((concurrency, count, count as f64 / secs));
     }
     report.object_bytes = total_bytes / config.objects.max(1);
@@ -226,7 +240,14 @@ async fn run_async(config: &Config) -> Result<Report, eddy_storage::Error> {
     }
     times.sort_by(f64::total_cmp);
     report.full_list_ms = (times[0], times[times.len() / 2]);
-    eprintln!("full list of {}: best {:.1} ms, median {:.1} ms", config.objects, times[0], times[2]);
+    eprintln!(
+        "full list of {}: best {:.1} ms, median {:.1} ms (RSS {:.0} MiB, peak {:.0} MiB)",
+        config.objects,
+        times[0],
+        times[2],
+        rss_mib(),
+        peak_rss_mib()
+    );
 
     // 3. One-namespace lists and point gets.
     let mut h = hist();
@@ -394,5 +415,19 @@ impl Report {
         s.push_str(&format!("| bytes on disk | {:.0} MiB |\n", self.disk_bytes as f64 / 1048576.0));
         s.push_str(&format!("| reopen (open + first get) | {:.0} ms |\n", self.reopen_ms));
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_time_sits_at_fixed_bytes_of_valid_json() {
+        let v = kustomization_json("team-0001", "app-000001", 3, 123_456_789);
+        assert_eq!(std::str::from_utf8(&v[TS_START..TS_END]).unwrap().parse::<u128>().unwrap(), 123_456_789);
+        let parsed: serde_json::Value = serde_json::from_slice(&v).unwrap();
+        assert_eq!(parsed["kind"], "Kustomization");
+        assert!((1500..2600).contains(&v.len()), "about 2 KiB, got {}", v.len());
     }
 }

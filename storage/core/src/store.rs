@@ -264,7 +264,18 @@ impl<E: KvEngine> Store<E> {
             quotas: Mutex::new(quotas),
         });
         let (tx, rx) = crossbeam_channel::unbounded();
-        let writer = Writer { shared: Arc::clone(&shared), rx, resources, times };
+        let writer = Writer {
+            shared: Arc::clone(&shared),
+            rx,
+            resources,
+            times,
+            pending: HashMap::new(),
+            usage: shared.usage.lock().clone(),
+            quotas: shared.quotas.lock().clone(),
+            rev: current,
+            compacted,
+            committed: current,
+        };
         let thread = std::thread::Builder::new()
             .name("eddy-store-writer".into())
             .spawn(move || writer.run())
@@ -532,7 +543,12 @@ impl<E: KvEngine> Store<E> {
     }
 }
 
-/// The single writer: owns all mutation.
+/// The sequencer: validates every request against the newest state (committed or still in
+/// flight), assigns revisions and builds batches. It owns all mutable bookkeeping.
+///
+/// Batches go to the [`committer`] over a bounded channel, so the sequencer prepares batch
+/// N+1 while batch N is being made durable: CPU work overlaps the sync, and requests keep
+/// accumulating into larger groups while the disk is busy.
 struct Writer<E> {
     shared: Arc<Shared<E>>,
     rx: Receiver<Request>,
@@ -540,20 +556,130 @@ struct Writer<E> {
     resources: HashSet<(String, String)>,
     /// `(bucket_start_unix_ms, revision)`: the last revision committed in each time bucket.
     times: VecDeque<(u64, Revision)>,
+    /// Objects written by batches not yet reported committed: key → (revision, state).
+    pending: HashMap<Vec<u8>, (Revision, Option<Object>)>,
+    /// Authoritative per-namespace usage, including in-flight batches.
+    usage: HashMap<String, Usage>,
+    /// Authoritative quotas, including in-flight batches.
+    quotas: HashMap<String, Quota>,
+    /// Last revision assigned (committed or in flight).
+    rev: Revision,
+    /// Last compaction point assigned.
+    compacted: Revision,
+    /// Newest revision the committer reported durable.
+    committed: Revision,
 }
 
 /// Width of one time-index bucket. History is compacted bucket by bucket, so it is kept for
 /// at least the retention window and at most one bucket longer.
 const TIME_BUCKET_MS: u64 = 100;
 
+/// Batches prepared ahead of the one being synced.
+const PIPELINE_DEPTH: usize = 2;
+
 enum Outcome {
     Object(Reply<Object>, Result<Object, Error>),
     Deleted(Reply<Deleted>, Result<Deleted, Error>),
     Unit(Reply<()>, Result<(), Error>),
+    Compacted(Reply<Revision>, Result<Revision, Error>),
+}
+
+impl Outcome {
+    fn send(self) {
+        match self {
+            Outcome::Object(reply, r) => drop(reply.send(r)),
+            Outcome::Deleted(reply, r) => drop(reply.send(r)),
+            Outcome::Unit(reply, r) => drop(reply.send(r)),
+            Outcome::Compacted(reply, r) => drop(reply.send(r)),
+        }
+    }
+
+    /// Answers with `err` unless the request had already failed on its own.
+    fn fail(self, err: &str) {
+        let engine = || Error::Engine(crate::EngineError::new(err.to_owned()));
+        match self {
+            Outcome::Object(reply, r) => drop(reply.send(Err(r.err().unwrap_or_else(engine)))),
+            Outcome::Deleted(reply, r) => drop(reply.send(Err(r.err().unwrap_or_else(engine)))),
+            Outcome::Unit(reply, r) => drop(reply.send(Err(r.err().unwrap_or_else(engine)))),
+            Outcome::Compacted(reply, r) => drop(reply.send(Err(r.err().unwrap_or_else(engine)))),
+        }
+    }
+}
+
+/// One prepared batch, handed from the sequencer to the committer.
+struct Commit {
+    batch: WriteBatch,
+    /// The revision the store reaches once this batch is durable.
+    revision: Revision,
+    events: Vec<((String, String), Arc<Event>)>,
+    outcomes: Vec<Outcome>,
+    usage: Vec<(String, Usage)>,
+    quotas: Vec<(String, Option<Quota>)>,
+    compacted: Option<Revision>,
+}
+
+/// Makes prepared batches durable, in order, then publishes their events and answers their
+/// callers. Reports each committed revision back to the sequencer.
+///
+/// After an engine write fails, the store is failed: that batch and every later one are
+/// answered with the error (batches prepared after it may depend on its writes), as RocksDB
+/// itself turns read-only after a write error. Restarting recovers the last durable state.
+fn committer<E: KvEngine>(shared: &Shared<E>, commits: &Receiver<Commit>, committed: &Sender<Revision>) {
+    let mut failure: Option<String> = None;
+    for commit in commits {
+        if let Some(err) = &failure {
+            commit.outcomes.into_iter().for_each(|o| o.fail(err));
+            continue;
+        }
+        let result =
+            if commit.batch.is_empty() { Ok(()) } else { shared.engine.write(&commit.batch, shared.options.sync) };
+        match result {
+            Ok(()) => {
+                shared.usage.lock().extend(commit.usage);
+                {
+                    let mut stored = shared.quotas.lock();
+                    for (ns, q) in commit.quotas {
+                        match q {
+                            Some(q) => stored.insert(ns, q),
+                            None => stored.remove(&ns),
+                        };
+                    }
+                }
+                if let Some(c) = commit.compacted {
+                    shared.compacted.store(c, Ordering::Release);
+                }
+                if commit.revision > shared.current.load(Ordering::Acquire) {
+                    shared.current.store(commit.revision, Ordering::Release);
+                    shared.hub.publish(&commit.events, commit.revision);
+                }
+                // Report before answering: once a caller holds its answer, the sequencer can
+                // already see that the write is durable (explicit compactions rely on it).
+                let _ = committed.send(commit.revision);
+                commit.outcomes.into_iter().for_each(Outcome::send);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "committing a write batch failed; the store is now failed");
+                let msg = format!("{e} (the store refuses writes until it is reopened)");
+                commit.outcomes.into_iter().for_each(|o| o.fail(&msg));
+                failure = Some(msg);
+            }
+        }
+    }
 }
 
 impl<E: KvEngine> Writer<E> {
     fn run(mut self) {
+        let (commit_tx, commit_rx) = crossbeam_channel::bounded::<Commit>(PIPELINE_DEPTH);
+        let (committed_tx, committed_rx) = crossbeam_channel::unbounded::<Revision>();
+        let shared = Arc::clone(&self.shared);
+        let committer_thread = std::thread::Builder::new()
+            .name("eddy-store-commit".into())
+            .spawn(move || committer(&shared, &commit_rx, &committed_tx));
+        let Ok(committer_thread) = committer_thread else {
+            tracing::error!("could not start the commit thread");
+            self.shared.hub.close();
+            return;
+        };
         let interval = self.shared.options.compaction_interval.max(Duration::from_millis(10));
         let mut next_compaction = Instant::now() + interval;
         loop {
@@ -567,35 +693,56 @@ impl<E: KvEngine> Writer<E> {
                             Err(_) => break,
                         }
                     }
-                    self.process(batch);
+                    self.absorb_committed(&committed_rx);
+                    let commit = self.prepare(batch);
+                    if commit_tx.send(commit).is_err() {
+                        break;
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if Instant::now() >= next_compaction {
-                self.compact_by_age();
+                self.absorb_committed(&committed_rx);
+                if let Some(commit) = self.compact_by_age()
+                    && commit_tx.send(commit).is_err()
+                {
+                    break;
+                }
                 next_compaction = Instant::now() + interval;
             }
         }
+        drop(commit_tx);
+        let _ = committer_thread.join();
         self.shared.hub.close();
     }
 
-    fn compact_by_age(&mut self) {
-        let cutoff = now_unix_ms().saturating_sub(self.shared.options.history_retention.as_millis() as u64);
-        let target = self.times.iter().take_while(|(ms, _)| *ms + TIME_BUCKET_MS <= cutoff).last().map(|(_, rev)| *rev);
-        if let Some(target) = target
-            && let Err(e) = self.compact(target)
-        {
-            tracing::warn!(error = %e, "background compaction failed");
+    /// Forgets in-flight state that the engine now holds.
+    fn absorb_committed(&mut self, committed: &Receiver<Revision>) {
+        let mut newest = self.committed;
+        for rev in committed.try_iter() {
+            newest = newest.max(rev);
+        }
+        if newest != self.committed {
+            self.committed = newest;
+            self.pending.retain(|_, (rev, _)| *rev > newest);
         }
     }
 
-    fn compact(&mut self, target: Revision) -> Result<Revision, Error> {
-        let current = self.shared.current.load(Ordering::Acquire);
-        let compacted = self.shared.compacted.load(Ordering::Acquire);
-        let target = target.min(current);
-        if target <= compacted {
-            return Ok(compacted);
+    fn compact_by_age(&mut self) -> Option<Commit> {
+        let cutoff = now_unix_ms().saturating_sub(self.shared.options.history_retention.as_millis() as u64);
+        let target =
+            self.times.iter().take_while(|(ms, _)| *ms + TIME_BUCKET_MS <= cutoff).last().map(|(_, rev)| *rev)?;
+        let (commit, _) = self.compaction(target);
+        commit
+    }
+
+    /// Builds the batch that compacts history at and below `target` (clamped to what is
+    /// durable). Returns it (None when there is nothing to do) and the resulting point.
+    fn compaction(&mut self, target: Revision) -> (Option<Commit>, Revision) {
+        let target = target.min(self.committed);
+        if target <= self.compacted {
+            return (None, self.compacted);
         }
         let mut wb = WriteBatch::new();
         for (group, resource) in &self.resources {
@@ -609,143 +756,148 @@ impl<E: KvEngine> Writer<E> {
             wb.delete(key::time_key(*ms));
             dropped_times += 1;
         }
-        wb.put(key::META_COMPACTED.to_vec(), target.to_be_bytes().to_vec());
-        self.shared.engine.write(&wb, self.shared.options.sync)?;
         self.times.drain(..dropped_times);
-        self.shared.compacted.store(target, Ordering::Release);
-        tracing::debug!(revision = target, "compacted history");
-        Ok(target)
+        wb.put(key::META_COMPACTED.to_vec(), target.to_be_bytes().to_vec());
+        self.compacted = target;
+        tracing::debug!(revision = target, "compacting history");
+        let commit = Commit {
+            batch: wb,
+            revision: self.committed,
+            events: Vec::new(),
+            outcomes: Vec::new(),
+            usage: Vec::new(),
+            quotas: Vec::new(),
+            compacted: Some(target),
+        };
+        (Some(commit), target)
     }
 
-    fn process(&mut self, batch: Vec<Request>) {
+    fn lookup(&self, snapshot: &impl KvRead, key: &Key, ek: &[u8]) -> Result<Option<Object>, Error> {
+        if let Some((_, o)) = self.pending.get(ek) {
+            return Ok(o.clone());
+        }
+        match snapshot.get(ek)? {
+            Some(bytes) => Ok(Some(codec::decode_object(&key.namespace, &key.name, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn usage_of(&self, ns: &str) -> Usage {
+        self.usage.get(ns).copied().unwrap_or_default()
+    }
+
+    fn quota_of(&self, ns: &str) -> Quota {
+        self.quotas.get(ns).copied().unwrap_or(self.shared.options.default_quota)
+    }
+
+    fn check_quota(&self, ns: &str, after: Usage, before: Usage) -> Result<(), Error> {
+        let quota = self.quota_of(ns);
+        if let Some(max) = quota.max_objects
+            && after.objects > max
+            && after.objects > before.objects
+        {
+            return Err(Error::QuotaExceeded {
+                namespace: ns.to_owned(),
+                what: "objects",
+                requested: after.objects,
+                limit: max,
+            });
+        }
+        if let Some(max) = quota.max_bytes
+            && after.bytes > max
+            && after.bytes > before.bytes
+        {
+            return Err(Error::QuotaExceeded {
+                namespace: ns.to_owned(),
+                what: "bytes",
+                requested: after.bytes,
+                limit: max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Validates one batch of requests, assigns revisions and builds its [`Commit`].
+    fn prepare(&mut self, batch: Vec<Request>) -> Commit {
         let shared = Arc::clone(&self.shared);
         let snapshot = shared.engine.snapshot();
-        let start_rev = shared.current.load(Ordering::Acquire);
-        let mut rev = start_rev;
+        let start_rev = self.rev;
         let commit_ms = now_unix_ms();
         let bucket = commit_ms - commit_ms % TIME_BUCKET_MS;
         let mut wb = WriteBatch::new();
-        let mut overlay: HashMap<Vec<u8>, Option<Object>> = HashMap::new();
-        let mut usage: HashMap<String, Usage> = HashMap::new();
-        let mut quotas: HashMap<String, Option<Quota>> = HashMap::new();
-        let mut new_resources: Vec<(String, String)> = Vec::new();
+        let mut touched_ns: HashSet<String> = HashSet::new();
+        let mut quota_updates: Vec<(String, Option<Quota>)> = Vec::new();
         let mut events: Vec<((String, String), Arc<Event>)> = Vec::new();
         let mut outcomes: Vec<Outcome> = Vec::new();
-        let mut compactions: Vec<(Revision, Option<Reply<Revision>>)> = Vec::new();
-
-        let lookup =
-            |overlay: &HashMap<Vec<u8>, Option<Object>>, key: &Key, ek: &[u8]| -> Result<Option<Object>, Error> {
-                if let Some(o) = overlay.get(ek) {
-                    return Ok(o.clone());
-                }
-                match snapshot.get(ek)? {
-                    Some(bytes) => Ok(Some(codec::decode_object(&key.namespace, &key.name, &bytes)?)),
-                    None => Ok(None),
-                }
-            };
-        let usage_of = |usage: &HashMap<String, Usage>, ns: &str| -> Usage {
-            usage.get(ns).copied().unwrap_or_else(|| shared.usage.lock().get(ns).copied().unwrap_or_default())
-        };
-        let quota_of = |quotas: &HashMap<String, Option<Quota>>, ns: &str| -> Quota {
-            match quotas.get(ns) {
-                Some(q) => q.unwrap_or(shared.options.default_quota),
-                None => shared.quotas.lock().get(ns).copied().unwrap_or(shared.options.default_quota),
-            }
-        };
-        let check_quota = |ns: &str, after: Usage, before: Usage, quota: Quota| -> Result<(), Error> {
-            if let Some(max) = quota.max_objects
-                && after.objects > max
-                && after.objects > before.objects
-            {
-                return Err(Error::QuotaExceeded {
-                    namespace: ns.to_owned(),
-                    what: "objects",
-                    requested: after.objects,
-                    limit: max,
-                });
-            }
-            if let Some(max) = quota.max_bytes
-                && after.bytes > max
-                && after.bytes > before.bytes
-            {
-                return Err(Error::QuotaExceeded {
-                    namespace: ns.to_owned(),
-                    what: "bytes",
-                    requested: after.bytes,
-                    limit: max,
-                });
-            }
-            Ok(())
-        };
+        let mut compacted = None;
 
         for req in batch {
             match req {
                 Request::Create { key, uid, value, reply } => {
                     let ek = key.encode();
                     let result = (|| {
-                        if lookup(&overlay, &key, &ek)?.is_some() {
+                        if self.lookup(&snapshot, &key, &ek)?.is_some() {
                             return Err(Error::AlreadyExists);
                         }
-                        let before = usage_of(&usage, &key.namespace);
+                        let before = self.usage_of(&key.namespace);
                         let after = Usage { objects: before.objects + 1, bytes: before.bytes + value.len() as u64 };
-                        check_quota(&key.namespace, after, before, quota_of(&quotas, &key.namespace))?;
-                        rev += 1;
+                        self.check_quota(&key.namespace, after, before)?;
+                        Ok(after)
+                    })();
+                    let result = result.map(|after| {
+                        self.rev += 1;
                         let obj = Object {
                             namespace: key.namespace.clone(),
                             name: key.name.clone(),
-                            uid: uid.clone(),
-                            create_revision: rev,
-                            mod_revision: rev,
-                            value: value.clone(),
+                            uid,
+                            create_revision: self.rev,
+                            mod_revision: self.rev,
+                            value,
                         };
-                        usage.insert(key.namespace.clone(), after);
-                        Ok(obj)
-                    })();
-                    if let Ok(obj) = &result {
                         let ev = Event {
                             kind: EventType::Added,
-                            revision: rev,
+                            revision: self.rev,
                             object: Some(obj.clone()),
                             prev: None,
                             commit_unix_ms: commit_ms,
                         };
-                        self.stage(&mut wb, &mut new_resources, &key, &ek, Some(obj), &ev);
-                        overlay.insert(ek, Some(obj.clone()));
-                        events.push(((key.group.clone(), key.resource.clone()), Arc::new(ev)));
-                    }
+                        self.usage.insert(key.namespace.clone(), after);
+                        touched_ns.insert(key.namespace.clone());
+                        self.stage(&mut wb, &key, ek, Some(&obj), ev, &mut events);
+                        obj
+                    });
                     outcomes.push(Outcome::Object(reply, result));
                 }
                 Request::Update { key, value, expected, reply } => {
                     let ek = key.encode();
                     let result = (|| {
-                        let current = lookup(&overlay, &key, &ek)?.ok_or(Error::NotFound)?;
+                        let current = self.lookup(&snapshot, &key, &ek)?.ok_or(Error::NotFound)?;
                         if let Some(expected) = expected
                             && expected != current.mod_revision
                         {
                             return Err(Error::Conflict { expected, actual: current.mod_revision });
                         }
-                        let before = usage_of(&usage, &key.namespace);
+                        let before = self.usage_of(&key.namespace);
                         let after = Usage {
                             objects: before.objects,
                             bytes: (before.bytes + value.len() as u64).saturating_sub(current.value.len() as u64),
                         };
-                        check_quota(&key.namespace, after, before, quota_of(&quotas, &key.namespace))?;
-                        rev += 1;
-                        let obj = Object { mod_revision: rev, value: value.clone(), ..current.clone() };
-                        usage.insert(key.namespace.clone(), after);
-                        Ok((obj, current))
+                        self.check_quota(&key.namespace, after, before)?;
+                        Ok((current, after))
                     })();
-                    let result = result.map(|(obj, prev)| {
+                    let result = result.map(|(prev, after)| {
+                        self.rev += 1;
+                        let obj = Object { mod_revision: self.rev, value, ..prev.clone() };
                         let ev = Event {
                             kind: EventType::Modified,
-                            revision: rev,
+                            revision: self.rev,
                             object: Some(obj.clone()),
                             prev: Some(prev),
                             commit_unix_ms: commit_ms,
                         };
-                        self.stage(&mut wb, &mut new_resources, &key, &ek, Some(&obj), &ev);
-                        overlay.insert(ek, Some(obj.clone()));
-                        events.push(((key.group.clone(), key.resource.clone()), Arc::new(ev)));
+                        self.usage.insert(key.namespace.clone(), after);
+                        touched_ns.insert(key.namespace.clone());
+                        self.stage(&mut wb, &key, ek, Some(&obj), ev, &mut events);
                         obj
                     });
                     outcomes.push(Outcome::Object(reply, result));
@@ -753,7 +905,7 @@ impl<E: KvEngine> Writer<E> {
                 Request::Delete { key, preconditions, reply } => {
                     let ek = key.encode();
                     let result = (|| {
-                        let current = lookup(&overlay, &key, &ek)?.ok_or(Error::NotFound)?;
+                        let current = self.lookup(&snapshot, &key, &ek)?.ok_or(Error::NotFound)?;
                         if let Some(uid) = &preconditions.uid
                             && *uid != current.uid
                         {
@@ -770,129 +922,161 @@ impl<E: KvEngine> Writer<E> {
                                 current.mod_revision
                             )));
                         }
-                        let before = usage_of(&usage, &key.namespace);
-                        let after = Usage {
-                            objects: before.objects.saturating_sub(1),
-                            bytes: before.bytes.saturating_sub(current.value.len() as u64),
-                        };
-                        rev += 1;
-                        usage.insert(key.namespace.clone(), after);
                         Ok(current)
                     })();
                     let result = result.map(|prev| {
+                        self.rev += 1;
+                        let before = self.usage_of(&key.namespace);
+                        let after = Usage {
+                            objects: before.objects.saturating_sub(1),
+                            bytes: before.bytes.saturating_sub(prev.value.len() as u64),
+                        };
                         let ev = Event {
                             kind: EventType::Deleted,
-                            revision: rev,
+                            revision: self.rev,
                             object: None,
                             prev: Some(prev.clone()),
                             commit_unix_ms: commit_ms,
                         };
-                        self.stage(&mut wb, &mut new_resources, &key, &ek, None, &ev);
-                        overlay.insert(ek, None);
-                        events.push(((key.group.clone(), key.resource.clone()), Arc::new(ev)));
-                        Deleted { object: prev, revision: rev }
+                        self.usage.insert(key.namespace.clone(), after);
+                        touched_ns.insert(key.namespace.clone());
+                        self.stage(&mut wb, &key, ek, None, ev, &mut events);
+                        Deleted { object: prev, revision: self.rev }
                     });
                     outcomes.push(Outcome::Deleted(reply, result));
                 }
                 Request::SetQuota { namespace, quota, reply } => {
                     match quota {
-                        Some(q) => wb.put(
-                            key::quota_key(&namespace),
-                            codec::encode_u64_pair(q.max_objects.unwrap_or(u64::MAX), q.max_bytes.unwrap_or(u64::MAX)),
-                        ),
-                        None => wb.delete(key::quota_key(&namespace)),
+                        Some(q) => {
+                            wb.put(
+                                key::quota_key(&namespace),
+                                codec::encode_u64_pair(
+                                    q.max_objects.unwrap_or(u64::MAX),
+                                    q.max_bytes.unwrap_or(u64::MAX),
+                                ),
+                            );
+                            self.quotas.insert(namespace.clone(), q);
+                        }
+                        None => {
+                            wb.delete(key::quota_key(&namespace));
+                            self.quotas.remove(&namespace);
+                        }
                     }
-                    quotas.insert(namespace, quota);
+                    quota_updates.push((namespace, quota));
                     outcomes.push(Outcome::Unit(reply, Ok(())));
                 }
-                Request::Compact { revision, reply } => compactions.push((revision, reply)),
+                Request::Compact { revision, reply } => {
+                    // Compaction needs the writes before it durable; fold it into this batch
+                    // only up to what is committed, which is all it may remove anyway.
+                    let (extra, point) = self.compaction(revision);
+                    if let Some(extra) = extra {
+                        for op in extra.batch.ops() {
+                            match op.clone() {
+                                crate::WriteOp::Put { key, value } => wb.put(key, value),
+                                crate::WriteOp::Delete { key } => wb.delete(key),
+                                crate::WriteOp::DeleteRange { start, end } => wb.delete_range(start, end),
+                            }
+                        }
+                        compacted = Some(point);
+                    }
+                    if let Some(reply) = reply {
+                        outcomes.push(Outcome::Compacted(reply, Ok(point)));
+                    }
+                }
             }
         }
         drop(snapshot);
 
-        if rev != start_rev {
-            wb.put(key::META_REVISION.to_vec(), rev.to_be_bytes().to_vec());
-            for (ns, u) in &usage {
-                wb.put(key::usage_key(ns), codec::encode_u64_pair(u.objects, u.bytes));
+        let mut usage = Vec::new();
+        if self.rev != start_rev {
+            wb.put(key::META_REVISION.to_vec(), self.rev.to_be_bytes().to_vec());
+            for ns in touched_ns {
+                let u = self.usage_of(&ns);
+                wb.put(key::usage_key(&ns), codec::encode_u64_pair(u.objects, u.bytes));
+                usage.push((ns, u));
             }
-            wb.put(key::time_key(bucket), rev.to_be_bytes().to_vec());
-        }
-
-        let committed = if wb.is_empty() { Ok(()) } else { shared.engine.write(&wb, shared.options.sync) };
-        match committed {
-            Ok(()) => {
-                if rev != start_rev {
-                    match self.times.back_mut() {
-                        Some((ms, last)) if *ms == bucket => *last = rev,
-                        _ => self.times.push_back((bucket, rev)),
-                    }
-                    self.resources.extend(new_resources);
-                    shared.usage.lock().extend(usage);
-                    shared.current.store(rev, Ordering::Release);
-                    shared.hub.publish(&events, rev);
-                }
-                {
-                    let mut stored = shared.quotas.lock();
-                    for (ns, q) in quotas {
-                        match q {
-                            Some(q) => stored.insert(ns, q),
-                            None => stored.remove(&ns),
-                        };
-                    }
-                }
-                for outcome in outcomes {
-                    match outcome {
-                        Outcome::Object(reply, r) => drop(reply.send(r)),
-                        Outcome::Deleted(reply, r) => drop(reply.send(r)),
-                        Outcome::Unit(reply, r) => drop(reply.send(r)),
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "committing a write batch failed");
-                let fail = |r: Result<(), Error>| -> Error {
-                    match r {
-                        Err(err) => err,
-                        Ok(()) => Error::Engine(crate::EngineError::new(e.to_string())),
-                    }
-                };
-                for outcome in outcomes {
-                    match outcome {
-                        Outcome::Object(reply, r) => drop(reply.send(Err(fail(r.map(drop))))),
-                        Outcome::Deleted(reply, r) => drop(reply.send(Err(fail(r.map(drop))))),
-                        Outcome::Unit(reply, r) => drop(reply.send(Err(fail(r)))),
-                    }
-                }
+            wb.put(key::time_key(bucket), self.rev.to_be_bytes().to_vec());
+            match self.times.back_mut() {
+                Some((ms, last)) if *ms == bucket => *last = self.rev,
+                _ => self.times.push_back((bucket, self.rev)),
             }
         }
-
-        for (revision, reply) in compactions {
-            let result = self.compact(revision);
-            if let Some(reply) = reply {
-                let _ = reply.send(result);
-            }
-        }
+        Commit { batch: wb, revision: self.rev, events, outcomes, usage, quotas: quota_updates, compacted }
     }
 
     /// Adds one object write and its history event to the batch.
     fn stage(
-        &self,
+        &mut self,
         wb: &mut WriteBatch,
-        new_resources: &mut Vec<(String, String)>,
         key: &Key,
-        encoded_key: &[u8],
+        encoded_key: Vec<u8>,
         object: Option<&Object>,
-        event: &Event,
+        event: Event,
+        events: &mut Vec<((String, String), Arc<Event>)>,
     ) {
         match object {
-            Some(obj) => wb.put(encoded_key.to_vec(), codec::encode_object(obj)),
-            None => wb.delete(encoded_key.to_vec()),
+            Some(obj) => wb.put(encoded_key.clone(), codec::encode_object(obj)),
+            None => wb.delete(encoded_key.clone()),
         }
-        wb.put(key::history_key(&key.group, &key.resource, event.revision), codec::encode_event(event));
+        wb.put(key::history_key(&key.group, &key.resource, event.revision), codec::encode_event(&event));
         let resource = (key.group.clone(), key.resource.clone());
-        if !self.resources.contains(&resource) && !new_resources.contains(&resource) {
+        if !self.resources.contains(&resource) {
             wb.put(key::resource_marker_key(&key.group, &key.resource), Vec::new());
-            new_resources.push(resource);
+            self.resources.insert(resource.clone());
         }
+        self.pending.insert(encoded_key, (event.revision, object.cloned()));
+        events.push((resource, Arc::new(event)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::engine::EngineError;
+    use crate::memory::MemoryEngine;
+
+    /// A memory engine whose writes start failing on demand, like a full or broken disk.
+    #[derive(Default)]
+    struct FlakyEngine {
+        inner: MemoryEngine,
+        broken: AtomicBool,
+    }
+
+    impl KvEngine for FlakyEngine {
+        type Snapshot<'a> = <MemoryEngine as KvEngine>::Snapshot<'a>;
+        fn snapshot(&self) -> Self::Snapshot<'_> {
+            self.inner.snapshot()
+        }
+        fn write(&self, batch: &WriteBatch, sync: bool) -> Result<(), EngineError> {
+            if self.broken.load(Ordering::Acquire) {
+                return Err(EngineError::new("no space left on device"));
+            }
+            self.inner.write(batch, sync)
+        }
+        fn checkpoint(&self, dir: &Path) -> Result<(), EngineError> {
+            self.inner.checkpoint(dir)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_fails_the_store_but_keeps_reads() {
+        let s = Store::open(FlakyEngine::default(), StoreOptions::default()).unwrap();
+        let k = Key::new("g", "r", "ns", "a");
+        s.create(&k, "u", Bytes::from_static(b"1")).await.unwrap();
+        s.shared().engine.broken.store(true, Ordering::Release);
+        let err = s.update(&k, Bytes::from_static(b"2"), None).await.unwrap_err();
+        assert!(matches!(err, Error::Engine(_)), "{err}");
+        // Nothing of the failed write is visible, and the revision did not move.
+        assert_eq!(&s.get(&k).unwrap().value[..], b"1");
+        assert_eq!(s.current_revision(), 1);
+        // Later writes are refused even once the engine works again: they were sequenced on
+        // top of the failed batch's state. A reopen recovers.
+        s.shared().engine.broken.store(false, Ordering::Release);
+        let err = s.create(&Key::new("g", "r", "ns", "b"), "u", Bytes::from_static(b"x")).await.unwrap_err();
+        assert!(err.to_string().contains("refuses writes until it is reopened"), "{err}");
+        // Requests that fail on their own still say why.
+        assert!(matches!(s.create(&k, "u", Bytes::from_static(b"x")).await, Err(Error::AlreadyExists)));
     }
 }
