@@ -1,1 +1,50 @@
 //! Kubernetes API machinery over HTTP for Eddy.
+//!
+//! This crate is the only one that knows wire formats. It serves every Flux kind of
+//! [`eddy_api::registry()`] from an [`eddy_storage::Store`] the way kube-apiserver serves
+//! custom resources:
+//!
+//! - [`http::router`]: the API as a tower service — health, `/version`, discovery (legacy and
+//!   aggregated v2/v2beta1 with ETag, 406 otherwise), OpenAPI v3 (index and per
+//!   group-version) and v2 (JSON), get / list / watch / create / update / patch (JSON and
+//!   merge) / delete / deletecollection, the status subresource, Table and
+//!   PartialObjectMetadata output;
+//! - [`registry`]: the generic registry store (metadata rules, admission through
+//!   `eddy-api`, conversion, optimistic concurrency, two-phase delete, `managedFields` for
+//!   updates) with a small per-kind [`registry::Strategy`];
+//! - [`watch`]: chunked watch streams with selectors, bookmarks and streaming lists;
+//! - [`status`]: every error as a `metav1.Status` with reason, code and field causes;
+//! - [`serve`]: TLS (rustls, HTTP/1.1 and HTTP/2), bearer-token authentication and the
+//!   standalone data directory (RocksDB store, self-signed CA and certificate, admin token,
+//!   kubeconfig).
+//!
+//! Running the standalone server (what `eddy serve` does):
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), eddy_apiserver::serve::Error> {
+//! let mut config = eddy_apiserver::ServeConfig::new("/var/lib/eddy");
+//! config.secure_port = 6443;
+//! eddy_apiserver::serve(config).await // until Ctrl-C; `serve_until` takes any future
+//! # }
+//! ```
+
+pub mod discovery;
+pub mod http;
+pub mod managed;
+pub mod negotiate;
+pub mod openapi;
+pub mod patch;
+pub mod query;
+pub mod registry;
+pub mod selector;
+pub mod serve;
+pub mod status;
+pub mod table;
+pub mod watch;
+
+pub use http::{HttpOptions, router};
+pub use registry::Registry;
+pub use serve::{Running, ServeConfig, start_with_store};
+#[cfg(feature = "rocksdb")]
+pub use serve::{serve, serve_until, start};
+pub use status::ApiError;

@@ -1,0 +1,710 @@
+//! The HTTP surface: routing of Kubernetes API paths, content negotiation, request bodies
+//! and response rendering. Everything about objects is delegated to [`Registry`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use eddy_storage::KvEngine;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::discovery;
+use crate::negotiate::{DiscoveryFormat, ObjectFormat, discovery_format, object_format, parse_accept};
+use crate::patch::{json_patch, merge_patch};
+use crate::query::{Continue, Query};
+use crate::registry::{DeleteOptions, ListPage, Registry, Resource, WriteOptions, parse_resource_version};
+use crate::status::ApiError;
+use crate::table::{partial_metadata, partial_metadata_list, table};
+use crate::watch::{WatchSpec, WatchStream, error_line};
+
+/// Largest request body accepted (kube-apiserver's limit is 3 MiB).
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Watch length when the client sets no `timeoutSeconds`.
+    pub default_watch_timeout: Duration,
+    /// Interval between `BOOKMARK` events.
+    pub bookmark_interval: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { default_watch_timeout: Duration::from_secs(1800), bookmark_interval: Duration::from_secs(60) }
+    }
+}
+
+/// A precomputed discovery answer with its ETag.
+struct Cached {
+    body: Bytes,
+    etag: String,
+}
+
+impl Cached {
+    fn new(v: &Value) -> Self {
+        let body = Bytes::from(v.to_string());
+        let etag = format!("\"{:x}\"", Sha256::digest(&body));
+        Self { body, etag }
+    }
+}
+
+/// Everything the handlers share.
+pub struct Shared<E: KvEngine> {
+    registry: Registry<E>,
+    options: HttpOptions,
+    apis_v2: Cached,
+    apis_v2beta1: Cached,
+    api_v2: Cached,
+    api_v2beta1: Cached,
+    openapi: crate::openapi::Documents,
+}
+
+/// The API as a tower service (an axum [`axum::Router`]): what `serve` puts behind TLS, and
+/// what in-process clients call directly.
+pub fn router<E: KvEngine>(registry: Registry<E>, options: HttpOptions) -> axum::Router {
+    let shared = Arc::new(Shared {
+        registry,
+        options,
+        apis_v2: Cached::new(&discovery::aggregated("v2")),
+        apis_v2beta1: Cached::new(&discovery::aggregated("v2beta1")),
+        api_v2: Cached::new(&discovery::aggregated_legacy("v2")),
+        api_v2beta1: Cached::new(&discovery::aggregated_legacy("v2beta1")),
+        openapi: crate::openapi::Documents::build(),
+    });
+    axum::Router::new().fallback(handle::<E>).with_state(shared)
+}
+
+async fn handle<E: KvEngine>(State(shared): State<Arc<Shared<E>>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let result = dispatch(&shared, req).await;
+    let response = result.unwrap_or_else(|e| error_response(&e));
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    response
+}
+
+/// Renders an error as a `Status` answer.
+#[must_use]
+pub fn error_response(e: &ApiError) -> Response {
+    let mut r = json_response(e.status_code(), &e.to_status());
+    if let Some(s) = e.retry_after
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    bytes_response(status, Bytes::from(body.to_string()), "application/json")
+}
+
+fn bytes_response(status: StatusCode, body: Bytes, content_type: &'static str) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let text = format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""));
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            r.headers_mut().append(header::WARNING, v);
+        }
+    }
+    r
+}
+
+fn accept(headers: &HeaderMap) -> Vec<crate::negotiate::MediaRange> {
+    parse_accept(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+async fn dispatch<E: KvEngine>(shared: &Shared<E>, req: Request) -> Result<Response, ApiError> {
+    let path = req.uri().path().to_owned();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let query = Query::parse(req.uri().query())?;
+    match segments.as_slice() {
+        ["healthz" | "livez" | "readyz", ..] => {
+            only_get(req.method(), &path)?;
+            Ok(bytes_response(StatusCode::OK, Bytes::from_static(b"ok"), "text/plain; charset=utf-8"))
+        }
+        ["version"] => {
+            only_get(req.method(), &path)?;
+            Ok(json_response(StatusCode::OK, &version_info()))
+        }
+        ["api"] => {
+            only_get(req.method(), &path)?;
+            discovery_root(shared, req.headers(), &discovery::api_versions(), true)
+        }
+        ["apis"] => {
+            only_get(req.method(), &path)?;
+            discovery_root(shared, req.headers(), &discovery::api_group_list(), false)
+        }
+        ["openapi", "v3"] => {
+            only_get(req.method(), &path)?;
+            Ok(published(req.headers(), &shared.openapi.v3_index))
+        }
+        ["openapi", "v3", rest @ ..] => {
+            only_get(req.method(), &path)?;
+            let doc = shared.openapi.v3_for(&rest.join("/")).ok_or_else(|| ApiError::path_not_found(&path))?;
+            Ok(published(req.headers(), doc))
+        }
+        ["openapi", "v2"] => {
+            only_get(req.method(), &path)?;
+            if discovery_format(&accept(req.headers())).is_none() {
+                return Err(ApiError::not_acceptable("the OpenAPI v2 document is served as application/json only"));
+            }
+            Ok(published(req.headers(), &shared.openapi.v2))
+        }
+        ["apis", group] => {
+            only_get(req.method(), &path)?;
+            let doc = discovery::api_group(group).ok_or_else(|| ApiError::path_not_found(&path))?;
+            plain_json(req.headers(), &doc)
+        }
+        ["apis", group, version] => {
+            only_get(req.method(), &path)?;
+            let doc = discovery::api_resource_list(group, version).ok_or_else(|| ApiError::path_not_found(&path))?;
+            plain_json(req.headers(), &doc)
+        }
+        ["apis", group, version, plural] => {
+            let res = Resource::find(group, version, plural).ok_or_else(|| ApiError::path_not_found(&path))?;
+            match *req.method() {
+                Method::GET => list_or_watch(shared, &res, None, &query, req.headers()).await,
+                _ => Err(ApiError::method_not_allowed(format!(
+                    "{} is not supported on all namespaces of {}",
+                    req.method(),
+                    res.info().plural
+                ))),
+            }
+        }
+        ["apis", group, version, "namespaces", ns, plural, rest @ ..] => {
+            let res = Resource::find(group, version, plural).ok_or_else(|| ApiError::path_not_found(&path))?;
+            let (ns, rest) = ((*ns).to_owned(), rest.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+            match rest.as_slice() {
+                [] => collection(shared, &res, &ns, &query, req).await,
+                [name] => object(shared, &res, &ns, name, false, &query, req).await,
+                [name, sub] if sub == "status" && res.strategy.has_status_subresource() => {
+                    object(shared, &res, &ns, name, true, &query, req).await
+                }
+                _ => Err(ApiError::path_not_found(&path)),
+            }
+        }
+        _ => Err(ApiError::path_not_found(&path)),
+    }
+}
+
+/// A published document, answered 304 when the client has it already.
+fn published(headers: &HeaderMap, doc: &crate::openapi::Published) -> Response {
+    let etag = format!("\"{}\"", doc.hash);
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut r = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        bytes_response(StatusCode::OK, doc.body.clone(), "application/json")
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+fn only_get(method: &Method, path: &str) -> Result<(), ApiError> {
+    if method == Method::GET || method == Method::HEAD {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(format!("{method} is not supported on {path}")))
+    }
+}
+
+fn version_info() -> Value {
+    json!({
+        "major": "1",
+        "minor": "32",
+        "gitVersion": concat!("v1.32.0-eddy.", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+    })
+}
+
+/// A document only served as plain JSON: 406 for anything else.
+fn plain_json(headers: &HeaderMap, doc: &Value) -> Result<Response, ApiError> {
+    match discovery_format(&accept(headers)) {
+        Some(DiscoveryFormat::Legacy) => Ok(json_response(StatusCode::OK, doc)),
+        _ => Err(ApiError::not_acceptable("only application/json is served here")),
+    }
+}
+
+fn discovery_root<E: KvEngine>(
+    shared: &Shared<E>,
+    headers: &HeaderMap,
+    legacy: &Value,
+    core: bool,
+) -> Result<Response, ApiError> {
+    let format = discovery_format(&accept(headers)).ok_or_else(|| {
+        ApiError::not_acceptable(
+            "only application/json and the aggregated discovery types apidiscovery.k8s.io v2 and v2beta1 are served",
+        )
+    })?;
+    let cached = match (format, core) {
+        (DiscoveryFormat::Legacy, _) => {
+            let mut r = json_response(StatusCode::OK, legacy);
+            r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+            return Ok(r);
+        }
+        (DiscoveryFormat::AggregatedV2, false) => &shared.apis_v2,
+        (DiscoveryFormat::AggregatedV2Beta1, false) => &shared.apis_v2beta1,
+        (DiscoveryFormat::AggregatedV2, true) => &shared.api_v2,
+        (DiscoveryFormat::AggregatedV2Beta1, true) => &shared.api_v2beta1,
+    };
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == cached.etag));
+    let mut r = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        bytes_response(StatusCode::OK, cached.body.clone(), format.content_type())
+    };
+    if let Ok(v) = HeaderValue::from_str(&cached.etag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    Ok(r)
+}
+
+async fn read_body(req: Request) -> Result<Value, ApiError> {
+    let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::too_large(format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    match content_type(headers).as_str() {
+        "" | "application/json" | "*/*" => Ok(()),
+        other => Err(ApiError::unsupported_media_type(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json (got {other})"
+        ))),
+    }
+}
+
+fn write_options(query: &Query, headers: &HeaderMap) -> Result<WriteOptions, ApiError> {
+    let field_manager = match query.get("fieldManager").filter(|m| !m.is_empty()) {
+        Some(m) if m.chars().count() > 128 => {
+            return Err(ApiError::bad_request("fieldManager must be at most 128 characters long"));
+        }
+        Some(m) => m.to_owned(),
+        None => crate::managed::manager_from_user_agent(headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())),
+    };
+    Ok(WriteOptions { dry_run: query.dry_run()?, field_validation: query.field_validation()?, field_manager })
+}
+
+/// Renders one object in the negotiated shape.
+fn render_object(res: &Resource, obj: &Value, format: ObjectFormat, query: &Query) -> Result<Value, ApiError> {
+    Ok(match format {
+        ObjectFormat::Object => obj.clone(),
+        ObjectFormat::PartialMetadata(v) => partial_metadata(obj, v),
+        ObjectFormat::Table(v) => {
+            let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
+            table(
+                res.info(),
+                res.version,
+                std::slice::from_ref(obj),
+                json!({"resourceVersion": rv}),
+                v,
+                query.include_object()?,
+            )
+        }
+    })
+}
+
+fn negotiate_objects(headers: &HeaderMap) -> Result<ObjectFormat, ApiError> {
+    object_format(&accept(headers)).ok_or_else(|| {
+        ApiError::not_acceptable(
+            "only application/json is served, also as Table or PartialObjectMetadata (meta.k8s.io v1 and v1beta1)",
+        )
+    })
+}
+
+async fn collection<E: KvEngine>(
+    shared: &Shared<E>,
+    res: &Resource,
+    namespace: &str,
+    query: &Query,
+    req: Request,
+) -> Result<Response, ApiError> {
+    match *req.method() {
+        Method::GET => list_or_watch(shared, res, Some(namespace), query, req.headers()).await,
+        Method::POST => {
+            require_json(req.headers())?;
+            let format = negotiate_objects(req.headers())?;
+            let opts = write_options(query, req.headers())?;
+            let body = read_body(req).await?;
+            let written = shared.registry.create(res, namespace, body, &opts).await?;
+            let rendered = render_object(res, &written.object, format, query)?;
+            Ok(with_warnings(json_response(StatusCode::CREATED, &rendered), &written.warnings))
+        }
+        Method::DELETE => {
+            let labels = query.label_selector()?;
+            let fields = query.field_selector()?;
+            let opts = delete_options(query, &Value::Null)?;
+            let page = shared
+                .registry
+                .list(res, Some(namespace), None, None, None, |o| labels.matches(o) && fields.matches(o))?;
+            let mut deleted = Vec::new();
+            for obj in &page.items {
+                let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+                match shared.registry.delete(res, namespace, name, &opts).await {
+                    Ok(o) => deleted.push(o),
+                    Err(e) if e.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let list = list_body(
+                res,
+                &ListPage { items: deleted, revision: shared.registry.store().current_revision(), next: None },
+            );
+            Ok(json_response(StatusCode::OK, &list))
+        }
+        _ => Err(ApiError::method_not_allowed(format!("{} is not supported on a collection", req.method()))),
+    }
+}
+
+fn delete_options(query: &Query, body: &Value) -> Result<DeleteOptions, ApiError> {
+    if !body.is_null() && !body.is_object() {
+        return Err(ApiError::bad_request("DeleteOptions must be a JSON object"));
+    }
+    let dry_run_body = body.get("dryRun").and_then(Value::as_array).is_some_and(|a| a.iter().any(|v| v == "All"));
+    let policy = body.get("propagationPolicy").and_then(Value::as_str).or_else(|| query.get("propagationPolicy"));
+    Ok(DeleteOptions {
+        dry_run: query.dry_run()? || dry_run_body,
+        uid: body.pointer("/preconditions/uid").and_then(Value::as_str).map(str::to_owned),
+        resource_version: body.pointer("/preconditions/resourceVersion").and_then(Value::as_str).map(str::to_owned),
+        propagation_policy: policy.map(str::to_owned),
+    })
+}
+
+fn list_body(res: &Resource, page: &ListPage) -> Value {
+    let mut meta = json!({"resourceVersion": page.revision.to_string()});
+    if let Some((ns, name)) = &page.next {
+        meta["continue"] =
+            json!(Continue { revision: page.revision, namespace: ns.clone(), name: name.clone() }.encode());
+    }
+    json!({
+        "apiVersion": res.api_version(),
+        "kind": res.info().list_kind,
+        "metadata": meta,
+        "items": page.items,
+    })
+}
+
+fn list_meta(page: &ListPage) -> Value {
+    let mut meta = json!({"resourceVersion": page.revision.to_string()});
+    if let Some((ns, name)) = &page.next {
+        meta["continue"] =
+            json!(Continue { revision: page.revision, namespace: ns.clone(), name: name.clone() }.encode());
+    }
+    meta
+}
+
+/// The revision a list reads at, from `resourceVersion`, `resourceVersionMatch`, `limit`
+/// and `continue`, as the Kubernetes API documents them.
+fn list_revision(
+    current: u64,
+    query: &Query,
+    limit: Option<usize>,
+    cont: Option<&Continue>,
+) -> Result<Option<u64>, ApiError> {
+    let rv = query.get("resourceVersion").filter(|s| !s.is_empty());
+    let rv_match = query.get("resourceVersionMatch").filter(|s| !s.is_empty());
+    if let Some(c) = cont {
+        if rv.is_some_and(|r| r != "0") {
+            return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
+        }
+        if rv_match.is_some() {
+            return Err(ApiError::bad_request("resourceVersionMatch is forbidden when continue is provided"));
+        }
+        return Ok(Some(c.revision));
+    }
+    match (rv, rv_match) {
+        (None, Some(_)) => {
+            Err(ApiError::bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        }
+        (None | Some("0"), None) => Ok(None),
+        (Some(r), Some("NotOlderThan") | None) if limit.is_none() || r == "0" => {
+            let n = parse_resource_version(r)?;
+            if n > current {
+                return Err(ApiError::too_large_resource_version(n, current));
+            }
+            Ok(None)
+        }
+        (Some(r), None | Some("Exact")) => {
+            if r == "0" && rv_match == Some("Exact") {
+                return Err(ApiError::bad_request(
+                    "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
+                ));
+            }
+            Ok(Some(parse_resource_version(r)?))
+        }
+        (Some(r), Some("NotOlderThan")) => {
+            let n = parse_resource_version(r)?;
+            if n > current {
+                return Err(ApiError::too_large_resource_version(n, current));
+            }
+            Ok(None)
+        }
+        (_, Some(other)) => Err(ApiError::bad_request(format!(
+            "resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\""
+        ))),
+    }
+}
+
+async fn list_or_watch<E: KvEngine>(
+    shared: &Shared<E>,
+    res: &Resource,
+    namespace: Option<&str>,
+    query: &Query,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let format = negotiate_objects(headers)?;
+    let labels = query.label_selector()?;
+    let fields = query.field_selector()?;
+    if query.flag("watch") {
+        return watch(shared, res, namespace, query, format, labels, fields);
+    }
+    let limit = query.limit()?;
+    let cont = query.get("continue").filter(|c| !c.is_empty()).map(Continue::decode).transpose()?;
+    let current = shared.registry.store().current_revision();
+    let revision = list_revision(current, query, limit, cont.as_ref())?;
+    let start_after = cont.as_ref().map(|c| (c.namespace.clone(), c.name.clone()));
+    let page = shared
+        .registry
+        .list(res, namespace, revision, start_after, limit, |o| labels.matches(o) && fields.matches(o))
+        .map_err(|e| {
+            if e.code == 410 && cont.is_some() {
+                ApiError::expired(
+                    "The provided continue parameter is too old to display a consistent list result. \
+                     You can start a new list without the continue parameter.",
+                )
+            } else {
+                e
+            }
+        })?;
+    let body = match format {
+        ObjectFormat::Object => list_body(res, &page),
+        ObjectFormat::PartialMetadata(v) => partial_metadata_list(&page.items, list_meta(&page), v),
+        ObjectFormat::Table(v) => {
+            table(res.info(), res.version, &page.items, list_meta(&page), v, query.include_object()?)
+        }
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+fn watch<E: KvEngine>(
+    shared: &Shared<E>,
+    res: &Resource,
+    namespace: Option<&str>,
+    query: &Query,
+    format: ObjectFormat,
+    labels: crate::selector::LabelSelector,
+    fields: crate::selector::FieldSelector,
+) -> Result<Response, ApiError> {
+    let timeout = query.timeout_seconds()?.map_or(shared.options.default_watch_timeout, Duration::from_secs);
+    let spec = WatchSpec {
+        resource: *res,
+        labels,
+        fields,
+        format,
+        include: query.include_object()?,
+        bookmarks: query.flag("allowWatchBookmarks"),
+        bookmark_interval: shared.options.bookmark_interval,
+        deadline: tokio::time::Instant::now() + timeout,
+    };
+    let rv = query.get("resourceVersion").filter(|s| !s.is_empty());
+    let send_initial = match query.get("sendInitialEvents") {
+        Some("true") => {
+            if query.get("resourceVersionMatch") != Some("NotOlderThan") {
+                return Err(ApiError::bad_request("sendInitialEvents requires resourceVersionMatch=NotOlderThan"));
+            }
+            Some(true)
+        }
+        Some("false") => Some(false),
+        _ => None,
+    };
+    let store = shared.registry.store();
+    let mut pending = Vec::new();
+    // Without a resourceVersion (or with "0") the stream starts with the current state as
+    // ADDED events; with one, it starts right after that revision.
+    let initial = send_initial.unwrap_or(matches!(rv, None | Some("0")));
+    let from = if initial {
+        let page = shared.registry.list(res, namespace, None, None, None, |o| spec.matches(o))?;
+        for obj in &page.items {
+            pending.push(WatchStream::<E>::added(&spec, obj));
+        }
+        if send_initial == Some(true) {
+            pending.push(WatchStream::<E>::initial_events_end(&spec, page.revision));
+        }
+        page.revision
+    } else {
+        let r = match rv {
+            Some(r) => parse_resource_version(r)?,
+            None => store.current_revision(),
+        };
+        let current = store.current_revision();
+        if r > current {
+            return Err(ApiError::too_large_resource_version(r, current));
+        }
+        r
+    };
+    let watcher = match store.watch(&res.prefix(namespace), from) {
+        Ok(w) => Some(w),
+        Err(eddy_storage::Error::Compacted { requested, compacted }) => {
+            pending
+                .push(error_line(&ApiError::expired(format!("too old resource version: {requested} ({compacted})"))));
+            None
+        }
+        Err(e) => return Err(ApiError::from_storage(&e, res.target(""))),
+    };
+    let stream = WatchStream::new(spec, watcher, pending);
+    let body = futures_util::stream::unfold(stream, |mut s| async move {
+        s.next_chunk().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), s))
+    });
+    let mut r = Response::new(Body::from_stream(body));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(r)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn object<E: KvEngine>(
+    shared: &Shared<E>,
+    res: &Resource,
+    namespace: &str,
+    name: &str,
+    status: bool,
+    query: &Query,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let format = negotiate_objects(req.headers())?;
+    match *req.method() {
+        Method::GET => {
+            if let Some(rv) = query.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0") {
+                let n = parse_resource_version(rv)?;
+                let current = shared.registry.store().current_revision();
+                if n > current {
+                    return Err(ApiError::too_large_resource_version(n, current));
+                }
+            }
+            let obj = shared.registry.get(res, namespace, name)?;
+            Ok(json_response(StatusCode::OK, &render_object(res, &obj, format, query)?))
+        }
+        Method::PUT => {
+            require_json(req.headers())?;
+            let opts = write_options(query, req.headers())?;
+            let body = read_body(req).await?;
+            let written = shared.registry.update(res, namespace, name, body, status, &opts).await?;
+            let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
+            let rendered = render_object(res, &written.object, format, query)?;
+            Ok(with_warnings(json_response(code, &rendered), &written.warnings))
+        }
+        Method::PATCH => {
+            let kind = content_type(req.headers());
+            let opts = write_options(query, req.headers())?;
+            let body = read_body(req).await?;
+            let written = patch(shared, res, namespace, name, status, &kind, &body, &opts).await?;
+            let rendered = render_object(res, &written.object, format, query)?;
+            Ok(with_warnings(json_response(StatusCode::OK, &rendered), &written.warnings))
+        }
+        Method::DELETE if !status => {
+            let body = read_body(req).await?;
+            let del = delete_options(query, &body)?;
+            let obj = shared.registry.delete(res, namespace, name, &del).await?;
+            Ok(json_response(StatusCode::OK, &render_object(res, &obj, format, query)?))
+        }
+        _ => Err(ApiError::method_not_allowed(format!("{} is not supported here", req.method()))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn patch<E: KvEngine>(
+    shared: &Shared<E>,
+    res: &Resource,
+    namespace: &str,
+    name: &str,
+    status: bool,
+    kind: &str,
+    body: &Value,
+    opts: &WriteOptions,
+) -> Result<crate::registry::Written, ApiError> {
+    enum Kind {
+        Merge,
+        Json,
+    }
+    let patch_kind = match kind {
+        "application/merge-patch+json" => Kind::Merge,
+        "application/json-patch+json" => Kind::Json,
+        "application/strategic-merge-patch+json" => {
+            return Err(ApiError::unsupported_media_type(
+                "strategic merge patch is not supported for custom resources; use a JSON merge patch or a JSON patch",
+            ));
+        }
+        other => {
+            return Err(ApiError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format - accepted media types include: \
+                 application/json-patch+json, application/merge-patch+json (got {other:?})"
+            )));
+        }
+    };
+    if matches!(patch_kind, Kind::Merge) && !body.is_object() {
+        return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+    }
+    // A patch applies to the newest object; it is retried when someone wrote in between,
+    // unless the patch itself pins a resourceVersion.
+    for _ in 0..16 {
+        let current = shared.registry.get(res, namespace, name)?;
+        let mut patched = match patch_kind {
+            Kind::Merge => {
+                let mut v = current.clone();
+                merge_patch(&mut v, body);
+                v
+            }
+            Kind::Json => json_patch(&current, body)?,
+        };
+        let pinned = patched.pointer("/metadata/resourceVersion") != current.pointer("/metadata/resourceVersion");
+        if (!pinned || patched.pointer("/metadata/resourceVersion").is_none_or(Value::is_null))
+            && let Some(rv) = current.pointer("/metadata/resourceVersion").cloned()
+            && let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            m.insert("resourceVersion".into(), rv);
+        }
+        match shared.registry.update(res, namespace, name, patched, status, opts).await {
+            Err(e) if e.reason == "Conflict" && !pinned => {}
+            other => return other,
+        }
+    }
+    Err(ApiError::conflict(res.target(name), "too many concurrent writes; please retry"))
+}

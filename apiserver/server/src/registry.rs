@@ -1,0 +1,676 @@
+//! The generic registry: Kubernetes object semantics (metadata rules, admission, versions,
+//! optimistic concurrency, two-phase delete) over [`eddy_storage::Store`], for every kind.
+//!
+//! Objects are stored as JSON in their kind's storage version, without `resourceVersion`:
+//! the store's revision is the `resourceVersion`, set on every read. What differs per kind is
+//! small and lives in [`Strategy`]; everything else is shared, as in k8s.io/apiserver's
+//! generic registry store.
+
+use bytes::Bytes;
+use eddy_api::ResourceInfo;
+use eddy_api::admission::{FieldValidation, admit_create, admit_update};
+use eddy_api::validation::FieldError;
+use eddy_storage::{Key, KvEngine, ListOptions, Object, Preconditions, Prefix, Revision, Store};
+use serde_json::{Map, Value, json};
+
+use crate::managed;
+use crate::status::{ApiError, Target};
+
+/// Per-kind behaviour. Flux kinds differ only in whether `status` is a subresource, so one
+/// strategy driven by the registry entry serves them all; the hooks are where a kind with
+/// special rules would plug in.
+#[derive(Debug, Clone, Copy)]
+pub struct Strategy {
+    /// The registry entry of the kind.
+    pub info: &'static ResourceInfo,
+}
+
+impl Strategy {
+    /// Whether writes to the main resource ignore `status` (and `/status` writes ignore the rest).
+    #[must_use]
+    pub fn has_status_subresource(&self) -> bool {
+        self.info.storage_version().status_subresource
+    }
+
+    /// Clears what a client may not set on create.
+    pub fn prepare_for_create(&self, obj: &mut Value) {
+        if self.has_status_subresource()
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
+        }
+    }
+
+    /// Carries over what a write to the main resource may not change.
+    pub fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        if self.has_status_subresource() {
+            match old.get("status") {
+                Some(s) => new["status"] = s.clone(),
+                None => {
+                    if let Some(m) = new.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Builds the object a `/status` write produces: the old object with the new status.
+    #[must_use]
+    pub fn prepare_for_status_update(&self, new: &Value, old: &Value) -> Value {
+        let mut out = old.clone();
+        match new.get("status") {
+            Some(s) => out["status"] = s.clone(),
+            None => {
+                if let Some(m) = out.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+        }
+        // resourceVersion is the precondition the client sent.
+        if let Some(rv) = new.pointer("/metadata/resourceVersion") {
+            out["metadata"]["resourceVersion"] = rv.clone();
+        }
+        out
+    }
+
+    /// Whether a change from `old` to `new` bumps `metadata.generation`: anything outside
+    /// `metadata` and `status` changed.
+    #[must_use]
+    pub fn spec_changed(&self, new: &Value, old: &Value) -> bool {
+        let strip = |v: &Value| -> Map<String, Value> {
+            let mut m = v.as_object().cloned().unwrap_or_default();
+            for k in ["metadata", "status", "apiVersion", "kind"] {
+                m.remove(k);
+            }
+            m
+        };
+        strip(new) != strip(old)
+    }
+}
+
+/// A resource as addressed by a request: the kind and the version the client speaks.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    /// Per-kind rules (and the registry entry).
+    pub strategy: Strategy,
+    /// The served version named in the URL.
+    pub version: &'static str,
+}
+
+impl Resource {
+    /// Looks up `group/version/plural`; `None` when not served.
+    #[must_use]
+    pub fn find(group: &str, version: &str, plural: &str) -> Option<Self> {
+        let info = eddy_api::find_plural(group, plural)?;
+        let v = info.version(version)?;
+        Some(Self { strategy: Strategy { info }, version: v.name })
+    }
+
+    /// The registry entry.
+    #[must_use]
+    pub fn info(&self) -> &'static ResourceInfo {
+        self.strategy.info
+    }
+
+    /// `group/version` the client speaks.
+    #[must_use]
+    pub fn api_version(&self) -> String {
+        self.info().api_version(self.version)
+    }
+
+    /// The error target for an object name.
+    #[must_use]
+    pub fn target(&self, name: &str) -> Target {
+        Target { group: self.info().group.to_owned(), resource: self.info().plural.to_owned(), name: name.to_owned() }
+    }
+
+    fn key(&self, namespace: &str, name: &str) -> Key {
+        Key::new(self.info().group, self.info().plural, namespace, name)
+    }
+
+    /// The store prefix of this resource, optionally within one namespace.
+    #[must_use]
+    pub fn prefix(&self, namespace: Option<&str>) -> Prefix {
+        match namespace {
+            Some(ns) => Prefix::namespaced(self.info().group, self.info().plural, ns),
+            None => Prefix::resource(self.info().group, self.info().plural),
+        }
+    }
+}
+
+/// Options shared by writes.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: run every step but persistence.
+    pub dry_run: bool,
+    /// What to do about unknown fields.
+    pub field_validation: FieldValidation,
+    /// Who writes, for `managedFields`.
+    pub field_manager: String,
+}
+
+/// Options of a delete (`DeleteOptions`).
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// `dryRun=All`.
+    pub dry_run: bool,
+    /// `preconditions.uid`.
+    pub uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub resource_version: Option<String>,
+    /// `propagationPolicy`: `Orphan` and `Foreground` add their finalizer.
+    pub propagation_policy: Option<String>,
+}
+
+/// A list page.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// The objects (in the requested version, with `resourceVersion`).
+    pub items: Vec<Value>,
+    /// The revision the list reflects.
+    pub revision: Revision,
+    /// Where the next page starts, when there is one.
+    pub next: Option<(String, String)>,
+}
+
+/// A successful write: the object and the warnings to send.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The object as stored (in the requested version).
+    pub object: Value,
+    /// `Warning` headers.
+    pub warnings: Vec<String>,
+    /// Whether the write created the object (201) rather than changed it.
+    pub created: bool,
+}
+
+/// Now, as Kubernetes prints timestamps (RFC 3339, seconds, UTC).
+#[must_use]
+pub fn now_timestamp() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A name for `generateName`: the prefix plus five characters of kube's alphabet.
+fn generated_name(prefix: &str) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut rng = rand::rng();
+    let suffix: String = (0..5).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect();
+    // The whole name must stay within 253 characters.
+    let keep = prefix.len().min(253 - 5);
+    let mut cut = keep;
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &prefix[..cut])
+}
+
+fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        obj["metadata"] = Value::Object(Map::new());
+    }
+    match obj.get_mut("metadata") {
+        Some(Value::Object(m)) => m,
+        // Just ensured it is an object.
+        _ => unreachable!("metadata is an object"),
+    }
+}
+
+/// Parses a `resourceVersion` string.
+///
+/// # Errors
+/// 400 when it is not a revision number.
+pub fn parse_resource_version(rv: &str) -> Result<Revision, ApiError> {
+    rv.parse::<Revision>().map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))
+}
+
+/// The Kubernetes object semantics over one store.
+pub struct Registry<E: KvEngine> {
+    store: Store<E>,
+}
+
+impl<E: KvEngine> Clone for Registry<E> {
+    fn clone(&self) -> Self {
+        Self { store: self.store.clone() }
+    }
+}
+
+impl<E: KvEngine> Registry<E> {
+    /// A registry over `store`.
+    pub fn new(store: Store<E>) -> Self {
+        Self { store }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Store<E> {
+        &self.store
+    }
+
+    /// Decodes a stored object into `version`, with `resourceVersion` set.
+    ///
+    /// # Errors
+    /// 500 when the stored bytes are not a valid object.
+    pub fn decode(&self, res: &Resource, obj: &Object) -> Result<Value, ApiError> {
+        decode_stored(res, &obj.value, obj.mod_revision)
+    }
+
+    /// `GET` one object.
+    ///
+    /// # Errors
+    /// 404 when missing.
+    pub fn get(&self, res: &Resource, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        let obj =
+            self.store.get(&res.key(namespace, name)).map_err(|e| ApiError::from_storage(&e, res.target(name)))?;
+        self.decode(res, &obj)
+    }
+
+    /// One list page as of `revision` (newest when `None`), after `start_after`.
+    ///
+    /// # Errors
+    /// 410 when `revision` is compacted, 504 when it is in the future.
+    pub fn list(
+        &self,
+        res: &Resource,
+        namespace: Option<&str>,
+        revision: Option<Revision>,
+        start_after: Option<(String, String)>,
+        limit: Option<usize>,
+        mut keep: impl FnMut(&Value) -> bool,
+    ) -> Result<ListPage, ApiError> {
+        let mut items = Vec::new();
+        let mut options = ListOptions { revision, start_after, limit };
+        // Filtering happens after the store's page: keep reading until the page is full or
+        // nothing is left, as kube-apiserver does over etcd.
+        loop {
+            let page = self
+                .store
+                .list(&res.prefix(namespace), &options)
+                .map_err(|e| ApiError::from_storage(&e, res.target("")))?;
+            let last = page.objects.last().map(|o| (o.namespace.clone(), o.name.clone()));
+            for obj in &page.objects {
+                let v = self.decode(res, obj)?;
+                if keep(&v) {
+                    items.push(v);
+                }
+                if limit.is_some_and(|l| items.len() >= l) {
+                    let next_key = (obj.namespace.clone(), obj.name.clone());
+                    let more_here =
+                        page.objects.last().is_some_and(|o| (&o.namespace, &o.name) != (&next_key.0, &next_key.1));
+                    let next = (more_here || page.more).then_some(next_key);
+                    return Ok(ListPage { items, revision: page.revision, next });
+                }
+            }
+            match (page.more, last) {
+                (true, Some(last)) => {
+                    options.revision = Some(page.revision);
+                    options.start_after = Some(last);
+                }
+                _ => return Ok(ListPage { items, revision: page.revision, next: None }),
+            }
+        }
+    }
+
+    /// `POST`: creates an object in `namespace`.
+    ///
+    /// # Errors
+    /// 400 for a body that does not fit the URL, 409 if the name is taken, 422 when invalid.
+    pub async fn create(
+        &self,
+        res: &Resource,
+        namespace: &str,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        check_type(res, &mut obj)?;
+        check_namespace(res, namespace, &mut obj)?;
+        let target_name = meta_str(&obj, "name").unwrap_or_default().to_owned();
+        res.strategy.prepare_for_create(&mut obj);
+        {
+            let meta = meta_mut(&mut obj);
+            for k in ["resourceVersion", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
+                meta.remove(k);
+            }
+            meta.insert("generation".into(), json!(1));
+            meta.insert("creationTimestamp".into(), json!(now_timestamp()));
+        }
+        let generate = meta_str(&obj, "generateName").filter(|g| !g.is_empty()).map(str::to_owned);
+        let needs_name = meta_str(&obj, "name").is_none_or(str::is_empty);
+        if let (Some(prefix), true) = (&generate, needs_name) {
+            meta_mut(&mut obj).insert("name".into(), json!(generated_name(prefix)));
+        }
+        let warnings = admit_create(&mut obj, opts.field_validation)
+            .map_err(|e| ApiError::from_admission(&e, res.target(&target_name), res.info().kind))?;
+        let uid = uuid::Uuid::new_v4().to_string();
+        meta_mut(&mut obj).insert("uid".into(), json!(uid));
+        let time = now_timestamp();
+        let api_version = res.api_version();
+        let writer = managed::Writer {
+            manager: &opts.field_manager,
+            api_version: &api_version,
+            status: false,
+            status_subresource: res.strategy.has_status_subresource(),
+            time: &time,
+        };
+        let fields = managed::update(None, &obj, &writer);
+        meta_mut(&mut obj).insert("managedFields".into(), fields);
+        // A generated name is retried a few times when it happens to be taken.
+        let attempts = if generate.is_some() && needs_name { 8 } else { 1 };
+        for attempt in 0..attempts {
+            if attempt > 0
+                && let Some(prefix) = &generate
+            {
+                meta_mut(&mut obj).insert("name".into(), json!(generated_name(prefix)));
+            }
+            let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
+            let stored = to_storage(&obj)?;
+            if opts.dry_run {
+                if self.store.get(&res.key(namespace, &name)).is_ok() {
+                    if attempt + 1 < attempts {
+                        continue;
+                    }
+                    return Err(ApiError::already_exists(res.target(&name)));
+                }
+                return Ok(Written { object: obj, warnings, created: true });
+            }
+            match self.store.create(&res.key(namespace, &name), &uid, stored).await {
+                Ok(o) => return Ok(Written { object: self.decode(res, &o)?, warnings, created: true }),
+                Err(eddy_storage::Error::AlreadyExists) if attempt + 1 < attempts => {}
+                Err(e) => return Err(ApiError::from_storage(&e, res.target(&name))),
+            }
+        }
+        Err(ApiError::internal("no free generated name"))
+    }
+
+    /// `PUT` on the object (`status == false`) or its status subresource.
+    ///
+    /// # Errors
+    /// 404 when missing, 409 on a stale `resourceVersion` or uid, 422 when invalid.
+    pub async fn update(
+        &self,
+        res: &Resource,
+        namespace: &str,
+        name: &str,
+        mut obj: Value,
+        status: bool,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        let target = res.target(name);
+        check_type(res, &mut obj)?;
+        check_namespace(res, namespace, &mut obj)?;
+        match meta_str(&obj, "name") {
+            Some(n) if n == name => {}
+            Some(n) if !n.is_empty() => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+            _ => {
+                meta_mut(&mut obj).insert("name".into(), json!(name));
+            }
+        }
+        // The object must exist (no create on update) before anything else is checked.
+        let key = res.key(namespace, name);
+        let current = self.store.get(&key).map_err(|e| ApiError::from_storage(&e, target.clone()))?;
+        let expected = match meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
+            Some(rv) => parse_resource_version(rv)?,
+            None => {
+                return Err(ApiError::invalid(
+                    target,
+                    res.info().kind,
+                    &[FieldError::invalid("metadata.resourceVersion", json!("0x0"), "must be specified for an update")],
+                ));
+            }
+        };
+        if current.mod_revision != expected {
+            return Err(ApiError::from_storage(
+                &eddy_storage::Error::Conflict { expected, actual: current.mod_revision },
+                target,
+            ));
+        }
+        let old = self.decode(res, &current)?;
+        if let Some(uid) = meta_str(&obj, "uid").filter(|u| !u.is_empty())
+            && uid != current.uid
+        {
+            return Err(ApiError::conflict(
+                target,
+                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", current.uid),
+            ));
+        }
+        let mut new = if status { res.strategy.prepare_for_status_update(&obj, &old) } else { obj };
+        if !status {
+            res.strategy.prepare_for_update(&mut new, &old);
+            // Metadata the server owns is carried over.
+            let old_meta = old.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
+            let meta = meta_mut(&mut new);
+            for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+                match old_meta.get(k) {
+                    Some(v) => meta.insert(k.into(), v.clone()),
+                    None => meta.remove(k),
+                };
+            }
+        }
+        let warnings = admit_update(&mut new, &old, opts.field_validation)
+            .map_err(|e| ApiError::from_admission(&e, target.clone(), res.info().kind))?;
+        if res.strategy.spec_changed(&new, &old) {
+            let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            meta_mut(&mut new).insert("generation".into(), json!(generation + 1));
+        }
+        // managedFields are the server's: kept from the stored object, then updated when
+        // the write changes anything.
+        match old.pointer("/metadata/managedFields") {
+            Some(m) => meta_mut(&mut new).insert("managedFields".into(), m.clone()),
+            None => meta_mut(&mut new).remove("managedFields"),
+        };
+        let old_stored: Value = serde_json::from_slice(&current.value).unwrap_or(Value::Null);
+        let unchanged = serde_json::from_slice::<Value>(&to_storage(&new)?).is_ok_and(|v| v == old_stored);
+        if unchanged {
+            return Ok(Written { object: old, warnings, created: false });
+        }
+        let time = now_timestamp();
+        let api_version = res.api_version();
+        let writer = managed::Writer {
+            manager: &opts.field_manager,
+            api_version: &api_version,
+            status,
+            status_subresource: res.strategy.has_status_subresource(),
+            time: &time,
+        };
+        let fields = managed::update(Some(&old), &new, &writer);
+        meta_mut(&mut new).insert("managedFields".into(), fields);
+        let stored = to_storage(&new)?;
+        if opts.dry_run {
+            return Ok(Written { object: new, warnings, created: false });
+        }
+        let written = self
+            .store
+            .update(&key, stored, Some(expected))
+            .await
+            .map_err(|e| ApiError::from_storage(&e, target.clone()))?;
+        let object = self.decode(res, &written)?;
+        // The last finalizer of an object being deleted is gone: delete it now.
+        if is_deleting(&object) && finalizers(&object).is_empty() {
+            let pre = Preconditions { uid: None, revision: Some(written.mod_revision) };
+            match self.store.delete(&key, pre).await {
+                Ok(_) | Err(eddy_storage::Error::NotFound) => {}
+                Err(e) => return Err(ApiError::from_storage(&e, target)),
+            }
+        }
+        Ok(Written { object, warnings, created: false })
+    }
+
+    /// `DELETE`: removes the object, or marks it deleting while finalizers remain. Returns
+    /// the object as deleted or as marked.
+    ///
+    /// # Errors
+    /// 404 when missing, 409 when a precondition fails.
+    pub async fn delete(
+        &self,
+        res: &Resource,
+        namespace: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value, ApiError> {
+        let target = res.target(name);
+        let key = res.key(namespace, name);
+        loop {
+            let current = self.store.get(&key).map_err(|e| ApiError::from_storage(&e, target.clone()))?;
+            if let Some(uid) = &opts.uid
+                && *uid != current.uid
+            {
+                return Err(ApiError::conflict(
+                    target,
+                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", current.uid),
+                ));
+            }
+            if let Some(rv) = &opts.resource_version
+                && parse_resource_version(rv)? != current.mod_revision
+            {
+                return Err(ApiError::conflict(
+                    target,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        current.mod_revision
+                    ),
+                ));
+            }
+            let mut obj = self.decode(res, &current)?;
+            let mut fins = finalizers(&obj);
+            match opts.propagation_policy.as_deref() {
+                Some("Orphan") if !fins.iter().any(|f| f == "orphan") => fins.push("orphan".into()),
+                Some("Foreground") if !fins.iter().any(|f| f == "foregroundDeletion") => {
+                    fins.push("foregroundDeletion".into());
+                }
+                Some("Orphan" | "Foreground" | "Background") | None => {}
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!("unsupported propagationPolicy {other:?}")));
+                }
+            }
+            if fins.is_empty() {
+                if opts.dry_run {
+                    return Ok(obj);
+                }
+                let pre = Preconditions { uid: None, revision: Some(current.mod_revision) };
+                match self.store.delete(&key, pre).await {
+                    Ok(_) => return Ok(obj),
+                    Err(eddy_storage::Error::PreconditionFailed(_) | eddy_storage::Error::Conflict { .. }) => continue,
+                    Err(e) => return Err(ApiError::from_storage(&e, target)),
+                }
+            }
+            if is_deleting(&obj) && fins == finalizers(&obj) {
+                return Ok(obj);
+            }
+            {
+                let meta = meta_mut(&mut obj);
+                meta.insert("finalizers".into(), json!(fins));
+                if !meta.contains_key("deletionTimestamp") {
+                    meta.insert("deletionTimestamp".into(), json!(now_timestamp()));
+                    meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+                }
+            }
+            if opts.dry_run {
+                return Ok(obj);
+            }
+            match self.store.update(&key, to_storage(&obj)?, Some(current.mod_revision)).await {
+                Ok(o) => return self.decode(res, &o),
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(ApiError::from_storage(&e, target)),
+            }
+        }
+    }
+}
+
+/// Whether `deletionTimestamp` is set.
+#[must_use]
+pub fn is_deleting(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null())
+}
+
+fn finalizers(obj: &Value) -> Vec<String> {
+    obj.pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Decodes stored bytes into the resource's requested version with `resourceVersion` set.
+///
+/// # Errors
+/// 500 when the stored bytes are not a valid object of the kind.
+pub fn decode_stored(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
+    let mut v: Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
+    let stored_version =
+        v.get("apiVersion").and_then(Value::as_str).map(|a| eddy_api::split_api_version(a).1.to_owned());
+    if stored_version.as_deref() != Some(res.version) {
+        v = eddy_api::conversion::convert(v, res.version)
+            .map_err(|e| ApiError::internal(format!("converting stored object: {e}")))?;
+    }
+    // Defaults apply on read too, as kube-apiserver does for custom resources, so objects
+    // stored before a default existed show it.
+    if let Some(schema) = res.info().version(res.version).map(|v| &v.schema) {
+        eddy_api::defaulting::default(schema, &mut v);
+    }
+    meta_mut(&mut v).insert("resourceVersion".into(), json!(revision.to_string()));
+    Ok(v)
+}
+
+/// Serialises an object in its storage version, without `resourceVersion`.
+fn to_storage(obj: &Value) -> Result<Bytes, ApiError> {
+    let mut v = eddy_api::conversion::convert_to_storage(obj.clone())
+        .map_err(|e| ApiError::internal(format!("converting to the storage version: {e}")))?;
+    meta_mut(&mut v).remove("resourceVersion");
+    serde_json::to_vec(&v).map(Bytes::from).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Checks (or fills in) `apiVersion` and `kind` against the URL.
+fn check_type(res: &Resource, obj: &mut Value) -> Result<(), ApiError> {
+    let Some(m) = obj.as_object_mut() else {
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
+    };
+    let api_version = res.api_version();
+    let kind = res.info().kind;
+    match m.get("apiVersion").and_then(Value::as_str) {
+        None | Some("") => {
+            m.insert("apiVersion".into(), json!(api_version));
+        }
+        Some(a) if a == api_version => {}
+        Some(a) => {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({a}) does not match the expected API version ({api_version})"
+            )));
+        }
+    }
+    match m.get("kind").and_then(Value::as_str) {
+        None | Some("") => {
+            m.insert("kind".into(), json!(kind));
+        }
+        Some(k) if k == kind => {}
+        Some(k) => {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({kind})"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks (or fills in) `metadata.namespace` against the URL.
+fn check_namespace(res: &Resource, namespace: &str, obj: &mut Value) -> Result<(), ApiError> {
+    if !res.info().namespaced {
+        return Ok(());
+    }
+    match meta_str(obj, "namespace") {
+        Some(ns) if !ns.is_empty() && ns != namespace => Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+        _ => {
+            meta_mut(obj).insert("namespace".into(), json!(namespace));
+            Ok(())
+        }
+    }
+}

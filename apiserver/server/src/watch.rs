@@ -1,0 +1,176 @@
+//! Watch: a chunked stream of `{"type": ..., "object": ...}` JSON lines, one per change,
+//! filtered by selectors and rendered in the requested version and shape.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use eddy_storage::{Event, EventType, KvEngine, WatchError, Watcher};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use crate::negotiate::ObjectFormat;
+use crate::registry::{Resource, decode_stored};
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+use crate::table::{IncludeObject, partial_metadata, table};
+
+/// How to filter and render a watch's events.
+#[derive(Debug, Clone)]
+pub struct WatchSpec {
+    /// The resource and the version events are rendered in.
+    pub resource: Resource,
+    /// Label selector.
+    pub labels: LabelSelector,
+    /// Field selector.
+    pub fields: FieldSelector,
+    /// Object, Table or PartialObjectMetadata.
+    pub format: ObjectFormat,
+    /// What a Table row carries.
+    pub include: IncludeObject,
+    /// Whether `BOOKMARK` events are sent.
+    pub bookmarks: bool,
+    /// How often bookmarks are sent.
+    pub bookmark_interval: Duration,
+    /// When the stream ends.
+    pub deadline: Instant,
+}
+
+impl WatchSpec {
+    /// Whether an object passes the selectors.
+    #[must_use]
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.labels.matches(obj) && self.fields.matches(obj)
+    }
+
+    fn render(&self, obj: &Value) -> Value {
+        match self.format {
+            ObjectFormat::Object => obj.clone(),
+            ObjectFormat::PartialMetadata(v) => partial_metadata(obj, v),
+            ObjectFormat::Table(v) => table(
+                self.resource.info(),
+                self.resource.version,
+                std::slice::from_ref(obj),
+                json!({}),
+                v,
+                self.include,
+            ),
+        }
+    }
+
+    /// One line of the stream.
+    fn line(&self, kind: &str, obj: &Value) -> Bytes {
+        let mut s = json!({"type": kind, "object": self.render(obj)}).to_string();
+        s.push('\n');
+        Bytes::from(s)
+    }
+
+    fn bookmark(&self, revision: u64, extra: Option<(&str, &str)>) -> Bytes {
+        let info = self.resource.info();
+        let mut meta = json!({"resourceVersion": revision.to_string()});
+        if let Some((k, v)) = extra {
+            meta["annotations"] = json!({k: v});
+        }
+        let obj = json!({"kind": info.kind, "apiVersion": self.resource.api_version(), "metadata": meta});
+        let mut s = json!({"type": "BOOKMARK", "object": obj}).to_string();
+        s.push('\n');
+        Bytes::from(s)
+    }
+}
+
+/// An `ERROR` event line carrying a Status.
+#[must_use]
+pub fn error_line(err: &ApiError) -> Bytes {
+    let mut s = json!({"type": "ERROR", "object": err.to_status()}).to_string();
+    s.push('\n');
+    Bytes::from(s)
+}
+
+/// The running state of one watch stream.
+pub struct WatchStream<E: KvEngine> {
+    spec: Arc<WatchSpec>,
+    watcher: Option<Watcher<E>>,
+    /// Lines to send before the live events (initial ADDED events, bookmarks, errors).
+    pending: std::collections::VecDeque<Bytes>,
+    next_bookmark: Instant,
+}
+
+impl<E: KvEngine> WatchStream<E> {
+    /// A stream over `watcher` that first sends `pending`.
+    pub fn new(spec: WatchSpec, watcher: Option<Watcher<E>>, pending: Vec<Bytes>) -> Self {
+        let next_bookmark = Instant::now() + spec.bookmark_interval;
+        Self { spec: Arc::new(spec), watcher, pending: pending.into(), next_bookmark }
+    }
+
+    /// Converts a store event into the line to send, if it passes the filters.
+    fn event_line(&self, ev: &Event) -> Result<Option<Bytes>, ApiError> {
+        let res = &self.spec.resource;
+        let decode = |o: &eddy_storage::Object| decode_stored(res, &o.value, ev.revision);
+        let new = ev.object.as_ref().map(decode).transpose()?;
+        let old = ev.prev.as_ref().map(decode).transpose()?;
+        let new_ok = new.as_ref().is_some_and(|o| self.spec.matches(o));
+        let old_ok = old.as_ref().is_some_and(|o| self.spec.matches(o));
+        let line = match (ev.kind, new, old) {
+            (EventType::Added, Some(n), _) if new_ok => Some(self.spec.line("ADDED", &n)),
+            (EventType::Modified, Some(n), _) if new_ok && old_ok => Some(self.spec.line("MODIFIED", &n)),
+            (EventType::Modified, Some(n), _) if new_ok => Some(self.spec.line("ADDED", &n)),
+            (EventType::Modified, _, Some(o)) if old_ok => Some(self.spec.line("DELETED", &o)),
+            (EventType::Deleted, _, Some(o)) if old_ok => Some(self.spec.line("DELETED", &o)),
+            _ => None,
+        };
+        Ok(line)
+    }
+
+    /// The next chunk of the stream; `None` when it ends.
+    pub async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(line) = self.pending.pop_front() {
+                return Some(line);
+            }
+            let watcher = self.watcher.as_mut()?;
+            let bookmark_at = if self.spec.bookmarks { self.next_bookmark } else { self.spec.deadline };
+            let wake = bookmark_at.min(self.spec.deadline);
+            tokio::select! {
+                ev = watcher.next() => match ev {
+                    Some(Ok(ev)) => match self.event_line(&ev) {
+                        Ok(Some(line)) => return Some(line),
+                        Ok(None) => {}
+                        Err(e) => {
+                            self.watcher = None;
+                            return Some(error_line(&e));
+                        }
+                    },
+                    Some(Err(WatchError::Compacted { requested, compacted })) => {
+                        self.watcher = None;
+                        return Some(error_line(&ApiError::expired(format!(
+                            "too old resource version: {requested} ({compacted})"
+                        ))));
+                    }
+                    // A lagging watcher or a closing store ends the stream; clients re-watch
+                    // from the last resourceVersion they saw.
+                    Some(Err(_)) | None => return None,
+                },
+                () = tokio::time::sleep_until(wake) => {
+                    if Instant::now() >= self.spec.deadline {
+                        return None;
+                    }
+                    self.next_bookmark = Instant::now() + self.spec.bookmark_interval;
+                    let rev = watcher.last_revision();
+                    return Some(self.spec.bookmark(rev, None));
+                }
+            }
+        }
+    }
+
+    /// A bookmark marking the end of the initial events (`sendInitialEvents`).
+    #[must_use]
+    pub fn initial_events_end(spec: &WatchSpec, revision: u64) -> Bytes {
+        spec.bookmark(revision, Some(("k8s.io/initial-events-end", "true")))
+    }
+
+    /// An `ADDED` line for an initial event.
+    #[must_use]
+    pub fn added(spec: &WatchSpec, obj: &Value) -> Bytes {
+        spec.line("ADDED", obj)
+    }
+}

@@ -1,0 +1,189 @@
+//! End to end: the machine's real `kubectl` against a standalone server (RocksDB in a data
+//! directory, self-signed TLS, admin token, written kubeconfig).
+//!
+//! kubectl is looked up on PATH (or `$KUBECTL`); without it the test fails, saying so.
+
+#![cfg(feature = "rocksdb")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use eddy_apiserver::ServeConfig;
+use eddy_storage::StoreOptions;
+
+fn kubectl_binary() -> PathBuf {
+    if let Some(k) = std::env::var_os("KUBECTL") {
+        return PathBuf::from(k);
+    }
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file());
+    found.unwrap_or_else(|| panic!("kubectl is not on PATH; install it or set KUBECTL to run this end-to-end test"))
+}
+
+struct Kubectl {
+    binary: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Kubectl {
+    async fn run(&self, args: &[&str]) -> Out {
+        self.run_env(args, &[]).await
+    }
+
+    async fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--kubeconfig").arg(&self.kubeconfig).args(args);
+        cmd.env("KUBECACHEDIR", self.kubeconfig.with_file_name("cache"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap_or_else(|e| panic!("joining kubectl: {e}"))
+            .unwrap_or_else(|e| panic!("running kubectl: {e}"));
+        Out {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    fn check(out: &Out, args: &[&str]) {
+        assert!(out.ok, "kubectl {args:?} failed:\nstdout: {}\nstderr: {}", out.stdout, out.stderr);
+    }
+
+    async fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args).await;
+        Self::check(&out, args);
+        out.stdout
+    }
+}
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/examples")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_against_standalone_server() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let mut config = ServeConfig::new(dir.path().join("data"));
+    config.secure_port = 0;
+    config.store = StoreOptions { sync: false, ..StoreOptions::default() };
+    let running = eddy_apiserver::start(config.clone()).await.unwrap_or_else(|e| panic!("starting: {e}"));
+    let k = Kubectl { binary: kubectl_binary(), kubeconfig: running.kubeconfig.clone() };
+
+    // Discovery through kubectl.
+    let resources = k.ok(&["api-resources", "--api-group=source.toolkit.fluxcd.io", "-o", "name"]).await;
+    assert!(resources.lines().any(|l| l == "gitrepositories.source.toolkit.fluxcd.io"), "{resources}");
+
+    // Create, read in several shapes, explain.
+    let manifest = dir.path().join("app.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: app\n  namespace: default\n\
+         spec:\n  url: https://github.com/org/app\n  interval: 5m\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let m = manifest.to_string_lossy().into_owned();
+    let created = k.ok(&["apply", "-f", &m]).await;
+    assert!(created.contains("gitrepository.source.toolkit.fluxcd.io/app created"), "{created}");
+    let again = k.ok(&["apply", "-f", &m]).await;
+    assert!(again.contains("unchanged"), "{again}");
+    let table = k.ok(&["get", "gitrepo"]).await;
+    assert!(table.starts_with("NAME") && table.contains("URL") && table.contains("app"), "{table}");
+    let names = k.ok(&["get", "gitrepositories", "-A", "-o", "name"]).await;
+    assert_eq!(names.trim(), "gitrepository.source.toolkit.fluxcd.io/app");
+    let json = k.ok(&["get", "gitrepository", "app", "-o", "jsonpath={.spec.timeout}"]).await;
+    assert_eq!(json, "60s");
+
+    // Patches, labels, status, wait.
+    k.ok(&["label", "gitrepository", "app", "team=web"]).await;
+    k.ok(&["annotate", "gitrepository", "app", "note=x"]).await;
+    k.ok(&["patch", "gitrepository", "app", "--type", "merge", "-p", r#"{"spec":{"interval":"10m"}}"#]).await;
+    k.ok(&[
+        "patch",
+        "gitrepository",
+        "app",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/interval","value":"15m"}]"#,
+    ])
+    .await;
+    let got = k
+        .ok(&[
+            "get",
+            "gitrepositories",
+            "-l",
+            "team=web",
+            "-o",
+            "jsonpath={.items[0].spec.interval} {.items[0].metadata.generation}",
+        ])
+        .await;
+    assert_eq!(got, "15m 3");
+    let status = r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"Succeeded","message":"ok","lastTransitionTime":"2026-01-01T00:00:00Z","observedGeneration":3}]}}"#;
+    k.ok(&["patch", "gitrepository", "app", "--subresource=status", "--type", "merge", "-p", status]).await;
+    k.ok(&["wait", "--for=condition=Ready", "gitrepository/app", "--timeout=20s"]).await;
+
+    // Dry run leaves nothing; delete removes.
+    let dry = dir.path().join("dry.yaml");
+    std::fs::write(&dry, std::fs::read_to_string(&manifest).unwrap_or_default().replace("name: app", "name: dry"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    k.ok(&["apply", "--dry-run=server", "-f", &dry.to_string_lossy()]).await;
+    let missing = k.run(&["get", "gitrepository", "dry"]).await;
+    assert!(!missing.ok && missing.stderr.contains("NotFound"), "{}", missing.stderr);
+    k.ok(&["delete", "gitrepository", "app"]).await;
+    assert_eq!(k.ok(&["get", "gitrepositories", "-A", "-o", "name"]).await.trim(), "");
+
+    // A restart keeps data and credentials.
+    k.ok(&["apply", "-f", &m]).await;
+    running.shutdown().await;
+    let mut config2 = config.clone();
+    config2.secure_port = 0;
+    let running = eddy_apiserver::start(config2).await.unwrap_or_else(|e| panic!("restarting: {e}"));
+    assert_eq!(
+        k.ok(&["get", "gitrepositories", "-o", "name"]).await.trim(),
+        "gitrepository.source.toolkit.fluxcd.io/app"
+    );
+
+    // The seed examples: the ones the upstream schemas accept are created, the others refused.
+    let examples = examples_dir();
+    assert!(examples.is_dir(), "{} is missing", examples.display());
+    let mut refused = Vec::new();
+    let mut accepted = 0;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&examples)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    for f in &files {
+        // Unknown fields are dropped with a warning (the server's default), so only schema
+        // violations refuse a file. Some files describe the same object; later ones update it.
+        let out = k.run(&["apply", "--validate=false", "-f", &f.to_string_lossy()]).await;
+        if out.ok {
+            accepted += 1;
+        } else {
+            assert!(
+                out.stderr.contains("is invalid") && out.stderr.contains("Required value"),
+                "{}: {}",
+                f.display(),
+                out.stderr
+            );
+            refused.push(f.file_name().map(|n| n.to_string_lossy()[..8].to_owned()).unwrap_or_default());
+        }
+    }
+    assert_eq!(refused, ["line0343", "line1826", "line1855", "line1869", "line2420"]);
+    assert_eq!(accepted, 51);
+    running.shutdown().await;
+}
