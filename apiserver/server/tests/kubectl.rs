@@ -106,6 +106,21 @@ async fn kubectl_against_standalone_server() {
     let json = k.ok(&["get", "gitrepository", "app", "-o", "jsonpath={.spec.timeout}"]).await;
     assert_eq!(json, "60s");
 
+    // Other output shapes, describe and explain (OpenAPI v3).
+    let yaml = k.ok(&["get", "gitrepository", "app", "-o", "yaml"]).await;
+    assert!(yaml.contains("kind: GitRepository") && yaml.contains("url: https://github.com/org/app"), "{yaml}");
+    let wide = k.ok(&["get", "gitrepositories", "-o", "wide"]).await;
+    assert!(wide.contains("app"), "{wide}");
+    let cols =
+        k.ok(&["get", "gitrepositories", "-o", "custom-columns=N:.metadata.name,U:.spec.url", "--no-headers"]).await;
+    assert_eq!(cols.split_whitespace().collect::<Vec<_>>(), ["app", "https://github.com/org/app"]);
+    let described = k.ok(&["describe", "gitrepository", "app"]).await;
+    assert!(described.contains("Name:") && described.contains("app"), "{described}");
+    let explained = k.ok(&["explain", "gitrepositories.spec.ref"]).await;
+    assert!(explained.contains("branch"), "{explained}");
+    let explained = k.ok(&["explain", "kustomizations.spec.sourceRef.kind"]).await;
+    assert!(explained.contains("FIELD: kind"), "{explained}");
+
     // Patches, labels, status, wait.
     k.ok(&["label", "gitrepository", "app", "team=web"]).await;
     k.ok(&["annotate", "gitrepository", "app", "note=x"]).await;
@@ -144,6 +159,20 @@ async fn kubectl_against_standalone_server() {
     assert!(!missing.ok && missing.stderr.contains("NotFound"), "{}", missing.stderr);
     k.ok(&["delete", "gitrepository", "app"]).await;
     assert_eq!(k.ok(&["get", "gitrepositories", "-A", "-o", "name"]).await.trim(), "");
+
+    // Paginated reads return everything.
+    for i in 0..20 {
+        let name = format!("page-{i:02}");
+        std::fs::write(
+            &dry,
+            std::fs::read_to_string(&manifest).unwrap_or_default().replace("name: app", &format!("name: {name}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        k.ok(&["create", "-f", &dry.to_string_lossy()]).await;
+    }
+    let paged = k.ok(&["get", "gitrepositories", "--chunk-size=7", "-o", "name"]).await;
+    assert_eq!(paged.lines().count(), 20, "{paged}");
+    k.ok(&["delete", "gitrepositories", "--all"]).await;
 
     // A restart keeps data and credentials.
     k.ok(&["apply", "-f", &m]).await;
