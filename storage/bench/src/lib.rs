@@ -289,7 +289,8 @@ async fn run_async(config: &Config) -> Result<Report, eddy_storage::Error> {
         let delivered = Arc::clone(&delivered);
         let expect = if w < config.all_namespace_watchers { updates } else { updates / config.namespaces };
         watchers.push(tokio::spawn(async move {
-            let mut h = hist();
+            // Raw samples: a histogram per watcher would cost 1,000 x its bucket array.
+            let mut samples = Vec::with_capacity(expect);
             let mut seen = 0usize;
             while seen < expect {
                 let Ok(Some(Ok(ev))) = tokio::time::timeout(Duration::from_secs(30), watcher.next()).await else {
@@ -300,12 +301,12 @@ async fn run_async(config: &Config) -> Result<Report, eddy_storage::Error> {
                     && let Some(ts) = obj.value.get(TS_START..TS_END)
                     && let Some(sent) = std::str::from_utf8(ts).ok().and_then(|s| s.parse::<u64>().ok())
                 {
-                    h.record(now.saturating_sub(sent).max(1)).ok();
+                    samples.push(now.saturating_sub(sent).max(1));
                 }
                 seen += 1;
                 delivered.fetch_add(1, Ordering::Relaxed);
             }
-            h
+            samples
         }));
     }
     let writers = 32usize;
@@ -339,8 +340,10 @@ async fn run_async(config: &Config) -> Result<Report, eddy_storage::Error> {
     let write_secs = started.elapsed().as_secs_f64();
     let mut lag = hist();
     for w in watchers {
-        if let Ok(h) = w.await {
-            lag.add(h).ok();
+        if let Ok(samples) = w.await {
+            for sample in samples {
+                lag.record(sample).ok();
+            }
         }
     }
     report.watch = (
