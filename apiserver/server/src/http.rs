@@ -63,6 +63,7 @@ pub struct Shared<E: KvEngine> {
     api_v2: Cached,
     api_v2beta1: Cached,
     openapi: crate::openapi::Documents,
+    metrics: crate::metrics::Metrics,
 }
 
 /// The API as a tower service (an axum [`axum::Router`]): what `serve` puts behind TLS, and
@@ -76,6 +77,7 @@ pub fn router<E: KvEngine>(registry: Registry<E>, options: HttpOptions) -> axum:
         api_v2: Cached::new(&discovery::aggregated_legacy("v2")),
         api_v2beta1: Cached::new(&discovery::aggregated_legacy("v2beta1")),
         openapi: crate::openapi::Documents::build(),
+        metrics: crate::metrics::Metrics::default(),
     });
     axum::Router::new().fallback(handle::<E>).with_state(shared)
 }
@@ -83,9 +85,16 @@ pub fn router<E: KvEngine>(registry: Registry<E>, options: HttpOptions) -> axum:
 async fn handle<E: KvEngine>(State(shared): State<Arc<Shared<E>>>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let watch = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+    let started = std::time::Instant::now();
     let result = dispatch(&shared, req).await;
     let response = result.unwrap_or_else(|e| error_response(&e));
-    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    let code = response.status().as_u16();
+    if path != "/metrics" {
+        let (verb, group, resource) = crate::metrics::verb(method.as_str(), &path, watch);
+        shared.metrics.observe(verb, &group, &resource, code, started.elapsed());
+    }
+    tracing::debug!(%method, %path, status = code, "request");
     response
 }
 
@@ -133,6 +142,22 @@ async fn dispatch<E: KvEngine>(shared: &Shared<E>, req: Request) -> Result<Respo
         ["healthz" | "livez" | "readyz", ..] => {
             only_get(req.method(), &path)?;
             Ok(bytes_response(StatusCode::OK, Bytes::from_static(b"ok"), "text/plain; charset=utf-8"))
+        }
+        ["metrics"] => {
+            only_get(req.method(), &path)?;
+            let stats = shared.registry.store().stats();
+            #[allow(clippy::cast_precision_loss)]
+            let extra = [
+                ("eddy_store_revision", "Newest committed revision.", stats.revision as f64),
+                (
+                    "eddy_store_compacted_revision",
+                    "History at or below this revision is compacted.",
+                    stats.compacted as f64,
+                ),
+                ("eddy_store_watchers", "Open watchers.", stats.watchers as f64),
+            ];
+            let text = shared.metrics.render(&extra);
+            Ok(bytes_response(StatusCode::OK, Bytes::from(text), "text/plain; version=0.0.4"))
         }
         ["version"] => {
             only_get(req.method(), &path)?;

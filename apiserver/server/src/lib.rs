@@ -31,6 +31,7 @@
 pub mod discovery;
 pub mod http;
 pub mod managed;
+pub mod metrics;
 pub mod negotiate;
 pub mod openapi;
 pub mod patch;

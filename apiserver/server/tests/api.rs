@@ -495,3 +495,17 @@ async fn openapi_documents() {
     .await
     .expect(406);
 }
+
+#[tokio::test]
+async fn metrics_count_requests() {
+    let api = Api::new();
+    api.post(GIT, &git("app")).await.expect(201);
+    api.get(&format!("{GIT}/missing")).await.expect(404);
+    let text = String::from_utf8(api.get("/metrics").await.expect(200).raw).unwrap_or_default();
+    assert!(
+        text.contains(r#"apiserver_request_total{verb="POST",group="source.toolkit.fluxcd.io",resource="gitrepositories",code="201"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"apiserver_request_total{verb="GET",group="source.toolkit.fluxcd.io",resource="gitrepositories",code="404"} 1"#));
+    assert!(text.contains("eddy_store_revision 1"));
+}
