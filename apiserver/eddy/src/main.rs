@@ -1,12 +1,12 @@
 //! The `eddy` binary: Eddy's server and Flux-style command-line verbs.
 //!
-//! Today it runs the storage benchmark (`eddy bench storage`); `eddy serve` arrives with the
-//! API server.
+//! Today it runs benchmarks (`eddy bench storage`) and builds kustomizations
+//! (`eddy kustomize build DIR`); `eddy serve` arrives with the API server.
 
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "eddy", version, about = "Flux, rebuilt as a Kubernetes aggregated API server")]
@@ -22,6 +22,36 @@ enum Command {
         #[command(subcommand)]
         what: Bench,
     },
+    /// Kustomize, built in.
+    Kustomize {
+        #[command(subcommand)]
+        what: Kustomize,
+    },
+}
+
+#[derive(Subcommand)]
+enum Kustomize {
+    /// Build a kustomization directory and print the resulting YAML, as `kustomize build` does.
+    Build {
+        /// The directory holding kustomization.yaml.
+        dir: PathBuf,
+        /// Which files a kustomization may read.
+        #[arg(long, value_enum, default_value_t = LoadRestrictor::LoadRestrictionsRootOnly)]
+        load_restrictor: LoadRestrictor,
+        /// With LoadRestrictionsNone: the directory nothing may be read outside of (as Flux
+        /// confines a build to its source artifact). Defaults to `/`.
+        #[arg(long)]
+        boundary: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "verbatim")]
+enum LoadRestrictor {
+    /// Files only from the kustomization's own directory tree (kustomize's default).
+    LoadRestrictionsRootOnly,
+    /// Files from anywhere inside `--boundary`.
+    LoadRestrictionsNone,
 }
 
 #[derive(Subcommand)]
@@ -82,6 +112,18 @@ fn main() -> anyhow::Result<()> {
             };
             let report = eddy_storage_bench::run(&config).context("storage benchmark failed")?;
             println!("{}", report.to_markdown(&config));
+        }
+        Command::Kustomize { what: Kustomize::Build { dir, load_restrictor, boundary } } => {
+            let options = match load_restrictor {
+                LoadRestrictor::LoadRestrictionsRootOnly => eddy_kustomize::BuildOptions::default(),
+                LoadRestrictor::LoadRestrictionsNone => eddy_kustomize::BuildOptions {
+                    boundary: Some(boundary.unwrap_or_else(|| PathBuf::from("/"))),
+                    load_restrictions: eddy_kustomize::LoadRestrictions::BoundaryOnly,
+                    ..eddy_kustomize::BuildOptions::default()
+                },
+            };
+            let yaml = eddy_kustomize::build(&dir, &options).with_context(|| format!("building {}", dir.display()))?;
+            print!("{yaml}");
         }
     }
     Ok(())
