@@ -150,6 +150,48 @@ async fn kubectl_against_standalone_server() {
     k.ok(&["patch", "gitrepository", "app", "--subresource=status", "--type", "merge", "-p", status]).await;
     k.ok(&["wait", "--for=condition=Ready", "gitrepository/app", "--timeout=20s"]).await;
 
+    // edit through an EDITOR script.
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/interval: 15m/interval: 20m/' \"$1\"\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let editor_path = editor.to_string_lossy().into_owned();
+    let edited = k.run_env(&["edit", "gitrepository", "app"], &[("KUBE_EDITOR", &editor_path)]).await;
+    Kubectl::check(&edited, &["edit"]);
+    assert_eq!(k.ok(&["get", "gitrepository", "app", "-o", "jsonpath={.spec.interval}"]).await, "20m");
+
+    // A finalizer holds deletion until it is removed.
+    k.ok(&[
+        "patch",
+        "gitrepository",
+        "app",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+    ])
+    .await;
+    k.ok(&["delete", "gitrepository", "app", "--wait=false"]).await;
+    let held = k.ok(&["get", "gitrepository", "app", "-o", "jsonpath={.metadata.deletionTimestamp}"]).await;
+    assert!(!held.is_empty(), "deletionTimestamp is set");
+    k.ok(&[
+        "patch",
+        "gitrepository",
+        "app",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+    ])
+    .await;
+    let gone = k.run(&["get", "gitrepository", "app"]).await;
+    assert!(!gone.ok && gone.stderr.contains("NotFound"), "{}", gone.stderr);
+    k.ok(&["apply", "-f", &m]).await;
+
     // Dry run leaves nothing; delete removes.
     let dry = dir.path().join("dry.yaml");
     std::fs::write(&dry, std::fs::read_to_string(&manifest).unwrap_or_default().replace("name: app", "name: dry"))
