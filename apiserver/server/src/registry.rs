@@ -210,13 +210,18 @@ fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
     obj.get("metadata")?.get(field)?.as_str()
 }
 
+/// The `metadata` map of an object, created when missing. A non-object value (which callers
+/// never pass) is replaced by an empty object rather than panicking on indexing.
 fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
+    if !obj.is_object() {
+        *obj = Value::Object(Map::new());
+    }
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = Value::Object(Map::new());
     }
     match obj.get_mut("metadata") {
         Some(Value::Object(m)) => m,
-        // Just ensured it is an object.
+        // Both were just made objects.
         _ => unreachable!("metadata is an object"),
     }
 }
