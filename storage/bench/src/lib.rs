@@ -56,15 +56,53 @@ const TS_START: usize = 12;
 const TS_END: usize = TS_START + 20;
 
 /// A Kustomization as Flux users write it, with the status the controller keeps.
+///
+/// Built from a template serialised once, so generating load costs the benchmark almost
+/// nothing next to the store it measures.
 pub fn kustomization_json(namespace: &str, name: &str, generation: u64, sent_nanos: u128) -> Vec<u8> {
-    let obj = serde_json::json!({
+    static TEMPLATE: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let parts = TEMPLATE.get_or_init(|| {
+        // serde_json writes the \u{1} marker delimiters as `\u0001`; the generation is a
+        // number, so its marker loses the quotes around it.
+        let body = serde_json::to_string(&template_object())
+            .unwrap_or_default()
+            .replace(r#""\u0001GEN\u0001""#, r"\u0001GEN\u0001");
+        body.split(r"\u0001").map(str::to_owned).collect()
+    });
+    let generation = generation.to_string();
+    let fill = |marker: &str| -> &str {
+        match marker {
+            "NS" => namespace,
+            "NAME" => name,
+            "GEN" => &generation,
+            _ => "",
+        }
+    };
+    let mut out = format!("{{\"benchTs\":\"{sent_nanos:020}\",");
+    for (i, part) in parts.iter().enumerate() {
+        // Odd parts are marker names between delimiters; the first part opens the object.
+        let text = if i % 2 == 1 {
+            fill(part)
+        } else if i == 0 {
+            &part[1..]
+        } else {
+            part.as_str()
+        };
+        out.push_str(text);
+    }
+    out.into_bytes()
+}
+
+fn template_object() -> serde_json::Value {
+    let (ns, name, generation) = ("\u{1}NS\u{1}", "\u{1}NAME\u{1}", "\u{1}GEN\u{1}");
+    serde_json::json!({
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
         "metadata": {
             "name": name,
-            "namespace": namespace,
+            "namespace": ns,
             "generation": generation,
-            "labels": {"app.kubernetes.io/part-of": "fleet", "team": namespace, "tier": "apps"},
+            "labels": {"app.kubernetes.io/part-of": "fleet", "team": ns, "tier": "apps"},
             "annotations": {"reconcile.fluxcd.io/requestedAt": "2026-11-28T10:00:00Z"},
             "finalizers": ["finalizers.fluxcd.io"],
         },
@@ -72,16 +110,16 @@ pub fn kustomization_json(namespace: &str, name: &str, generation: u64, sent_nan
             "interval": "10m0s",
             "retryInterval": "2m0s",
             "timeout": "5m0s",
-            "path": format!("./clusters/production/{namespace}/{name}"),
+            "path": format!("./clusters/production/{ns}/{name}"),
             "prune": true,
             "wait": true,
             "force": false,
-            "targetNamespace": namespace,
+            "targetNamespace": ns,
             "sourceRef": {"kind": "GitRepository", "name": "fleet-repo", "namespace": "flux-system"},
             "dependsOn": [{"name": "infrastructure", "namespace": "flux-system"}],
             "postBuild": {"substitute": {"cluster_env": "production", "region": "eu-west-1"},
                           "substituteFrom": [{"kind": "ConfigMap", "name": "cluster-vars"}]},
-            "healthChecks": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "namespace": namespace}],
+            "healthChecks": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "namespace": ns}],
         },
         "status": {
             "observedGeneration": generation,
@@ -95,18 +133,14 @@ pub fn kustomization_json(namespace: &str, name: &str, generation: u64, sent_nan
                  "lastTransitionTime": "2026-11-28T10:00:05Z", "observedGeneration": generation},
             ],
             "inventory": {"entries": [
-                {"id": format!("{namespace}_{name}__Service"), "v": "v1"},
-                {"id": format!("{namespace}_{name}_apps_Deployment"), "v": "v1"},
-                {"id": format!("{namespace}_{name}-config__ConfigMap"), "v": "v1"},
-                {"id": format!("{namespace}_{name}_autoscaling_HorizontalPodAutoscaler"), "v": "v2"},
-                {"id": format!("{namespace}_{name}_networking.k8s.io_Ingress"), "v": "v1"},
+                {"id": format!("{ns}_{name}__Service"), "v": "v1"},
+                {"id": format!("{ns}_{name}_apps_Deployment"), "v": "v1"},
+                {"id": format!("{ns}_{name}-config__ConfigMap"), "v": "v1"},
+                {"id": format!("{ns}_{name}_autoscaling_HorizontalPodAutoscaler"), "v": "v2"},
+                {"id": format!("{ns}_{name}_networking.k8s.io_Ingress"), "v": "v1"},
             ]},
         },
-    });
-    let body = serde_json::to_vec(&obj).unwrap_or_default();
-    let mut out = format!("{{\"benchTs\":\"{sent_nanos:020}\",").into_bytes();
-    out.extend_from_slice(&body[1..]);
-    out
+    })
 }
 
 fn namespace_of(i: usize, namespaces: usize) -> String {
@@ -179,6 +213,13 @@ pub fn run(config: &Config) -> Result<Report, eddy_storage::Error> {
 }
 
 async fn run_async(config: &Config) -> Result<Report, eddy_storage::Error> {
+    // Guard the load generator: a malformed object would make every figure meaningless.
+    let sample = kustomization_json("team-0001", "app-000001", 7, 42);
+    let parsed: serde_json::Value = serde_json::from_slice(&sample)
+        .map_err(|e| eddy_storage::Error::Corrupt(format!("benchmark generated invalid JSON: {e}")))?;
+    if parsed["metadata"]["generation"] != 7 || parsed["metadata"]["name"] != "app-000001" {
+        return Err(eddy_storage::Error::Corrupt(format!("benchmark generated a wrong object: {parsed}")));
+    }
     let dir = config.dir.join(format!("eddy-storage-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let epoch = Instant::now();
@@ -431,6 +472,11 @@ mod tests {
         assert_eq!(std::str::from_utf8(&v[TS_START..TS_END]).unwrap().parse::<u128>().unwrap(), 123_456_789);
         let parsed: serde_json::Value = serde_json::from_slice(&v).unwrap();
         assert_eq!(parsed["kind"], "Kustomization");
+        assert_eq!(parsed["metadata"]["namespace"], "team-0001");
+        assert_eq!(parsed["metadata"]["name"], "app-000001");
+        assert_eq!(parsed["metadata"]["generation"], 3);
+        assert_eq!(parsed["status"]["conditions"][0]["observedGeneration"], 3);
+        assert_eq!(parsed["spec"]["path"], "./clusters/production/team-0001/app-000001");
         assert!((1500..2600).contains(&v.len()), "about 2 KiB, got {}", v.len());
     }
 }

@@ -17,7 +17,7 @@ use rocksdb::{
 pub struct RocksOptions {
     /// Block cache size in bytes. Default 64 MiB.
     pub block_cache_bytes: usize,
-    /// Memtable size in bytes. Default 32 MiB.
+    /// Memtable size in bytes. Default 16 MiB (at most three are held).
     pub write_buffer_bytes: usize,
     /// Background compaction and flush threads. Default 2.
     pub background_jobs: i32,
@@ -25,7 +25,7 @@ pub struct RocksOptions {
 
 impl Default for RocksOptions {
     fn default() -> Self {
-        Self { block_cache_bytes: 64 << 20, write_buffer_bytes: 32 << 20, background_jobs: 2 }
+        Self { block_cache_bytes: 64 << 20, write_buffer_bytes: 16 << 20, background_jobs: 2 }
     }
 }
 
