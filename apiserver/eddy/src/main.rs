@@ -1,8 +1,10 @@
 //! The `eddy` binary: Eddy's server and Flux-style command-line verbs.
 //!
-//! Today it runs benchmarks (`eddy bench storage`) and builds kustomizations
-//! (`eddy kustomize build DIR`); `eddy serve` arrives with the API server.
+//! `eddy serve` serves the Flux API (standalone: its own RocksDB store, TLS certificate, admin
+//! token and kubeconfig in a data directory); `eddy kustomize build DIR` builds
+//! kustomizations; `eddy bench storage` benchmarks the object store.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -17,6 +19,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the Flux API. With no flags: a RocksDB store, a self-signed serving certificate,
+    /// an admin bearer token and a ready kubeconfig, all in the data directory (kept across
+    /// restarts), listening on 127.0.0.1:6443.
+    Serve {
+        /// Where the store, credentials and kubeconfig live.
+        #[arg(long, default_value = ".eddy-data")]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_address: IpAddr,
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 6443)]
+        secure_port: u16,
+        /// Serving certificate chain (PEM); needs --tls-private-key-file.
+        #[arg(long, requires = "tls_private_key_file")]
+        tls_cert_file: Option<PathBuf>,
+        /// Private key of the serving certificate (PEM); needs --tls-cert-file.
+        #[arg(long, requires = "tls_cert_file")]
+        tls_private_key_file: Option<PathBuf>,
+        /// File holding the admin bearer token (generated in the data directory otherwise).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
     /// Run a benchmark and print its figures as Markdown.
     Bench {
         #[command(subcommand)]
@@ -84,10 +109,26 @@ enum Bench {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Serve { data_dir, bind_address, secure_port, tls_cert_file, tls_private_key_file, token_file } => {
+            let mut config = eddy_apiserver::ServeConfig::new(data_dir);
+            config.bind_address = bind_address;
+            config.secure_port = secure_port;
+            config.tls_cert_file = tls_cert_file;
+            config.tls_key_file = tls_private_key_file;
+            config.token_file = token_file;
+            let kubeconfig = config.kubeconfig_path();
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime
+                .block_on(eddy_apiserver::serve(config))
+                .with_context(|| format!("eddy serve (kubeconfig {})", kubeconfig.display()))?;
+        }
         Command::Bench {
             what:
                 Bench::Storage {
