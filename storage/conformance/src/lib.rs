@@ -22,6 +22,37 @@ pub mod model;
 #[macro_export]
 macro_rules! conformance_suite {
     ($open:expr) => {
+        $crate::conformance_suite!($open, proptest_cases = 32);
+    };
+    ($open:expr, proptest_cases = $cases:expr) => {
+        $crate::proptest::proptest! {
+            #![proptest_config($crate::proptest::prelude::ProptestConfig {
+                cases: $cases,
+                ..$crate::proptest::prelude::ProptestConfig::default()
+            })]
+            #[test]
+            fn concurrent_writers_compaction_and_watchers(
+                writers in 1usize..6,
+                ops_per_writer in 1usize..60,
+                seed_objects in 0usize..30,
+                late_from in 0u64..30,
+                compact in $crate::proptest::prelude::any::<bool>(),
+            ) {
+                let case = $crate::ConcurrentCase { seed_objects, writers, ops_per_writer, late_from, compact };
+                $crate::block_on(async {
+                    let s = $open(eddy_storage::StoreOptions { watch_buffer: 100_000, ..$crate::test_options() });
+                    $crate::concurrent_watch_case(&s, case).await;
+                });
+            }
+
+            #[test]
+            fn random_operations_match_the_model(ops in $crate::model::ops(60)) {
+                $crate::block_on(async {
+                    let s = $open($crate::test_options());
+                    $crate::check_against_model(&s, &ops).await;
+                });
+            }
+        }
         $crate::conformance_suite!(@tests $open;
             create_get_and_already_exists,
             revisions_strictly_increase,
@@ -51,6 +82,18 @@ macro_rules! conformance_suite {
             }
         )*
     };
+}
+
+pub use proptest;
+
+/// Runs a property-test case on a fresh two-worker runtime.
+pub fn block_on(case: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(case);
 }
 
 /// A key in group `g`, resource `things`.

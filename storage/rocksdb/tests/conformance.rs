@@ -10,7 +10,6 @@ use eddy_storage::{
 };
 use eddy_storage_conformance::{collect, key, test_options, things};
 use eddy_storage_rocksdb::{RocksEngine, RocksOptions};
-use proptest::prelude::*;
 use tempfile::TempDir;
 
 /// A RocksDB engine that deletes its directory when dropped.
@@ -41,35 +40,7 @@ fn open(options: StoreOptions) -> Store<TempRocks> {
     Store::open(TempRocks { engine, _dir: dir }, options).unwrap()
 }
 
-eddy_storage_conformance::conformance_suite!(open);
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
-    #[test]
-    fn concurrent_writers_compaction_and_watchers(
-        writers in 1usize..6,
-        ops_per_writer in 1usize..60,
-        seed_objects in 0usize..30,
-        late_from in 0u64..30,
-        compact in any::<bool>(),
-    ) {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(async {
-            let s = open(eddy_storage::StoreOptions { watch_buffer: 100_000, ..eddy_storage_conformance::test_options() });
-            let case = eddy_storage_conformance::ConcurrentCase { seed_objects, writers, ops_per_writer, late_from, compact };
-            eddy_storage_conformance::concurrent_watch_case(&s, case).await;
-        });
-    }
-
-    #[test]
-    fn random_operations_match_the_model(ops in eddy_storage_conformance::model::ops(60)) {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async {
-            let s = open(test_options());
-            eddy_storage_conformance::check_against_model(&s, &ops).await;
-        });
-    }
-}
+eddy_storage_conformance::conformance_suite!(open, proptest_cases = 12);
 
 #[tokio::test]
 async fn backup_and_restore() {
