@@ -41,7 +41,7 @@ impl PathElement {
     #[must_use]
     pub fn key(fields: impl IntoIterator<Item = (String, Value)>) -> Self {
         let mut fields: Vec<(String, Value)> = fields.into_iter().collect();
-        fields.sort_by(|a, b| compare_field(a, b));
+        fields.sort_by(compare_field);
         PathElement::Key(fields)
     }
 
@@ -537,7 +537,7 @@ mod tests {
         let a = PathElement::field("a");
         let b = PathElement::field("b");
         let mut x = Set::new();
-        x.insert(&[spec.clone()]);
+        x.insert(std::slice::from_ref(&spec));
         x.insert(&[spec.clone(), a.clone()]);
         let mut y = Set::new();
         y.insert(&[spec.clone(), b.clone()]);
@@ -545,7 +545,7 @@ mod tests {
         assert_eq!(x.intersection(&y).paths(), vec![p(vec![spec.clone(), a.clone()])]);
         assert_eq!(x.difference(&y).paths(), vec![p(vec![spec.clone()])]);
         let mut only_spec = Set::new();
-        only_spec.insert(&[spec.clone()]);
+        only_spec.insert(std::slice::from_ref(&spec));
         assert!(y.recursive_difference(&only_spec).is_empty());
         assert_eq!(y.difference(&only_spec), y);
         assert_eq!(x.union(&y).len(), 3);

@@ -10,7 +10,7 @@
 //!   preserve-unknown-fields as deduced granular maps, `ObjectMeta` for `metadata`).
 //! - [`typed`]: field sets of values, merge, compare, removal.
 //! - [`managed`]: `managedFields` entries, manager identifiers, decode/encode.
-//! - [`manager::FieldManager`]: [`FieldManager::apply`] (merge, conflicts, `force`, removal of
+//! - [`FieldManager::apply`] in [`manager`] (merge, conflicts, `force`, removal of
 //!   fields no longer applied, status/spec reset fields, the kubectl client-side-apply upgrade)
 //!   and [`FieldManager::update`] for every other write (`Update` managers, reset with `[]` or
 //!   `[{}]`, capping at 10 update managers into `ancient-changes`).

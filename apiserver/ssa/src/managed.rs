@@ -188,9 +188,10 @@ pub fn decode(entries: &[ManagedFieldsEntry]) -> Result<Managed, DecodeError> {
             Some(v) => Set::from_fields_v1(v)?,
             None => Set::new(),
         };
-        managed
-            .fields
-            .insert(id.clone(), VersionedSet { set, api_version: e.api_version.clone(), applied: e.operation == APPLY });
+        managed.fields.insert(
+            id.clone(),
+            VersionedSet { set, api_version: e.api_version.clone(), applied: e.operation == APPLY },
+        );
         match &e.time {
             Some(t) => managed.times.insert(id, t.clone()),
             None => managed.times.remove(&id),
@@ -335,9 +336,15 @@ mod tests {
     #[test]
     fn invalid_entries() {
         let e = |v: Value| decode(&entries(Some(&json!([v]))).unwrap().unwrap()).unwrap_err().to_string();
-        assert_eq!(e(json!({"manager": "a", "operation": "Patch", "apiVersion": "v1"})), "operation must be `Apply` or `Update`");
+        assert_eq!(
+            e(json!({"manager": "a", "operation": "Patch", "apiVersion": "v1"})),
+            "operation must be `Apply` or `Update`"
+        );
         assert_eq!(e(json!({"manager": "a", "operation": "Apply"})), "apiVersion must not be empty");
-        assert_eq!(e(json!({"manager": "a", "operation": "Apply", "apiVersion": "v1"})), "missing fieldsType in managed fields entry 0");
+        assert_eq!(
+            e(json!({"manager": "a", "operation": "Apply", "apiVersion": "v1"})),
+            "missing fieldsType in managed fields entry 0"
+        );
         assert!(is_reset(&[]));
         assert!(is_reset(&[ManagedFieldsEntry::default()]));
         assert!(!is_reset(&[ManagedFieldsEntry { manager: "x".into(), ..Default::default() }]));

@@ -19,9 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::convert::{EddyConversion, KindTypes, VersionConverter};
 use crate::fieldpath::{Path, PathElement, Set};
-use crate::managed::{
-    self, APPLY, Managed, ManagedFields, ManagerInfo, UPDATE, VersionedSet, manager_identifier,
-};
+use crate::managed::{self, APPLY, Managed, ManagedFields, ManagerInfo, UPDATE, VersionedSet, manager_identifier};
 use crate::updater::{Conflict, Updater, UpdaterError, check};
 use crate::value::{go_json, go_quote};
 
@@ -123,7 +121,11 @@ impl Conflicts {
     #[must_use]
     pub fn message(&self) -> String {
         if let [only] = self.0.as_slice() {
-            return format!("Apply failed with 1 conflict: conflict with {}: {}", print_manager(&only.manager), only.path);
+            return format!(
+                "Apply failed with 1 conflict: conflict with {}: {}",
+                print_manager(&only.manager),
+                only.path
+            );
         }
         let mut by_manager: BTreeMap<&str, Vec<&Path>> = BTreeMap::new();
         for c in &self.0 {
@@ -310,7 +312,13 @@ impl FieldManager {
     /// [`ApplyError::Conflicts`] (409) unless `force`; [`ApplyError::BadRequest`] for a config
     /// of the wrong type or with `managedFields`; [`ApplyError::Internal`] for configs that do not
     /// fit the schema and undecodable live `managedFields`.
-    pub fn apply(&self, live: Option<&Value>, config: &Value, req: &Request<'_>, force: bool) -> Result<Applied, ApplyError> {
+    pub fn apply(
+        &self,
+        live: Option<&Value>,
+        config: &Value,
+        req: &Request<'_>,
+        force: bool,
+    ) -> Result<Applied, ApplyError> {
         let live = live.cloned().unwrap_or_else(|| self.empty_object(req.api_version));
         let decoded = match managed::entries(meta(&live).and_then(|m| m.get("managedFields"))) {
             Ok(e) => managed::decode(&e.unwrap_or_default()),
@@ -346,9 +354,8 @@ impl FieldManager {
             .is_some_and(|s| !s.is_empty());
         if req.manager == KUBECTL && has {
             let value = build_last_applied(config);
-            if let Some(ann) = meta_mut(&mut object)
-                .and_then(|m| m.get_mut("annotations"))
-                .and_then(Value::as_object_mut)
+            if let Some(ann) =
+                meta_mut(&mut object).and_then(|m| m.get_mut("annotations")).and_then(Value::as_object_mut)
             {
                 ann.insert(LAST_APPLIED.to_owned(), Value::from(value));
                 let total: usize = ann.iter().map(|(k, v)| k.len() + v.as_str().map_or(0, str::len)).sum();
@@ -509,7 +516,13 @@ impl FieldManager {
     }
 
     /// capManagers → buildManagerInfo → managedFieldsUpdater → stripMeta → structuredMerge.
-    fn update_cap(&self, live: &Value, new: &Value, mut managed: Managed, req: &Request<'_>) -> Result<(Value, Managed), String> {
+    fn update_cap(
+        &self,
+        live: &Value,
+        new: &Value,
+        mut managed: Managed,
+        req: &Request<'_>,
+    ) -> Result<(Value, Managed), String> {
         let manager = if req.manager.is_empty() { "unknown" } else { req.manager };
         let id = manager_identifier(manager, UPDATE, req.api_version, req.subresource);
         let ty = self.types.object_type(req.api_version).ok_or_else(|| format!("no schema for {}", req.api_version))?;
@@ -561,7 +574,8 @@ fn decode_live_or_new(live: &Value, new: &Value, ignore_request: bool) -> Manage
 /// `capManagersManager`: merges the oldest `Update` entries into one `ancient-changes` entry per
 /// version until at most `max` remain.
 fn cap_update_managers(managed: &mut Managed, max: usize) {
-    let mut updaters: Vec<String> = managed.fields.iter().filter(|(_, vs)| !vs.applied).map(|(k, _)| k.clone()).collect();
+    let mut updaters: Vec<String> =
+        managed.fields.iter().filter(|(_, vs)| !vs.applied).map(|(k, _)| k.clone()).collect();
     if updaters.len() <= max {
         return;
     }
@@ -584,9 +598,10 @@ fn cap_update_managers(managed: &mut Managed, max: usize) {
                 managed.fields.insert(bucket.clone(), s);
             }
             let existing = managed.fields.get(&bucket).map(|b| b.set.clone()).unwrap_or_default();
-            managed
-                .fields
-                .insert(bucket.clone(), VersionedSet { set: vs.set.union(&existing), api_version: version, applied: false });
+            managed.fields.insert(
+                bucket.clone(),
+                VersionedSet { set: vs.set.union(&existing), api_version: version, applied: false },
+            );
             managed.fields.remove(manager);
             length -= 1;
             match time {

@@ -185,12 +185,7 @@ fn map_type(s: &Schema, preserve: bool) -> MapType<'_> {
         None if preserve || s.properties.is_empty() => Some(Ty::Deduced),
         None => None,
     };
-    MapType {
-        fields: Some(&s.properties),
-        elem,
-        atomic: s.map_type.as_deref() == Some("atomic"),
-        preserve,
-    }
+    MapType { fields: Some(&s.properties), elem, atomic: s.map_type.as_deref() == Some("atomic"), preserve }
 }
 
 fn list_type(s: &Schema, preserve: bool) -> ListType<'_> {

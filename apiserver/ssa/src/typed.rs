@@ -82,14 +82,14 @@ fn go_type(v: &Value) -> &'static str {
 
 fn validate_scalar(t: Scalar, v: Option<&Value>, prefix: &str) -> ValidationErrors {
     let Some(v) = v else { return ValidationErrors::default() };
-    let ok = match (t, v) {
-        (_, Value::Null) => true,
-        (Scalar::Numeric, Value::Number(_)) | (Scalar::String, Value::String(_)) | (Scalar::Boolean, Value::Bool(_)) => {
-            true
-        }
-        (Scalar::Untyped, Value::Number(_) | Value::String(_) | Value::Bool(_)) => true,
-        _ => false,
-    };
+    let ok = matches!(
+        (t, v),
+        (_, Value::Null)
+            | (Scalar::Numeric, Value::Number(_))
+            | (Scalar::String, Value::String(_))
+            | (Scalar::Boolean, Value::Bool(_))
+            | (Scalar::Untyped, Value::Number(_) | Value::String(_) | Value::Bool(_))
+    );
     if ok {
         return ValidationErrors::default();
     }
@@ -280,7 +280,9 @@ pub(crate) fn merge(lhs: &Value, rhs: &Value, ty: Ty<'_>) -> Result<Value, Valid
 
 fn merge_node(lhs: Option<&Value>, rhs: Option<&Value>, ty: Option<Ty<'_>>, prefix: &str) -> MergeResult {
     let Some(t) = ty else {
-        return Err(ValidationErrors::one("schema error: no type found matching: inlined type".to_owned()).prefixed(prefix));
+        return Err(
+            ValidationErrors::one("schema error: no type found matching: inlined type".to_owned()).prefixed(prefix)
+        );
     };
     let atom = t.resolve();
     let al = atom.deduce(lhs);
@@ -355,7 +357,8 @@ fn merge_kind(kind: Kind<'_>, lhs: Option<&Value>, rhs: Option<&Value>) -> Merge
 }
 
 fn merge_map(m: &MapType<'_>, lhs: Option<&Map<String, Value>>, rhs: Option<&Map<String, Value>>) -> MergeResult {
-    let mut keys: Vec<&String> = lhs.into_iter().flat_map(Map::keys).chain(rhs.into_iter().flat_map(Map::keys)).collect();
+    let mut keys: Vec<&String> =
+        lhs.into_iter().flat_map(Map::keys).chain(rhs.into_iter().flat_map(Map::keys)).collect();
     keys.sort();
     keys.dedup();
     let mut out = Map::new();
@@ -395,7 +398,8 @@ fn index_list(
         };
         if observed.contains_key(&pe) {
             if !allow_duplicates {
-                errs.0.push(ValidationError { path: String::new(), message: format!("duplicate entries for key {pe}") });
+                errs.0
+                    .push(ValidationError { path: String::new(), message: format!("duplicate entries for key {pe}") });
                 continue;
             }
             observed.insert(pe.clone(), Value::Null);
@@ -655,7 +659,9 @@ fn compare_list(
                 path.pop();
                 break;
             }
-            (l0, r0) if l0 <= 1 && r0 <= 1 => compare_node(ll.first().copied(), rl.first().copied(), Some(l.elem), path, c),
+            (l0, r0) if l0 <= 1 && r0 <= 1 => {
+                compare_node(ll.first().copied(), rl.first().copied(), Some(l.elem), path, c)
+            }
             (l0, r0) if l0 >= 2 && r0 >= 2 => {
                 if ll.len() != rl.len() || ll.iter().zip(rl).any(|(a, b)| !equals(a, b)) {
                     c.modified.insert(path);

@@ -146,7 +146,7 @@ fn go_float_v(f: f64) -> String {
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     // `%v` formats with the shortest digits and switches to the exponent form from 1e6.
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mant}e{sign}{:02}", exp.abs())
     } else {
@@ -272,9 +272,13 @@ mod tests {
 
     #[test]
     fn order_of_kinds_and_numbers() {
-        let mut vals = vec![json!(null), json!({}), json!([1]), json!(true), json!("b"), json!("a"), json!(2), json!(1.5)];
+        let mut vals =
+            vec![json!(null), json!({}), json!([1]), json!(true), json!("b"), json!("a"), json!(2), json!(1.5)];
         vals.sort_by(compare);
-        assert_eq!(vals, vec![json!(1.5), json!(2), json!("a"), json!("b"), json!(true), json!([1]), json!({}), json!(null)]);
+        assert_eq!(
+            vals,
+            vec![json!(1.5), json!(2), json!("a"), json!("b"), json!(true), json!([1]), json!({}), json!(null)]
+        );
         assert_eq!(compare(&json!(1), &json!(1.0)), Ordering::Equal);
         assert!(equals(&json!({"a": [1, 2.0]}), &json!({"a": [1.0, 2]})));
         assert!(!equals(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
@@ -287,6 +291,9 @@ mod tests {
         assert_eq!(to_go_string(&json!(1.5)), "1.5");
         assert_eq!(to_go_string(&json!(1234567.0)), "1.234567e+06");
         assert_eq!(to_go_string(&json!(123456.0)), "123456");
-        assert_eq!(go_json(&json!({"b": "<x>", "a": [1, 2.5, 1e21, 1e-7]})), r#"{"a":[1,2.5,1e+21,1e-7],"b":"\u003cx\u003e"}"#);
+        assert_eq!(
+            go_json(&json!({"b": "<x>", "a": [1, 2.5, 1e21, 1e-7]})),
+            r#"{"a":[1,2.5,1e+21,1e-7],"b":"\u003cx\u003e"}"#
+        );
     }
 }
