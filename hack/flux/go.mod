@@ -1,4 +1,4 @@
-// The real flux CLI for Eddy's tests, built by hack/build-controlplane (see hack/flux/README.md).
+// The real flux CLI for Eddy's tests, built by hack/build-controlplane (build_flux there explains how).
 // flux2's own go.mod replaces gopkg.in/yaml.v3; a replace only applies in the main module, so it is repeated here.
 module eddy.local/hack/flux
 
