@@ -39,8 +39,17 @@ enum Command {
         #[arg(long, requires = "tls_cert_file")]
         tls_private_key_file: Option<PathBuf>,
         /// File holding the admin bearer token (generated in the data directory otherwise).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "aggregated")]
         token_file: Option<PathBuf>,
+        /// Serve as an aggregated API server behind the cluster's kube-apiserver: requests are
+        /// authenticated (front proxy, client certificates, TokenReview) and authorized
+        /// (SubjectAccessReview) by the cluster, which also owns the namespaces.
+        #[arg(long)]
+        aggregated: bool,
+        /// Kubeconfig of Eddy's identity in the cluster (aggregated mode). Without it: the
+        /// in-cluster service account, or $KUBECONFIG.
+        #[arg(long, requires = "aggregated")]
+        kubeconfig: Option<PathBuf>,
     },
     /// Run a benchmark and print its figures as Markdown.
     Bench {
@@ -116,18 +125,30 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { data_dir, bind_address, secure_port, tls_cert_file, tls_private_key_file, token_file } => {
+        Command::Serve {
+            data_dir,
+            bind_address,
+            secure_port,
+            tls_cert_file,
+            tls_private_key_file,
+            token_file,
+            aggregated,
+            kubeconfig,
+        } => {
             let mut config = eddy_apiserver::ServeConfig::new(data_dir);
             config.bind_address = bind_address;
             config.secure_port = secure_port;
             config.tls_cert_file = tls_cert_file;
             config.tls_key_file = tls_private_key_file;
             config.token_file = token_file;
-            let kubeconfig = config.kubeconfig_path();
+            if aggregated {
+                config.aggregated = Some(eddy_apiserver::serve::AggregatedConfig::new(kubeconfig));
+            }
+            let data_dir = config.data_dir.clone();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime
                 .block_on(eddy_apiserver::serve(config))
-                .with_context(|| format!("eddy serve (kubeconfig {})", kubeconfig.display()))?;
+                .with_context(|| format!("eddy serve (data directory {})", data_dir.display()))?;
         }
         Command::Bench {
             what:

@@ -13,6 +13,7 @@ use eddy_storage::KvEngine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::admission::NamespaceLifecycle;
 use crate::discovery;
 use crate::negotiate::{DiscoveryFormat, ObjectFormat, discovery_format, object_format, parse_accept};
 use crate::patch::{json_patch, merge_patch};
@@ -32,11 +33,27 @@ pub struct HttpOptions {
     pub default_watch_timeout: Duration,
     /// Interval between `BOOKMARK` events.
     pub bookmark_interval: Duration,
+    /// Namespace admission for creates (aggregated mode: the cluster's namespaces). `None`
+    /// admits every namespace (standalone mode has no namespaces of its own).
+    pub namespace_lifecycle: Option<Arc<dyn NamespaceLifecycle>>,
 }
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self { default_watch_timeout: Duration::from_secs(1800), bookmark_interval: Duration::from_secs(60) }
+        Self {
+            default_watch_timeout: Duration::from_secs(1800),
+            bookmark_interval: Duration::from_secs(60),
+            namespace_lifecycle: None,
+        }
+    }
+}
+
+impl<E: KvEngine> Shared<E> {
+    async fn admit_create(&self, res: &Resource, namespace: &str, name: &str) -> Result<(), ApiError> {
+        match &self.options.namespace_lifecycle {
+            Some(lifecycle) => lifecycle.admit_create(namespace, &res.target(name)).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -390,6 +407,8 @@ async fn collection<E: KvEngine>(
             let format = negotiate_objects(req.headers())?;
             let opts = write_options(query, req.headers())?;
             let body = read_body(req).await?;
+            let name = body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+            shared.admit_create(res, namespace, name).await?;
             let written = shared.registry.create(res, namespace, body, &opts).await?;
             let rendered = render_object(res, &written.object, format, query)?;
             Ok(with_warnings(json_response(StatusCode::CREATED, &rendered), &written.warnings))
@@ -651,6 +670,9 @@ async fn object<E: KvEngine>(
             require_json(req.headers())?;
             let opts = write_options(query, req.headers())?;
             let body = read_body(req).await?;
+            if !status && matches!(shared.registry.get(res, namespace, name), Err(e) if e.code == 404) {
+                shared.admit_create(res, namespace, name).await?;
+            }
             let written = shared.registry.update(res, namespace, name, body, status, &opts).await?;
             let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
             let rendered = render_object(res, &written.object, format, query)?;

@@ -28,6 +28,8 @@
 //! # }
 //! ```
 
+pub mod admission;
+pub mod auth;
 pub mod discovery;
 pub mod http;
 pub mod managed;

@@ -48,6 +48,9 @@ pub enum Error {
     /// A certificate could not be generated, read or used.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The cluster to delegate to (aggregated mode) could not be reached or configured.
+    #[error("aggregated mode: {0}")]
+    Cluster(String),
     /// The listening socket could not be opened.
     #[error("listening on {addr}: {source}")]
     Bind {
@@ -78,6 +81,43 @@ pub struct ServeConfig {
     pub store: StoreOptions,
     /// HTTP tuning.
     pub http: HttpOptions,
+    /// Aggregated mode: serve behind a kube-apiserver, which authenticates (front proxy,
+    /// client certificates, TokenReview) and authorizes (SubjectAccessReview) every request
+    /// and owns the namespaces. `None`: standalone, with the admin token.
+    pub aggregated: Option<AggregatedConfig>,
+}
+
+/// How to reach the cluster Eddy extends.
+#[derive(Debug, Clone, Default)]
+pub struct AggregatedConfig {
+    /// Kubeconfig of Eddy's identity in the cluster; `None` uses the in-cluster service
+    /// account (or `$KUBECONFIG`).
+    pub kubeconfig: Option<PathBuf>,
+    /// How long to wait at start for `kube-system/extension-apiserver-authentication`.
+    pub startup_wait: std::time::Duration,
+}
+
+impl AggregatedConfig {
+    /// Aggregated mode with Eddy's identity from `kubeconfig`.
+    #[must_use]
+    pub fn new(kubeconfig: Option<PathBuf>) -> Self {
+        Self { kubeconfig, startup_wait: std::time::Duration::from_secs(60) }
+    }
+
+    async fn client(&self) -> Result<kube::Client, Error> {
+        let cluster = |e: &dyn std::fmt::Display| Error::Cluster(e.to_string());
+        let config = match &self.kubeconfig {
+            Some(path) => {
+                let kc = kube::config::Kubeconfig::read_from(path)
+                    .map_err(|e| Error::Cluster(format!("{}: {e}", path.display())))?;
+                kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                    .await
+                    .map_err(|e| Error::Cluster(format!("{}: {e}", path.display())))?
+            }
+            None => kube::Config::infer().await.map_err(|e| cluster(&e))?,
+        };
+        kube::Client::try_from(config).map_err(|e| cluster(&e))
+    }
 }
 
 impl ServeConfig {
@@ -93,6 +133,7 @@ impl ServeConfig {
             token_file: None,
             store: StoreOptions::default(),
             http: HttpOptions::default(),
+            aggregated: None,
         }
     }
 
@@ -219,7 +260,10 @@ pub fn kubeconfig(addr: SocketAddr, creds: &Credentials) -> String {
     )
 }
 
-fn tls_config(creds: &Credentials) -> Result<Arc<rustls::ServerConfig>, Error> {
+fn tls_config(
+    creds: &Credentials,
+    client_verifier: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Result<Arc<rustls::ServerConfig>, Error> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(creds.cert_pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| Error::Tls(format!("reading the certificate: {e}")))?;
@@ -229,19 +273,16 @@ fn tls_config(creds: &Credentials) -> Result<Arc<rustls::ServerConfig>, Error> {
     let key = PrivateKeyDer::from_pem_slice(creds.key_pem.as_bytes())
         .map_err(|e| Error::Tls(format!("reading the private key: {e}")))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
         .map_err(|e| Error::Tls(e.to_string()))?;
+    let builder = match client_verifier {
+        Some(v) => builder.with_client_cert_verifier(v),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| Error::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// Health endpoints answer without credentials, as kube-apiserver's do.
-fn is_public(path: &str) -> bool {
-    ["/healthz", "/livez", "/readyz"].iter().any(|p| path == *p || path.starts_with(&format!("{p}/")))
 }
 
 /// Compares in time independent of where the inputs differ.
@@ -261,7 +302,9 @@ pub fn with_bearer_token(app: axum::Router, token: String) -> axum::Router {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::trim);
-            if is_public(req.uri().path()) || given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes())) {
+            if crate::auth::is_public(req.uri().path())
+                || given.is_some_and(|g| same_secret(g.as_bytes(), token.as_bytes()))
+            {
                 next.run(req).await
             } else {
                 let mut r: Response = error_response(&ApiError {
@@ -285,8 +328,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The credentials in use.
     pub credentials: Credentials,
-    /// Where the kubeconfig was written.
-    pub kubeconfig: PathBuf,
+    /// Where the admin kubeconfig was written (standalone mode only).
+    pub kubeconfig: Option<PathBuf>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -320,17 +363,43 @@ pub async fn start(config: ServeConfig) -> Result<Running, Error> {
 pub async fn start_with_store<E: KvEngine>(config: ServeConfig, store: Store<E>) -> Result<Running, Error> {
     std::fs::create_dir_all(&config.data_dir).map_err(io_err(&config.data_dir))?;
     let credentials = credentials(&config)?;
-    let tls = tokio_rustls::TlsAcceptor::from(tls_config(&credentials)?);
+    let mut http = config.http.clone();
+    let (app, verifier): (axum::Router, Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>) =
+        match &config.aggregated {
+            None => {
+                let app = with_bearer_token(router(Registry::new(store), http), credentials.token.clone());
+                (app, None)
+            }
+            Some(aggregated) => {
+                let client = aggregated.client().await?;
+                let verifier = Arc::new(crate::auth::x509::DynamicClientVerifier::new());
+                let delegated =
+                    crate::auth::Delegated::start(client.clone(), Arc::clone(&verifier), aggregated.startup_wait)
+                        .await
+                        .map_err(Error::Cluster)?;
+                http.namespace_lifecycle = Some(crate::admission::ClusterNamespaces::start(client));
+                let app = crate::auth::with_delegated_auth(router(Registry::new(store), http), delegated);
+                (app, Some(verifier as Arc<dyn rustls::server::danger::ClientCertVerifier>))
+            }
+        };
+    let tls = tokio_rustls::TlsAcceptor::from(tls_config(&credentials, verifier)?);
     let addr = SocketAddr::new(config.bind_address, config.secure_port);
     let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
     let addr = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
-    let kubeconfig_path = config.kubeconfig_path();
-    write_private(&kubeconfig_path, kubeconfig(addr, &credentials).as_bytes())?;
-    let app = with_bearer_token(router(Registry::new(store), config.http.clone()), credentials.token.clone());
+    let kubeconfig = if config.aggregated.is_none() {
+        let path = config.kubeconfig_path();
+        write_private(&path, kubeconfig(addr, &credentials).as_bytes())?;
+        Some(path)
+    } else {
+        None
+    };
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, tls, app, stopped));
-    tracing::info!(%addr, kubeconfig = %kubeconfig_path.display(), "serving the Flux API");
-    Ok(Running { addr, credentials, kubeconfig: kubeconfig_path, stop, task })
+    match &kubeconfig {
+        Some(k) => tracing::info!(%addr, kubeconfig = %k.display(), "serving the Flux API (standalone)"),
+        None => tracing::info!(%addr, "serving the Flux API (aggregated)"),
+    }
+    Ok(Running { addr, credentials, kubeconfig, stop, task })
 }
 
 async fn accept_loop(
@@ -366,6 +435,20 @@ async fn accept_loop(
                 },
                 _ = stopped.changed() => return,
             };
+            // The connection's client certificates travel with each of its requests.
+            let certs = crate::auth::PeerCertificates(Arc::new(
+                stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                    .unwrap_or_default(),
+            ));
+            let app =
+                tower::ServiceExt::map_request(app, move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(certs.clone());
+                    req
+                });
             let builder = auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(app));
             tokio::select! {
@@ -395,13 +478,30 @@ pub async fn serve_until(config: ServeConfig, shutdown: impl std::future::Future
 }
 
 #[cfg(feature = "rocksdb")]
-/// Runs `eddy serve` until Ctrl-C.
+/// Runs `eddy serve` until Ctrl-C or SIGTERM.
 ///
 /// # Errors
 /// See [`Error`].
 pub async fn serve(config: ServeConfig) -> Result<(), Error> {
     serve_until(config, async {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(unix)]
+        {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     })
     .await
 }

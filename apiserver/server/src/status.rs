@@ -60,6 +60,19 @@ impl ApiError {
         Self { code, reason, message: message.into(), target: None, causes: Vec::new(), retry_after: None }
     }
 
+    /// 401: the request is not authenticated.
+    #[must_use]
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// 403 with a complete message (kube-apiserver words it per request).
+    pub fn forbidden(message: impl Into<String>, target: Option<Target>) -> Self {
+        let mut e = Self::new(403, "Forbidden", message);
+        e.target = target.map(Box::new);
+        e
+    }
+
     /// 400: the request itself is malformed.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)

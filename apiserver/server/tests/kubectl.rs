@@ -80,7 +80,10 @@ async fn kubectl_against_standalone_server() {
     config.secure_port = 0;
     config.store = StoreOptions { sync: false, ..StoreOptions::default() };
     let running = eddy_apiserver::start(config.clone()).await.unwrap_or_else(|e| panic!("starting: {e}"));
-    let k = Kubectl { binary: kubectl_binary(), kubeconfig: running.kubeconfig.clone() };
+    let k = Kubectl {
+        binary: kubectl_binary(),
+        kubeconfig: running.kubeconfig.clone().expect("standalone mode writes a kubeconfig"),
+    };
 
     // Discovery through kubectl.
     let resources = k.ok(&["api-resources", "--api-group=source.toolkit.fluxcd.io", "-o", "name"]).await;
