@@ -92,10 +92,11 @@ impl FieldError {
     pub fn type_invalid(field: &str, value: Value, detail: impl Into<String>) -> Self {
         Self::new(ErrorType::TypeInvalid, field, Some(value), detail.into())
     }
-    /// The error kube-apiserver adds when schema errors kept CEL rules from running.
+    /// The error kube-apiserver adds when schema errors kept CEL rules from running (its value is
+    /// nil, printed `null`; checked against kube-apiserver v1.36.3).
     #[must_use]
     pub fn rules_not_checked() -> Self {
-        Self::new(ErrorType::Invalid, "<nil>", Some(Value::from("null")), RULES_NOT_CHECKED.to_owned())
+        Self::new(ErrorType::Invalid, "<nil>", Some(Value::Null), RULES_NOT_CHECKED.to_owned())
     }
     /// Whether this error keeps kube-apiserver from evaluating CEL rules.
     #[must_use]
@@ -643,7 +644,7 @@ mod tests {
                 "spec.n: Invalid value: -1: spec.n in body should be greater than or equal to 0",
                 r#"spec.b: Invalid value: "string": spec.b in body must be of type boolean: "string""#,
                 r#"spec.t: Invalid value: "yesterday": spec.t in body must be of type date-time: "yesterday""#,
-                r#"<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#,
+                r#"<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#,
             ]
         );
     }
@@ -670,7 +671,7 @@ mod tests {
         // An unsupported value does.
         assert_eq!(
             run(json!({"a": "y"})).last().map(String::as_str),
-            Some(&*format!("<nil>: Invalid value: \"null\": {RULES_NOT_CHECKED}"))
+            Some(&*format!("<nil>: Invalid value: null: {RULES_NOT_CHECKED}"))
         );
         // Without rules there is nothing to report as unchecked.
         let mut errs = Vec::new();

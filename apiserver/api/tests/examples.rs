@@ -8,7 +8,7 @@ use eddy_api::typed::FluxObject;
 use serde_json::Value;
 
 /// What kube-apiserver adds when missing fields keep it from evaluating CEL rules.
-const NOT_CHECKED: &str = r#"<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#;
+const NOT_CHECKED: &str = r#"<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#;
 
 /// The fragments and the exact errors expected for them.
 const FRAGMENTS: &[(&str, &[&str])] = &[

@@ -40,7 +40,7 @@ fn obj(api_version: &str, kind: &str, spec: Value) -> Value {
 const SRC: &str = "source.toolkit.fluxcd.io/v1";
 
 /// Added by kube-apiserver when a blocking schema error keeps it from running a kind's CEL rules.
-const NOT_CHECKED: &str = r#"<nil>: Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#;
+const NOT_CHECKED: &str = r#"<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"#;
 
 #[test]
 fn schema_errors_use_kube_apiserver_wording() {
