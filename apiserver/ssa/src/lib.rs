@@ -12,8 +12,8 @@
 //! - [`managed`]: `managedFields` entries, manager identifiers, decode/encode.
 //! - [`FieldManager::apply`] in [`manager`] (merge, conflicts, `force`, removal of
 //!   fields no longer applied, status/spec reset fields, the kubectl client-side-apply upgrade)
-//!   and [`FieldManager::update`] for every other write (`Update` managers, reset with `[]` or
-//!   `[{}]`, capping at 10 update managers into `ancient-changes`).
+//!   and [`FieldManager::update`] for every other write (`Update` managers, reset with `[{}]`,
+//!   capping at 10 update managers into `ancient-changes`).
 //! - [`convert`]: version skew through a [`convert::VersionConverter`] hook (object conversion
 //!   to each manager's version, as kube does).
 //!

@@ -7,8 +7,8 @@
 //! existing fields for `before-first-apply` → identify the manager → merge, prune, detect
 //! conflicts → strip metadata fields → stamp the time when the object changed → encode.
 //!
-//! Update (create, update, patch): take `managedFields` from the request (reset with `[]` or
-//! `[{}]`) or else from the live object → stop tracking when an existing object has no managers
+//! Update (create, update, patch): take `managedFields` from the request (reset with `[{}]`;
+//! `[]` is dropped by custom resources' ObjectMeta coercion) or else from the live object → stop tracking when an existing object has no managers
 //! → record the fields the write changed for the manager (merged with its earlier entry, time
 //! stamped only when it changed something) → strip metadata → cap `Update` entries at 10 by
 //! merging the oldest into `ancient-changes` → encode.
@@ -78,7 +78,7 @@ pub enum ApplyError {
     Internal(String),
 }
 
-/// Why managedFields could not be computed for an update. kube-apiserver then keeps the live
+/// Why managedFields could not be computed for an update. kube-apiserver then removes the
 /// object's `managedFields` (`UpdateNoErrors`); [`FieldManager::update_no_errors`] does that.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -305,8 +305,10 @@ impl FieldManager {
     /// Server-side apply of `config` by `req.manager` to `live` (`None` to create). `live` must
     /// be in the request's version (as the storage layer hands it to kube's handler).
     ///
-    /// The result still has to be defaulted, pruned (nulls of non-nullable fields), have its
-    /// status reset by the strategy and be validated, in that order, as kube-apiserver does.
+    /// The result still has to have its status reset by the strategy and be validated (it is
+    /// neither pruned nor defaulted: a `null` left for a non-nullable field is a validation
+    /// error), then stored; kube-apiserver answers with the stored object read back through
+    /// its codec, which is where defaults appear.
     ///
     /// # Errors
     /// [`ApplyError::Conflicts`] (409) unless `force`; [`ApplyError::BadRequest`] for a config
@@ -480,8 +482,9 @@ impl FieldManager {
     /// `new` is final (defaulted; for the main resource before the strategy resets status).
     ///
     /// # Errors
-    /// When the objects do not fit the schema; kube-apiserver then keeps the live
-    /// `managedFields` ([`FieldManager::update_no_errors`]).
+    /// When the objects do not fit the schema (also in the version of another manager they are
+    /// converted to); kube-apiserver then removes `managedFields`
+    /// ([`FieldManager::update_no_errors`]).
     pub fn update(&self, live: Option<&Value>, new: &Value, req: &Request<'_>) -> Result<Value, UpdateError> {
         let live = live.cloned().unwrap_or_else(|| self.empty_object(req.api_version));
         let managed = decode_live_or_new(&live, new, !req.subresource.is_empty());
@@ -496,22 +499,14 @@ impl FieldManager {
         Ok(object)
     }
 
-    /// [`FieldManager::update`], keeping the live object's `managedFields` when it fails.
+    /// [`FieldManager::update`], or when it fails `new` without `managedFields` (kube-apiserver's
+    /// `UpdateNoErrors` removes them "so that we can't have garbage in it"; the object stays
+    /// untracked until the next apply, which then sees `before-first-apply`).
     #[must_use]
     pub fn update_no_errors(&self, live: Option<&Value>, new: &Value, req: &Request<'_>) -> Value {
         match self.update(live, new, req) {
             Ok(v) => v,
-            Err(_) => {
-                let mut out = new.clone();
-                let kept = live.and_then(meta).and_then(|m| m.get("managedFields")).cloned();
-                if let Some(m) = meta_mut(&mut out) {
-                    match kept {
-                        Some(k) => m.insert("managedFields".to_owned(), k),
-                        None => m.remove("managedFields"),
-                    };
-                }
-                out
-            }
+            Err(_) => without_managed_fields(new),
         }
     }
 
@@ -549,7 +544,11 @@ impl FieldManager {
 }
 
 /// `decodeLiveOrNew`: the request's `managedFields` unless absent, empty or undecodable (then
-/// the live object's); `[]` or `[{}]` resets them. Subresources always use the live ones.
+/// the live object's); `[{}]` resets them. Subresources always use the live ones.
+///
+/// For custom resources an empty list never reaches kube's field manager: decoding coerces
+/// `metadata` through `metav1.ObjectMeta`, whose `managedFields` is `omitempty`, so `[]` is
+/// dropped and counts as absent (the live entries stay). Only `[{}]` resets.
 fn decode_live_or_new(live: &Value, new: &Value, ignore_request: bool) -> Managed {
     let decode_of = |obj: &Value| {
         managed::entries(meta(obj).and_then(|m| m.get("managedFields")))
@@ -561,6 +560,7 @@ fn decode_live_or_new(live: &Value, new: &Value, ignore_request: bool) -> Manage
     }
     let raw = managed::entries(meta(new).and_then(|m| m.get("managedFields")));
     if let Ok(Some(entries)) = &raw
+        && !entries.is_empty()
         && managed::is_reset(entries)
     {
         return Managed::default();

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::fieldpath::{PathElement, Set};
 use crate::schema::{Kind, ListType, MapType, Scalar, Ty};
-use crate::value::{equals, go_quote, to_go_string};
+use crate::value::{equals, go_quote, go_value_sharp_v, go_value_v};
 
 /// One problem found while walking a value with its schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,9 +95,9 @@ fn validate_scalar(t: Scalar, v: Option<&Value>, prefix: &str) -> ValidationErro
     }
     ValidationErrors::one(match t {
         Scalar::Numeric => format!("{prefix}expected numeric (int or float), got {}", go_type(v)),
-        Scalar::String => format!("{prefix}expected string, got {}", to_go_string(v)),
-        Scalar::Boolean => format!("{prefix}expected boolean, got {}", to_go_string(v)),
-        Scalar::Untyped => format!("{prefix}expected any scalar, got {}", to_go_string(v)),
+        Scalar::String => format!("{prefix}expected string, got {}", go_value_sharp_v(v)),
+        Scalar::Boolean => format!("{prefix}expected boolean, got {}", go_value_v(v)),
+        Scalar::Untyped => format!("{prefix}expected any scalar, got {}", go_value_v(v)),
     })
 }
 
@@ -157,7 +157,7 @@ fn validate_node(v: &Value, ty: Option<Ty<'_>>, dups: bool) -> ValidationErrors 
             let items = match v {
                 Value::Null => return ValidationErrors::default(),
                 Value::Array(items) => items,
-                other => return ValidationErrors::one(format!("expected list, got {}", to_go_string(other))),
+                other => return ValidationErrors::one(format!("expected list, got {}", go_value_v(other))),
             };
             let mut errs = ValidationErrors::default();
             let mut seen: Vec<PathElement> = Vec::new();
@@ -190,7 +190,7 @@ fn validate_node(v: &Value, ty: Option<Ty<'_>>, dups: bool) -> ValidationErrors 
             let obj = match v {
                 Value::Null => return ValidationErrors::default(),
                 Value::Object(obj) => obj,
-                other => return ValidationErrors::one(format!("expected map, got {}", to_go_string(other))),
+                other => return ValidationErrors::one(format!("expected map, got {}", go_value_v(other))),
             };
             let mut errs = ValidationErrors::default();
             for (k, val) in obj {

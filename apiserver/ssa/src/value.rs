@@ -154,6 +154,60 @@ fn go_float_v(f: f64) -> String {
     }
 }
 
+/// Go's `%v` of an unstructured value (the `interface{}` of a decoded JSON document: nil, bool,
+/// int64, float64, string, `[]interface{}`, `map[string]interface{}`).
+fn go_fmt_v(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match num(n) {
+            Num::Int(i) => i.to_string(),
+            Num::Float(f) => go_float_v(f),
+        },
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!("[{}]", items.iter().map(go_fmt_v).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys.into_iter().map(|k| format!("{k}:{}", go_fmt_v(&m[k]))).collect();
+            format!("map[{}]", items.join(" "))
+        }
+    }
+}
+
+/// Go's `%#v` of an unstructured value.
+fn go_fmt_sharp_v(v: &Value) -> String {
+    match v {
+        Value::Null => "interface {}(nil)".to_owned(),
+        Value::String(s) => go_quote(s),
+        Value::Array(items) => {
+            format!("[]interface {{}}{{{}}}", items.iter().map(go_fmt_sharp_v).collect::<Vec<_>>().join(", "))
+        }
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let items: Vec<String> =
+                keys.into_iter().map(|k| format!("{}:{}", go_quote(k), go_fmt_sharp_v(&m[k]))).collect();
+            format!("map[string]interface {{}}{{{}}}", items.join(", "))
+        }
+        other => go_fmt_v(other),
+    }
+}
+
+/// How structured-merge-diff's validation errors print a value: Go's `%v` of the
+/// `*valueUnstructured` wrapping it, e.g. `&{maybe}`.
+#[must_use]
+pub fn go_value_v(v: &Value) -> String {
+    format!("&{{{}}}", go_fmt_v(v))
+}
+
+/// Go's `%#v` of the `*valueUnstructured` wrapping a value, e.g.
+/// `&value.valueUnstructured{Value:true}` (structured-merge-diff's "expected string" error).
+#[must_use]
+pub fn go_value_sharp_v(v: &Value) -> String {
+    format!("&value.valueUnstructured{{Value:{}}}", go_fmt_sharp_v(v))
+}
+
 /// structured-merge-diff's `value.ToString`, used when printing paths.
 #[must_use]
 pub fn to_go_string(v: &Value) -> String {
@@ -283,6 +337,19 @@ mod tests {
         assert!(equals(&json!({"a": [1, 2.0]}), &json!({"a": [1.0, 2]})));
         assert!(!equals(&json!({"a": 1}), &json!({"a": 1, "b": 2})));
         assert!(!equals(&json!(1), &json!("1")));
+    }
+
+    #[test]
+    fn values_as_structured_merge_diff_errors_print_them() {
+        // As kube-apiserver v1.36.3 answers an apply of `suspend: maybe` (scenario 078).
+        assert_eq!(go_value_v(&json!("maybe")), "&{maybe}");
+        assert_eq!(go_value_v(&json!({"b": [1, "x"], "a": null})), "&{map[a:<nil> b:[1 x]]}");
+        assert_eq!(go_value_v(&json!(1e6)), "&{1e+06}");
+        assert_eq!(go_value_sharp_v(&json!(true)), "&value.valueUnstructured{Value:true}");
+        assert_eq!(
+            go_value_sharp_v(&json!({"k": ["a", null]})),
+            r#"&value.valueUnstructured{Value:map[string]interface {}{"k":[]interface {}{"a", interface {}(nil)}}}"#
+        );
     }
 
     #[test]

@@ -404,33 +404,44 @@ fn update_managers_are_capped_into_ancient_changes() {
 }
 
 #[test]
-fn reset_with_empty_list_strips_and_stops_tracking_until_apply() {
+fn an_empty_list_keeps_the_live_managed_fields() {
+    // Custom resources coerce metadata through ObjectMeta (managedFields omitempty), so `[]`
+    // counts as absent (checked against kube-apiserver v1.36.3, scenario 065).
+    let fm = widget_manager(true);
+    let obj = apply(&fm, None, &widget(json!({"replicas": 1, "image": "x"})), &req("a", T1), false).unwrap();
+    let mut new = obj.clone();
+    new["metadata"]["managedFields"] = json!([]);
+    new["spec"]["replicas"] = json!(2);
+    let kept = update(&fm, Some(&obj), &new, &req("kubectl", T2));
+    assert_eq!(managers(&kept), ["a:Apply", "kubectl:Update"]);
+}
+
+#[test]
+fn reset_with_an_empty_entry_strips_and_stops_tracking_until_apply() {
     let fm = widget_manager(true);
     let obj = apply(&fm, None, &widget(json!({"replicas": 1, "env": {"A": "1"}})), &req("a", T1), false).unwrap();
-    for reset in [json!([]), json!([{}])] {
-        let mut new = obj.clone();
-        new["metadata"]["managedFields"] = reset;
-        let cleared = update(&fm, Some(&obj), &new, &req("kubectl", T2));
-        assert!(cleared["metadata"].get("managedFields").is_none());
-        // Further updates of an existing object without managers are not tracked.
-        let mut edited = cleared.clone();
-        edited["spec"]["replicas"] = json!(2);
-        let still = update(&fm, Some(&cleared), &edited, &req("kubectl-edit", T3));
-        assert!(still["metadata"].get("managedFields").is_none());
-        // The first apply gives the existing fields to before-first-apply.
-        let r = apply(&fm, Some(&still), &widget(json!({"replicas": 3})), &req("a", T3), false);
-        let (msg, _) = conflicts(r);
-        assert_eq!(
-            msg,
-            r#"Apply failed with 1 conflict: conflict with "before-first-apply" using test.eddy.io/v1: .spec.replicas"#
-        );
-        let obj2 = apply(&fm, Some(&still), &widget(json!({"replicas": 2})), &req("a", T3), false).unwrap();
-        assert_eq!(managers(&obj2), ["a:Apply", "before-first-apply:Update"]);
-        assert_eq!(
-            fields_of(&obj2, "before-first-apply", "Update").unwrap(),
-            json!({"f:spec": {".": {}, "f:env": {".": {}, "f:A": {}}, "f:replicas": {}}})
-        );
-    }
+    let mut new = obj.clone();
+    new["metadata"]["managedFields"] = json!([{}]);
+    let cleared = update(&fm, Some(&obj), &new, &req("kubectl", T2));
+    assert!(cleared["metadata"].get("managedFields").is_none());
+    // Further updates of an existing object without managers are not tracked.
+    let mut edited = cleared.clone();
+    edited["spec"]["replicas"] = json!(2);
+    let still = update(&fm, Some(&cleared), &edited, &req("kubectl-edit", T3));
+    assert!(still["metadata"].get("managedFields").is_none());
+    // The first apply gives the existing fields to before-first-apply.
+    let r = apply(&fm, Some(&still), &widget(json!({"replicas": 3})), &req("a", T3), false);
+    let (msg, _) = conflicts(r);
+    assert_eq!(
+        msg,
+        r#"Apply failed with 1 conflict: conflict with "before-first-apply" using test.eddy.io/v1: .spec.replicas"#
+    );
+    let obj2 = apply(&fm, Some(&still), &widget(json!({"replicas": 2})), &req("a", T3), false).unwrap();
+    assert_eq!(managers(&obj2), ["a:Apply", "before-first-apply:Update"]);
+    assert_eq!(
+        fields_of(&obj2, "before-first-apply", "Update").unwrap(),
+        json!({"f:spec": {".": {}, "f:env": {".": {}, "f:A": {}}, "f:replicas": {}}})
+    );
 }
 
 #[test]
