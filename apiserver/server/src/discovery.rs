@@ -15,6 +15,16 @@ pub const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 /// Orders versions as Kubernetes does: GA before beta before alpha, higher numbers first,
 /// then anything else alphabetically.
 #[must_use]
+/// The categories of a resource: upstream's (`all`, `fluxcd`, `fluxcd-<family>`) plus `flux`,
+/// so that `kubectl get flux -A` lists every Flux object as the `flux` CLI's users expect.
+fn categories(info: &ResourceInfo) -> Vec<&'static str> {
+    let mut c: Vec<&'static str> = info.categories.to_vec();
+    if !c.contains(&"flux") {
+        c.push("flux");
+    }
+    c
+}
+
 pub fn compare_versions(a: &str, b: &str) -> Ordering {
     fn rank(v: &str) -> (u8, u64, u64, String) {
         let parsed = v.strip_prefix('v').and_then(|rest| {
@@ -122,7 +132,7 @@ pub fn api_resource_list(group: &str, version: &str) -> Option<Value> {
             r["shortNames"] = json!(info.short_names);
         }
         if !info.categories.is_empty() {
-            r["categories"] = json!(info.categories);
+            r["categories"] = json!(categories(info));
         }
         resources.push(r);
         if info.version(version).is_some_and(|v| v.status_subresource) {
@@ -169,7 +179,7 @@ pub fn aggregated(api_version: &str) -> Value {
                                 r["shortNames"] = json!(info.short_names);
                             }
                             if !info.categories.is_empty() {
-                                r["categories"] = json!(info.categories);
+                                r["categories"] = json!(categories(info));
                             }
                             if info.version(version).is_some_and(|v| v.status_subresource) {
                                 r["subresources"] = json!([{
@@ -246,6 +256,7 @@ mod tests {
         assert_eq!(git["singularName"], "gitrepository");
         assert_eq!(git["shortNames"], json!(["gitrepo"]));
         assert!(git["categories"].as_array().is_some_and(|c| c.contains(&json!("fluxcd"))));
+        assert!(git["categories"].as_array().is_some_and(|c| c.contains(&json!("flux"))));
         assert!(resources.iter().any(|r| r["name"] == "gitrepositories/status"));
         assert!(api_resource_list("source.toolkit.fluxcd.io", "v9").is_none());
     }

@@ -1,0 +1,241 @@
+//! The harness of Eddy's end-to-end tests: a real control plane (`hack/cluster`: etcd,
+//! kube-apiserver, kube-controller-manager, kube-scheduler, kwok) with Eddy registered as an
+//! aggregated API server, and the real clients that drive it (`kubectl`, the `flux` CLI,
+//! `curl`).
+//!
+//! [`cluster`] starts the cluster once per test binary (or reuses a running one: `hack/cluster
+//! up` is idempotent and restarts Eddy when its binary changed). The Eddy binary is the one
+//! `cargo test --workspace` built next to the test executable, or `$EDDY_BIN`.
+//!
+//! Nothing here is skipped: when the cluster cannot be started the tests fail with the
+//! script's output.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+#[must_use]
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repository root")
+}
+
+/// The running cluster, as `hack/cluster env` describes it.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    /// Admin kubeconfig (system:masters).
+    pub kubeconfig: PathBuf,
+    /// The state directory (PKI, logs).
+    pub dir: PathBuf,
+    /// Directory of the control-plane binaries, kwok and flux.
+    pub bin: PathBuf,
+    /// Port Eddy listens on (127.0.0.1).
+    pub eddy_port: u16,
+    /// kube-apiserver's URL.
+    pub server: String,
+}
+
+fn eddy_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("EDDY_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test> -> target/<profile>/eddy
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let bin = dir.join("eddy");
+    assert!(
+        bin.exists(),
+        "{} does not exist: build it with `cargo test --workspace --all-targets` (or set EDDY_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+/// Starts (or reuses) the cluster with Eddy in aggregated mode; once per test binary.
+///
+/// # Panics
+/// When `hack/cluster up` fails.
+pub fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let root = repo_root();
+        let eddy = eddy_binary();
+        let out = Command::new(root.join("hack/cluster"))
+            .args(["up", "--eddy"])
+            .arg(&eddy)
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running hack/cluster up");
+        assert!(
+            out.status.success(),
+            "hack/cluster up failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env =
+            Command::new(root.join("hack/cluster")).arg("env").current_dir(&root).output().expect("hack/cluster env");
+        assert!(env.status.success(), "hack/cluster env failed: {}", String::from_utf8_lossy(&env.stderr));
+        let text = String::from_utf8_lossy(&env.stdout).into_owned();
+        let var = |name: &str| -> Option<String> {
+            text.lines().find_map(|l| {
+                l.strip_prefix("export ")
+                    .and_then(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .map(|v| v.trim_matches(['"', '\'']).to_owned())
+            })
+        };
+        let kubeconfig = PathBuf::from(var("KUBECONFIG").expect("KUBECONFIG in hack/cluster env"));
+        let dir = PathBuf::from(var("EDDY_CLUSTER_DIR").expect("EDDY_CLUSTER_DIR in hack/cluster env"));
+        let bin = PathBuf::from(var("EDDY_CLUSTER_BIN").expect("EDDY_CLUSTER_BIN in hack/cluster env"));
+        let ports = std::fs::read_to_string(dir.join("ports.env")).expect("ports.env");
+        let port = |key: &str| -> u16 {
+            ports
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}=")))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{key} in ports.env"))
+        };
+        let server = format!("https://127.0.0.1:{}", port("apiserver_port"));
+        Cluster { kubeconfig, dir, bin, eddy_port: port("eddy_port"), server }
+    })
+}
+
+/// A finished command.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit success.
+    pub ok: bool,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: &Output) -> Self {
+        Self {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Standard output, panicking with both streams when the command failed.
+    ///
+    /// # Panics
+    /// When the command failed.
+    #[must_use]
+    pub fn ok(self, what: &str) -> String {
+        assert!(self.ok, "{what} failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self.stdout
+    }
+
+    /// Standard error, panicking when the command succeeded.
+    ///
+    /// # Panics
+    /// When the command succeeded.
+    #[must_use]
+    pub fn fails(self, what: &str) -> String {
+        assert!(!self.ok, "{what} succeeded but should have failed:\nstdout: {}", self.stdout);
+        self.stderr
+    }
+}
+
+impl Cluster {
+    fn tool(&self, program: &Path, args: &[&str], stdin: Option<&str>, kubeconfig: &Path) -> Run {
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .env("KUBECACHEDIR", self.dir.join("e2e-kubecache"))
+            .env("HOME", self.dir.join("e2e-home"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+        if let Some(input) = stdin {
+            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writing stdin");
+        }
+        Run::from(&child.wait_with_output().expect("waiting for the command"))
+    }
+
+    /// Runs `kubectl` as the cluster admin.
+    #[must_use]
+    pub fn kubectl(&self, args: &[&str]) -> Run {
+        self.tool(Path::new("kubectl"), args, None, &self.kubeconfig)
+    }
+
+    /// Runs `kubectl` as the cluster admin with `input` on stdin.
+    #[must_use]
+    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Run {
+        self.tool(Path::new("kubectl"), args, Some(input), &self.kubeconfig)
+    }
+
+    /// Runs `kubectl` with another kubeconfig.
+    #[must_use]
+    pub fn kubectl_as(&self, kubeconfig: &Path, args: &[&str]) -> Run {
+        self.tool(Path::new("kubectl"), args, None, kubeconfig)
+    }
+
+    /// Runs the real `flux` CLI as the cluster admin.
+    #[must_use]
+    pub fn flux(&self, args: &[&str]) -> Run {
+        self.tool(&self.bin.join("flux"), args, None, &self.kubeconfig)
+    }
+
+    /// A kubeconfig for a ServiceAccount (token from the TokenRequest API).
+    ///
+    /// # Panics
+    /// When the token cannot be made.
+    #[must_use]
+    pub fn service_account_kubeconfig(&self, namespace: &str, name: &str) -> PathBuf {
+        let token = self.kubectl(&["create", "token", name, "-n", namespace, "--duration=1h"]).ok("create token");
+        let ca = self.dir.join("pki/ca.crt");
+        let path = self.dir.join(format!("e2e-{namespace}-{name}.kubeconfig"));
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority: {}\n\
+             users:\n- name: u\n  user:\n    token: {}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u, namespace: {namespace}}}\n\
+             current-context: c\n",
+            self.server,
+            ca.display(),
+            token.trim()
+        );
+        std::fs::write(&path, text).expect("writing the kubeconfig");
+        path
+    }
+
+    /// Creates a namespace with a unique name starting with `prefix`.
+    ///
+    /// # Panics
+    /// When kubectl fails.
+    #[must_use]
+    pub fn namespace(&self, prefix: &str) -> String {
+        let name = format!("{prefix}-{:06x}", rand::random::<u32>() & 0xff_ffff);
+        let _ = self.kubectl(&["create", "namespace", &name]).ok("create namespace");
+        name
+    }
+}
+
+/// Polls `f` every 250 ms until it returns `Some` or `limit` passes.
+pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Parses JSON output.
+///
+/// # Panics
+/// When `text` is not JSON.
+#[must_use]
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
