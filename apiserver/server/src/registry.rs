@@ -397,7 +397,7 @@ impl<E: KvEngine> Registry<E> {
                     }
                     return Err(ApiError::already_exists(res.target(&name)));
                 }
-                return Ok(Written { object: obj, warnings, created: true });
+                return Ok(Written { object: through_codec(res, &obj)?, warnings, created: true });
             }
             match self.store.create(&res.key(namespace, &name), &uid, stored).await {
                 Ok(o) => return Ok(Written { object: self.decode(res, &o)?, warnings, created: true }),
@@ -518,13 +518,11 @@ impl<E: KvEngine> Registry<E> {
                     if status && live.is_none() {
                         return Err(ApiError::not_found(target));
                     }
+                    // The merged object is not decoded again (no pruning, no defaulting): it goes
+                    // to the strategy and validation as it is; defaults show when it is read.
                     let applied = fm.apply(live.as_ref(), config, &req, force).map_err(apply_error)?;
                     let mut obj = applied.object;
                     if let Some(v) = res.info().version(res.version) {
-                        // The merge can leave unknown fields and nulls where pruning emptied a
-                        // map; then defaults apply, as when decoding any other write.
-                        eddy_api::pruning::prune(&v.schema, &mut obj);
-                        eddy_api::defaulting::default(&v.schema, &mut obj);
                         warnings.extend(v.deprecation_warning.map(str::to_owned));
                     }
                     retry = config.pointer("/metadata/resourceVersion").is_none_or(Value::is_null);
@@ -636,7 +634,7 @@ impl<E: KvEngine> Registry<E> {
         }
         let stored = to_storage(&new)?;
         if opts.dry_run {
-            return Ok(Written { object: new, warnings, created: false });
+            return Ok(Written { object: through_codec(res, &new)?, warnings, created: false });
         }
         let written = self
             .store
@@ -856,20 +854,41 @@ fn without_managed_fields_times(mut v: Value) -> Value {
 /// # Errors
 /// 500 when the stored bytes are not a valid object of the kind.
 pub fn decode_stored(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
+    let mut v = decode_codec(res, bytes)?;
+    meta_mut(&mut v).insert("resourceVersion".into(), json!(revision.to_string()));
+    Ok(v)
+}
+
+/// kube-apiserver's storage codec for custom resources: the stored object is pruned and
+/// defaulted with the schema of the version it is stored in (so objects stored before a default
+/// existed show it), converted to the requested version and pruned with that version's schema
+/// (whose defaults are not applied).
+fn decode_codec(res: &Resource, bytes: &[u8]) -> Result<Value, ApiError> {
     let mut v: Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
     let stored_version =
         v.get("apiVersion").and_then(Value::as_str).map(|a| eddy_api::split_api_version(a).1.to_owned());
+    if let Some(schema) = stored_version.as_deref().and_then(|sv| res.info().version(sv)).map(|v| &v.schema) {
+        eddy_api::pruning::prune(schema, &mut v);
+        eddy_api::defaulting::default(schema, &mut v);
+    }
     if stored_version.as_deref() != Some(res.version) {
         v = eddy_api::conversion::convert(v, res.version)
             .map_err(|e| ApiError::internal(format!("converting stored object: {e}")))?;
+        if let Some(schema) = res.info().version(res.version).map(|v| &v.schema) {
+            eddy_api::pruning::prune(schema, &mut v);
+        }
     }
-    // Defaults apply on read too, as kube-apiserver does for custom resources, so objects
-    // stored before a default existed show it.
-    if let Some(schema) = res.info().version(res.version).map(|v| &v.schema) {
-        eddy_api::defaulting::default(schema, &mut v);
+    Ok(v)
+}
+
+/// A write's answer as the storage codec would hand it back (for dry runs, which store
+/// nothing): encoded in the storage version and decoded again, keeping `resourceVersion`.
+fn through_codec(res: &Resource, obj: &Value) -> Result<Value, ApiError> {
+    let mut v = decode_codec(res, &to_storage(obj)?)?;
+    if let Some(rv) = obj.pointer("/metadata/resourceVersion").cloned() {
+        meta_mut(&mut v).insert("resourceVersion".into(), rv);
     }
-    meta_mut(&mut v).insert("resourceVersion".into(), json!(revision.to_string()));
     Ok(v)
 }
 
