@@ -15,11 +15,13 @@ use sha2::{Digest, Sha256};
 
 use crate::admission::NamespaceLifecycle;
 use crate::discovery;
-use crate::negotiate::{DiscoveryFormat, ObjectFormat, discovery_format, object_format, parse_accept};
-use crate::patch::{json_patch, merge_patch};
+use crate::negotiate::{
+    DiscoveryFormat, Encoding, ObjectFormat, decode_yaml, discovery_format, encode_yaml, object_negotiation,
+    parse_accept, prefers_yaml,
+};
 use crate::query::{Continue, Query};
-use crate::registry::{DeleteOptions, ListPage, Registry, Resource, WriteOptions, parse_resource_version};
-use crate::status::ApiError;
+use crate::registry::{Change, DeleteOptions, ListPage, Registry, Resource, WriteOptions, parse_resource_version};
+use crate::status::{ApiError, Target};
 use crate::table::{partial_metadata, partial_metadata_list, table};
 use crate::watch::{WatchSpec, WatchStream, error_line};
 
@@ -104,8 +106,16 @@ async fn handle<E: KvEngine>(State(shared): State<Arc<Shared<E>>>, req: Request)
     let path = req.uri().path().to_owned();
     let watch = req.uri().query().is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
     let started = std::time::Instant::now();
+    // Errors are negotiated like objects: YAML when the client asked for YAML.
+    let yaml_errors = prefers_yaml(&accept(req.headers()));
     let result = dispatch(&shared, req).await;
-    let response = result.unwrap_or_else(|e| error_response(&e));
+    let response = result.unwrap_or_else(|e| {
+        if yaml_errors {
+            with_retry_after(object_response(e.status_code(), &e.to_status(), Encoding::Yaml), &e)
+        } else {
+            error_response(&e)
+        }
+    });
     let code = response.status().as_u16();
     if path != "/metrics" {
         let (verb, group, resource) = crate::metrics::verb(method.as_str(), &path, watch);
@@ -118,13 +128,24 @@ async fn handle<E: KvEngine>(State(shared): State<Arc<Shared<E>>>, req: Request)
 /// Renders an error as a `Status` answer.
 #[must_use]
 pub fn error_response(e: &ApiError) -> Response {
-    let mut r = json_response(e.status_code(), &e.to_status());
+    with_retry_after(json_response(e.status_code(), &e.to_status()), e)
+}
+
+fn with_retry_after(mut r: Response, e: &ApiError) -> Response {
     if let Some(s) = e.retry_after
         && let Ok(v) = HeaderValue::from_str(&s.to_string())
     {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
+}
+
+/// An object (or list, or Status) in the negotiated encoding.
+fn object_response(status: StatusCode, body: &Value, encoding: Encoding) -> Response {
+    match encoding {
+        Encoding::Json => json_response(status, body),
+        Encoding::Yaml => bytes_response(status, Bytes::from(encode_yaml(body)), encoding.content_type()),
+    }
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
@@ -327,15 +348,36 @@ fn discovery_root<E: KvEngine>(
     Ok(r)
 }
 
-async fn read_body(req: Request) -> Result<Value, ApiError> {
-    let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+async fn read_bytes(req: Request) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::too_large(format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
+        .map_err(|_| ApiError::too_large(format!("the request body is larger than {MAX_BODY_BYTES} bytes")))
+}
+
+/// Reads a JSON body (`null` when empty).
+async fn read_body(req: Request) -> Result<Value, ApiError> {
+    let bytes = read_bytes(req).await?;
+    decode_body(&bytes, BodyType::Json)
+}
+
+/// The media types of object bodies (`POST`, `PUT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyType {
+    Json,
+    Yaml,
+}
+
+fn decode_body(bytes: &[u8], kind: BodyType) -> Result<Value, ApiError> {
     if bytes.is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    match kind {
+        BodyType::Json => serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}"))),
+        BodyType::Yaml => {
+            decode_yaml(bytes).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+        }
+    }
 }
 
 fn content_type(headers: &HeaderMap) -> String {
@@ -346,12 +388,14 @@ fn content_type(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+/// The body type of a create or update: JSON or YAML, as kube-apiserver reads custom resources.
+fn body_type(headers: &HeaderMap) -> Result<BodyType, ApiError> {
     match content_type(headers).as_str() {
-        "" | "application/json" | "*/*" => Ok(()),
-        other => Err(ApiError::unsupported_media_type(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json (got {other})"
-        ))),
+        "" | "application/json" | "*/*" => Ok(BodyType::Json),
+        "application/yaml" => Ok(BodyType::Yaml),
+        _ => Err(ApiError::unsupported_media_type(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml",
+        )),
     }
 }
 
@@ -361,9 +405,52 @@ fn write_options(query: &Query, headers: &HeaderMap) -> Result<WriteOptions, Api
             return Err(ApiError::bad_request("fieldManager must be at most 128 characters long"));
         }
         Some(m) => m.to_owned(),
-        None => crate::managed::manager_from_user_agent(headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())),
+        None => manager_from_user_agent(headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())),
     };
     Ok(WriteOptions { dry_run: query.dry_run()?, field_validation: query.field_validation()?, field_manager })
+}
+
+/// The manager kube-apiserver records for a non-apply write without `fieldManager`: the user
+/// agent's part before the first `/`, printable characters only, at most 128 bytes (the field
+/// manager turns an empty one into `unknown`).
+#[must_use]
+pub fn manager_from_user_agent(user_agent: Option<&str>) -> String {
+    let prefix = user_agent.unwrap_or_default().split('/').next().unwrap_or_default();
+    let mut out = String::new();
+    for c in prefix.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > 128 {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// kube's `ValidatePatchOptions`: `fieldManager` is required for apply, `force` only allowed
+/// there (422 about `PatchOptions`, as kube-apiserver answers).
+fn validate_patch_options(query: &Query, apply: bool) -> Result<(), ApiError> {
+    use eddy_api::validation::{ErrorType, FieldError};
+    let manager = query.get("fieldManager").unwrap_or_default();
+    let mut errors = Vec::new();
+    if !apply && query.get("force").is_some() {
+        errors.push(FieldError {
+            error_type: ErrorType::Forbidden,
+            field: "force".into(),
+            bad_value: None,
+            detail: "may not be specified for non-apply patch".into(),
+        });
+    }
+    if apply && manager.is_empty() {
+        errors.push(FieldError::required("fieldManager", "is required for apply patch"));
+    }
+    if manager.len() > 128 {
+        errors.push(FieldError::too_long("fieldManager", json!(manager), 128));
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let target = Target { group: "meta.k8s.io".into(), resource: "PatchOptions".into(), name: String::new() };
+    Err(ApiError::invalid(target, "PatchOptions", &errors))
 }
 
 /// Renders one object in the negotiated shape.
@@ -385,10 +472,11 @@ fn render_object(res: &Resource, obj: &Value, format: ObjectFormat, query: &Quer
     })
 }
 
-fn negotiate_objects(headers: &HeaderMap) -> Result<ObjectFormat, ApiError> {
-    object_format(&accept(headers)).ok_or_else(|| {
+fn negotiate_objects(headers: &HeaderMap) -> Result<(ObjectFormat, Encoding), ApiError> {
+    object_negotiation(&accept(headers)).ok_or_else(|| {
         ApiError::not_acceptable(
-            "only application/json is served, also as Table or PartialObjectMetadata (meta.k8s.io v1 and v1beta1)",
+            "only application/json (also as Table or PartialObjectMetadata, meta.k8s.io v1 and v1beta1) \
+             and application/yaml are served",
         )
     })
 }
@@ -403,15 +491,15 @@ async fn collection<E: KvEngine>(
     match *req.method() {
         Method::GET => list_or_watch(shared, res, Some(namespace), query, req.headers()).await,
         Method::POST => {
-            require_json(req.headers())?;
-            let format = negotiate_objects(req.headers())?;
+            let body_type = body_type(req.headers())?;
+            let (format, encoding) = negotiate_objects(req.headers())?;
             let opts = write_options(query, req.headers())?;
-            let body = read_body(req).await?;
+            let body = decode_body(&read_bytes(req).await?, body_type)?;
             let name = body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
             shared.admit_create(res, namespace, name).await?;
             let written = shared.registry.create(res, namespace, body, &opts).await?;
             let rendered = render_object(res, &written.object, format, query)?;
-            Ok(with_warnings(json_response(StatusCode::CREATED, &rendered), &written.warnings))
+            Ok(with_warnings(object_response(StatusCode::CREATED, &rendered, encoding), &written.warnings))
         }
         Method::DELETE => {
             let labels = query.label_selector()?;
@@ -535,10 +623,13 @@ async fn list_or_watch<E: KvEngine>(
     query: &Query,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let format = negotiate_objects(headers)?;
+    let (format, encoding) = negotiate_objects(headers)?;
     let labels = query.label_selector()?;
     let fields = query.field_selector()?;
     if query.flag("watch") {
+        if encoding == Encoding::Yaml {
+            return Err(ApiError::not_acceptable("watch streams are served as application/json only"));
+        }
         return watch(shared, res, namespace, query, format, labels, fields);
     }
     let limit = query.limit()?;
@@ -566,7 +657,7 @@ async fn list_or_watch<E: KvEngine>(
             table(res.info(), res.version, &page.items, list_meta(&page), v, query.include_object()?)
         }
     };
-    Ok(json_response(StatusCode::OK, &body))
+    Ok(object_response(StatusCode::OK, &body, encoding))
 }
 
 fn watch<E: KvEngine>(
@@ -653,7 +744,7 @@ async fn object<E: KvEngine>(
     query: &Query,
     req: Request,
 ) -> Result<Response, ApiError> {
-    let format = negotiate_objects(req.headers())?;
+    let (format, encoding) = negotiate_objects(req.headers())?;
     match *req.method() {
         Method::GET => {
             if let Some(rv) = query.get("resourceVersion").filter(|r| !r.is_empty() && *r != "0") {
@@ -664,94 +755,88 @@ async fn object<E: KvEngine>(
                 }
             }
             let obj = shared.registry.get(res, namespace, name)?;
-            Ok(json_response(StatusCode::OK, &render_object(res, &obj, format, query)?))
+            Ok(object_response(StatusCode::OK, &render_object(res, &obj, format, query)?, encoding))
         }
         Method::PUT => {
-            require_json(req.headers())?;
+            let body_type = body_type(req.headers())?;
             let opts = write_options(query, req.headers())?;
-            let body = read_body(req).await?;
+            let body = decode_body(&read_bytes(req).await?, body_type)?;
             if !status && matches!(shared.registry.get(res, namespace, name), Err(e) if e.code == 404) {
                 shared.admit_create(res, namespace, name).await?;
             }
             let written = shared.registry.update(res, namespace, name, body, status, &opts).await?;
             let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
             let rendered = render_object(res, &written.object, format, query)?;
-            Ok(with_warnings(json_response(code, &rendered), &written.warnings))
+            Ok(with_warnings(object_response(code, &rendered, encoding), &written.warnings))
         }
         Method::PATCH => {
-            let kind = content_type(req.headers());
-            let opts = write_options(query, req.headers())?;
-            let body = read_body(req).await?;
-            let written = patch(shared, res, namespace, name, status, &kind, &body, &opts).await?;
+            let kind = patch_kind(&content_type(req.headers()))?;
+            validate_patch_options(query, kind == PatchKind::Apply)?;
+            let mut opts = write_options(query, req.headers())?;
+            let bytes = read_bytes(req).await?;
+            let body = match kind {
+                PatchKind::Apply => {
+                    let config =
+                        decode_yaml(&bytes).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                    if !config.is_object() && !config.is_null() {
+                        return Err(ApiError::bad_request(
+                            "error decoding YAML: an apply configuration must be an object",
+                        ));
+                    }
+                    // An apply is recorded under its fieldManager only (never the user agent).
+                    opts.field_manager = query.get("fieldManager").unwrap_or_default().to_owned();
+                    config
+                }
+                _ => decode_body(&bytes, BodyType::Json)?,
+            };
+            let change = match kind {
+                PatchKind::Merge => {
+                    if !body.is_object() {
+                        return Err(ApiError::bad_request("a merge patch must be a JSON object"));
+                    }
+                    Change::MergePatch(&body)
+                }
+                PatchKind::Json => Change::JsonPatch(&body),
+                PatchKind::Apply => {
+                    // Create-on-apply goes through the same namespace admission as a POST.
+                    if !status && matches!(shared.registry.get(res, namespace, name), Err(e) if e.code == 404) {
+                        shared.admit_create(res, namespace, name).await?;
+                    }
+                    Change::Apply { config: &body, force: query.flag("force") }
+                }
+            };
+            let written = shared.registry.write(res, namespace, name, status, change, &opts).await?;
+            let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
             let rendered = render_object(res, &written.object, format, query)?;
-            Ok(with_warnings(json_response(StatusCode::OK, &rendered), &written.warnings))
+            Ok(with_warnings(object_response(code, &rendered, encoding), &written.warnings))
         }
         Method::DELETE if !status => {
             let body = read_body(req).await?;
             let del = delete_options(query, &body)?;
             let obj = shared.registry.delete(res, namespace, name, &del).await?;
-            Ok(json_response(StatusCode::OK, &render_object(res, &obj, format, query)?))
+            Ok(object_response(StatusCode::OK, &render_object(res, &obj, format, query)?, encoding))
         }
         _ => Err(ApiError::method_not_allowed(format!("{} is not supported here", req.method()))),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn patch<E: KvEngine>(
-    shared: &Shared<E>,
-    res: &Resource,
-    namespace: &str,
-    name: &str,
-    status: bool,
-    kind: &str,
-    body: &Value,
-    opts: &WriteOptions,
-) -> Result<crate::registry::Written, ApiError> {
-    enum Kind {
-        Merge,
-        Json,
+/// The patch types served for custom resources (kube-apiserver serves no strategic merge
+/// patch for them; CBOR apply bodies are not implemented).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PatchKind {
+    Merge,
+    Json,
+    Apply,
+}
+
+fn patch_kind(content_type: &str) -> Result<PatchKind, ApiError> {
+    match content_type {
+        "application/merge-patch+json" => Ok(PatchKind::Merge),
+        "application/json-patch+json" => Ok(PatchKind::Json),
+        "application/apply-patch+yaml" => Ok(PatchKind::Apply),
+        _ => Err(ApiError::unsupported_media_type(
+            "the body of the request was in an unknown format - accepted media types include: \
+             application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+        )),
     }
-    let patch_kind = match kind {
-        "application/merge-patch+json" => Kind::Merge,
-        "application/json-patch+json" => Kind::Json,
-        "application/strategic-merge-patch+json" => {
-            return Err(ApiError::unsupported_media_type(
-                "strategic merge patch is not supported for custom resources; use a JSON merge patch or a JSON patch",
-            ));
-        }
-        other => {
-            return Err(ApiError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format - accepted media types include: \
-                 application/json-patch+json, application/merge-patch+json (got {other:?})"
-            )));
-        }
-    };
-    if matches!(patch_kind, Kind::Merge) && !body.is_object() {
-        return Err(ApiError::bad_request("a merge patch must be a JSON object"));
-    }
-    // A patch applies to the newest object; it is retried when someone wrote in between,
-    // unless the patch itself pins a resourceVersion.
-    for _ in 0..16 {
-        let current = shared.registry.get(res, namespace, name)?;
-        let mut patched = match patch_kind {
-            Kind::Merge => {
-                let mut v = current.clone();
-                merge_patch(&mut v, body);
-                v
-            }
-            Kind::Json => json_patch(&current, body)?,
-        };
-        let pinned = patched.pointer("/metadata/resourceVersion") != current.pointer("/metadata/resourceVersion");
-        if (!pinned || patched.pointer("/metadata/resourceVersion").is_none_or(Value::is_null))
-            && let Some(rv) = current.pointer("/metadata/resourceVersion").cloned()
-            && let Some(m) = patched.get_mut("metadata").and_then(Value::as_object_mut)
-        {
-            m.insert("resourceVersion".into(), rv);
-        }
-        match shared.registry.update(res, namespace, name, patched, status, opts).await {
-            Err(e) if e.reason == "Conflict" && !pinned => {}
-            other => return other,
-        }
-    }
-    Err(ApiError::conflict(res.target(name), "too many concurrent writes; please retry"))
 }

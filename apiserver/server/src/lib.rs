@@ -6,12 +6,12 @@
 //!
 //! - [`http::router`]: the API as a tower service — health, `/version`, discovery (legacy and
 //!   aggregated v2/v2beta1 with ETag, 406 otherwise), OpenAPI v3 (index and per
-//!   group-version) and v2 (JSON), get / list / watch / create / update / patch (JSON and
-//!   merge) / delete / deletecollection, the status subresource, Table and
-//!   PartialObjectMetadata output;
+//!   group-version) and v2 (JSON), get / list / watch / create / update / patch (JSON, merge
+//!   and server-side apply) / delete / deletecollection, the status subresource, JSON and
+//!   YAML bodies and answers, Table and PartialObjectMetadata output;
 //! - [`registry`]: the generic registry store (metadata rules, admission through
-//!   `eddy-api`, conversion, optimistic concurrency, two-phase delete, `managedFields` for
-//!   updates) with a small per-kind [`registry::Strategy`];
+//!   `eddy-api`, conversion, optimistic concurrency, two-phase delete, server-side apply and
+//!   `managedFields` through `eddy-ssa`) with a small per-kind [`registry::Strategy`];
 //! - [`watch`]: chunked watch streams with selectors, bookmarks and streaming lists;
 //! - [`status`]: every error as a `metav1.Status` with reason, code and field causes;
 //! - [`serve`]: TLS (rustls, HTTP/1.1 and HTTP/2), bearer-token authentication and the
@@ -32,7 +32,6 @@ pub mod admission;
 pub mod auth;
 pub mod discovery;
 pub mod http;
-pub mod managed;
 pub mod metrics;
 pub mod negotiate;
 pub mod openapi;

@@ -1,9 +1,12 @@
 //! Content negotiation: which representation an `Accept` header asks for.
 //!
-//! Every answer is JSON; what varies is the shape. A media range may ask for aggregated
-//! discovery (`as=APIGroupDiscoveryList`), a `Table` or `PartialObjectMetadata` through its
-//! `as`/`g`/`v` parameters, as kube-apiserver reads them. Ranges are taken in the client's
-//! order, first acceptable wins (kube-apiserver does not weigh `q` either).
+//! Answers are JSON, and objects (and their lists) also YAML; what varies is the shape. A media
+//! range may ask for aggregated discovery (`as=APIGroupDiscoveryList`), a `Table` or
+//! `PartialObjectMetadata` through its `as`/`g`/`v` parameters, as kube-apiserver reads them.
+//! Ranges are taken in the client's order, first acceptable wins (kube-apiserver does not weigh
+//! `q` either). Request bodies may be JSON or YAML ([`decode_yaml`]).
+
+use serde_json::Value;
 
 /// One media range of an `Accept` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +24,30 @@ pub struct MediaRange {
 impl MediaRange {
     fn is_json(&self) -> bool {
         matches!(self.essence.as_str(), "application/json" | "application/*" | "*/*")
+    }
+
+    fn is_yaml(&self) -> bool {
+        self.essence == "application/yaml"
+    }
+}
+
+/// How an answer about objects is serialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// `application/json`.
+    Json,
+    /// `application/yaml` (objects and lists only, never watch streams or tables).
+    Yaml,
+}
+
+impl Encoding {
+    /// The `Content-Type` of an answer in this encoding.
+    #[must_use]
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Json => "application/json",
+            Encoding::Yaml => "application/yaml",
+        }
     }
 }
 
@@ -131,6 +158,57 @@ pub fn object_format(ranges: &[MediaRange]) -> Option<ObjectFormat> {
     })
 }
 
+/// Chooses how to render objects and in which encoding; `None` means 406. YAML is offered for
+/// the objects themselves (`application/yaml` without `as`), as kube-apiserver offers it.
+#[must_use]
+pub fn object_negotiation(ranges: &[MediaRange]) -> Option<(ObjectFormat, Encoding)> {
+    ranges.iter().find_map(|r| {
+        if r.is_yaml() {
+            return r.as_kind.is_none().then_some((ObjectFormat::Object, Encoding::Yaml));
+        }
+        object_format(std::slice::from_ref(r)).map(|f| (f, Encoding::Json))
+    })
+}
+
+/// Whether an `Accept` header's first acceptable range is YAML (errors are then YAML too).
+#[must_use]
+pub fn prefers_yaml(ranges: &[MediaRange]) -> bool {
+    matches!(object_negotiation(ranges), Some((_, Encoding::Yaml)))
+}
+
+/// Decodes a YAML (or JSON, which is YAML) request body holding exactly one document.
+///
+/// # Errors
+/// The parser's message, or a note that the body holds several documents.
+pub fn decode_yaml(bytes: &[u8]) -> Result<Value, String> {
+    use serde::Deserialize as _;
+    let mut docs = serde_norway::Deserializer::from_slice(bytes);
+    let Some(first) = docs.next() else { return Ok(Value::Null) };
+    let value = Value::deserialize(first).map_err(|e| e.to_string())?;
+    if docs.next().is_some() {
+        return Err("the body holds more than one YAML document; send one object per request".to_owned());
+    }
+    Ok(value)
+}
+
+/// Serializes a value as YAML with map keys sorted, as kube-apiserver's YAML serializer writes
+/// them.
+#[must_use]
+pub fn encode_yaml(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_norway::to_string(&sorted(v)).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +255,32 @@ mod tests {
         );
         check(Some("application/vnd.kubernetes.protobuf;as=Table;v=v1;g=meta.k8s.io"), None);
         check(Some("text/html"), None);
+    }
+
+    #[test]
+    fn yaml_negotiation_and_codec() {
+        let check = |accept: Option<&str>, want: Option<(ObjectFormat, Encoding)>| {
+            assert_eq!(super::object_negotiation(&parse_accept(accept)), want, "{accept:?}");
+        };
+        check(None, Some((ObjectFormat::Object, Encoding::Json)));
+        check(Some("application/yaml"), Some((ObjectFormat::Object, Encoding::Yaml)));
+        check(Some("application/yaml, application/json"), Some((ObjectFormat::Object, Encoding::Yaml)));
+        check(Some("application/json, application/yaml"), Some((ObjectFormat::Object, Encoding::Json)));
+        check(
+            Some("application/yaml;as=Table;v=v1;g=meta.k8s.io, application/json"),
+            Some((ObjectFormat::Object, Encoding::Json)),
+        );
+        check(Some("application/yaml;as=Table;v=v1;g=meta.k8s.io"), None);
+        check(Some("text/yaml"), None);
+
+        let v = decode_yaml(b"kind: K\nspec:\n  b: 1\n  a: [x, 'y']\n").unwrap_or_default();
+        assert_eq!(v, serde_json::json!({"kind": "K", "spec": {"b": 1, "a": ["x", "y"]}}));
+        assert_eq!(decode_yaml(br#"{"a": true}"#), Ok(serde_json::json!({"a": true})));
+        assert!(decode_yaml(b"a: 1\n---\nb: 2\n").is_err_and(|e| e.contains("more than one")));
+        assert!(decode_yaml(b"a: [1\n").is_err());
+        assert_eq!(
+            encode_yaml(&serde_json::json!({"b": 1, "a": {"d": "x", "c": true}})),
+            "a:\n  c: true\n  d: x\nb: 1\n"
+        );
     }
 }

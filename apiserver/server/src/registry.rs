@@ -4,17 +4,21 @@
 //! Objects are stored as JSON in their kind's storage version, without `resourceVersion`:
 //! the store's revision is the `resourceVersion`, set on every read. What differs per kind is
 //! small and lives in [`Strategy`]; everything else is shared, as in k8s.io/apiserver's
-//! generic registry store.
+//! generic registry store. Every write records `metadata.managedFields` through `eddy-ssa`,
+//! which also performs server-side apply ([`Change::Apply`]).
 
 use bytes::Bytes;
+use std::sync::OnceLock;
+
 use eddy_api::ResourceInfo;
-use eddy_api::admission::{FieldValidation, admit_create, admit_update};
-use eddy_api::validation::FieldError;
+use eddy_api::admission::{AdmissionError, FieldValidation};
+use eddy_api::validation::{FieldError, validate_create, validate_update};
+use eddy_ssa::{ApplyError, FieldManager, Request};
 use eddy_storage::{Key, KvEngine, ListOptions, Object, Preconditions, Prefix, Revision, Store};
 use serde_json::{Map, Value, json};
 
-use crate::managed;
-use crate::status::{ApiError, Target};
+use crate::patch::{json_patch, merge_patch};
+use crate::status::{ApiError, Cause, Target};
 
 /// Per-kind behaviour. Flux kinds differ only in whether `status` is a subresource, so one
 /// strategy driven by the registry entry serves them all; the hooks are where a kind with
@@ -55,7 +59,8 @@ impl Strategy {
         }
     }
 
-    /// Builds the object a `/status` write produces: the old object with the new status.
+    /// Builds the object a `/status` write produces: the old object with the new status and
+    /// the new `managedFields` (which recorded the status write).
     #[must_use]
     pub fn prepare_for_status_update(&self, new: &Value, old: &Value) -> Value {
         let mut out = old.clone();
@@ -67,6 +72,10 @@ impl Strategy {
                 }
             }
         }
+        match new.pointer("/metadata/managedFields") {
+            Some(m) => meta_mut(&mut out).insert("managedFields".into(), m.clone()),
+            None => meta_mut(&mut out).remove("managedFields"),
+        };
         // resourceVersion is the precondition the client sent.
         if let Some(rv) = new.pointer("/metadata/resourceVersion") {
             out["metadata"]["resourceVersion"] = rv.clone();
@@ -333,7 +342,25 @@ impl<E: KvEngine> Registry<E> {
     ) -> Result<Written, ApiError> {
         check_type(res, &mut obj)?;
         check_namespace(res, namespace, &mut obj)?;
-        let target_name = meta_str(&obj, "name").unwrap_or_default().to_owned();
+        let target = res.target(meta_str(&obj, "name").unwrap_or_default());
+        let warnings = decode_request(res, &mut obj, opts.field_validation, &target)?;
+        let now = now_timestamp();
+        let api_version = res.api_version();
+        let obj =
+            field_manager(res.info())?.update_no_errors(None, &obj, &ssa_request(opts, &api_version, false, &now));
+        self.finish_create(res, namespace, obj, opts, warnings, true).await
+    }
+
+    /// The create half of every write: strategy, server metadata, validation, storage.
+    async fn finish_create(
+        &self,
+        res: &Resource,
+        namespace: &str,
+        mut obj: Value,
+        opts: &WriteOptions,
+        warnings: Vec<String>,
+        allow_generate_name: bool,
+    ) -> Result<Written, ApiError> {
         res.strategy.prepare_for_create(&mut obj);
         {
             let meta = meta_mut(&mut obj);
@@ -343,26 +370,16 @@ impl<E: KvEngine> Registry<E> {
             meta.insert("generation".into(), json!(1));
             meta.insert("creationTimestamp".into(), json!(now_timestamp()));
         }
-        let generate = meta_str(&obj, "generateName").filter(|g| !g.is_empty()).map(str::to_owned);
+        let generate =
+            meta_str(&obj, "generateName").filter(|g| allow_generate_name && !g.is_empty()).map(str::to_owned);
         let needs_name = meta_str(&obj, "name").is_none_or(str::is_empty);
         if let (Some(prefix), true) = (&generate, needs_name) {
             meta_mut(&mut obj).insert("name".into(), json!(generated_name(prefix)));
         }
-        let warnings = admit_create(&mut obj, opts.field_validation)
-            .map_err(|e| ApiError::from_admission(&e, res.target(&target_name), res.info().kind))?;
+        let target_name = meta_str(&obj, "name").unwrap_or_default().to_owned();
+        validate(res, &res.target(&target_name), &obj, None)?;
         let uid = uuid::Uuid::new_v4().to_string();
         meta_mut(&mut obj).insert("uid".into(), json!(uid));
-        let time = now_timestamp();
-        let api_version = res.api_version();
-        let writer = managed::Writer {
-            manager: &opts.field_manager,
-            api_version: &api_version,
-            status: false,
-            status_subresource: res.strategy.has_status_subresource(),
-            time: &time,
-        };
-        let fields = managed::update(None, &obj, &writer);
-        meta_mut(&mut obj).insert("managedFields".into(), fields);
         // A generated name is retried a few times when it happens to be taken.
         let attempts = if generate.is_some() && needs_name { 8 } else { 1 };
         for attempt in 0..attempts {
@@ -380,7 +397,7 @@ impl<E: KvEngine> Registry<E> {
                     }
                     return Err(ApiError::already_exists(res.target(&name)));
                 }
-                return Ok(Written { object: obj, warnings, created: true });
+                return Ok(Written { object: through_codec(res, &obj)?, warnings, created: true });
             }
             match self.store.create(&res.key(namespace, &name), &uid, stored).await {
                 Ok(o) => return Ok(Written { object: self.decode(res, &o)?, warnings, created: true }),
@@ -400,28 +417,167 @@ impl<E: KvEngine> Registry<E> {
         res: &Resource,
         namespace: &str,
         name: &str,
-        mut obj: Value,
+        obj: Value,
         status: bool,
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
+        self.write(res, namespace, name, status, Change::Replace(&obj), opts).await
+    }
+
+    /// A write to one named object (or its status): `PUT`, the patches and server-side apply,
+    /// in kube-apiserver's order for custom resources. The new object is computed from the
+    /// live one (decoded in the request's version); `managedFields` are recorded by
+    /// `eddy-ssa` before the strategy and validation run. Patches that do not pin a
+    /// `resourceVersion` are recomputed when another write got in between; apply creates
+    /// the object when it is missing (the caller runs namespace admission first).
+    ///
+    /// # Errors
+    /// 404 when missing (apply: only for `/status`), 400 for bodies that do not fit the URL,
+    /// 409 on a stale `resourceVersion`, a uid mismatch or apply conflicts, 422 when invalid,
+    /// 500 (with an empty reason) for apply configurations that do not fit the schema.
+    pub async fn write(
+        &self,
+        res: &Resource,
+        namespace: &str,
+        name: &str,
+        status: bool,
+        change: Change<'_>,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
         let target = res.target(name);
-        check_type(res, &mut obj)?;
-        check_namespace(res, namespace, &mut obj)?;
-        match meta_str(&obj, "name") {
-            Some(n) if n == name => {}
-            Some(n) if !n.is_empty() => {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({n}) does not match the name on the URL ({name})"
-                )));
+        let key = res.key(namespace, name);
+        let fm = field_manager(res.info())?;
+        let api_version = res.api_version();
+        // A PUT body is checked against the URL before anything is read.
+        let body = match change {
+            Change::Replace(body) => {
+                let mut obj = body.clone();
+                check_type(res, &mut obj)?;
+                check_namespace(res, namespace, &mut obj)?;
+                match meta_str(&obj, "name") {
+                    Some(n) if n == name => {}
+                    Some(n) if !n.is_empty() => {
+                        return Err(ApiError::bad_request(format!(
+                            "the name of the object ({n}) does not match the name on the URL ({name})"
+                        )));
+                    }
+                    _ => {
+                        meta_mut(&mut obj).insert("name".into(), json!(name));
+                    }
+                }
+                obj
             }
-            _ => {
-                meta_mut(&mut obj).insert("name".into(), json!(name));
+            _ => Value::Null,
+        };
+        for _ in 0..16 {
+            let current = match self.store.get(&key) {
+                Ok(o) => Some(o),
+                Err(eddy_storage::Error::NotFound) => None,
+                Err(e) => return Err(ApiError::from_storage(&e, target)),
+            };
+            let live = current.as_ref().map(|c| self.decode(res, c)).transpose()?;
+            let now = now_timestamp();
+            let req = ssa_request(opts, &api_version, status, &now);
+            let mut warnings = Vec::new();
+            // Whether a conflict with a concurrent write may be resolved by starting over.
+            let mut retry = false;
+            let new = match change {
+                Change::Replace(_) => {
+                    let Some(live) = &live else { return Err(ApiError::not_found(target)) };
+                    let mut obj = body.clone();
+                    warnings = decode_request(res, &mut obj, opts.field_validation, &target)?;
+                    fm.update_no_errors(Some(live), &obj, &req)
+                }
+                Change::MergePatch(patch) | Change::JsonPatch(patch) => {
+                    let Some(live) = &live else { return Err(ApiError::not_found(target)) };
+                    let mut obj = if let Change::MergePatch(_) = change {
+                        let mut v = live.clone();
+                        merge_patch(&mut v, patch);
+                        v
+                    } else {
+                        json_patch(live, patch)?
+                    };
+                    // The patch applies to the newest object; it is retried when someone wrote
+                    // in between, unless the patch itself pins a resourceVersion.
+                    let live_rv = live.pointer("/metadata/resourceVersion");
+                    match obj.pointer("/metadata/resourceVersion") {
+                        None | Some(Value::Null) => {
+                            if let Some(rv) = live_rv.cloned() {
+                                meta_mut(&mut obj).insert("resourceVersion".into(), rv);
+                            }
+                            retry = true;
+                        }
+                        Some(rv) => retry = Some(rv) == live_rv,
+                    }
+                    check_type(res, &mut obj)?;
+                    check_namespace(res, namespace, &mut obj)?;
+                    warnings = decode_request(res, &mut obj, opts.field_validation, &target)?;
+                    fm.update_no_errors(Some(live), &obj, &req)
+                }
+                Change::Apply { config, force } => {
+                    if status && live.is_none() {
+                        return Err(ApiError::not_found(target));
+                    }
+                    // The merged object is not decoded again (no pruning, no defaulting): it goes
+                    // to the strategy and validation as it is; defaults show when it is read.
+                    let applied = fm.apply(live.as_ref(), config, &req, force).map_err(apply_error)?;
+                    let mut obj = applied.object;
+                    if let Some(v) = res.info().version(res.version) {
+                        warnings.extend(v.deprecation_warning.map(str::to_owned));
+                    }
+                    retry = config.pointer("/metadata/resourceVersion").is_none_or(Value::is_null);
+                    if live.is_none() {
+                        if let Some(uid) = meta_str(&obj, "uid").filter(|u| !u.is_empty()) {
+                            return Err(ApiError::conflict(
+                                target,
+                                &format!(
+                                    "uid mismatch: the provided object specified uid {uid}, and no existing object was found"
+                                ),
+                            ));
+                        }
+                        let meta = meta_mut(&mut obj);
+                        for k in
+                            ["creationTimestamp", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"]
+                        {
+                            meta.remove(k);
+                        }
+                    }
+                    check_namespace(res, namespace, &mut obj)?;
+                    check_name(&obj, name)?;
+                    obj
+                }
+            };
+            let uid_precondition = matches!(change, Change::Replace(_));
+            let result = match (&current, &live) {
+                (Some(current), Some(old)) => {
+                    self.finish_update(res, &key, current, old, new, status, uid_precondition, opts, warnings).await
+                }
+                _ => self.finish_create(res, namespace, new, opts, warnings, false).await,
+            };
+            match result {
+                Err(e) if retry && e.is_storage_race() => {}
+                other => return other,
             }
         }
-        // The object must exist (no create on update) before anything else is checked.
-        let key = res.key(namespace, name);
-        let current = self.store.get(&key).map_err(|e| ApiError::from_storage(&e, target.clone()))?;
-        let expected = match meta_str(&obj, "resourceVersion").filter(|s| !s.is_empty()) {
+        Err(ApiError::conflict(target, "too many concurrent writes; please retry"))
+    }
+
+    /// The update half of every write: preconditions, strategy, validation, storage.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_update(
+        &self,
+        res: &Resource,
+        key: &Key,
+        current: &Object,
+        old: &Value,
+        mut new: Value,
+        status: bool,
+        uid_precondition: bool,
+        opts: &WriteOptions,
+        warnings: Vec<String>,
+    ) -> Result<Written, ApiError> {
+        let target = res.target(&current.name);
+        let expected = match meta_str(&new, "resourceVersion").filter(|s| !s.is_empty()) {
             Some(rv) => parse_resource_version(rv)?,
             None => {
                 return Err(ApiError::invalid(
@@ -437,18 +593,23 @@ impl<E: KvEngine> Registry<E> {
                 target,
             ));
         }
-        let old = self.decode(res, &current)?;
-        if let Some(uid) = meta_str(&obj, "uid").filter(|u| !u.is_empty())
+        if let Some(uid) = meta_str(&new, "uid").filter(|u| !u.is_empty())
             && uid != current.uid
         {
-            return Err(ApiError::conflict(
-                target,
-                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", current.uid),
-            ));
+            // A PUT's uid is a precondition; a patched or applied uid is an immutable field.
+            if uid_precondition {
+                return Err(ApiError::conflict(
+                    target,
+                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", current.uid),
+                ));
+            }
+            let e = FieldError::invalid("metadata.uid", json!(uid), "field is immutable");
+            return Err(ApiError::invalid(target, res.info().kind, &[e]));
         }
-        let mut new = if status { res.strategy.prepare_for_status_update(&obj, &old) } else { obj };
-        if !status {
-            res.strategy.prepare_for_update(&mut new, &old);
+        if status {
+            new = res.strategy.prepare_for_status_update(&new, old);
+        } else {
+            res.strategy.prepare_for_update(&mut new, old);
             // Metadata the server owns is carried over.
             let old_meta = old.get("metadata").and_then(Value::as_object).cloned().unwrap_or_default();
             let meta = meta_mut(&mut new);
@@ -459,48 +620,32 @@ impl<E: KvEngine> Registry<E> {
                 };
             }
         }
-        let warnings = admit_update(&mut new, &old, opts.field_validation)
-            .map_err(|e| ApiError::from_admission(&e, target.clone(), res.info().kind))?;
-        if res.strategy.spec_changed(&new, &old) {
+        validate(res, &target, &new, Some(old))?;
+        if res.strategy.spec_changed(&new, old) {
             let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             meta_mut(&mut new).insert("generation".into(), json!(generation + 1));
         }
-        // managedFields are the server's: kept from the stored object, then updated when
-        // the write changes anything.
-        match old.pointer("/metadata/managedFields") {
-            Some(m) => meta_mut(&mut new).insert("managedFields".into(), m.clone()),
-            None => meta_mut(&mut new).remove("managedFields"),
-        };
-        let old_stored: Value = serde_json::from_slice(&current.value).unwrap_or(Value::Null);
-        let unchanged = serde_json::from_slice::<Value>(&to_storage(&new)?).is_ok_and(|v| v == old_stored);
-        if unchanged {
-            return Ok(Written { object: old, warnings, created: false });
+        // A write that changes nothing but managedFields timestamps is no write at all
+        // (kube's IgnoreManagedFieldsTimestampsTransformer). Objects are compared as clients
+        // read them (in the request's version, defaulted), so that defaults missing from the
+        // stored bytes do not turn a no-op into a write.
+        if without_managed_fields_times(new.clone()) == without_managed_fields_times(old.clone()) {
+            return Ok(Written { object: old.clone(), warnings, created: false });
         }
-        let time = now_timestamp();
-        let api_version = res.api_version();
-        let writer = managed::Writer {
-            manager: &opts.field_manager,
-            api_version: &api_version,
-            status,
-            status_subresource: res.strategy.has_status_subresource(),
-            time: &time,
-        };
-        let fields = managed::update(Some(&old), &new, &writer);
-        meta_mut(&mut new).insert("managedFields".into(), fields);
         let stored = to_storage(&new)?;
         if opts.dry_run {
-            return Ok(Written { object: new, warnings, created: false });
+            return Ok(Written { object: through_codec(res, &new)?, warnings, created: false });
         }
         let written = self
             .store
-            .update(&key, stored, Some(expected))
+            .update(key, stored, Some(expected))
             .await
             .map_err(|e| ApiError::from_storage(&e, target.clone()))?;
         let object = self.decode(res, &written)?;
         // The last finalizer of an object being deleted is gone: delete it now.
         if is_deleting(&object) && finalizers(&object).is_empty() {
             let pre = Preconditions { uid: None, revision: Some(written.mod_revision) };
-            match self.store.delete(&key, pre).await {
+            match self.store.delete(key, pre).await {
                 Ok(_) | Err(eddy_storage::Error::NotFound) => {}
                 Err(e) => return Err(ApiError::from_storage(&e, target)),
             }
@@ -602,25 +747,148 @@ fn finalizers(obj: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// How a write to one named object computes the new object from the live one.
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    /// `PUT`: the request body replaces the object.
+    Replace(&'a Value),
+    /// `PATCH` with `application/merge-patch+json`.
+    MergePatch(&'a Value),
+    /// `PATCH` with `application/json-patch+json`.
+    JsonPatch(&'a Value),
+    /// `PATCH` with `application/apply-patch+yaml`: server-side apply of `config`.
+    Apply {
+        /// The apply configuration (the decoded body).
+        config: &'a Value,
+        /// `force=true`: take over conflicting fields.
+        force: bool,
+    },
+}
+
+/// The server-side-apply field manager of a kind (built once per kind).
+fn field_manager(info: &ResourceInfo) -> Result<&'static FieldManager, ApiError> {
+    static MANAGERS: OnceLock<Vec<FieldManager>> = OnceLock::new();
+    let all = MANAGERS.get_or_init(|| eddy_api::registry().iter().map(FieldManager::for_resource).collect());
+    eddy_api::registry()
+        .iter()
+        .position(|r| r.group == info.group && r.kind == info.kind)
+        .and_then(|i| all.get(i))
+        .ok_or_else(|| ApiError::internal(format!("no field manager for {}", info.kind)))
+}
+
+fn ssa_request<'a>(opts: &'a WriteOptions, api_version: &'a str, status: bool, now: &'a str) -> Request<'a> {
+    Request { manager: &opts.field_manager, api_version, subresource: if status { "status" } else { "" }, now }
+}
+
+/// The answer to a failed apply.
+fn apply_error(e: ApplyError) -> ApiError {
+    match e {
+        ApplyError::Conflicts(c) => ApiError::field_manager_conflicts(
+            c.message(),
+            c.causes().into_iter().map(|c| Cause { reason: c.reason.to_owned(), message: c.message, field: c.field }),
+        ),
+        ApplyError::BadRequest(m) => ApiError::bad_request(m),
+        ApplyError::Internal(m) => ApiError::unknown(500, m),
+    }
+}
+
+/// What kube-apiserver's decoder does to a custom resource in a request body: drop unknown
+/// fields (refused under `fieldValidation=Strict`, warned about under `Warn`) and non-nullable
+/// nulls, then apply defaults. Validation comes later, after the strategy.
+fn decode_request(
+    res: &Resource,
+    obj: &mut Value,
+    mode: FieldValidation,
+    target: &Target,
+) -> Result<Vec<String>, ApiError> {
+    let Some(v) = res.info().version(res.version) else {
+        return Err(ApiError::internal(format!("{} is not served", res.api_version())));
+    };
+    let pruned = eddy_api::pruning::prune(&v.schema, obj);
+    let mut warnings: Vec<String> = v.deprecation_warning.map(str::to_owned).into_iter().collect();
+    match mode {
+        FieldValidation::Strict if !pruned.is_empty() => {
+            let e = AdmissionError::UnknownFields(pruned);
+            return Err(ApiError::from_admission(&e, target.clone(), res.info().kind));
+        }
+        FieldValidation::Warn => warnings.extend(pruned.iter().map(|p| format!("unknown field {p:?}"))),
+        _ => {}
+    }
+    eddy_api::defaulting::default(&v.schema, obj);
+    Ok(warnings)
+}
+
+/// Validation of a new object (`old == None`) or of an update: 422 with one cause per error.
+fn validate(res: &Resource, target: &Target, new: &Value, old: Option<&Value>) -> Result<(), ApiError> {
+    let errors = match old {
+        None => validate_create(new),
+        Some(o) => validate_update(new, o),
+    };
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::invalid(target.clone(), res.info().kind, &errors)) }
+}
+
+/// kube's `checkName` for patches: the object's name must be the URL's.
+fn check_name(obj: &Value, name: &str) -> Result<(), ApiError> {
+    match meta_str(obj, "name").filter(|n| !n.is_empty()) {
+        None => Err(ApiError::bad_request(format!(
+            "the name of the object ({name} based on URL) was undeterminable: name must be provided"
+        ))),
+        Some(n) if n != name => Err(ApiError::bad_request(format!(
+            "the name of the object ({n}) does not match the name on the URL ({name})"
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+fn without_managed_fields_times(mut v: Value) -> Value {
+    if let Some(entries) = v.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut) {
+        for e in entries.iter_mut().filter_map(Value::as_object_mut) {
+            e.remove("time");
+        }
+    }
+    v
+}
+
 /// Decodes stored bytes into the resource's requested version with `resourceVersion` set.
 ///
 /// # Errors
 /// 500 when the stored bytes are not a valid object of the kind.
 pub fn decode_stored(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
+    let mut v = decode_codec(res, bytes)?;
+    meta_mut(&mut v).insert("resourceVersion".into(), json!(revision.to_string()));
+    Ok(v)
+}
+
+/// kube-apiserver's storage codec for custom resources: the stored object is pruned and
+/// defaulted with the schema of the version it is stored in (so objects stored before a default
+/// existed show it), converted to the requested version and pruned with that version's schema
+/// (whose defaults are not applied).
+fn decode_codec(res: &Resource, bytes: &[u8]) -> Result<Value, ApiError> {
     let mut v: Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
     let stored_version =
         v.get("apiVersion").and_then(Value::as_str).map(|a| eddy_api::split_api_version(a).1.to_owned());
+    if let Some(schema) = stored_version.as_deref().and_then(|sv| res.info().version(sv)).map(|v| &v.schema) {
+        eddy_api::pruning::prune(schema, &mut v);
+        eddy_api::defaulting::default(schema, &mut v);
+    }
     if stored_version.as_deref() != Some(res.version) {
         v = eddy_api::conversion::convert(v, res.version)
             .map_err(|e| ApiError::internal(format!("converting stored object: {e}")))?;
+        if let Some(schema) = res.info().version(res.version).map(|v| &v.schema) {
+            eddy_api::pruning::prune(schema, &mut v);
+        }
     }
-    // Defaults apply on read too, as kube-apiserver does for custom resources, so objects
-    // stored before a default existed show it.
-    if let Some(schema) = res.info().version(res.version).map(|v| &v.schema) {
-        eddy_api::defaulting::default(schema, &mut v);
+    Ok(v)
+}
+
+/// A write's answer as the storage codec would hand it back (for dry runs, which store
+/// nothing): encoded in the storage version and decoded again, keeping `resourceVersion`.
+fn through_codec(res: &Resource, obj: &Value) -> Result<Value, ApiError> {
+    let mut v = decode_codec(res, &to_storage(obj)?)?;
+    if let Some(rv) = obj.pointer("/metadata/resourceVersion").cloned() {
+        meta_mut(&mut v).insert("resourceVersion".into(), rv);
     }
-    meta_mut(&mut v).insert("resourceVersion".into(), json!(revision.to_string()));
     Ok(v)
 }
 

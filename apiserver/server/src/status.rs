@@ -146,6 +146,25 @@ impl ApiError {
         Self { causes, ..Self::new(422, "Invalid", message).about(target) }
     }
 
+    /// 409 for a server-side apply whose fields other managers own: `reason` Conflict, one
+    /// `FieldManagerConflict` cause per field, and no details about the object (as kube sends it).
+    pub fn field_manager_conflicts(message: impl Into<String>, causes: impl IntoIterator<Item = Cause>) -> Self {
+        Self { causes: causes.into_iter().collect(), ..Self::new(409, "Conflict", message) }
+    }
+
+    /// An error kube-apiserver reports without a reason (`StatusReasonUnknown`): a plain error
+    /// of the handler chain, e.g. an apply configuration that does not fit the schema (500).
+    pub fn unknown(code: u16, message: impl Into<String>) -> Self {
+        Self::new(code, "", message)
+    }
+
+    /// Whether this is a conflict with a concurrent write (stale revision, or a create that
+    /// lost a race), which a write that pinned nothing may retry.
+    #[must_use]
+    pub fn is_storage_race(&self) -> bool {
+        self.code == 409 && matches!(self.reason, "Conflict" | "AlreadyExists") && self.causes.is_empty()
+    }
+
     /// 500 for a failure of the server itself.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
@@ -178,6 +197,11 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        if self.reason.is_empty()
+            && let Some(m) = status.as_object_mut()
+        {
+            m.remove("reason");
+        }
         let mut details = serde_json::Map::new();
         if let Some(t) = &self.target {
             if !t.name.is_empty() {

@@ -328,7 +328,8 @@ async fn patches() {
     api.patch(&path, "application/merge-patch+json", &json!({"spec": {"interval": "often"}})).await.expect(422);
     api.patch(&path, "application/merge-patch+json", &json!({"metadata": {"resourceVersion": "1"}})).await.expect(409);
     api.patch(&path, "application/strategic-merge-patch+json", &json!({})).await.expect(415);
-    api.patch(&path, "application/apply-patch+yaml", &json!({})).await.expect(415);
+    // Server-side apply needs a fieldManager (tests/apply.rs covers apply).
+    api.patch(&path, "application/apply-patch+yaml", &json!({})).await.expect(422);
     api.patch(&format!("{GIT}/missing"), "application/merge-patch+json", &json!({})).await.expect(404);
 
     // Status patch.
@@ -453,7 +454,9 @@ async fn tables_and_partial_metadata() {
     assert_eq!(p["kind"], "PartialObjectMetadataList");
     assert_eq!(p["items"][0]["metadata"]["name"], "app");
     assert!(p["items"][0].get("spec").is_none());
-    api.call(Method::GET, GIT, &[("accept", "application/yaml")], None).await.expect(406);
+    let yaml = api.call(Method::GET, GIT, &[("accept", "application/yaml")], None).await.expect(200);
+    assert_eq!(yaml.header("content-type"), Some("application/yaml"));
+    api.call(Method::GET, GIT, &[("accept", "text/html")], None).await.expect(406);
 }
 
 #[tokio::test]

@@ -261,3 +261,75 @@ async fn kubectl_against_standalone_server() {
     assert_eq!(accepted, 51);
     running.shutdown().await;
 }
+
+/// `kubectl apply --server-side`: create, a no-op second apply, conflicts between two field
+/// managers, `--force-conflicts`, `--show-managed-fields`, and client-side apply before and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let mut config = ServeConfig::new(dir.path().join("data"));
+    config.secure_port = 0;
+    config.store = StoreOptions { sync: false, ..StoreOptions::default() };
+    let running = eddy_apiserver::start(config).await.unwrap_or_else(|e| panic!("starting: {e}"));
+    let k = Kubectl {
+        binary: kubectl_binary(),
+        kubeconfig: running.kubeconfig.clone().expect("standalone mode writes a kubeconfig"),
+    };
+    let manifest = |file: &str, spec: &str| -> String {
+        let path = dir.path().join(file);
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: app\n  namespace: default\n\
+                 spec:\n  url: https://github.com/org/app\n{spec}"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        path.to_string_lossy().into_owned()
+    };
+    let rv = "jsonpath={.metadata.resourceVersion}";
+
+    let app = manifest("app.yaml", "  interval: 5m\n");
+    let out = k.ok(&["apply", "--server-side", "-f", &app]).await;
+    assert_eq!(out.trim(), "gitrepository.source.toolkit.fluxcd.io/app serverside-applied");
+    let first = k.ok(&["get", "gitrepository", "app", "-o", rv]).await;
+    let out = k.ok(&["apply", "--server-side", "-f", &app]).await;
+    assert_eq!(out.trim(), "gitrepository.source.toolkit.fluxcd.io/app serverside-applied");
+    assert_eq!(k.ok(&["get", "gitrepository", "app", "-o", rv]).await, first, "a second apply writes nothing");
+
+    // A second manager that disagrees conflicts, naming the field and the owner.
+    let other = manifest("other.yaml", "  interval: 10m\n");
+    let refused = k.run(&["apply", "--server-side", "--field-manager=other", "-f", &other]).await;
+    assert!(!refused.ok, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains(r#"Apply failed with 1 conflict: conflict with "kubectl": .spec.interval"#),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(k.ok(&["get", "gitrepository", "app", "-o", "jsonpath={.spec.interval}"]).await, "5m");
+    k.ok(&["apply", "--server-side", "--field-manager=other", "--force-conflicts", "-f", &other]).await;
+    assert_eq!(k.ok(&["get", "gitrepository", "app", "-o", "jsonpath={.spec.interval}"]).await, "10m");
+
+    let shown = k.ok(&["get", "gitrepository", "app", "--show-managed-fields", "-o", "yaml"]).await;
+    assert!(shown.contains("managedFields:"), "{shown}");
+    assert!(shown.contains("manager: kubectl\n") && shown.contains("manager: other\n"), "{shown}");
+    assert!(shown.contains("operation: Apply"), "{shown}");
+    let hidden = k.ok(&["get", "gitrepository", "app", "-o", "yaml"]).await;
+    assert!(!hidden.contains("managedFields"), "{hidden}");
+
+    // Client-side apply after server-side apply works, and records its Update manager.
+    let client = manifest("client.yaml", "  interval: 15m\n");
+    let out = k.ok(&["apply", "-f", &client]).await;
+    assert!(out.contains("gitrepository.source.toolkit.fluxcd.io/app configured"), "{out}");
+    assert_eq!(k.ok(&["get", "gitrepository", "app", "-o", "jsonpath={.spec.interval}"]).await, "15m");
+    let managers = k.ok(&["get", "gitrepository", "app", "-o", "jsonpath={.metadata.managedFields[*].manager}"]).await;
+    assert!(managers.split(' ').any(|m| m == "kubectl-client-side-apply"), "{managers}");
+
+    // ... and upgrading back to server-side apply takes over the client-side fields without
+    // conflicts (kubectl migrates the client-side manager, the server honours last-applied).
+    let server = manifest("server.yaml", "  interval: 20m\n");
+    let out = k.ok(&["apply", "--server-side", "-f", &server]).await;
+    assert!(out.contains("serverside-applied"), "{out}");
+    assert_eq!(k.ok(&["get", "gitrepository", "app", "-o", "jsonpath={.spec.interval}"]).await, "20m");
+    running.shutdown().await;
+}
