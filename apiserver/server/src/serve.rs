@@ -307,6 +307,7 @@ pub fn with_bearer_token(app: axum::Router, token: String) -> axum::Router {
             {
                 next.run(req).await
             } else {
+                crate::auth::drain(req).await;
                 let mut r: Response = error_response(&ApiError {
                     code: 401,
                     reason: "Unauthorized",

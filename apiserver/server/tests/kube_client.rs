@@ -178,13 +178,13 @@ async fn watch_resume_bookmarks_and_compaction() {
     {
         match ev {
             WatchEvent::Added(o) => {
-                events.push(("ADDED", o.metadata.name.unwrap_or_default(), rv_of(o.metadata.resource_version)))
+                events.push(("ADDED", o.metadata.name.unwrap_or_default(), rv_of(o.metadata.resource_version)));
             }
             WatchEvent::Modified(o) => {
-                events.push(("MODIFIED", o.metadata.name.unwrap_or_default(), rv_of(o.metadata.resource_version)))
+                events.push(("MODIFIED", o.metadata.name.unwrap_or_default(), rv_of(o.metadata.resource_version)));
             }
             WatchEvent::Deleted(o) => {
-                events.push(("DELETED", o.metadata.name.unwrap_or_default(), rv_of(o.metadata.resource_version)))
+                events.push(("DELETED", o.metadata.name.unwrap_or_default(), rv_of(o.metadata.resource_version)));
             }
             WatchEvent::Bookmark(bm) => bookmark = Some(bm.metadata.resource_version.clone()),
             WatchEvent::Error(e) => panic!("watch error {e:?}"),

@@ -474,7 +474,10 @@ pub fn with_delegated_auth(app: axum::Router, auth: Arc<Delegated>) -> axum::Rou
             let peer = req.extensions().get::<PeerCertificates>().cloned();
             let user = match auth.authenticate(req.headers(), peer.as_ref()).await {
                 Ok(u) => u,
-                Err(e) => return error_with_challenge(&e),
+                Err(e) => {
+                    drain(req).await;
+                    return error_with_challenge(&e);
+                }
             };
             // The identity headers have served their purpose; handlers never see them.
             let config = auth.config();
@@ -486,12 +489,19 @@ pub fn with_delegated_auth(app: axum::Router, auth: Arc<Delegated>) -> axum::Rou
             let attrs = Attributes::from_request(req.method().as_str(), req.uri().path(), req.uri().query());
             if let Err(e) = auth.authorize(&user, &attrs).await {
                 tracing::debug!(user = %user.name, ?attrs, "forbidden");
+                drain(req).await;
                 return error_response(&e);
             }
             req.extensions_mut().insert(user);
             next.run(req).await
         }
     }))
+}
+
+/// Reads (and drops) what is left of a refused request's body, up to the body limit, so that
+/// HTTP/2 clients get the answer on a cleanly finished stream rather than a reset.
+pub async fn drain(req: Request) {
+    let _ = axum::body::to_bytes(req.into_body(), crate::http::MAX_BODY_BYTES).await;
 }
 
 /// A 401 answer with its `WWW-Authenticate` challenge.
