@@ -636,6 +636,9 @@ async fn list_or_watch<E: KvEngine>(
     let cont = query.get("continue").filter(|c| !c.is_empty()).map(Continue::decode).transpose()?;
     let current = shared.registry.store().current_revision();
     let revision = list_revision(current, query, limit, cont.as_ref())?;
+    if limit.is_none() && matches!(format, ObjectFormat::Object) && encoding == Encoding::Json {
+        return streamed_list(shared, res, namespace, revision, labels, fields);
+    }
     let start_after = cont.as_ref().map(|c| (c.namespace.clone(), c.name.clone()));
     let page = shared
         .registry
@@ -658,6 +661,106 @@ async fn list_or_watch<E: KvEngine>(
         }
     };
     Ok(object_response(StatusCode::OK, &body, encoding))
+}
+
+/// Objects read and encoded at a time by a streamed list.
+const STREAM_PAGE: usize = 500;
+
+/// A complete JSON list (no `limit`) written as it is read: pages of [`STREAM_PAGE`] objects,
+/// all at the first page's revision, so the answer is one consistent snapshot — the same bytes
+/// as a materialised list — while the server never holds more than one page of objects.
+/// Errors found before the first byte (410, 504, bad selectors) are ordinary error answers; an
+/// error after that (the revision compacted away during a very long read) cuts the body short,
+/// which clients report as a failed list.
+fn streamed_list<E: KvEngine>(
+    shared: &Shared<E>,
+    res: &Resource,
+    namespace: Option<&str>,
+    revision: Option<u64>,
+    labels: crate::selector::LabelSelector,
+    fields: crate::selector::FieldSelector,
+) -> Result<Response, ApiError> {
+    struct State<E: KvEngine> {
+        registry: Registry<E>,
+        res: Resource,
+        namespace: Option<String>,
+        revision: u64,
+        next: Option<(String, String)>,
+        labels: crate::selector::LabelSelector,
+        fields: crate::selector::FieldSelector,
+        done: bool,
+    }
+    fn encode_items(out: &mut Vec<u8>, items: &[Value], first: &mut bool) {
+        for item in items {
+            if !std::mem::take(first) {
+                out.push(b',');
+            }
+            // Serialising a `Value` into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, item);
+        }
+    }
+    let registry = shared.registry.clone();
+    let page =
+        registry.list(res, namespace, revision, None, Some(STREAM_PAGE), |o| labels.matches(o) && fields.matches(o))?;
+    let mut head = serde_json::to_vec(&json!({
+        "apiVersion": res.api_version(),
+        "kind": res.info().list_kind,
+        "metadata": {"resourceVersion": page.revision.to_string()},
+    }))
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    head.pop(); // the closing brace: the items follow
+    head.extend_from_slice(b",\"items\":[");
+    let mut first = true;
+    encode_items(&mut head, &page.items, &mut first);
+    if page.next.is_none() {
+        head.extend_from_slice(b"]}");
+    }
+    let state = State {
+        registry,
+        res: *res,
+        namespace: namespace.map(str::to_owned),
+        revision: page.revision,
+        done: page.next.is_none(),
+        next: page.next,
+        labels,
+        fields,
+    };
+    let head = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) });
+    let rest = futures_util::stream::unfold((state, first), |(mut st, mut first)| async move {
+        if st.done {
+            return None;
+        }
+        let (labels, fields) = (&st.labels, &st.fields);
+        let page = st.registry.list(
+            &st.res,
+            st.namespace.as_deref(),
+            Some(st.revision),
+            st.next.take(),
+            Some(STREAM_PAGE),
+            |o| labels.matches(o) && fields.matches(o),
+        );
+        match page {
+            Ok(page) => {
+                let mut out = Vec::with_capacity(page.items.len() * 2048);
+                encode_items(&mut out, &page.items, &mut first);
+                st.done = page.next.is_none();
+                st.next = page.next;
+                if st.done {
+                    out.extend_from_slice(b"]}");
+                }
+                Some((Ok(Bytes::from(out)), (st, first)))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a streamed list failed after its first page");
+                st.done = true;
+                Some((Err(std::io::Error::other(e.to_string())), (st, first)))
+            }
+        }
+    });
+    let body = futures_util::StreamExt::chain(head, rest);
+    let mut r = Response::new(Body::from_stream(body));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(r)
 }
 
 fn watch<E: KvEngine>(

@@ -512,3 +512,63 @@ async fn metrics_count_requests() {
     assert!(text.contains(r#"apiserver_request_total{verb="GET",group="source.toolkit.fluxcd.io",resource="gitrepositories",code="404"} 1"#));
     assert!(text.contains("eddy_store_revision 1"));
 }
+
+#[tokio::test]
+async fn full_lists_stream_many_pages_as_one_snapshot() {
+    let api = Api::new();
+    // More than two of the server's internal pages, over three namespaces, every third labelled.
+    let total = 1_203;
+    for i in 0..total {
+        let ns = ["a", "b", "c"][i % 3];
+        let mut obj = git(&format!("repo-{i:04}"));
+        obj["metadata"]["namespace"] = json!(ns);
+        if i % 3 == 0 {
+            obj["metadata"]["labels"] = json!({"pick": "yes"});
+        }
+        api.post(&format!("/apis/source.toolkit.fluxcd.io/v1/namespaces/{ns}/gitrepositories"), &obj).await.expect(201);
+    }
+    let all = api.get("/apis/source.toolkit.fluxcd.io/v1/gitrepositories").await.expect(200);
+    assert_eq!(all.body["kind"], "GitRepositoryList");
+    let items = all.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), total);
+    let keys: Vec<(String, String)> = items
+        .iter()
+        .map(|o| {
+            (
+                o["metadata"]["namespace"].as_str().unwrap().to_owned(),
+                o["metadata"]["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(keys, sorted, "ordered by namespace and name, no duplicates");
+    let rv: u64 = all.body["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    assert!(items.iter().all(|o| o["metadata"]["resourceVersion"].as_str().unwrap().parse::<u64>().unwrap() <= rv));
+
+    let picked =
+        api.get("/apis/source.toolkit.fluxcd.io/v1/gitrepositories?labelSelector=pick%3Dyes").await.expect(200);
+    assert_eq!(picked.body["items"].as_array().map(Vec::len), Some(total.div_ceil(3)));
+    let one_ns = api.get("/apis/source.toolkit.fluxcd.io/v1/namespaces/b/gitrepositories").await.expect(200);
+    assert_eq!(one_ns.body["items"].as_array().map(Vec::len), Some(total / 3));
+    // An exact revision in the past still streams the state of then.
+    let past = api
+        .get("/apis/source.toolkit.fluxcd.io/v1/gitrepositories?resourceVersion=5&resourceVersionMatch=Exact")
+        .await
+        .expect(200);
+    assert_eq!(past.body["items"].as_array().map(Vec::len), Some(5));
+    // Empty results are a complete list too.
+    let none = api.get("/apis/source.toolkit.fluxcd.io/v1/gitrepositories?labelSelector=pick%3Dno").await.expect(200);
+    assert_eq!(none.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_future_resource_version_is_a_504_with_retry_after() {
+    let api = Api::new();
+    api.post(GIT, &git("a")).await.expect(201);
+    let a = api.get("/apis/source.toolkit.fluxcd.io/v1/gitrepositories?resourceVersion=999999").await.expect(504);
+    assert_eq!(a.body["reason"], "Timeout");
+    assert!(a.body["message"].as_str().unwrap_or_default().starts_with("Too large resource version"));
+    assert_eq!(a.header("retry-after"), Some("1"));
+}
