@@ -289,10 +289,9 @@ mod tests {
     #[test]
     fn stamps_are_found_in_event_lines() {
         let patch = stamp_patch(1_234_567_890_123);
-        let line = format!(
-            r#"{{"type":"MODIFIED","object":{{"metadata":{{"annotations":{{"a":"b","bench.eddy.dev/sent":"1234567890123"}}}}}}}}"#
-        );
-        assert_eq!(sent_nanos_in(line.as_bytes()), Some(1_234_567_890_123));
+        let line: &[u8] =
+            br#"{"type":"MODIFIED","object":{"metadata":{"annotations":{"a":"b","bench.eddy.dev/sent":"1234567890123"}}}}"#;
+        assert_eq!(sent_nanos_in(line), Some(1_234_567_890_123));
         assert_eq!(sent_nanos_in(&patch), Some(1_234_567_890_123));
         assert_eq!(sent_nanos_in(br#"{"type":"BOOKMARK"}"#), None);
     }
