@@ -21,9 +21,10 @@ use crate::negotiate::{
 };
 use crate::query::{Continue, Query};
 use crate::registry::{Change, DeleteOptions, ListPage, Registry, Resource, WriteOptions, parse_resource_version};
+use crate::selector::Selectors;
 use crate::status::{ApiError, Target};
 use crate::table::{partial_metadata, partial_metadata_list, table};
-use crate::watch::{WatchSpec, WatchStream, error_line};
+use crate::watch::{self, WatchSpec, WatchStream, error_line};
 
 /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -502,12 +503,9 @@ async fn collection<E: KvEngine>(
             Ok(with_warnings(object_response(StatusCode::CREATED, &rendered, encoding), &written.warnings))
         }
         Method::DELETE => {
-            let labels = query.label_selector()?;
-            let fields = query.field_selector()?;
+            let selectors = Selectors { labels: query.label_selector()?, fields: query.field_selector()? };
             let opts = delete_options(query, &Value::Null)?;
-            let page = shared
-                .registry
-                .list(res, Some(namespace), None, None, None, |o| labels.matches(o) && fields.matches(o))?;
+            let page = shared.registry.list(res, Some(namespace), None, None, None, |o| selectors.matches(o))?;
             let mut deleted = Vec::new();
             for obj in &page.items {
                 let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
@@ -542,15 +540,10 @@ fn delete_options(query: &Query, body: &Value) -> Result<DeleteOptions, ApiError
 }
 
 fn list_body(res: &Resource, page: &ListPage) -> Value {
-    let mut meta = json!({"resourceVersion": page.revision.to_string()});
-    if let Some((ns, name)) = &page.next {
-        meta["continue"] =
-            json!(Continue { revision: page.revision, namespace: ns.clone(), name: name.clone() }.encode());
-    }
     json!({
         "apiVersion": res.api_version(),
         "kind": res.info().list_kind,
-        "metadata": meta,
+        "metadata": list_meta(page),
         "items": page.items,
     })
 }
@@ -624,35 +617,44 @@ async fn list_or_watch<E: KvEngine>(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let (format, encoding) = negotiate_objects(headers)?;
-    let labels = query.label_selector()?;
-    let fields = query.field_selector()?;
+    let selectors = Selectors { labels: query.label_selector()?, fields: query.field_selector()? };
     if query.flag("watch") {
         if encoding == Encoding::Yaml {
             return Err(ApiError::not_acceptable("watch streams are served as application/json only"));
         }
-        return watch(shared, res, namespace, query, format, labels, fields);
+        return watch(shared, res, namespace, query, format, selectors);
     }
     let limit = query.limit()?;
     let cont = query.get("continue").filter(|c| !c.is_empty()).map(Continue::decode).transpose()?;
     let current = shared.registry.store().current_revision();
     let revision = list_revision(current, query, limit, cont.as_ref())?;
-    if limit.is_none() && matches!(format, ObjectFormat::Object) && encoding == Encoding::Json {
-        return streamed_list(shared, res, namespace, revision, labels, fields);
+    let json_objects = matches!(format, ObjectFormat::Object) && encoding == Encoding::Json;
+    if limit.is_none() && json_objects {
+        return streamed_list(shared, res, namespace, revision, selectors);
     }
     let start_after = cont.as_ref().map(|c| (c.namespace.clone(), c.name.clone()));
+    let expired = |e: ApiError| {
+        if e.code == 410 && cont.is_some() {
+            ApiError::expired(
+                "The provided continue parameter is too old to display a consistent list result. \
+                 You can start a new list without the continue parameter.",
+            )
+        } else {
+            e
+        }
+    };
+    if json_objects {
+        let page =
+            shared.registry.list_json(res, namespace, revision, start_after, limit, &selectors).map_err(expired)?;
+        let mut body = list_head(res, page.revision, page.next.as_ref());
+        encode_items(&mut body, &page.items, &mut true);
+        body.extend_from_slice(b"]}");
+        return Ok(bytes_response(StatusCode::OK, Bytes::from(body), "application/json"));
+    }
     let page = shared
         .registry
-        .list(res, namespace, revision, start_after, limit, |o| labels.matches(o) && fields.matches(o))
-        .map_err(|e| {
-            if e.code == 410 && cont.is_some() {
-                ApiError::expired(
-                    "The provided continue parameter is too old to display a consistent list result. \
-                     You can start a new list without the continue parameter.",
-                )
-            } else {
-                e
-            }
-        })?;
+        .list(res, namespace, revision, start_after, limit, |o| selectors.matches(o))
+        .map_err(expired)?;
     let body = match format {
         ObjectFormat::Object => list_body(res, &page),
         ObjectFormat::PartialMetadata(v) => partial_metadata_list(&page.items, list_meta(&page), v),
@@ -677,8 +679,7 @@ fn streamed_list<E: KvEngine>(
     res: &Resource,
     namespace: Option<&str>,
     revision: Option<u64>,
-    labels: crate::selector::LabelSelector,
-    fields: crate::selector::FieldSelector,
+    selectors: Selectors,
 ) -> Result<Response, ApiError> {
     struct State<E: KvEngine> {
         registry: Registry<E>,
@@ -686,30 +687,12 @@ fn streamed_list<E: KvEngine>(
         namespace: Option<String>,
         revision: u64,
         next: Option<(String, String)>,
-        labels: crate::selector::LabelSelector,
-        fields: crate::selector::FieldSelector,
+        selectors: Selectors,
         done: bool,
     }
-    fn encode_items(out: &mut Vec<u8>, items: &[Value], first: &mut bool) {
-        for item in items {
-            if !std::mem::take(first) {
-                out.push(b',');
-            }
-            // Serialising a `Value` into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, item);
-        }
-    }
     let registry = shared.registry.clone();
-    let page =
-        registry.list(res, namespace, revision, None, Some(STREAM_PAGE), |o| labels.matches(o) && fields.matches(o))?;
-    let mut head = serde_json::to_vec(&json!({
-        "apiVersion": res.api_version(),
-        "kind": res.info().list_kind,
-        "metadata": {"resourceVersion": page.revision.to_string()},
-    }))
-    .map_err(|e| ApiError::internal(e.to_string()))?;
-    head.pop(); // the closing brace: the items follow
-    head.extend_from_slice(b",\"items\":[");
+    let page = registry.list_json(res, namespace, revision, None, Some(STREAM_PAGE), &selectors)?;
+    let mut head = list_head(res, page.revision, None);
     let mut first = true;
     encode_items(&mut head, &page.items, &mut first);
     if page.next.is_none() {
@@ -722,26 +705,24 @@ fn streamed_list<E: KvEngine>(
         revision: page.revision,
         done: page.next.is_none(),
         next: page.next,
-        labels,
-        fields,
+        selectors,
     };
     let head = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) });
     let rest = futures_util::stream::unfold((state, first), |(mut st, mut first)| async move {
         if st.done {
             return None;
         }
-        let (labels, fields) = (&st.labels, &st.fields);
-        let page = st.registry.list(
+        let page = st.registry.list_json(
             &st.res,
             st.namespace.as_deref(),
             Some(st.revision),
             st.next.take(),
             Some(STREAM_PAGE),
-            |o| labels.matches(o) && fields.matches(o),
+            &st.selectors,
         );
         match page {
             Ok(page) => {
-                let mut out = Vec::with_capacity(page.items.len() * 2048);
+                let mut out = Vec::with_capacity(page.items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
                 encode_items(&mut out, &page.items, &mut first);
                 st.done = page.next.is_none();
                 st.next = page.next;
@@ -763,20 +744,42 @@ fn streamed_list<E: KvEngine>(
     Ok(r)
 }
 
+/// A JSON list up to the opening bracket of its items.
+fn list_head(res: &Resource, revision: u64, next: Option<&(String, String)>) -> Vec<u8> {
+    let mut meta = json!({"resourceVersion": revision.to_string()});
+    if let Some((ns, name)) = next {
+        meta["continue"] = json!(Continue { revision, namespace: ns.clone(), name: name.clone() }.encode());
+    }
+    let mut head = json!({"apiVersion": res.api_version(), "kind": res.info().list_kind, "metadata": meta})
+        .to_string()
+        .into_bytes();
+    head.pop(); // the closing brace: the items follow
+    head.extend_from_slice(b",\"items\":[");
+    head
+}
+
+/// Appends JSON items, comma-separated (`first` tells whether one was written before).
+fn encode_items(out: &mut Vec<u8>, items: &[Bytes], first: &mut bool) {
+    for item in items {
+        if !std::mem::take(first) {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+}
+
 fn watch<E: KvEngine>(
     shared: &Shared<E>,
     res: &Resource,
     namespace: Option<&str>,
     query: &Query,
     format: ObjectFormat,
-    labels: crate::selector::LabelSelector,
-    fields: crate::selector::FieldSelector,
+    selectors: Selectors,
 ) -> Result<Response, ApiError> {
     let timeout = query.timeout_seconds()?.map_or(shared.options.default_watch_timeout, Duration::from_secs);
     let spec = WatchSpec {
         resource: *res,
-        labels,
-        fields,
+        selectors,
         format,
         include: query.include_object()?,
         bookmarks: query.flag("allowWatchBookmarks"),
@@ -800,14 +803,19 @@ fn watch<E: KvEngine>(
     // ADDED events; with one, it starts right after that revision.
     let initial = send_initial.unwrap_or(matches!(rv, None | Some("0")));
     let from = if initial {
-        let page = shared.registry.list(res, namespace, None, None, None, |o| spec.matches(o))?;
-        for obj in &page.items {
-            pending.push(WatchStream::<E>::added(&spec, obj));
-        }
+        let revision = if matches!(spec.format, ObjectFormat::Object) {
+            let page = shared.registry.list_json(res, namespace, None, None, None, &spec.selectors)?;
+            pending.extend(page.items.iter().map(|obj| watch::event_line("ADDED", obj)));
+            page.revision
+        } else {
+            let page = shared.registry.list(res, namespace, None, None, None, |o| spec.matches(o))?;
+            pending.extend(page.items.iter().map(|obj| WatchStream::<E>::added(&spec, obj)));
+            page.revision
+        };
         if send_initial == Some(true) {
-            pending.push(WatchStream::<E>::initial_events_end(&spec, page.revision));
+            pending.push(WatchStream::<E>::initial_events_end(&spec, revision));
         }
-        page.revision
+        revision
     } else {
         let r = match rv {
             Some(r) => parse_resource_version(r)?,
@@ -856,6 +864,10 @@ async fn object<E: KvEngine>(
                 if n > current {
                     return Err(ApiError::too_large_resource_version(n, current));
                 }
+            }
+            if matches!(format, ObjectFormat::Object) && encoding == Encoding::Json {
+                let body = shared.registry.get_json(res, namespace, name)?;
+                return Ok(bytes_response(StatusCode::OK, body, "application/json"));
             }
             let obj = shared.registry.get(res, namespace, name)?;
             Ok(object_response(StatusCode::OK, &render_object(res, &obj, format, query)?, encoding))

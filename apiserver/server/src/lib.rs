@@ -12,6 +12,8 @@
 //! - [`registry`]: the generic registry store (metadata rules, admission through
 //!   `eddy-api`, conversion, optimistic concurrency, two-phase delete, server-side apply and
 //!   `managedFields` through `eddy-ssa`) with a small per-kind [`registry::Strategy`];
+//! - [`codec`]: the storage codec — canonical stored bytes, so reads in the storage version
+//!   copy bytes instead of decoding objects;
 //! - [`watch`]: chunked watch streams with selectors, bookmarks and streaming lists;
 //! - [`status`]: every error as a `metav1.Status` with reason, code and field causes;
 //! - [`serve`]: TLS (rustls, HTTP/1.1 and HTTP/2), bearer-token authentication and the
@@ -30,6 +32,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod codec;
 pub mod discovery;
 pub mod http;
 pub mod metrics;

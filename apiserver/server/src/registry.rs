@@ -17,7 +17,9 @@ use eddy_ssa::{ApplyError, FieldManager, Request};
 use eddy_storage::{Key, KvEngine, ListOptions, Object, Preconditions, Prefix, Revision, Store};
 use serde_json::{Map, Value, json};
 
+use crate::codec;
 use crate::patch::{json_patch, merge_patch};
+use crate::selector::Selectors;
 use crate::status::{ApiError, Cause, Target};
 
 /// Per-kind behaviour. Flux kinds differ only in whether `status` is a subresource, so one
@@ -183,6 +185,20 @@ pub struct ListPage {
     pub next: Option<(String, String)>,
 }
 
+/// Items read by one list call, the revision they reflect and where the next page starts.
+type Page<T> = (Vec<T>, Revision, Option<(String, String)>);
+
+/// A list page as JSON.
+#[derive(Debug, Clone)]
+pub struct JsonPage {
+    /// Each object as JSON (in the requested version, with `resourceVersion`).
+    pub items: Vec<Bytes>,
+    /// The revision the list reflects.
+    pub revision: Revision,
+    /// Where the next page starts, when there is one.
+    pub next: Option<(String, String)>,
+}
+
 /// A successful write: the object and the warnings to send.
 #[derive(Debug, Clone)]
 pub struct Written {
@@ -283,7 +299,19 @@ impl<E: KvEngine> Registry<E> {
         self.decode(res, &obj)
     }
 
-    /// One list page as of `revision` (newest when `None`), after `start_after`.
+    /// `GET` one object as JSON in the requested version (the stored bytes with
+    /// `resourceVersion` spliced in when no conversion or new default applies).
+    ///
+    /// # Errors
+    /// 404 when missing.
+    pub fn get_json(&self, res: &Resource, namespace: &str, name: &str) -> Result<Bytes, ApiError> {
+        let obj =
+            self.store.get(&res.key(namespace, name)).map_err(|e| ApiError::from_storage(&e, res.target(name)))?;
+        codec::to_json(res, &obj.value, obj.mod_revision)
+    }
+
+    /// One list page as of `revision` (newest when `None`), after `start_after`: the objects
+    /// `keep` accepts, decoded.
     ///
     /// # Errors
     /// 410 when `revision` is compacted, 504 when it is in the future.
@@ -296,10 +324,50 @@ impl<E: KvEngine> Registry<E> {
         limit: Option<usize>,
         mut keep: impl FnMut(&Value) -> bool,
     ) -> Result<ListPage, ApiError> {
+        let (items, revision, next) = self.list_with(res, namespace, revision, start_after, limit, |obj| {
+            let v = self.decode(res, obj)?;
+            Ok(keep(&v).then_some(v))
+        })?;
+        Ok(ListPage { items, revision, next })
+    }
+
+    /// [`Registry::list`] with every item as JSON in the requested version, filtered by
+    /// `selectors` on the stored bytes: a full list of objects stored in the requested
+    /// version is a copy of their bytes (see [`codec`]).
+    ///
+    /// # Errors
+    /// As [`Registry::list`].
+    pub fn list_json(
+        &self,
+        res: &Resource,
+        namespace: Option<&str>,
+        revision: Option<Revision>,
+        start_after: Option<(String, String)>,
+        limit: Option<usize>,
+        selectors: &Selectors,
+    ) -> Result<JsonPage, ApiError> {
+        let (items, revision, next) = self.list_with(res, namespace, revision, start_after, limit, |obj| {
+            if !selectors.matches_stored(obj)? {
+                return Ok(None);
+            }
+            codec::to_json(res, &obj.value, obj.mod_revision).map(Some)
+        })?;
+        Ok(JsonPage { items, revision, next })
+    }
+
+    /// Reads pages from the store until `limit` items are kept (filtering happens after the
+    /// store's page, as kube-apiserver does over etcd) or nothing is left.
+    fn list_with<T>(
+        &self,
+        res: &Resource,
+        namespace: Option<&str>,
+        revision: Option<Revision>,
+        start_after: Option<(String, String)>,
+        limit: Option<usize>,
+        mut item: impl FnMut(&Object) -> Result<Option<T>, ApiError>,
+    ) -> Result<Page<T>, ApiError> {
         let mut items = Vec::new();
         let mut options = ListOptions { revision, start_after, limit };
-        // Filtering happens after the store's page: keep reading until the page is full or
-        // nothing is left, as kube-apiserver does over etcd.
         loop {
             let page = self
                 .store
@@ -307,8 +375,7 @@ impl<E: KvEngine> Registry<E> {
                 .map_err(|e| ApiError::from_storage(&e, res.target("")))?;
             let last = page.objects.last().map(|o| (o.namespace.clone(), o.name.clone()));
             for obj in &page.objects {
-                let v = self.decode(res, obj)?;
-                if keep(&v) {
+                if let Some(v) = item(obj)? {
                     items.push(v);
                 }
                 if limit.is_some_and(|l| items.len() >= l) {
@@ -316,7 +383,7 @@ impl<E: KvEngine> Registry<E> {
                     let more_here =
                         page.objects.last().is_some_and(|o| (&o.namespace, &o.name) != (&next_key.0, &next_key.1));
                     let next = (more_here || page.more).then_some(next_key);
-                    return Ok(ListPage { items, revision: page.revision, next });
+                    return Ok((items, page.revision, next));
                 }
             }
             match (page.more, last) {
@@ -324,7 +391,7 @@ impl<E: KvEngine> Registry<E> {
                     options.revision = Some(page.revision);
                     options.start_after = Some(last);
                 }
-                _ => return Ok(ListPage { items, revision: page.revision, next: None }),
+                _ => return Ok((items, page.revision, None)),
             }
         }
     }
@@ -389,7 +456,7 @@ impl<E: KvEngine> Registry<E> {
                 meta_mut(&mut obj).insert("name".into(), json!(generated_name(prefix)));
             }
             let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
-            let stored = to_storage(&obj)?;
+            let stored = codec::encode(res.info(), &obj)?;
             if opts.dry_run {
                 if self.store.get(&res.key(namespace, &name)).is_ok() {
                     if attempt + 1 < attempts {
@@ -632,7 +699,7 @@ impl<E: KvEngine> Registry<E> {
         if without_managed_fields_times(new.clone()) == without_managed_fields_times(old.clone()) {
             return Ok(Written { object: old.clone(), warnings, created: false });
         }
-        let stored = to_storage(&new)?;
+        let stored = codec::encode(res.info(), &new)?;
         if opts.dry_run {
             return Ok(Written { object: through_codec(res, &new)?, warnings, created: false });
         }
@@ -725,7 +792,7 @@ impl<E: KvEngine> Registry<E> {
             if opts.dry_run {
                 return Ok(obj);
             }
-            match self.store.update(&key, to_storage(&obj)?, Some(current.mod_revision)).await {
+            match self.store.update(&key, codec::encode(res.info(), &obj)?, Some(current.mod_revision)).await {
                 Ok(o) => return self.decode(res, &o),
                 Err(e) if e.is_conflict() => {}
                 Err(e) => return Err(ApiError::from_storage(&e, target)),
@@ -854,50 +921,17 @@ fn without_managed_fields_times(mut v: Value) -> Value {
 /// # Errors
 /// 500 when the stored bytes are not a valid object of the kind.
 pub fn decode_stored(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
-    let mut v = decode_codec(res, bytes)?;
-    meta_mut(&mut v).insert("resourceVersion".into(), json!(revision.to_string()));
-    Ok(v)
-}
-
-/// kube-apiserver's storage codec for custom resources: the stored object is pruned and
-/// defaulted with the schema of the version it is stored in (so objects stored before a default
-/// existed show it), converted to the requested version and pruned with that version's schema
-/// (whose defaults are not applied).
-fn decode_codec(res: &Resource, bytes: &[u8]) -> Result<Value, ApiError> {
-    let mut v: Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
-    let stored_version =
-        v.get("apiVersion").and_then(Value::as_str).map(|a| eddy_api::split_api_version(a).1.to_owned());
-    if let Some(schema) = stored_version.as_deref().and_then(|sv| res.info().version(sv)).map(|v| &v.schema) {
-        eddy_api::pruning::prune(schema, &mut v);
-        eddy_api::defaulting::default(schema, &mut v);
-    }
-    if stored_version.as_deref() != Some(res.version) {
-        v = eddy_api::conversion::convert(v, res.version)
-            .map_err(|e| ApiError::internal(format!("converting stored object: {e}")))?;
-        if let Some(schema) = res.info().version(res.version).map(|v| &v.schema) {
-            eddy_api::pruning::prune(schema, &mut v);
-        }
-    }
-    Ok(v)
+    codec::decode_at(res, bytes, revision)
 }
 
 /// A write's answer as the storage codec would hand it back (for dry runs, which store
 /// nothing): encoded in the storage version and decoded again, keeping `resourceVersion`.
 fn through_codec(res: &Resource, obj: &Value) -> Result<Value, ApiError> {
-    let mut v = decode_codec(res, &to_storage(obj)?)?;
+    let mut v = codec::decode(res, &codec::encode(res.info(), obj)?)?;
     if let Some(rv) = obj.pointer("/metadata/resourceVersion").cloned() {
         meta_mut(&mut v).insert("resourceVersion".into(), rv);
     }
     Ok(v)
-}
-
-/// Serialises an object in its storage version, without `resourceVersion`.
-fn to_storage(obj: &Value) -> Result<Bytes, ApiError> {
-    let mut v = eddy_api::conversion::convert_to_storage(obj.clone())
-        .map_err(|e| ApiError::internal(format!("converting to the storage version: {e}")))?;
-    meta_mut(&mut v).remove("resourceVersion");
-    serde_json::to_vec(&v).map(Bytes::from).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Checks (or fills in) `apiVersion` and `kind` against the URL.

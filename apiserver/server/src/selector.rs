@@ -110,7 +110,18 @@ impl LabelSelector {
     #[must_use]
     pub fn matches(&self, obj: &Value) -> bool {
         let labels = obj.pointer("/metadata/labels");
-        let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        self.matches_with(|k| labels.and_then(|l| l.get(k)).and_then(Value::as_str))
+    }
+
+    /// Whether nothing is required (every object matches).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether the labels `get` looks up satisfy every requirement.
+    #[must_use]
+    pub fn matches_with<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.0.iter().all(|r| match r {
             Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
             Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
@@ -171,10 +182,52 @@ impl FieldSelector {
         })
     }
 
+    /// Whether an object with this namespace and name satisfies every term.
+    #[must_use]
+    pub fn matches_meta(&self, namespace: &str, name: &str) -> bool {
+        self.0.iter().all(|(field, equal, value)| {
+            let actual = if field == "metadata.name" { name } else { namespace };
+            (actual == value) == *equal
+        })
+    }
+
     /// The name an equality term requires, which lets a list read one key.
     #[must_use]
     pub fn exact_name(&self) -> Option<&str> {
         self.0.iter().find(|(f, eq, _)| f == "metadata.name" && *eq).map(|(_, _, v)| v.as_str())
+    }
+}
+
+/// A list's or watch's label and field selectors together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selectors {
+    /// `labelSelector`.
+    pub labels: LabelSelector,
+    /// `fieldSelector`.
+    pub fields: FieldSelector,
+}
+
+impl Selectors {
+    /// Whether a decoded object passes both selectors.
+    #[must_use]
+    pub fn matches(&self, obj: &Value) -> bool {
+        self.labels.matches(obj) && self.fields.matches(obj)
+    }
+
+    /// Whether a stored object passes both selectors, reading only its labels (and those only
+    /// when a label selector is set).
+    ///
+    /// # Errors
+    /// 500 when the stored bytes are not JSON.
+    pub fn matches_stored(&self, obj: &eddy_storage::Object) -> Result<bool, ApiError> {
+        if !self.fields.matches_meta(&obj.namespace, &obj.name) {
+            return Ok(false);
+        }
+        if self.labels.is_empty() {
+            return Ok(true);
+        }
+        let labels = crate::codec::labels(&obj.value)?;
+        Ok(self.labels.matches_with(|k| labels.get(k).map(AsRef::as_ref)))
     }
 }
 

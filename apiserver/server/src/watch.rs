@@ -4,14 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use eddy_storage::{Event, EventType, KvEngine, WatchError, Watcher};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::codec;
 use crate::negotiate::ObjectFormat;
 use crate::registry::{Resource, decode_stored};
-use crate::selector::{FieldSelector, LabelSelector};
+use crate::selector::Selectors;
 use crate::status::ApiError;
 use crate::table::{IncludeObject, partial_metadata, table};
 
@@ -20,10 +21,8 @@ use crate::table::{IncludeObject, partial_metadata, table};
 pub struct WatchSpec {
     /// The resource and the version events are rendered in.
     pub resource: Resource,
-    /// Label selector.
-    pub labels: LabelSelector,
-    /// Field selector.
-    pub fields: FieldSelector,
+    /// Label and field selectors.
+    pub selectors: Selectors,
     /// Object, Table or PartialObjectMetadata.
     pub format: ObjectFormat,
     /// What a Table row carries.
@@ -40,7 +39,7 @@ impl WatchSpec {
     /// Whether an object passes the selectors.
     #[must_use]
     pub fn matches(&self, obj: &Value) -> bool {
-        self.labels.matches(obj) && self.fields.matches(obj)
+        self.selectors.matches(obj)
     }
 
     fn render(&self, obj: &Value) -> Value {
@@ -78,6 +77,18 @@ impl WatchSpec {
     }
 }
 
+/// One line of a stream for an object already rendered as JSON.
+#[must_use]
+pub fn event_line(kind: &str, object: &[u8]) -> Bytes {
+    let mut line = BytesMut::with_capacity(object.len() + kind.len() + 24);
+    line.put_slice(b"{\"type\":\"");
+    line.put_slice(kind.as_bytes());
+    line.put_slice(b"\",\"object\":");
+    line.put_slice(object);
+    line.put_slice(b"}\n");
+    line.freeze()
+}
+
 /// An `ERROR` event line carrying a Status.
 #[must_use]
 pub fn error_line(err: &ApiError) -> Bytes {
@@ -104,6 +115,9 @@ impl<E: KvEngine> WatchStream<E> {
 
     /// Converts a store event into the line to send, if it passes the filters.
     fn event_line(&self, ev: &Event) -> Result<Option<Bytes>, ApiError> {
+        if matches!(self.spec.format, ObjectFormat::Object) {
+            return self.object_event_line(ev);
+        }
         let res = &self.spec.resource;
         let decode = |o: &eddy_storage::Object| decode_stored(res, &o.value, ev.revision);
         let new = ev.object.as_ref().map(decode).transpose()?;
@@ -119,6 +133,24 @@ impl<E: KvEngine> WatchStream<E> {
             _ => None,
         };
         Ok(line)
+    }
+
+    /// [`Self::event_line`] for plain objects: filtered on the stored bytes and rendered by
+    /// the storage codec, without decoding objects stored in the watched version.
+    fn object_event_line(&self, ev: &Event) -> Result<Option<Bytes>, ApiError> {
+        let sel = &self.spec.selectors;
+        let new_ok = ev.object.as_ref().map(|o| sel.matches_stored(o)).transpose()?.unwrap_or(false);
+        let old_ok = ev.prev.as_ref().map(|o| sel.matches_stored(o)).transpose()?.unwrap_or(false);
+        let (kind, obj) = match (ev.kind, &ev.object, &ev.prev) {
+            (EventType::Added, Some(n), _) if new_ok => ("ADDED", n),
+            (EventType::Modified, Some(n), _) if new_ok && old_ok => ("MODIFIED", n),
+            (EventType::Modified, Some(n), _) if new_ok => ("ADDED", n),
+            (EventType::Modified, _, Some(o)) if old_ok => ("DELETED", o),
+            (EventType::Deleted, _, Some(o)) if old_ok => ("DELETED", o),
+            _ => return Ok(None),
+        };
+        let json = codec::to_json(&self.spec.resource, &obj.value, ev.revision)?;
+        Ok(Some(event_line(kind, &json)))
     }
 
     /// The next chunk of the stream; `None` when it ends.
