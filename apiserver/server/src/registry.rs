@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use eddy_api::ResourceInfo;
 use eddy_api::admission::{AdmissionError, FieldValidation};
 use eddy_api::validation::{FieldError, validate_create, validate_update};
-use eddy_ssa::{ApplyError, FieldManager, Request};
+use eddy_ssa::{ApiVersionOnly, ApplyError, FieldManager, Request};
 use eddy_storage::{Key, KvEngine, ListOptions, Object, Preconditions, Prefix, Revision, Store};
 use serde_json::{Map, Value, json};
 
@@ -410,12 +410,12 @@ impl<E: KvEngine> Registry<E> {
         check_type(res, &mut obj)?;
         check_namespace(res, namespace, &mut obj)?;
         let target = res.target(meta_str(&obj, "name").unwrap_or_default());
-        let warnings = decode_request(res, &mut obj, opts.field_validation, &target)?;
+        let decoded = decode_request(res, &mut obj, opts.field_validation, &target)?;
         let now = now_timestamp();
         let api_version = res.api_version();
         let obj =
             field_manager(res.info())?.update_no_errors(None, &obj, &ssa_request(opts, &api_version, false, &now));
-        self.finish_create(res, namespace, obj, opts, warnings, true).await
+        self.finish_create(res, namespace, obj, opts, decoded, true).await
     }
 
     /// The create half of every write: strategy, server metadata, validation, storage.
@@ -425,9 +425,10 @@ impl<E: KvEngine> Registry<E> {
         namespace: &str,
         mut obj: Value,
         opts: &WriteOptions,
-        warnings: Vec<String>,
+        decoded: Decoded,
         allow_generate_name: bool,
     ) -> Result<Written, ApiError> {
+        let Decoded { warnings, defaults } = decoded;
         res.strategy.prepare_for_create(&mut obj);
         {
             let meta = meta_mut(&mut obj);
@@ -445,6 +446,7 @@ impl<E: KvEngine> Registry<E> {
         }
         let target_name = meta_str(&obj, "name").unwrap_or_default().to_owned();
         validate(res, &res.target(&target_name), &obj, None)?;
+        defaults.drop_unstorable(res, &mut obj);
         let uid = uuid::Uuid::new_v4().to_string();
         meta_mut(&mut obj).insert("uid".into(), json!(uid));
         // A generated name is retried a few times when it happens to be taken.
@@ -545,14 +547,14 @@ impl<E: KvEngine> Registry<E> {
             let live = current.as_ref().map(|c| self.decode(res, c)).transpose()?;
             let now = now_timestamp();
             let req = ssa_request(opts, &api_version, status, &now);
-            let mut warnings = Vec::new();
+            let mut decoded = Decoded::default();
             // Whether a conflict with a concurrent write may be resolved by starting over.
             let mut retry = false;
             let new = match change {
                 Change::Replace(_) => {
                     let Some(live) = &live else { return Err(ApiError::not_found(target)) };
                     let mut obj = body.clone();
-                    warnings = decode_request(res, &mut obj, opts.field_validation, &target)?;
+                    decoded = decode_request(res, &mut obj, opts.field_validation, &target)?;
                     fm.update_no_errors(Some(live), &obj, &req)
                 }
                 Change::MergePatch(patch) | Change::JsonPatch(patch) => {
@@ -578,7 +580,7 @@ impl<E: KvEngine> Registry<E> {
                     }
                     check_type(res, &mut obj)?;
                     check_namespace(res, namespace, &mut obj)?;
-                    warnings = decode_request(res, &mut obj, opts.field_validation, &target)?;
+                    decoded = decode_request(res, &mut obj, opts.field_validation, &target)?;
                     fm.update_no_errors(Some(live), &obj, &req)
                 }
                 Change::Apply { config, force } => {
@@ -590,7 +592,7 @@ impl<E: KvEngine> Registry<E> {
                     let applied = fm.apply(live.as_ref(), config, &req, force).map_err(apply_error)?;
                     let mut obj = applied.object;
                     if let Some(v) = res.info().version(res.version) {
-                        warnings.extend(v.deprecation_warning.map(str::to_owned));
+                        decoded.warnings.extend(v.deprecation_warning.map(str::to_owned));
                     }
                     retry = config.pointer("/metadata/resourceVersion").is_none_or(Value::is_null);
                     if live.is_none() {
@@ -617,9 +619,9 @@ impl<E: KvEngine> Registry<E> {
             let uid_precondition = matches!(change, Change::Replace(_));
             let result = match (&current, &live) {
                 (Some(current), Some(old)) => {
-                    self.finish_update(res, &key, current, old, new, status, uid_precondition, opts, warnings).await
+                    self.finish_update(res, &key, current, old, new, status, uid_precondition, opts, decoded).await
                 }
-                _ => self.finish_create(res, namespace, new, opts, warnings, false).await,
+                _ => self.finish_create(res, namespace, new, opts, decoded, false).await,
             };
             match result {
                 Err(e) if retry && e.is_storage_race() => {}
@@ -641,8 +643,9 @@ impl<E: KvEngine> Registry<E> {
         status: bool,
         uid_precondition: bool,
         opts: &WriteOptions,
-        warnings: Vec<String>,
+        decoded: Decoded,
     ) -> Result<Written, ApiError> {
+        let Decoded { warnings, defaults } = decoded;
         let target = res.target(&current.name);
         let expected = match meta_str(&new, "resourceVersion").filter(|s| !s.is_empty()) {
             Some(rv) => parse_resource_version(rv)?,
@@ -692,6 +695,7 @@ impl<E: KvEngine> Registry<E> {
             let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             meta_mut(&mut new).insert("generation".into(), json!(generation + 1));
         }
+        defaults.drop_unstorable(res, &mut new);
         // A write that changes nothing but managedFields timestamps is no write at all
         // (kube's IgnoreManagedFieldsTimestampsTransformer). Objects are compared as clients
         // read them (in the request's version, defaulted), so that defaults missing from the
@@ -833,9 +837,17 @@ pub enum Change<'a> {
 }
 
 /// The server-side-apply field manager of a kind (built once per kind).
+///
+/// It converts objects between versions as kube-apiserver does for the upstream Flux CRDs
+/// (conversion strategy `None`: only `apiVersion` changes), not with Eddy's conversion, so that
+/// `managedFields` across versions come out as kube's: an object holding a field another
+/// manager's version does not declare cannot be compared in that version, which fails an
+/// update (its `managedFields` are then dropped) or an apply, as in kube.
 fn field_manager(info: &ResourceInfo) -> Result<&'static FieldManager, ApiError> {
     static MANAGERS: OnceLock<Vec<FieldManager>> = OnceLock::new();
-    let all = MANAGERS.get_or_init(|| eddy_api::registry().iter().map(FieldManager::for_resource).collect());
+    let all = MANAGERS.get_or_init(|| {
+        eddy_api::registry().iter().map(|r| FieldManager::for_resource_with(r, Box::new(ApiVersionOnly))).collect()
+    });
     eddy_api::registry()
         .iter()
         .position(|r| r.group == info.group && r.kind == info.kind)
@@ -859,6 +871,15 @@ fn apply_error(e: ApplyError) -> ApiError {
     }
 }
 
+/// A request body after [`decode_request`]: the warnings to send and the defaults it got.
+#[derive(Debug, Default)]
+struct Decoded {
+    /// `Warning` headers (deprecated version, unknown fields under `fieldValidation=Warn`).
+    warnings: Vec<String>,
+    /// The values defaulting added to the body.
+    defaults: RequestDefaults,
+}
+
 /// What kube-apiserver's decoder does to a custom resource in a request body: drop unknown
 /// fields (refused under `fieldValidation=Strict`, warned about under `Warn`) and non-nullable
 /// nulls, then apply defaults. Validation comes later, after the strategy.
@@ -867,7 +888,7 @@ fn decode_request(
     obj: &mut Value,
     mode: FieldValidation,
     target: &Target,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Decoded, ApiError> {
     let Some(v) = res.info().version(res.version) else {
         return Err(ApiError::internal(format!("{} is not served", res.api_version())));
     };
@@ -881,8 +902,104 @@ fn decode_request(
         FieldValidation::Warn => warnings.extend(pruned.iter().map(|p| format!("unknown field {p:?}"))),
         _ => {}
     }
+    let sent = obj.clone();
     eddy_api::defaulting::default(&v.schema, obj);
-    Ok(warnings)
+    Ok(Decoded { warnings, defaults: RequestDefaults::added(&sent, obj) })
+}
+
+/// One step of a path into a JSON value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn value_at<'a>(v: &'a Value, path: &[Step]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, step| match step {
+        Step::Key(k) => v.get(k),
+        Step::Index(i) => v.get(i),
+    })
+}
+
+fn value_at_mut<'a>(v: &'a mut Value, path: &[Step]) -> Option<&'a mut Value> {
+    path.iter().try_fold(v, |v, step| match step {
+        Step::Key(k) => v.get_mut(k),
+        Step::Index(i) => v.get_mut(i),
+    })
+}
+
+/// The values defaulting put into a request body that the client did not send: each one a
+/// field of an object (its parent's path, its name) and the default it got.
+///
+/// kube-apiserver decodes a custom resource in the request's version and defaults it with that
+/// version's schema, then stores it converted to the storage version and pruned there, so a
+/// default the storage version does not declare is lost: a GitRepository stored as v1 and
+/// patched through v1beta2 gets v1beta2's `gitImplementation: go-git` for the field manager,
+/// strategy and validation, but never stores or shows it. Eddy's conversion would remember the
+/// field in its conversion annotation (it keeps what clients wrote in another version), so these
+/// defaults are dropped before the object is converted: only what the client sent is
+/// remembered.
+#[derive(Debug, Clone, Default)]
+struct RequestDefaults(Vec<(Vec<Step>, String, Value)>);
+
+impl RequestDefaults {
+    /// The fields `after` (defaulted) has and `before` (as sent) lacks or has as `null`.
+    fn added(before: &Value, after: &Value) -> Self {
+        fn walk(before: &Value, after: &Value, path: &mut Vec<Step>, out: &mut Vec<(Vec<Step>, String, Value)>) {
+            match (before, after) {
+                (Value::Object(b), Value::Object(a)) => {
+                    for (k, v) in a {
+                        match b.get(k) {
+                            None | Some(Value::Null) if !v.is_null() => out.push((path.clone(), k.clone(), v.clone())),
+                            Some(bv) => {
+                                path.push(Step::Key(k.clone()));
+                                walk(bv, v, path, out);
+                                path.pop();
+                            }
+                            None => {}
+                        }
+                    }
+                }
+                (Value::Array(b), Value::Array(a)) => {
+                    for (i, (bv, v)) in b.iter().zip(a).enumerate() {
+                        path.push(Step::Index(i));
+                        walk(bv, v, path, out);
+                        path.pop();
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(before, after, &mut Vec::new(), &mut out);
+        Self(out)
+    }
+
+    /// Reduces each default `obj` (in the request's version) still holds to what the storage
+    /// version's schema keeps of it, removing it when that is nothing. Nothing changes when the
+    /// request's version is the storage version.
+    fn drop_unstorable(&self, res: &Resource, obj: &mut Value) {
+        let storage = res.info().storage_version();
+        if self.0.is_empty() || storage.name == res.version {
+            return;
+        }
+        // kube's way to the storage version for the Flux CRDs (conversion strategy None, then
+        // pruning), to see what survives of each default.
+        let mut stored = obj.clone();
+        eddy_api::pruning::prune(&storage.schema, &mut stored);
+        for (parent, field, value) in &self.0 {
+            if value_at(obj, parent).and_then(|p| p.get(field)) != Some(value) {
+                continue;
+            }
+            let kept = value_at(&stored, parent).and_then(|p| p.get(field)).cloned();
+            if let Some(Value::Object(p)) = value_at_mut(obj, parent) {
+                match kept {
+                    Some(k) => p.insert(field.clone(), k),
+                    None => p.remove(field),
+                };
+            }
+        }
+    }
 }
 
 /// Validation of a new object (`old == None`) or of an update: 422 with one cause per error.
@@ -979,5 +1096,70 @@ fn check_namespace(res: &Resource, namespace: &str, obj: &mut Value) -> Result<(
             meta_mut(obj).insert("namespace".into(), json!(namespace));
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(version: &str) -> Resource {
+        Resource::find("source.toolkit.fluxcd.io", version, "gitrepositories").expect("served")
+    }
+
+    #[test]
+    fn request_defaults_are_the_fields_defaulting_added() {
+        let before = json!({"spec": {"a": 1, "n": null, "list": [{"x": 1}, {}]}});
+        let after = json!({"spec": {"a": 1, "n": 2, "d": {"e": 3}, "list": [{"x": 1}, {"y": 4}]}, "status": {}});
+        let added = RequestDefaults::added(&before, &after).0;
+        let key = |k: &str| Step::Key(k.to_owned());
+        assert_eq!(
+            added,
+            vec![
+                (vec![key("spec")], "n".to_owned(), json!(2)),
+                (vec![key("spec")], "d".to_owned(), json!({"e": 3})),
+                (vec![key("spec"), key("list"), Step::Index(1)], "y".to_owned(), json!(4)),
+                (vec![], "status".to_owned(), json!({})),
+            ]
+        );
+    }
+
+    #[test]
+    fn v1beta2_defaults_the_storage_version_lacks_are_not_stored() {
+        let beta = git("v1beta2");
+        let mut obj = json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1beta2", "kind": "GitRepository",
+            "metadata": {"name": "app", "namespace": "default"},
+            "spec": {"url": "https://github.com/org/app", "interval": "5m"}
+        });
+        let decoded = decode_request(&beta, &mut obj, FieldValidation::Ignore, &beta.target("app")).expect("decoded");
+        // The field manager, strategy and validation see the request version's defaults...
+        assert_eq!(obj["spec"]["gitImplementation"], "go-git");
+        assert_eq!(obj["spec"]["timeout"], "60s");
+        // ...but only what v1 declares is stored (and nothing is left for Eddy's conversion to
+        // remember in an annotation).
+        decoded.defaults.drop_unstorable(&beta, &mut obj);
+        assert_eq!(obj["spec"], json!({"url": "https://github.com/org/app", "interval": "5m", "timeout": "60s"}));
+        let stored: Value = serde_json::from_slice(&to_storage(&obj).expect("stored")).expect("json");
+        assert_eq!(stored["metadata"].get("annotations"), None, "{stored}");
+
+        // A value the client sent is kept, also when it equals the default.
+        let mut sent = obj.clone();
+        sent["spec"]["gitImplementation"] = json!("go-git");
+        let decoded = decode_request(&beta, &mut sent, FieldValidation::Ignore, &beta.target("app")).expect("decoded");
+        decoded.defaults.drop_unstorable(&beta, &mut sent);
+        assert_eq!(sent["spec"]["gitImplementation"], "go-git");
+
+        // In the storage version every default is stored.
+        let v1 = git("v1");
+        let mut obj = json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "app", "namespace": "default"},
+            "spec": {"url": "https://github.com/org/app", "interval": "5m"}
+        });
+        let decoded = decode_request(&v1, &mut obj, FieldValidation::Ignore, &v1.target("app")).expect("decoded");
+        let defaulted = obj.clone();
+        decoded.defaults.drop_unstorable(&v1, &mut obj);
+        assert_eq!(obj, defaulted);
     }
 }

@@ -456,6 +456,56 @@ async fn apply_converts_between_versions() {
     assert_eq!(entry(&v1, "alice", "Apply").map(|e| e["fieldsV1"].clone()), Some(json!({"f:spec": {"f:url": {}}})));
 }
 
+#[tokio::test]
+async fn v1beta2_update_of_a_v1_object_drops_managed_fields_and_stores_no_v1beta2_default() {
+    let api = Api::new();
+    let path = app_path();
+    apply(&api, &path, "fieldManager=alice", &config("    url: https://github.com/org/app\n    interval: 5m\n"))
+        .await
+        .expect(201);
+    let beta = "/apis/source.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/gitrepositories/app";
+    // The patched body gets v1beta2's default gitImplementation, which alice's v1 cannot hold:
+    // the update cannot be tracked, managedFields are dropped (kube's UpdateNoErrors), and the
+    // default is not stored (kube prunes it in v1; Eddy does not remember it either).
+    let patched = api
+        .call(
+            Method::PATCH,
+            &format!("{beta}?fieldManager=kubectl-edit"),
+            &[("content-type", "application/merge-patch+json")],
+            Some(&json!({"spec": {"interval": "2m"}})),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(patched["spec"], json!({"interval": "2m", "timeout": "60s", "url": "https://github.com/org/app"}));
+    assert_eq!(patched["metadata"].get("managedFields"), None, "{patched}");
+    let v1 = api.get(&path).await.expect(200).body;
+    assert_eq!(v1["metadata"].get("annotations"), None, "{v1}");
+    assert_eq!(v1["metadata"]["generation"], 2);
+    // The next apply meets the untracked fields as before-first-apply.
+    let c = apply(&api, &path, "fieldManager=alice", &config("    url: https://github.com/org/app\n    interval: 3m\n"))
+        .await
+        .expect(409);
+    assert_eq!(
+        c.body["message"],
+        "Apply failed with 1 conflict: conflict with \"before-first-apply\" using source.toolkit.fluxcd.io/v1: .spec.interval"
+    );
+
+    // A v1beta2 create stores no v1beta2 default either; what the client sent is remembered.
+    let beta_list = "/apis/source.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/gitrepositories";
+    let mut defaulted = git("defaulted");
+    defaulted["apiVersion"] = json!("source.toolkit.fluxcd.io/v1beta2");
+    let created = api.post(beta_list, &defaulted).await.expect(201).body;
+    assert_eq!(created["spec"].get("gitImplementation"), None, "{created}");
+    let v1 = api.get(&format!("{GIT}/defaulted")).await.expect(200).body;
+    assert_eq!(v1["metadata"].get("annotations"), None, "{v1}");
+    let mut sent = git("sent");
+    sent["apiVersion"] = json!("source.toolkit.fluxcd.io/v1beta2");
+    sent["spec"]["gitImplementation"] = json!("libgit2");
+    let created = api.post(beta_list, &sent).await.expect(201).body;
+    assert_eq!(created["spec"]["gitImplementation"], "libgit2", "{created}");
+}
+
 /// Namespaces `flux-system` only.
 #[derive(Debug)]
 struct OnlyFluxSystem;

@@ -33,24 +33,7 @@ struct Known {
     why: &'static str,
 }
 
-const KNOWN_DIFFERENCES: &[Known] = &[
-    Known {
-        scenario: "080-version-skew-update-manager",
-        step: 2,
-        why: "a v1beta2 merge patch of a v1-stored object: Eddy defaults gitImplementation=go-git into the v1beta2 \
-              view and keeps managedFields; kube does not default it and drops managedFields (update fails)",
-    },
-    Known {
-        scenario: "080-version-skew-update-manager",
-        step: 3,
-        why: "follows from step 2: the conflict names kubectl-edit (v1beta2) instead of before-first-apply",
-    },
-    Known {
-        scenario: "080-version-skew-update-manager",
-        step: 4,
-        why: "follows from step 2: kubectl-edit keeps f:gitImplementation and a conversion annotation is left behind",
-    },
-];
+const KNOWN_DIFFERENCES: &[Known] = &[];
 
 fn scenario_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../apiserver/ssa/tests/scenarios")
