@@ -483,9 +483,10 @@ async fn v1beta2_update_of_a_v1_object_drops_managed_fields_and_stores_no_v1beta
     assert_eq!(v1["metadata"].get("annotations"), None, "{v1}");
     assert_eq!(v1["metadata"]["generation"], 2);
     // The next apply meets the untracked fields as before-first-apply.
-    let c = apply(&api, &path, "fieldManager=alice", &config("    url: https://github.com/org/app\n    interval: 3m\n"))
-        .await
-        .expect(409);
+    let c =
+        apply(&api, &path, "fieldManager=alice", &config("    url: https://github.com/org/app\n    interval: 3m\n"))
+            .await
+            .expect(409);
     assert_eq!(
         c.body["message"],
         "Apply failed with 1 conflict: conflict with \"before-first-apply\" using source.toolkit.fluxcd.io/v1: .spec.interval"
