@@ -113,6 +113,9 @@ enum Bench {
         /// Seconds of the watch phase.
         #[arg(long, default_value_t = 10)]
         watch_seconds: u64,
+        /// Stop after the durable creates (to profile the write path alone).
+        #[arg(long)]
+        writes_only: bool,
     },
 }
 
@@ -160,6 +163,7 @@ fn main() -> anyhow::Result<()> {
                     namespace_watchers,
                     update_rate,
                     watch_seconds,
+                    writes_only,
                 },
         } => {
             anyhow::ensure!(objects > 0 && namespaces > 0, "--objects and --namespaces must be positive");
@@ -171,6 +175,7 @@ fn main() -> anyhow::Result<()> {
                 namespace_watchers,
                 update_rate,
                 watch_seconds,
+                writes_only,
             };
             let report = eddy_storage_bench::run(&config).context("storage benchmark failed")?;
             println!("{}", report.to_markdown(&config));

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use eddy_storage::{Error, EventType, Key, KvEngine, Object, Preconditions, Prefix, Revision, Store};
+use eddy_storage::{Error, Event, EventType, Key, KvEngine, Object, Preconditions, Prefix, Revision, Store};
 use proptest::prelude::*;
 
 /// One operation of a random sequence.
@@ -46,6 +46,7 @@ pub struct Model {
     objects: BTreeMap<(String, String), Object>,
     revision: Revision,
     history: Vec<(EventType, Revision, String)>,
+    events: Vec<Event>,
 }
 
 impl Model {
@@ -69,6 +70,17 @@ impl Model {
     /// Every event so far.
     pub fn history(&self) -> Vec<(EventType, Revision, String)> {
         self.history.clone()
+    }
+
+    /// Every event so far in full (objects before and after), with a commit time of 0.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    fn record(&mut self, kind: EventType, object: Option<Object>, prev: Option<Object>) {
+        let name = object.as_ref().or(prev.as_ref()).map(|o| o.name.clone()).unwrap_or_default();
+        self.history.push((kind, self.revision, name));
+        self.events.push(Event { kind, revision: self.revision, object, prev, commit_unix_ms: 0 });
     }
 
     /// Objects under `prefix` (namespace filter only; the model holds one resource).
@@ -98,8 +110,8 @@ impl Model {
                     mod_revision: self.revision,
                     value: Bytes::from(vec![*v; 3]),
                 };
-                self.objects.insert(id, o);
-                self.history.push((EventType::Added, self.revision, k.name));
+                self.objects.insert(id, o.clone());
+                self.record(EventType::Added, Some(o), None);
                 Outcome::Ok(self.revision)
             }
             Op::Update(ns, name, v, delta) => {
@@ -112,9 +124,10 @@ impl Model {
                     return Outcome::Err("Conflict");
                 }
                 self.revision += 1;
+                let prev = cur.clone();
                 let o = Object { mod_revision: self.revision, value: Bytes::from(vec![*v; 3]), ..cur.clone() };
-                self.objects.insert(id, o);
-                self.history.push((EventType::Modified, self.revision, k.name));
+                self.objects.insert(id, o.clone());
+                self.record(EventType::Modified, Some(o), Some(prev));
                 Outcome::Ok(self.revision)
             }
             Op::Delete(ns, name, delta) => {
@@ -129,8 +142,8 @@ impl Model {
                     return Outcome::Err("PreconditionFailed");
                 }
                 self.revision += 1;
-                self.objects.remove(&id);
-                self.history.push((EventType::Deleted, self.revision, k.name));
+                let prev = self.objects.remove(&id);
+                self.record(EventType::Deleted, None, prev);
                 Outcome::Ok(self.revision)
             }
         }

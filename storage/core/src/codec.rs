@@ -144,11 +144,26 @@ fn read_object_body(r: &mut Reader<'_>, namespace: &str, name: &str) -> Result<O
     Ok(Object { namespace: namespace.to_owned(), name: name.to_owned(), uid, create_revision, mod_revision, value })
 }
 
+/// Version of `h/` records written by [`encode_event`]: the new object's value is not
+/// repeated (see [`encode_event`]). Records of version [`VERSION`] (1), which carry it
+/// inline, are still read.
+const EVENT_VERSION: u8 = 2;
+
 /// The `h/` value. The revision is in the key; namespace and name are stored once.
+///
+/// The object *after* the change is stored without its value: at the time of writing that
+/// value is the `o/` row's, and when a later write replaces or deletes the object, that
+/// write's event carries it as its `prev` (and an `n/` row points from this revision to that
+/// later one). So every value is written once per write, yet history stays exact: see
+/// [`crate::watch`] for how a replay finds it. The object *before* the change is stored in
+/// full, because the write overwrites the only other copy.
 pub(crate) fn encode_event(ev: &Event) -> Vec<u8> {
-    let size = ev.object.as_ref().map_or(0, |o| o.value.len()) + ev.prev.as_ref().map_or(0, |o| o.value.len());
-    let mut out = Vec::with_capacity(size + 96);
-    out.push(VERSION);
+    let size = ev.prev.as_ref().map_or(0, |o| o.value.len() + o.uid.len())
+        + ev.object.as_ref().map_or(0, |o| o.uid.len())
+        + ev.namespace().len()
+        + ev.name().len();
+    let mut out = Vec::with_capacity(size + 64);
+    out.push(EVENT_VERSION);
     out.push(match ev.kind {
         EventType::Added => 1,
         EventType::Modified => 2,
@@ -157,14 +172,21 @@ pub(crate) fn encode_event(ev: &Event) -> Vec<u8> {
     out.extend_from_slice(&ev.commit_unix_ms.to_be_bytes());
     put_chunk(&mut out, ev.namespace().as_bytes());
     put_chunk(&mut out, ev.name().as_bytes());
-    for part in [&ev.object, &ev.prev] {
-        match part {
-            Some(o) => {
-                out.push(1);
-                put_object_body(&mut out, o);
-            }
-            None => out.push(0),
+    match &ev.object {
+        // The object's mod revision is the event's revision.
+        Some(o) => {
+            out.push(2);
+            out.extend_from_slice(&o.create_revision.to_be_bytes());
+            put_chunk(&mut out, o.uid.as_bytes());
         }
+        None => out.push(0),
+    }
+    match &ev.prev {
+        Some(o) => {
+            out.push(1);
+            put_object_body(&mut out, o);
+        }
+        None => out.push(0),
     }
     out
 }
@@ -189,10 +211,21 @@ pub(crate) fn event_key(bytes: &[u8]) -> Result<(&str, &str), Error> {
     Ok((ns, name))
 }
 
-pub(crate) fn decode_event(revision: Revision, bytes: &[u8]) -> Result<Event, Error> {
+/// An event as read back from history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoredEvent {
+    /// The event. When [`StoredEvent::needs_value`] is set, `object.value` is empty and must
+    /// be filled in from where the value lives now.
+    pub(crate) event: Event,
+    /// Whether the object's value was stored elsewhere (records of version 2).
+    pub(crate) needs_value: bool,
+}
+
+pub(crate) fn decode_event(revision: Revision, bytes: &[u8]) -> Result<StoredEvent, Error> {
     let mut r = Reader { buf: bytes };
-    if r.u8()? != VERSION {
-        return Err(Error::Corrupt("unknown event record version".into()));
+    let version = r.u8()?;
+    if version != VERSION && version != EVENT_VERSION {
+        return Err(Error::Corrupt(format!("unknown event record version {version}")));
     }
     let kind = match r.u8()? {
         1 => EventType::Added,
@@ -203,9 +236,34 @@ pub(crate) fn decode_event(revision: Revision, bytes: &[u8]) -> Result<Event, Er
     let commit_unix_ms = r.u64()?;
     let namespace = r.string()?;
     let name = r.string()?;
-    let object = if r.u8()? == 1 { Some(read_object_body(&mut r, &namespace, &name)?) } else { None };
-    let prev = if r.u8()? == 1 { Some(read_object_body(&mut r, &namespace, &name)?) } else { None };
-    Ok(Event { kind, revision, object, prev, commit_unix_ms })
+    let mut needs_value = false;
+    let object = match r.u8()? {
+        0 => None,
+        1 => Some(read_object_body(&mut r, &namespace, &name)?),
+        2 if version == EVENT_VERSION => {
+            let create_revision = r.u64()?;
+            let uid = r.string()?;
+            needs_value = true;
+            Some(Object {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                uid,
+                create_revision,
+                mod_revision: revision,
+                value: Bytes::new(),
+            })
+        }
+        other => return Err(Error::Corrupt(format!("unknown event object marker {other}"))),
+    };
+    let prev = match r.u8()? {
+        0 => None,
+        1 => Some(read_object_body(&mut r, &namespace, &name)?),
+        other => return Err(Error::Corrupt(format!("unknown event object marker {other}"))),
+    };
+    if !r.buf.is_empty() {
+        return Err(Error::Corrupt("trailing bytes in event record".into()));
+    }
+    Ok(StoredEvent { event: Event { kind, revision, object, prev, commit_unix_ms }, needs_value })
 }
 
 pub(crate) fn encode_u64_pair(a: u64, b: u64) -> Vec<u8> {
@@ -245,6 +303,15 @@ mod tests {
         assert_eq!(decode_object("ns", "n", &encode_object(&o)).unwrap(), o);
     }
 
+    /// What a replay reads back before it fills in the object's value.
+    fn without_value(ev: &Event) -> Event {
+        let mut ev = ev.clone();
+        if let Some(o) = &mut ev.object {
+            o.value = Bytes::new();
+        }
+        ev
+    }
+
     #[test]
     fn event_round_trip() {
         let ev = Event {
@@ -255,24 +322,56 @@ mod tests {
             commit_unix_ms: 42,
         };
         let bytes = encode_event(&ev);
-        assert_eq!(decode_event(9, &bytes).unwrap(), ev);
+        assert_eq!(decode_event(9, &bytes).unwrap(), StoredEvent { event: without_value(&ev), needs_value: true });
         assert_eq!(event_key(&bytes).unwrap(), ("ns", "n"));
+        assert_eq!(event_namespace(&bytes).unwrap(), "ns");
         let del =
             Event { kind: EventType::Deleted, revision: 10, object: None, prev: Some(obj(9)), commit_unix_ms: 43 };
-        assert_eq!(decode_event(10, &encode_event(&del)).unwrap(), del);
+        assert_eq!(decode_event(10, &encode_event(&del)).unwrap(), StoredEvent { event: del, needs_value: false });
+    }
+
+    #[test]
+    fn the_new_value_is_not_stored_twice() {
+        let mut big = obj(9);
+        big.value = Bytes::from(vec![b'x'; 4096]);
+        let added = Event { kind: EventType::Added, revision: 9, object: Some(big), prev: None, commit_unix_ms: 1 };
+        assert!(encode_event(&added).len() < 100, "{} bytes", encode_event(&added).len());
+    }
+
+    /// Records of version 1 (written before values were stored once) carry the new object
+    /// inline and are still read.
+    #[test]
+    fn version_1_events_are_still_read() {
+        let ev = Event {
+            kind: EventType::Modified,
+            revision: 9,
+            object: Some(obj(9)),
+            prev: Some(obj(7)),
+            commit_unix_ms: 42,
+        };
+        let mut v1 = vec![1, 2];
+        v1.extend_from_slice(&42u64.to_be_bytes());
+        put_chunk(&mut v1, b"ns");
+        put_chunk(&mut v1, b"n");
+        for o in [obj(9), obj(7)] {
+            v1.push(1);
+            put_object_body(&mut v1, &o);
+        }
+        assert_eq!(decode_event(9, &v1).unwrap(), StoredEvent { event: ev, needs_value: false });
+        assert_eq!(event_key(&v1).unwrap(), ("ns", "n"));
     }
 
     #[test]
     fn truncated_records_are_errors_not_panics() {
         let bytes = encode_event(&Event {
-            kind: EventType::Added,
-            revision: 1,
-            object: Some(obj(1)),
-            prev: None,
+            kind: EventType::Modified,
+            revision: 9,
+            object: Some(obj(9)),
+            prev: Some(obj(7)),
             commit_unix_ms: 0,
         });
         for cut in 0..bytes.len() {
-            assert!(decode_event(1, &bytes[..cut]).is_err());
+            assert!(decode_event(9, &bytes[..cut]).is_err());
         }
     }
 }

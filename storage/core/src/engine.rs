@@ -66,6 +66,12 @@ impl WriteBatch {
         self.ops.push(WriteOp::DeleteRange { start, end });
     }
 
+    /// Queues every write of `later`, after those already queued.
+    pub fn append(&mut self, mut later: WriteBatch) {
+        self.bytes += later.bytes;
+        self.ops.append(&mut later.ops);
+    }
+
     /// The queued writes, in order.
     pub fn ops(&self) -> &[WriteOp] {
         &self.ops

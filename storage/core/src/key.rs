@@ -6,6 +6,7 @@
 //! |-----|---------------------------------------|----------------------------------------|
 //! | `o` | group, resource, namespace, name      | the current object (envelope + bytes)  |
 //! | `h` | group, resource, revision (big endian)| the watch event committed at revision  |
+//! | `n` | group, resource, revision (big endian)| the revision that replaced or deleted the object version written at revision |
 //! | `m` | a name (`rev`, `compact`)             | store metadata                         |
 //! | `u` | namespace                             | object count and bytes used            |
 //! | `q` | namespace                             | the namespace's quota                  |
@@ -166,6 +167,15 @@ pub(crate) fn split_object_key(key: &[u8], prefix_len: usize) -> Option<(&str, &
 
 pub(crate) fn history_key(group: &str, resource: &str, revision: Revision) -> Vec<u8> {
     let mut k = resource_prefix(b'h', group, resource);
+    k.extend_from_slice(&revision.to_be_bytes());
+    k
+}
+
+/// The `n` key of `revision`: it holds the revision of the write that replaced (or deleted)
+/// the object version written at `revision`, whose event carries that version's value as
+/// its `prev`.
+pub(crate) fn successor_key(group: &str, resource: &str, revision: Revision) -> Vec<u8> {
+    let mut k = resource_prefix(b'n', group, resource);
     k.extend_from_slice(&revision.to_be_bytes());
     k
 }

@@ -1,10 +1,13 @@
 //! [`Store`]: the versioned object store, generic over its engine.
 //!
-//! One writer thread owns every mutation. Callers send requests over a channel; the writer
-//! drains whatever is queued (group commit), applies each request against the latest state,
-//! assigns consecutive revisions, writes one [`WriteBatch`] with a single durable sync, then
-//! publishes the batch's events to watchers and answers the callers. Reads never go through
-//! the writer: they read engine snapshots, which carry the revision they reflect.
+//! Two threads own every mutation, in a two-stage group commit. Callers send requests over a
+//! channel to the **sequencer**, which validates each against the newest state (committed or
+//! in flight), assigns consecutive revisions and stages the writes into the next batch. The
+//! **committer** takes that batch the moment it is free, writes it as one [`WriteBatch`] with
+//! a single durable sync, then publishes its events to watchers and answers its callers.
+//! While one batch syncs, everything that arrives is staged into the next, so each sync
+//! carries all that queued up during the previous one. Reads never go through either thread:
+//! they read engine snapshots, which carry the revision they reflect.
 //!
 //! # Guarantees
 //! - Revisions are global, strictly increasing, and never reused — also across restarts,
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 
 use crate::codec::{self, Event, EventType, Object};
@@ -139,6 +142,9 @@ pub struct StoreStats {
     pub compacted: Revision,
     /// Registered watchers.
     pub watchers: usize,
+    /// Batches written to the engine since the store was opened, each with one durable sync
+    /// (when `sync` is on): writes divided by this is the group-commit batch size.
+    pub batches: u64,
     /// Engine figures.
     pub engine: EngineStats,
 }
@@ -160,6 +166,7 @@ pub(crate) struct Shared<E> {
     pub(crate) options: StoreOptions,
     current: AtomicU64,
     compacted: AtomicU64,
+    batches: AtomicU64,
     usage: Mutex<HashMap<String, Usage>>,
     quotas: Mutex<HashMap<String, Quota>>,
 }
@@ -211,7 +218,7 @@ impl<E: KvEngine> Store<E> {
         let compacted = read_meta(&snapshot, key::META_COMPACTED)?;
         let mut usage = HashMap::new();
         let mut quotas = HashMap::new();
-        let mut resources = HashSet::new();
+        let mut resources: HashMap<String, HashMap<String, ResourceName>> = HashMap::new();
         let mut times = VecDeque::new();
         let mut failure = None;
         snapshot.scan(b"u", b"v", &mut |k, v| {
@@ -238,7 +245,7 @@ impl<E: KvEngine> Store<E> {
         })?;
         snapshot.scan(b"r", b"s", &mut |k, _| {
             if let Some(r) = key::parse_resource_marker(k) {
-                resources.insert(r);
+                resources.entry(r.0.clone()).or_default().insert(r.1.clone(), Arc::new(r));
             }
             true
         })?;
@@ -260,6 +267,7 @@ impl<E: KvEngine> Store<E> {
             options,
             current: AtomicU64::new(current),
             compacted: AtomicU64::new(compacted),
+            batches: AtomicU64::new(0),
             usage: Mutex::new(usage),
             quotas: Mutex::new(quotas),
         });
@@ -406,8 +414,8 @@ impl<E: KvEngine> Store<E> {
                             && after.is_none_or(|(a_ns, a_name)| (ns, name) > (a_ns.as_str(), a_name.as_str()));
                         if selected && !changed.contains_key(&(ns.to_owned(), name.to_owned())) {
                             match codec::decode_event(history_revision(k), v) {
-                                Ok(ev) => {
-                                    changed.insert((ns.to_owned(), name.to_owned()), ev.prev);
+                                Ok(stored) => {
+                                    changed.insert((ns.to_owned(), name.to_owned()), stored.event.prev);
                                 }
                                 Err(e) => failure = Some(e),
                             }
@@ -538,26 +546,29 @@ impl<E: KvEngine> Store<E> {
             revision: self.current_revision(),
             compacted: self.compacted_revision(),
             watchers: self.shared().hub.watcher_count(),
+            batches: self.shared().batches.load(Ordering::Relaxed),
             engine: self.shared().engine.stats(),
         }
     }
 }
 
 /// The sequencer: validates every request against the newest state (committed or still in
-/// flight), assigns revisions and builds batches. It owns all mutable bookkeeping.
+/// flight), assigns revisions and stages the writes. It owns all mutable bookkeeping.
 ///
-/// Batches go to the [`committer`] over a bounded channel, so the sequencer prepares batch
-/// N+1 while batch N is being made durable: CPU work overlaps the sync, and requests keep
-/// accumulating into larger groups while the disk is busy.
+/// Group commit in two stages, handing over through a [`Pipeline`]: while the [`committer`]
+/// makes one batch durable, the sequencer stages every request that arrives into the next
+/// one, which the committer takes the moment it is free. So each sync carries everything that
+/// queued up during the previous one (never a trickle of small batches), the CPU work of the
+/// next batch overlaps the current sync, and no thread hand-off sits between two syncs.
 struct Writer<E> {
     shared: Arc<Shared<E>>,
     rx: Receiver<Request>,
     /// Resources that have history (for compaction).
-    resources: HashSet<(String, String)>,
+    resources: HashMap<String, HashMap<String, ResourceName>>,
     /// `(bucket_start_unix_ms, revision)`: the last revision committed in each time bucket.
     times: VecDeque<(u64, Revision)>,
-    /// Objects written by batches not yet reported committed: key → (revision, state).
-    pending: HashMap<Vec<u8>, (Revision, Option<Object>)>,
+    /// Objects written by batches not yet known committed: key → (revision, state).
+    pending: HashMap<Vec<u8>, Arc<Event>>,
     /// Authoritative per-namespace usage, including in-flight batches.
     usage: HashMap<String, Usage>,
     /// Authoritative quotas, including in-flight batches.
@@ -566,16 +577,16 @@ struct Writer<E> {
     rev: Revision,
     /// Last compaction point assigned.
     compacted: Revision,
-    /// Newest revision the committer reported durable.
+    /// Newest revision known durable.
     committed: Revision,
 }
+
+/// `(group, resource)`, shared by every event of that resource.
+pub(crate) type ResourceName = Arc<(String, String)>;
 
 /// Width of one time-index bucket. History is compacted bucket by bucket, so it is kept for
 /// at least the retention window and at most one bucket longer.
 const TIME_BUCKET_MS: u64 = 100;
-
-/// Batches prepared ahead of the one being synced.
-const PIPELINE_DEPTH: usize = 2;
 
 enum Outcome {
     Object(Reply<Object>, Result<Object, Error>),
@@ -606,33 +617,159 @@ impl Outcome {
     }
 }
 
-/// One prepared batch, handed from the sequencer to the committer.
+/// A batch being filled: validated, sequenced writes and everything needed to commit them.
+/// Self-contained, so that the committer can close it without asking the sequencer.
+struct Building {
+    wb: WriteBatch,
+    /// The last revision assigned before this batch.
+    start_rev: Revision,
+    /// The last revision assigned in this batch.
+    last_rev: Revision,
+    requests: usize,
+    /// Namespaces written, with their usage after this batch.
+    usage: HashMap<String, Usage>,
+    /// Time-index buckets written, with the last revision of each.
+    times: Vec<(u64, Revision)>,
+    quotas: Vec<(String, Option<Quota>)>,
+    events: Vec<(ResourceName, Arc<Event>)>,
+    outcomes: Vec<Outcome>,
+    compacted: Option<Revision>,
+}
+
+impl Building {
+    fn new(rev: Revision) -> Self {
+        Self {
+            wb: WriteBatch::new(),
+            start_rev: rev,
+            last_rev: rev,
+            requests: 0,
+            usage: HashMap::new(),
+            times: Vec::new(),
+            quotas: Vec::new(),
+            events: Vec::new(),
+            outcomes: Vec::new(),
+            compacted: None,
+        }
+    }
+
+    /// Appends `later`, staged after everything in `self`.
+    fn append(&mut self, later: Building) {
+        self.wb.append(later.wb);
+        self.last_rev = later.last_rev;
+        self.requests += later.requests;
+        self.usage.extend(later.usage);
+        for (bucket, rev) in later.times {
+            match self.times.last_mut() {
+                Some((b, r)) if *b == bucket => *r = rev,
+                _ => self.times.push((bucket, rev)),
+            }
+        }
+        self.quotas.extend(later.quotas);
+        self.events.extend(later.events);
+        self.outcomes.extend(later.outcomes);
+        if later.compacted.is_some() {
+            self.compacted = later.compacted;
+        }
+    }
+
+    /// Closes the batch: adds the revision counter, usage and time index.
+    fn finish(self) -> Commit {
+        let Building { mut wb, start_rev, last_rev, usage, times, quotas, events, outcomes, compacted, .. } = self;
+        if last_rev != start_rev {
+            wb.put(key::META_REVISION.to_vec(), last_rev.to_be_bytes().to_vec());
+        }
+        for (ns, u) in &usage {
+            wb.put(key::usage_key(ns), codec::encode_u64_pair(u.objects, u.bytes));
+        }
+        for (bucket, rev) in times {
+            wb.put(key::time_key(bucket), rev.to_be_bytes().to_vec());
+        }
+        Commit { batch: wb, revision: last_rev, events, outcomes, usage, quotas, compacted }
+    }
+}
+
+/// One closed batch, as the committer writes it.
 struct Commit {
     batch: WriteBatch,
     /// The revision the store reaches once this batch is durable.
     revision: Revision,
-    events: Vec<((String, String), Arc<Event>)>,
+    events: Vec<(ResourceName, Arc<Event>)>,
     outcomes: Vec<Outcome>,
-    usage: Vec<(String, Usage)>,
+    usage: HashMap<String, Usage>,
     quotas: Vec<(String, Option<Quota>)>,
     compacted: Option<Revision>,
 }
 
-/// Makes prepared batches durable, in order, then publishes their events and answers their
-/// callers. Reports each committed revision back to the sequencer.
+/// The hand-over point between sequencer and committer: at most one batch waits in it, and
+/// the sequencer keeps appending to that batch until the committer takes it.
+struct Pipeline {
+    state: Mutex<PipelineState>,
+    /// Signalled when the waiting batch grew, or the sequencer stopped.
+    staged: Condvar,
+    /// Signalled when the committer took the waiting batch.
+    taken: Condvar,
+}
+
+struct PipelineState {
+    next: Option<Building>,
+    /// The sequencer has stopped: the committer commits what is left and ends.
+    closed: bool,
+    /// The committer has ended (only by a panic while the sequencer runs): whatever is
+    /// handed over now is dropped, so its callers see [`Error::Closed`] instead of waiting.
+    committer_gone: bool,
+}
+
+/// Marks the committer gone when its thread ends, also by unwinding.
+struct CommitterGone<'a>(&'a Pipeline);
+
+impl Drop for CommitterGone<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock();
+        state.committer_gone = true;
+        state.next = None;
+        self.0.taken.notify_all();
+    }
+}
+
+/// Makes batches durable, in order, then publishes their events and answers their callers.
+/// It takes the waiting batch the moment it is free: never waiting for more keeps the disk
+/// busy. (Waiting for the callers just answered to write again would merge the two groups a
+/// closed loop of callers settles into — one being synced while the other refills — into one
+/// twice as large, but measured on a loaded 2-core machine the wait cost more than the larger
+/// syncs gained.)
 ///
 /// After an engine write fails, the store is failed: that batch and every later one are
 /// answered with the error (batches prepared after it may depend on its writes), as RocksDB
 /// itself turns read-only after a write error. Restarting recovers the last durable state.
-fn committer<E: KvEngine>(shared: &Shared<E>, commits: &Receiver<Commit>, committed: &Sender<Revision>) {
+fn committer<E: KvEngine>(shared: &Shared<E>, pipeline: &Pipeline) {
+    let _gone = CommitterGone(pipeline);
     let mut failure: Option<String> = None;
-    for commit in commits {
+    loop {
+        let building = {
+            let mut state = pipeline.state.lock();
+            loop {
+                if let Some(b) = state.next.take() {
+                    break Some(b);
+                }
+                if state.closed {
+                    break None;
+                }
+                pipeline.staged.wait(&mut state);
+            }
+        };
+        let Some(building) = building else { break };
+        pipeline.taken.notify_one();
+        let commit = building.finish();
         if let Some(err) = &failure {
             commit.outcomes.into_iter().for_each(|o| o.fail(err));
             continue;
         }
-        let result =
-            if commit.batch.is_empty() { Ok(()) } else { shared.engine.write(&commit.batch, shared.options.sync) };
+        let result = if commit.batch.is_empty() {
+            Ok(())
+        } else {
+            shared.batches.fetch_add(1, Ordering::Relaxed);
+            shared.engine.write(&commit.batch, shared.options.sync)
+        };
         match result {
             Ok(()) => {
                 shared.usage.lock().extend(commit.usage);
@@ -649,12 +786,11 @@ fn committer<E: KvEngine>(shared: &Shared<E>, commits: &Receiver<Commit>, commit
                     shared.compacted.store(c, Ordering::Release);
                 }
                 if commit.revision > shared.current.load(Ordering::Acquire) {
+                    // Before answering: once a caller holds its answer, the sequencer can
+                    // already see that the write is durable (explicit compactions rely on it).
                     shared.current.store(commit.revision, Ordering::Release);
                     shared.hub.publish(&commit.events, commit.revision);
                 }
-                // Report before answering: once a caller holds its answer, the sequencer can
-                // already see that the write is durable (explicit compactions rely on it).
-                let _ = committed.send(commit.revision);
                 commit.outcomes.into_iter().for_each(Outcome::send);
             }
             Err(e) => {
@@ -669,12 +805,16 @@ fn committer<E: KvEngine>(shared: &Shared<E>, commits: &Receiver<Commit>, commit
 
 impl<E: KvEngine> Writer<E> {
     fn run(mut self) {
-        let (commit_tx, commit_rx) = crossbeam_channel::bounded::<Commit>(PIPELINE_DEPTH);
-        let (committed_tx, committed_rx) = crossbeam_channel::unbounded::<Revision>();
+        let pipeline = Arc::new(Pipeline {
+            state: Mutex::new(PipelineState { next: None, closed: false, committer_gone: false }),
+            staged: Condvar::new(),
+            taken: Condvar::new(),
+        });
         let shared = Arc::clone(&self.shared);
+        let committer_pipeline = Arc::clone(&pipeline);
         let committer_thread = std::thread::Builder::new()
             .name("eddy-store-commit".into())
-            .spawn(move || committer(&shared, &commit_rx, &committed_tx));
+            .spawn(move || committer(&shared, &committer_pipeline));
         let Ok(committer_thread) = committer_thread else {
             tracing::error!("could not start the commit thread");
             self.shared.hub.close();
@@ -685,68 +825,109 @@ impl<E: KvEngine> Writer<E> {
         loop {
             let wait = next_compaction.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(wait) {
-                Ok(first) => {
-                    let mut batch = vec![first];
-                    while batch.len() < self.shared.options.max_batch {
-                        match self.rx.try_recv() {
-                            Ok(req) => batch.push(req),
-                            Err(_) => break,
-                        }
-                    }
-                    self.absorb_committed(&committed_rx);
-                    let commit = self.prepare(batch);
-                    if commit_tx.send(commit).is_err() {
-                        break;
-                    }
-                }
+                Ok(first) => self.sequence(&pipeline, first),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if Instant::now() >= next_compaction {
-                self.absorb_committed(&committed_rx);
-                if let Some(commit) = self.compact_by_age()
-                    && commit_tx.send(commit).is_err()
-                {
-                    break;
+                self.absorb_committed();
+                let mut b = Building::new(self.rev);
+                self.compact_by_age(&mut b);
+                if b.compacted.is_some() {
+                    self.hand_over(&pipeline, b);
                 }
                 next_compaction = Instant::now() + interval;
             }
         }
-        drop(commit_tx);
+        pipeline.state.lock().closed = true;
+        pipeline.staged.notify_one();
         let _ = committer_thread.join();
         self.shared.hub.close();
     }
 
+    /// Validates `first` and whatever else is queued, in chunks that fit the waiting batch,
+    /// and hands them over.
+    fn sequence(&mut self, pipeline: &Pipeline, first: Request) {
+        let max_batch = self.shared.options.max_batch.max(1);
+        let mut first = Some(first);
+        loop {
+            // A full batch waits for the committer; requests meanwhile wait in the channel.
+            let room = {
+                let mut state = pipeline.state.lock();
+                loop {
+                    let room = max_batch.saturating_sub(state.next.as_ref().map_or(0, |b| b.requests));
+                    if room > 0 || state.committer_gone {
+                        break room.max(1);
+                    }
+                    pipeline.taken.wait(&mut state);
+                }
+            };
+            let mut batch = Vec::new();
+            batch.extend(first.take());
+            while batch.len() < room {
+                match self.rx.try_recv() {
+                    Ok(req) => batch.push(req),
+                    Err(_) => break,
+                }
+            }
+            if batch.is_empty() {
+                return;
+            }
+            let more = batch.len() == room;
+            self.absorb_committed();
+            let mut b = Building::new(self.rev);
+            self.add(&mut b, batch);
+            self.hand_over(pipeline, b);
+            if !more {
+                return;
+            }
+        }
+    }
+
+    /// Appends `b` to the waiting batch (or makes it the waiting batch) and wakes the
+    /// committer.
+    fn hand_over(&self, pipeline: &Pipeline, b: Building) {
+        let mut state = pipeline.state.lock();
+        if state.committer_gone {
+            return;
+        }
+        match &mut state.next {
+            Some(waiting) => waiting.append(b),
+            None => state.next = Some(b),
+        }
+        pipeline.staged.notify_one();
+    }
+
     /// Forgets in-flight state that the engine now holds.
-    fn absorb_committed(&mut self, committed: &Receiver<Revision>) {
-        let mut newest = self.committed;
-        for rev in committed.try_iter() {
-            newest = newest.max(rev);
-        }
-        if newest != self.committed {
-            self.committed = newest;
-            self.pending.retain(|_, (rev, _)| *rev > newest);
+    fn absorb_committed(&mut self) {
+        let rev = self.shared.current.load(Ordering::Acquire);
+        if rev > self.committed {
+            self.committed = rev;
+            self.pending.retain(|_, ev| ev.revision > rev);
         }
     }
 
-    fn compact_by_age(&mut self) -> Option<Commit> {
+    fn compact_by_age(&mut self, b: &mut Building) {
         let cutoff = now_unix_ms().saturating_sub(self.shared.options.history_retention.as_millis() as u64);
-        let target =
-            self.times.iter().take_while(|(ms, _)| *ms + TIME_BUCKET_MS <= cutoff).last().map(|(_, rev)| *rev)?;
-        let (commit, _) = self.compaction(target);
-        commit
+        let target = self.times.iter().take_while(|(ms, _)| *ms + TIME_BUCKET_MS <= cutoff).last().map(|(_, rev)| *rev);
+        if let Some(target) = target
+            && let Some(point) = self.compaction(&mut b.wb, target)
+        {
+            b.compacted = Some(point);
+        }
     }
 
-    /// Builds the batch that compacts history at and below `target` (clamped to what is
-    /// durable). Returns it (None when there is nothing to do) and the resulting point.
-    fn compaction(&mut self, target: Revision) -> (Option<Commit>, Revision) {
+    /// Adds to `wb` the writes that compact history at and below `target` (clamped to what
+    /// is durable: compaction never removes history of a batch still in flight). Returns the
+    /// new compaction point, or `None` when there is nothing to do.
+    fn compaction(&mut self, wb: &mut WriteBatch, target: Revision) -> Option<Revision> {
         let target = target.min(self.committed);
         if target <= self.compacted {
-            return (None, self.compacted);
+            return None;
         }
-        let mut wb = WriteBatch::new();
-        for (group, resource) in &self.resources {
+        for (group, resource) in self.resources.values().flat_map(HashMap::values).map(|r| &**r) {
             wb.delete_range(key::history_key(group, resource, 0), key::history_key(group, resource, target + 1));
+            wb.delete_range(key::successor_key(group, resource, 0), key::successor_key(group, resource, target + 1));
         }
         let mut dropped_times = 0;
         for (ms, rev) in &self.times {
@@ -760,25 +941,29 @@ impl<E: KvEngine> Writer<E> {
         wb.put(key::META_COMPACTED.to_vec(), target.to_be_bytes().to_vec());
         self.compacted = target;
         tracing::debug!(revision = target, "compacting history");
-        let commit = Commit {
-            batch: wb,
-            revision: self.committed,
-            events: Vec::new(),
-            outcomes: Vec::new(),
-            usage: Vec::new(),
-            quotas: Vec::new(),
-            compacted: Some(target),
-        };
-        (Some(commit), target)
+        Some(target)
     }
 
     fn lookup(&self, snapshot: &impl KvRead, key: &Key, ek: &[u8]) -> Result<Option<Object>, Error> {
-        if let Some((_, o)) = self.pending.get(ek) {
-            return Ok(o.clone());
+        if let Some(ev) = self.pending.get(ek) {
+            return Ok(ev.object.clone());
         }
         match snapshot.get(ek)? {
             Some(bytes) => Ok(Some(codec::decode_object(&key.namespace, &key.name, &bytes)?)),
             None => Ok(None),
+        }
+    }
+
+    /// Records the usage of `ns` after a write, and that this batch touched it.
+    fn set_usage(&mut self, ns: &str, after: Usage, touched: &mut HashSet<String>) {
+        match self.usage.get_mut(ns) {
+            Some(u) => *u = after,
+            None => {
+                self.usage.insert(ns.to_owned(), after);
+            }
+        }
+        if !touched.contains(ns) {
+            touched.insert(ns.to_owned());
         }
     }
 
@@ -817,19 +1002,15 @@ impl<E: KvEngine> Writer<E> {
         Ok(())
     }
 
-    /// Validates one batch of requests, assigns revisions and builds its [`Commit`].
-    fn prepare(&mut self, batch: Vec<Request>) -> Commit {
+    /// Validates `batch` against the newest state, assigns revisions and stages its writes
+    /// into `b`.
+    fn add(&mut self, b: &mut Building, batch: Vec<Request>) {
         let shared = Arc::clone(&self.shared);
         let snapshot = shared.engine.snapshot();
-        let start_rev = self.rev;
         let commit_ms = now_unix_ms();
-        let bucket = commit_ms - commit_ms % TIME_BUCKET_MS;
-        let mut wb = WriteBatch::new();
         let mut touched_ns: HashSet<String> = HashSet::new();
-        let mut quota_updates: Vec<(String, Option<Quota>)> = Vec::new();
-        let mut events: Vec<((String, String), Arc<Event>)> = Vec::new();
-        let mut outcomes: Vec<Outcome> = Vec::new();
-        let mut compacted = None;
+        b.requests += batch.len();
+        let Building { wb, quotas: quota_updates, events, outcomes, compacted, .. } = b;
 
         for req in batch {
             match req {
@@ -861,9 +1042,8 @@ impl<E: KvEngine> Writer<E> {
                             prev: None,
                             commit_unix_ms: commit_ms,
                         };
-                        self.usage.insert(key.namespace.clone(), after);
-                        touched_ns.insert(key.namespace.clone());
-                        self.stage(&mut wb, &key, ek, Some(&obj), ev, &mut events);
+                        self.set_usage(&key.namespace, after, &mut touched_ns);
+                        self.stage(wb, &key, ek, Some(&obj), ev, events);
                         obj
                     });
                     outcomes.push(Outcome::Object(reply, result));
@@ -895,9 +1075,8 @@ impl<E: KvEngine> Writer<E> {
                             prev: Some(prev),
                             commit_unix_ms: commit_ms,
                         };
-                        self.usage.insert(key.namespace.clone(), after);
-                        touched_ns.insert(key.namespace.clone());
-                        self.stage(&mut wb, &key, ek, Some(&obj), ev, &mut events);
+                        self.set_usage(&key.namespace, after, &mut touched_ns);
+                        self.stage(wb, &key, ek, Some(&obj), ev, events);
                         obj
                     });
                     outcomes.push(Outcome::Object(reply, result));
@@ -938,9 +1117,8 @@ impl<E: KvEngine> Writer<E> {
                             prev: Some(prev.clone()),
                             commit_unix_ms: commit_ms,
                         };
-                        self.usage.insert(key.namespace.clone(), after);
-                        touched_ns.insert(key.namespace.clone());
-                        self.stage(&mut wb, &key, ek, None, ev, &mut events);
+                        self.set_usage(&key.namespace, after, &mut touched_ns);
+                        self.stage(wb, &key, ek, None, ev, events);
                         Deleted { object: prev, revision: self.rev }
                     });
                     outcomes.push(Outcome::Deleted(reply, result));
@@ -966,42 +1144,41 @@ impl<E: KvEngine> Writer<E> {
                     outcomes.push(Outcome::Unit(reply, Ok(())));
                 }
                 Request::Compact { revision, reply } => {
-                    // Compaction needs the writes before it durable; fold it into this batch
+                    // Compaction needs the writes before it durable; it goes into this batch
                     // only up to what is committed, which is all it may remove anyway.
-                    let (extra, point) = self.compaction(revision);
-                    if let Some(extra) = extra {
-                        for op in extra.batch.ops() {
-                            match op.clone() {
-                                crate::WriteOp::Put { key, value } => wb.put(key, value),
-                                crate::WriteOp::Delete { key } => wb.delete(key),
-                                crate::WriteOp::DeleteRange { start, end } => wb.delete_range(start, end),
-                            }
-                        }
-                        compacted = Some(point);
+                    if let Some(point) = self.compaction(wb, revision) {
+                        *compacted = Some(point);
                     }
                     if let Some(reply) = reply {
-                        outcomes.push(Outcome::Compacted(reply, Ok(point)));
+                        outcomes.push(Outcome::Compacted(reply, Ok(self.compacted)));
                     }
                 }
             }
         }
         drop(snapshot);
-
-        let mut usage = Vec::new();
-        if self.rev != start_rev {
-            wb.put(key::META_REVISION.to_vec(), self.rev.to_be_bytes().to_vec());
-            for ns in touched_ns {
-                let u = self.usage_of(&ns);
-                wb.put(key::usage_key(&ns), codec::encode_u64_pair(u.objects, u.bytes));
-                usage.push((ns, u));
-            }
-            wb.put(key::time_key(bucket), self.rev.to_be_bytes().to_vec());
-            match self.times.back_mut() {
+        for ns in touched_ns {
+            let u = self.usage_of(&ns);
+            b.usage.insert(ns, u);
+        }
+        if self.rev != b.last_rev {
+            b.last_rev = self.rev;
+            // A clock that stepped back does not reorder the time index.
+            let bucket = commit_ms - commit_ms % TIME_BUCKET_MS;
+            let bucket = match self.times.back_mut() {
+                Some((ms, last)) if *ms >= bucket => {
+                    *last = self.rev;
+                    *ms
+                }
+                _ => {
+                    self.times.push_back((bucket, self.rev));
+                    bucket
+                }
+            };
+            match b.times.last_mut() {
                 Some((ms, last)) if *ms == bucket => *last = self.rev,
-                _ => self.times.push_back((bucket, self.rev)),
+                _ => b.times.push((bucket, self.rev)),
             }
         }
-        Commit { batch: wb, revision: self.rev, events, outcomes, usage, quotas: quota_updates, compacted }
     }
 
     /// Adds one object write and its history event to the batch.
@@ -1012,20 +1189,36 @@ impl<E: KvEngine> Writer<E> {
         encoded_key: Vec<u8>,
         object: Option<&Object>,
         event: Event,
-        events: &mut Vec<((String, String), Arc<Event>)>,
+        events: &mut Vec<(ResourceName, Arc<Event>)>,
     ) {
         match object {
             Some(obj) => wb.put(encoded_key.clone(), codec::encode_object(obj)),
             None => wb.delete(encoded_key.clone()),
         }
         wb.put(key::history_key(&key.group, &key.resource, event.revision), codec::encode_event(&event));
-        let resource = (key.group.clone(), key.resource.clone());
-        if !self.resources.contains(&resource) {
-            wb.put(key::resource_marker_key(&key.group, &key.resource), Vec::new());
-            self.resources.insert(resource.clone());
+        // The event stores the previous version's value; point that version's own event at it
+        // (unless that event is compacted already, or being compacted).
+        if let Some(prev) = &event.prev
+            && prev.mod_revision > self.compacted
+        {
+            wb.put(
+                key::successor_key(&key.group, &key.resource, prev.mod_revision),
+                event.revision.to_be_bytes().to_vec(),
+            );
         }
-        self.pending.insert(encoded_key, (event.revision, object.cloned()));
-        events.push((resource, Arc::new(event)));
+        let known = self.resources.get(key.group.as_str()).and_then(|r| r.get(key.resource.as_str()));
+        let resource = match known {
+            Some(r) => Arc::clone(r),
+            None => {
+                wb.put(key::resource_marker_key(&key.group, &key.resource), Vec::new());
+                let r = Arc::new((key.group.clone(), key.resource.clone()));
+                self.resources.entry(key.group.clone()).or_default().insert(key.resource.clone(), Arc::clone(&r));
+                r
+            }
+        };
+        let event = Arc::new(event);
+        self.pending.insert(encoded_key, Arc::clone(&event));
+        events.push((resource, event));
     }
 }
 
