@@ -731,6 +731,17 @@ impl Drop for CommitterGone<'_> {
     }
 }
 
+/// Marks the sequencer stopped when it ends, also by unwinding, so that the committer
+/// commits what is left and ends instead of waiting for more.
+struct SequencerGone<'a>(&'a Pipeline);
+
+impl Drop for SequencerGone<'_> {
+    fn drop(&mut self) {
+        self.0.state.lock().closed = true;
+        self.0.staged.notify_one();
+    }
+}
+
 /// Makes batches durable, in order, then publishes their events and answers their callers.
 /// It takes the waiting batch the moment it is free: never waiting for more keeps the disk
 /// busy. (Waiting for the callers just answered to write again would merge the two groups a
@@ -767,8 +778,11 @@ fn committer<E: KvEngine>(shared: &Shared<E>, pipeline: &Pipeline) {
         let result = if commit.batch.is_empty() {
             Ok(())
         } else {
-            shared.batches.fetch_add(1, Ordering::Relaxed);
-            shared.engine.write(&commit.batch, shared.options.sync)
+            let written = shared.engine.write(&commit.batch, shared.options.sync);
+            if written.is_ok() {
+                shared.batches.fetch_add(1, Ordering::Relaxed);
+            }
+            written
         };
         match result {
             Ok(()) => {
@@ -822,6 +836,7 @@ impl<E: KvEngine> Writer<E> {
         };
         let interval = self.shared.options.compaction_interval.max(Duration::from_millis(10));
         let mut next_compaction = Instant::now() + interval;
+        let sequencer_gone = SequencerGone(&pipeline);
         loop {
             let wait = next_compaction.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(wait) {
@@ -839,8 +854,7 @@ impl<E: KvEngine> Writer<E> {
                 next_compaction = Instant::now() + interval;
             }
         }
-        pipeline.state.lock().closed = true;
-        pipeline.staged.notify_one();
+        drop(sequencer_gone);
         let _ = committer_thread.join();
         self.shared.hub.close();
     }
