@@ -10,6 +10,12 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc instead of glibc's allocator: a request allocates and frees thousands of small
+/// JSON values across worker threads, where glibc's arenas spent a third of the server's CPU
+/// (profile of a create-heavy benchmark, docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "eddy", version, about = "Flux, rebuilt as a Kubernetes aggregated API server")]
 struct Cli {

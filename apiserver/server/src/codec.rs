@@ -107,7 +107,15 @@ impl<'a> Stored<'a> {
 /// # Errors
 /// 500 when the object cannot be converted.
 pub fn encode(info: &'static ResourceInfo, obj: &Value) -> Result<Bytes, ApiError> {
-    let mut v = eddy_api::conversion::convert_to_storage(obj.clone())
+    encode_owned(info, obj.clone())
+}
+
+/// [`encode`] taking the object by value, so that it is not copied.
+///
+/// # Errors
+/// 500 when the object cannot be converted.
+pub fn encode_owned(info: &'static ResourceInfo, obj: Value) -> Result<Bytes, ApiError> {
+    let mut v = eddy_api::conversion::convert_to_storage(obj)
         .map_err(|e| ApiError::internal(format!("converting to the storage version: {e}")))?;
     let schema = &info.storage_version().schema;
     eddy_api::pruning::prune(schema, &mut v);

@@ -20,7 +20,9 @@ use crate::negotiate::{
     parse_accept, prefers_yaml,
 };
 use crate::query::{Continue, Query};
-use crate::registry::{Change, DeleteOptions, ListPage, Registry, Resource, WriteOptions, parse_resource_version};
+use crate::registry::{
+    Change, DeleteOptions, ListPage, Registry, Resource, WriteOptions, Written, WrittenObject, parse_resource_version,
+};
 use crate::selector::Selectors;
 use crate::status::{ApiError, Target};
 use crate::table::{partial_metadata, partial_metadata_list, table};
@@ -473,6 +475,23 @@ fn render_object(res: &Resource, obj: &Value, format: ObjectFormat, query: &Quer
     })
 }
 
+/// The answer to a write: the codec's JSON as it is for a plain JSON object, else rendered.
+fn written_response(
+    res: &Resource,
+    code: StatusCode,
+    written: &Written,
+    format: ObjectFormat,
+    encoding: Encoding,
+    query: &Query,
+) -> Result<Response, ApiError> {
+    if let (WrittenObject::Json(json), ObjectFormat::Object, Encoding::Json) = (&written.object, format, encoding) {
+        return Ok(bytes_response(code, json.clone(), "application/json"));
+    }
+    let object = written.object.value()?;
+    let rendered = render_object(res, &object, format, query)?;
+    Ok(object_response(code, &rendered, encoding))
+}
+
 fn negotiate_objects(headers: &HeaderMap) -> Result<(ObjectFormat, Encoding), ApiError> {
     object_negotiation(&accept(headers)).ok_or_else(|| {
         ApiError::not_acceptable(
@@ -499,8 +518,10 @@ async fn collection<E: KvEngine>(
             let name = body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
             shared.admit_create(res, namespace, name).await?;
             let written = shared.registry.create(res, namespace, body, &opts).await?;
-            let rendered = render_object(res, &written.object, format, query)?;
-            Ok(with_warnings(object_response(StatusCode::CREATED, &rendered, encoding), &written.warnings))
+            Ok(with_warnings(
+                written_response(res, StatusCode::CREATED, &written, format, encoding, query)?,
+                &written.warnings,
+            ))
         }
         Method::DELETE => {
             let selectors = Selectors { labels: query.label_selector()?, fields: query.field_selector()? };
@@ -881,8 +902,7 @@ async fn object<E: KvEngine>(
             }
             let written = shared.registry.update(res, namespace, name, body, status, &opts).await?;
             let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
-            let rendered = render_object(res, &written.object, format, query)?;
-            Ok(with_warnings(object_response(code, &rendered, encoding), &written.warnings))
+            Ok(with_warnings(written_response(res, code, &written, format, encoding, query)?, &written.warnings))
         }
         Method::PATCH => {
             let kind = patch_kind(&content_type(req.headers()))?;
@@ -922,8 +942,7 @@ async fn object<E: KvEngine>(
             };
             let written = shared.registry.write(res, namespace, name, status, change, &opts).await?;
             let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
-            let rendered = render_object(res, &written.object, format, query)?;
-            Ok(with_warnings(object_response(code, &rendered, encoding), &written.warnings))
+            Ok(with_warnings(written_response(res, code, &written, format, encoding, query)?, &written.warnings))
         }
         Method::DELETE if !status => {
             let body = read_body(req).await?;

@@ -203,11 +203,36 @@ pub struct JsonPage {
 #[derive(Debug, Clone)]
 pub struct Written {
     /// The object as stored (in the requested version).
-    pub object: Value,
+    pub object: WrittenObject,
     /// `Warning` headers.
     pub warnings: Vec<String>,
     /// Whether the write created the object (201) rather than changed it.
     pub created: bool,
+}
+
+/// The object a write answers with: decoded, or as the JSON bytes the storage codec renders
+/// from what was stored (no decode when the request's version is the storage version).
+#[derive(Debug, Clone)]
+pub enum WrittenObject {
+    /// A decoded object.
+    Value(Value),
+    /// The object as JSON, `resourceVersion` included.
+    Json(Bytes),
+}
+
+impl WrittenObject {
+    /// The object as a value (parsed when only its JSON is kept).
+    ///
+    /// # Errors
+    /// 500 when the JSON does not parse (it was rendered by the codec, so it always does).
+    pub fn value(&self) -> Result<std::borrow::Cow<'_, Value>, ApiError> {
+        match self {
+            Self::Value(v) => Ok(std::borrow::Cow::Borrowed(v)),
+            Self::Json(b) => serde_json::from_slice(b)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| ApiError::internal(format!("decoding a written object: {e}"))),
+        }
+    }
 }
 
 /// Now, as Kubernetes prints timestamps (RFC 3339, seconds, UTC).
@@ -414,7 +439,7 @@ impl<E: KvEngine> Registry<E> {
         let now = now_timestamp();
         let api_version = res.api_version();
         let obj =
-            field_manager(res.info())?.update_no_errors(None, &obj, &ssa_request(opts, &api_version, false, &now));
+            field_manager(res.info())?.update_no_errors_owned(None, obj, &ssa_request(opts, &api_version, false, &now));
         self.finish_create(res, namespace, obj, opts, decoded, true).await
     }
 
@@ -458,7 +483,12 @@ impl<E: KvEngine> Registry<E> {
                 meta_mut(&mut obj).insert("name".into(), json!(generated_name(prefix)));
             }
             let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
-            let stored = codec::encode(res.info(), &obj)?;
+            // The object is needed again only for another generated name or a dry run.
+            let stored = if attempts == 1 && !opts.dry_run {
+                codec::encode_owned(res.info(), std::mem::take(&mut obj))?
+            } else {
+                codec::encode(res.info(), &obj)?
+            };
             if opts.dry_run {
                 if self.store.get(&res.key(namespace, &name)).is_ok() {
                     if attempt + 1 < attempts {
@@ -466,10 +496,17 @@ impl<E: KvEngine> Registry<E> {
                     }
                     return Err(ApiError::already_exists(res.target(&name)));
                 }
-                return Ok(Written { object: through_codec(res, &obj)?, warnings, created: true });
+                return Ok(Written {
+                    object: WrittenObject::Value(through_codec(res, &obj)?),
+                    warnings,
+                    created: true,
+                });
             }
             match self.store.create(&res.key(namespace, &name), &uid, stored).await {
-                Ok(o) => return Ok(Written { object: self.decode(res, &o)?, warnings, created: true }),
+                Ok(o) => {
+                    let object = WrittenObject::Json(codec::to_json(res, &o.value, o.mod_revision)?);
+                    return Ok(Written { object, warnings, created: true });
+                }
                 Err(eddy_storage::Error::AlreadyExists) if attempt + 1 < attempts => {}
                 Err(e) => return Err(ApiError::from_storage(&e, res.target(&name))),
             }
@@ -555,7 +592,7 @@ impl<E: KvEngine> Registry<E> {
                     let Some(live) = &live else { return Err(ApiError::not_found(target)) };
                     let mut obj = body.clone();
                     decoded = decode_request(res, &mut obj, opts.field_validation, &target)?;
-                    fm.update_no_errors(Some(live), &obj, &req)
+                    fm.update_no_errors_owned(Some(live), obj, &req)
                 }
                 Change::MergePatch(patch) | Change::JsonPatch(patch) => {
                     let Some(live) = &live else { return Err(ApiError::not_found(target)) };
@@ -581,7 +618,7 @@ impl<E: KvEngine> Registry<E> {
                     check_type(res, &mut obj)?;
                     check_namespace(res, namespace, &mut obj)?;
                     decoded = decode_request(res, &mut obj, opts.field_validation, &target)?;
-                    fm.update_no_errors(Some(live), &obj, &req)
+                    fm.update_no_errors_owned(Some(live), obj, &req)
                 }
                 Change::Apply { config, force } => {
                     if status && live.is_none() {
@@ -700,13 +737,13 @@ impl<E: KvEngine> Registry<E> {
         // (kube's IgnoreManagedFieldsTimestampsTransformer). Objects are compared as clients
         // read them (in the request's version, defaulted), so that defaults missing from the
         // stored bytes do not turn a no-op into a write.
-        if without_managed_fields_times(new.clone()) == without_managed_fields_times(old.clone()) {
-            return Ok(Written { object: old.clone(), warnings, created: false });
+        if equal_but_managed_fields_times(&new, old) {
+            return Ok(Written { object: WrittenObject::Value(old.clone()), warnings, created: false });
         }
-        let stored = codec::encode(res.info(), &new)?;
         if opts.dry_run {
-            return Ok(Written { object: through_codec(res, &new)?, warnings, created: false });
+            return Ok(Written { object: WrittenObject::Value(through_codec(res, &new)?), warnings, created: false });
         }
+        let stored = codec::encode_owned(res.info(), new)?;
         let written = self
             .store
             .update(key, stored, Some(expected))
@@ -721,7 +758,7 @@ impl<E: KvEngine> Registry<E> {
                 Err(e) => return Err(ApiError::from_storage(&e, target)),
             }
         }
-        Ok(Written { object, warnings, created: false })
+        Ok(Written { object: WrittenObject::Value(object), warnings, created: false })
     }
 
     /// `DELETE`: removes the object, or marks it deleting while finalizers remain. Returns
@@ -1024,13 +1061,34 @@ fn check_name(obj: &Value, name: &str) -> Result<(), ApiError> {
     }
 }
 
-fn without_managed_fields_times(mut v: Value) -> Value {
-    if let Some(entries) = v.pointer_mut("/metadata/managedFields").and_then(Value::as_array_mut) {
-        for e in entries.iter_mut().filter_map(Value::as_object_mut) {
-            e.remove("time");
-        }
+fn equal_but_managed_fields_times(a: &Value, b: &Value) -> bool {
+    /// Equal objects, keys in any order, each leaving out `skip`.
+    fn equal_without(a: &Map<String, Value>, b: &Map<String, Value>, skip: &str) -> bool {
+        let count = |m: &Map<String, Value>| m.len() - usize::from(m.contains_key(skip));
+        count(a) == count(b) && a.iter().filter(|(k, _)| *k != skip).all(|(k, v)| b.get(k) == Some(v))
     }
-    v
+    let (Value::Object(a), Value::Object(b)) = (a, b) else { return a == b };
+    if !equal_without(a, b, "metadata") {
+        return false;
+    }
+    match (a.get("metadata"), b.get("metadata")) {
+        (Some(Value::Object(ma)), Some(Value::Object(mb))) => {
+            if !equal_without(ma, mb, "managedFields") {
+                return false;
+            }
+            match (ma.get("managedFields"), mb.get("managedFields")) {
+                (Some(Value::Array(ea)), Some(Value::Array(eb))) => {
+                    ea.len() == eb.len()
+                        && ea.iter().zip(eb).all(|(x, y)| match (x, y) {
+                            (Value::Object(x), Value::Object(y)) => equal_without(x, y, "time"),
+                            _ => x == y,
+                        })
+                }
+                (x, y) => x == y,
+            }
+        }
+        (x, y) => x == y,
+    }
 }
 
 /// Decodes stored bytes into the resource's requested version with `resourceVersion` set.
@@ -1105,6 +1163,28 @@ mod tests {
 
     fn git(version: &str) -> Resource {
         Resource::find("source.toolkit.fluxcd.io", version, "gitrepositories").expect("served")
+    }
+
+    #[test]
+    fn writes_differing_only_in_managed_fields_times_are_equal() {
+        let a = json!({"spec": {"x": 1}, "metadata": {"name": "a", "managedFields": [
+            {"manager": "m", "time": "2026-01-01T00:00:00Z", "fieldsV1": {"f:spec": {}}}]}});
+        let mut b = json!({"metadata": {"managedFields": [
+            {"fieldsV1": {"f:spec": {}}, "manager": "m", "time": "2026-12-01T00:00:00Z"}], "name": "a"}, "spec": {"x": 1}});
+        assert!(equal_but_managed_fields_times(&a, &b));
+        b["metadata"]["managedFields"][0]["manager"] = json!("n");
+        assert!(!equal_but_managed_fields_times(&a, &b));
+        let mut c = a.clone();
+        c["spec"]["x"] = json!(2);
+        assert!(!equal_but_managed_fields_times(&a, &c));
+        let mut d = a.clone();
+        d["metadata"]["labels"] = json!({"l": "v"});
+        assert!(!equal_but_managed_fields_times(&a, &d));
+        let mut e = a.clone();
+        e["metadata"].as_object_mut().unwrap().remove("managedFields");
+        assert!(!equal_but_managed_fields_times(&a, &e));
+        e["status"] = json!({});
+        assert!(!equal_but_managed_fields_times(&e, &a));
     }
 
     #[test]

@@ -421,17 +421,14 @@ impl FieldManager {
         req: &Request<'_>,
         force: bool,
     ) -> Result<(Value, Managed, bool), ApplyError> {
-        let mut live = live.clone();
         if managed.fields.is_empty() {
             let empty = json!({"apiVersion": config.get("apiVersion"), "kind": config.get("kind")});
             let before = Request { manager: BEFORE_FIRST_APPLY, ..*req };
-            let (obj, m) = self
-                .update_cap(&empty, &live, managed, &before)
+            managed = self
+                .update_cap(&empty, live, managed, &before)
                 .map_err(|e| ApplyError::Internal(format!("failed to create manager for existing fields: {e}")))?;
-            live = obj;
-            managed = m;
         }
-        self.apply_structured(&live, config, managed, req, force)
+        self.apply_structured(live, config, managed, req, force)
     }
 
     /// buildManagerInfo → managedFieldsUpdater → stripMeta → structuredMerge for an apply.
@@ -486,17 +483,43 @@ impl FieldManager {
     /// converted to); kube-apiserver then removes `managedFields`
     /// ([`FieldManager::update_no_errors`]).
     pub fn update(&self, live: Option<&Value>, new: &Value, req: &Request<'_>) -> Result<Value, UpdateError> {
-        let live = live.cloned().unwrap_or_else(|| self.empty_object(req.api_version));
-        let managed = decode_live_or_new(&live, new, !req.subresource.is_empty());
-        let new = without_managed_fields(new);
+        self.update_owned(live, new.clone(), req).map_err(|(e, _)| e)
+    }
+
+    /// [`FieldManager::update`] taking `new` by value, so that it is not copied.
+    ///
+    /// # Errors
+    /// As [`FieldManager::update`], with `new` given back without `managedFields`.
+    pub fn update_owned(
+        &self,
+        live: Option<&Value>,
+        mut new: Value,
+        req: &Request<'_>,
+    ) -> Result<Value, (UpdateError, Value)> {
+        let empty;
+        let live = match live {
+            Some(l) => l,
+            None => {
+                empty = self.empty_object(req.api_version);
+                &empty
+            }
+        };
+        let managed = decode_live_or_new(live, &new, !req.subresource.is_empty());
+        if let Some(m) = new.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("managedFields");
+        }
         // skipNonAppliedManager: an existing object without managers stays untracked.
-        let uid = meta(&live).and_then(|m| m.get("uid")).and_then(Value::as_str).unwrap_or_default();
+        let uid = meta(live).and_then(|m| m.get("uid")).and_then(Value::as_str).unwrap_or_default();
         if managed.fields.is_empty() && !uid.is_empty() {
             return Ok(new);
         }
-        let (mut object, managed) = self.update_cap(&live, &new, managed, req).map_err(UpdateError)?;
-        set_managed_fields(&mut object, &managed);
-        Ok(object)
+        match self.update_cap(live, &new, managed, req) {
+            Ok(managed) => {
+                set_managed_fields(&mut new, &managed);
+                Ok(new)
+            }
+            Err(e) => Err((UpdateError(e), new)),
+        }
     }
 
     /// [`FieldManager::update`], or when it fails `new` without `managedFields` (kube-apiserver's
@@ -504,10 +527,13 @@ impl FieldManager {
     /// untracked until the next apply, which then sees `before-first-apply`).
     #[must_use]
     pub fn update_no_errors(&self, live: Option<&Value>, new: &Value, req: &Request<'_>) -> Value {
-        match self.update(live, new, req) {
-            Ok(v) => v,
-            Err(_) => without_managed_fields(new),
-        }
+        self.update_no_errors_owned(live, new.clone(), req)
+    }
+
+    /// [`FieldManager::update_no_errors`] taking `new` by value, so that it is not copied.
+    #[must_use]
+    pub fn update_no_errors_owned(&self, live: Option<&Value>, new: Value, req: &Request<'_>) -> Value {
+        self.update_owned(live, new, req).unwrap_or_else(|(_, new)| new)
     }
 
     /// capManagers → buildManagerInfo → managedFieldsUpdater → stripMeta → structuredMerge.
@@ -517,7 +543,7 @@ impl FieldManager {
         new: &Value,
         mut managed: Managed,
         req: &Request<'_>,
-    ) -> Result<(Value, Managed), String> {
+    ) -> Result<Managed, String> {
         let manager = if req.manager.is_empty() { "unknown" } else { req.manager };
         let id = manager_identifier(manager, UPDATE, req.api_version, req.subresource);
         let ty = self.types.object_type(req.api_version).ok_or_else(|| format!("no schema for {}", req.api_version))?;
@@ -539,7 +565,7 @@ impl FieldManager {
             managed.times.insert(id, req.now.to_owned());
         }
         cap_update_managers(&mut managed, MAX_UPDATE_MANAGERS);
-        Ok((new.clone(), managed))
+        Ok(managed)
     }
 }
 
