@@ -743,22 +743,25 @@ impl<E: KvEngine> Registry<E> {
         if opts.dry_run {
             return Ok(Written { object: WrittenObject::Value(through_codec(res, &new)?), warnings, created: false });
         }
+        // Metadata is stored as it is, so whether the write removed the last finalizer of an
+        // object being deleted is read before `new` is encoded.
+        let finalized = is_deleting(&new) && finalizers(&new).is_empty();
         let stored = codec::encode_owned(res.info(), new)?;
         let written = self
             .store
             .update(key, stored, Some(expected))
             .await
             .map_err(|e| ApiError::from_storage(&e, target.clone()))?;
-        let object = self.decode(res, &written)?;
         // The last finalizer of an object being deleted is gone: delete it now.
-        if is_deleting(&object) && finalizers(&object).is_empty() {
+        if finalized {
             let pre = Preconditions { uid: None, revision: Some(written.mod_revision) };
             match self.store.delete(key, pre).await {
                 Ok(_) | Err(eddy_storage::Error::NotFound) => {}
                 Err(e) => return Err(ApiError::from_storage(&e, target)),
             }
         }
-        Ok(Written { object: WrittenObject::Value(object), warnings, created: false })
+        let object = WrittenObject::Json(codec::to_json(res, &written.value, written.mod_revision)?);
+        Ok(Written { object, warnings, created: false })
     }
 
     /// `DELETE`: removes the object, or marks it deleting while finalizers remain. Returns
