@@ -672,6 +672,20 @@ async fn list_or_watch<E: KvEngine>(
         body.extend_from_slice(b"]}");
         return Ok(bytes_response(StatusCode::OK, Bytes::from(body), "application/json"));
     }
+    if let (None, ObjectFormat::PartialMetadata(v)) = (limit, format) {
+        // Read a page at a time, keeping only metadata: the garbage collector and the namespace
+        // controller list every resource this way.
+        let mut items = Vec::new();
+        let revision = shared.registry.list_paged(
+            res,
+            namespace,
+            revision,
+            |o| selectors.matches(o),
+            |page| items.extend(page.into_iter().map(metadata_only)),
+        )?;
+        let body = partial_metadata_list(&items, json!({"resourceVersion": revision.to_string()}), v);
+        return Ok(object_response(StatusCode::OK, &body, encoding));
+    }
     let page = shared
         .registry
         .list(res, namespace, revision, start_after, limit, |o| selectors.matches(o))
@@ -684,6 +698,11 @@ async fn list_or_watch<E: KvEngine>(
         }
     };
     Ok(object_response(StatusCode::OK, &body, encoding))
+}
+
+/// `obj` with nothing but its metadata (what a PartialObjectMetadata keeps of it).
+fn metadata_only(mut obj: Value) -> Value {
+    json!({"metadata": obj.get_mut("metadata").map(Value::take).unwrap_or_else(|| json!({}))})
 }
 
 /// Objects read and encoded at a time by a streamed list.
@@ -829,9 +848,14 @@ fn watch<E: KvEngine>(
             pending.extend(page.items.iter().map(|obj| watch::event_line("ADDED", obj)));
             page.revision
         } else {
-            let page = shared.registry.list(res, namespace, None, None, None, |o| spec.matches(o))?;
-            pending.extend(page.items.iter().map(|obj| WatchStream::<E>::added(&spec, obj)));
-            page.revision
+            // A page at a time: only the rendered lines (metadata or table rows) are kept.
+            shared.registry.list_paged(
+                res,
+                namespace,
+                None,
+                |o| spec.matches(o),
+                |page| pending.extend(page.iter().map(|obj| WatchStream::<E>::added(&spec, obj))),
+            )?
         };
         if send_initial == Some(true) {
             pending.push(WatchStream::<E>::initial_events_end(&spec, revision));

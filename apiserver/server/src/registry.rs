@@ -185,6 +185,9 @@ pub struct ListPage {
     pub next: Option<(String, String)>,
 }
 
+/// Objects decoded at a time by [`Registry::list_paged`].
+pub const LIST_PAGE: usize = 500;
+
 /// Items read by one list call, the revision they reflect and where the next page starts.
 type Page<T> = (Vec<T>, Revision, Option<(String, String)>);
 
@@ -354,6 +357,34 @@ impl<E: KvEngine> Registry<E> {
             Ok(keep(&v).then_some(v))
         })?;
         Ok(ListPage { items, revision, next })
+    }
+
+    /// [`Registry::list`] without a limit, read [`LIST_PAGE`] objects at a time at one revision
+    /// (`revision`, or the current one): `each` gets every page's objects, so that no more than
+    /// a page of decoded objects is held at once (a metadata-only list or watch of 100,000
+    /// objects keeps only what it renders of each). Returns the revision.
+    ///
+    /// # Errors
+    /// As [`Registry::list`].
+    pub fn list_paged(
+        &self,
+        res: &Resource,
+        namespace: Option<&str>,
+        revision: Option<Revision>,
+        mut keep: impl FnMut(&Value) -> bool,
+        mut each: impl FnMut(Vec<Value>),
+    ) -> Result<Revision, ApiError> {
+        let mut revision = revision;
+        let mut start_after = None;
+        loop {
+            let page = self.list(res, namespace, revision, start_after, Some(LIST_PAGE), &mut keep)?;
+            revision = Some(page.revision);
+            start_after = page.next;
+            each(page.items);
+            if start_after.is_none() {
+                return Ok(page.revision);
+            }
+        }
     }
 
     /// [`Registry::list`] with every item as JSON in the requested version, filtered by

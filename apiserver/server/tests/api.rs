@@ -459,6 +459,28 @@ async fn tables_and_partial_metadata() {
     api.call(Method::GET, GIT, &[("accept", "text/html")], None).await.expect(406);
 }
 
+/// A metadata-only list without a limit is read a page (500) at a time: every object comes
+/// back once, selectors apply across pages, and no spec is carried.
+#[tokio::test]
+async fn partial_metadata_list_spans_pages() {
+    let api = Api::new();
+    for i in 0..1_010 {
+        let mut o = git(&format!("app-{i:04}"));
+        o["metadata"]["labels"] = json!({"parity": if i % 2 == 0 { "even" } else { "odd" }});
+        api.post(GIT, &o).await.expect(201);
+    }
+    let pom = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io";
+    let all = api.call(Method::GET, GIT, &[("accept", pom)], None).await.expect(200).body;
+    let names: Vec<&str> =
+        all["items"].as_array().into_iter().flatten().filter_map(|o| o["metadata"]["name"].as_str()).collect();
+    assert_eq!(names.len(), 1_010);
+    assert_eq!(names.iter().collect::<std::collections::BTreeSet<_>>().len(), 1_010);
+    assert!(all["items"].as_array().into_iter().flatten().all(|o| o.get("spec").is_none()));
+    assert_eq!(all["metadata"].get("continue"), None);
+    let odd = api.call(Method::GET, &format!("{GIT}?labelSelector=parity%3Dodd"), &[("accept", pom)], None).await;
+    assert_eq!(odd.expect(200).body["items"].as_array().map(Vec::len), Some(505));
+}
+
 #[tokio::test]
 async fn deletecollection_honours_selectors() {
     let api = Api::new();
