@@ -973,6 +973,12 @@ fn decode_request(
         FieldValidation::Warn => warnings.extend(pruned.iter().map(|p| format!("unknown field {p:?}"))),
         _ => {}
     }
+    // Only a request in another version than the storage version can get defaults that are
+    // not stored (see `RequestDefaults`); in the storage version the body is not copied.
+    if res.version == res.info().storage_version().name {
+        eddy_api::defaulting::default(&v.schema, obj);
+        return Ok(Decoded { warnings, defaults: RequestDefaults::default() });
+    }
     let sent = obj.clone();
     eddy_api::defaulting::default(&v.schema, obj);
     Ok(Decoded { warnings, defaults: RequestDefaults::added(&sent, obj) })
@@ -1240,12 +1246,15 @@ mod tests {
 
     #[test]
     fn v1beta2_defaults_the_storage_version_lacks_are_not_stored() {
+        let app = |version: &str| {
+            json!({
+                "apiVersion": format!("source.toolkit.fluxcd.io/{version}"), "kind": "GitRepository",
+                "metadata": {"name": "app", "namespace": "default"},
+                "spec": {"url": "https://github.com/org/app", "interval": "5m"}
+            })
+        };
         let beta = git("v1beta2");
-        let mut obj = json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1beta2", "kind": "GitRepository",
-            "metadata": {"name": "app", "namespace": "default"},
-            "spec": {"url": "https://github.com/org/app", "interval": "5m"}
-        });
+        let mut obj = app("v1beta2");
         let decoded = decode_request(&beta, &mut obj, FieldValidation::Ignore, &beta.target("app")).expect("decoded");
         // The field manager, strategy and validation see the request version's defaults...
         assert_eq!(obj["spec"]["gitImplementation"], "go-git");
@@ -1267,11 +1276,7 @@ mod tests {
 
         // In the storage version every default is stored.
         let v1 = git("v1");
-        let mut obj = json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-            "metadata": {"name": "app", "namespace": "default"},
-            "spec": {"url": "https://github.com/org/app", "interval": "5m"}
-        });
+        let mut obj = app("v1");
         let decoded = decode_request(&v1, &mut obj, FieldValidation::Ignore, &v1.target("app")).expect("decoded");
         let defaulted = obj.clone();
         decoded.defaults.drop_unstorable(&v1, &mut obj);

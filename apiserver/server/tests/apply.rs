@@ -430,14 +430,19 @@ async fn apply_preconditions() {
     assert_eq!(ok["spec"]["interval"], "6m");
 }
 
-#[tokio::test]
-async fn apply_converts_between_versions() {
+/// `app` applied by alice in v1 (url and interval 5m): the API, its v1 path and its v1beta2 path.
+async fn applied_by_alice_in_v1() -> (Api, String, &'static str) {
     let api = Api::new();
     let path = app_path();
     apply(&api, &path, "fieldManager=alice", &config("    url: https://github.com/org/app\n    interval: 5m\n"))
         .await
         .expect(201);
-    let beta = "/apis/source.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/gitrepositories/app";
+    (api, path, "/apis/source.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/gitrepositories/app")
+}
+
+#[tokio::test]
+async fn apply_converts_between_versions() {
+    let (api, path, beta) = applied_by_alice_in_v1().await;
     let body = "apiVersion: source.toolkit.fluxcd.io/v1beta2\nkind: GitRepository\nmetadata:\n  name: app\n  namespace: flux-system\nspec:\n  interval: 10m\n";
     let c = apply(&api, beta, "fieldManager=bob", body).await.expect(409);
     assert_eq!(c.body["message"], "Apply failed with 1 conflict: conflict with \"alice\": .spec.interval");
@@ -458,12 +463,7 @@ async fn apply_converts_between_versions() {
 
 #[tokio::test]
 async fn v1beta2_update_of_a_v1_object_drops_managed_fields_and_stores_no_v1beta2_default() {
-    let api = Api::new();
-    let path = app_path();
-    apply(&api, &path, "fieldManager=alice", &config("    url: https://github.com/org/app\n    interval: 5m\n"))
-        .await
-        .expect(201);
-    let beta = "/apis/source.toolkit.fluxcd.io/v1beta2/namespaces/flux-system/gitrepositories/app";
+    let (api, path, beta) = applied_by_alice_in_v1().await;
     // The patched body gets v1beta2's default gitImplementation, which alice's v1 cannot hold:
     // the update cannot be tracked, managedFields are dropped (kube's UpdateNoErrors), and the
     // default is not stored (kube prunes it in v1; Eddy does not remember it either).

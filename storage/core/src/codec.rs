@@ -312,15 +312,14 @@ mod tests {
         ev
     }
 
+    /// Object 7 modified at revision 9.
+    fn modified() -> Event {
+        Event { kind: EventType::Modified, revision: 9, object: Some(obj(9)), prev: Some(obj(7)), commit_unix_ms: 42 }
+    }
+
     #[test]
     fn event_round_trip() {
-        let ev = Event {
-            kind: EventType::Modified,
-            revision: 9,
-            object: Some(obj(9)),
-            prev: Some(obj(7)),
-            commit_unix_ms: 42,
-        };
+        let ev = modified();
         let bytes = encode_event(&ev);
         assert_eq!(decode_event(9, &bytes).unwrap(), StoredEvent { event: without_value(&ev), needs_value: true });
         assert_eq!(event_key(&bytes).unwrap(), ("ns", "n"));
@@ -342,13 +341,7 @@ mod tests {
     /// inline and are still read.
     #[test]
     fn version_1_events_are_still_read() {
-        let ev = Event {
-            kind: EventType::Modified,
-            revision: 9,
-            object: Some(obj(9)),
-            prev: Some(obj(7)),
-            commit_unix_ms: 42,
-        };
+        let ev = modified();
         let mut v1 = vec![1, 2];
         v1.extend_from_slice(&42u64.to_be_bytes());
         put_chunk(&mut v1, b"ns");
