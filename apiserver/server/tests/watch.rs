@@ -39,6 +39,39 @@ async fn watch_from_list_sees_added_modified_deleted() {
     assert_eq!(del_rv, api.store.current_revision());
 }
 
+/// Lines that are ready together leave in one chunk (one TLS record, one client wake-up),
+/// up to 64 KiB: the initial events of a watch, and live events the client did not read yet.
+#[tokio::test]
+async fn ready_events_share_chunks() {
+    let api = Api::new();
+    let names: Vec<String> = (0..200).map(|i| format!("o{i:03}")).collect();
+    for name in &names {
+        api.post(GIT, &git(name)).await.expect(201);
+    }
+    let mut initial = api.watch(&format!("{GIT}?watch=1"), &[]).await;
+    for name in &names {
+        assert_eq!(initial.next_summary().await, summary("ADDED", name));
+    }
+    // About 120 KiB of events: two or three chunks, not 200.
+    assert!((2..=4).contains(&initial.frames), "{} chunks for 200 initial events", initial.frames);
+
+    let rv = api.get(GIT).await.expect(200).rv();
+    let mut live = api.watch(&format!("{GIT}?watch=1&resourceVersion={rv}"), &[]).await;
+    for name in &names[..50] {
+        api.patch(&format!("{GIT}/{name}"), "application/merge-patch+json", &json!({"spec": {"interval": "2m"}}))
+            .await
+            .expect(200);
+    }
+    // The body is read only now: the 50 events are all ready and come as one chunk.
+    for name in &names[..50] {
+        assert_eq!(live.next_summary().await, summary("MODIFIED", name));
+    }
+    assert_eq!(live.frames, 1);
+    api.post(GIT, &git("later")).await.expect(201);
+    assert_eq!(live.next_summary().await, summary("ADDED", "later"));
+    assert_eq!(live.frames, 2);
+}
+
 #[tokio::test]
 async fn watch_without_version_starts_with_current_state() {
     let api = Api::new();

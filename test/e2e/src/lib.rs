@@ -37,7 +37,12 @@ pub struct Cluster {
     pub server: String,
 }
 
-fn eddy_binary() -> PathBuf {
+/// The Eddy binary the tests run: `$EDDY_BIN`, or the one built next to the test executable.
+///
+/// # Panics
+/// When neither exists.
+#[must_use]
+pub fn eddy_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("EDDY_BIN") {
         return PathBuf::from(p);
     }

@@ -117,7 +117,7 @@ impl Api {
             .await
             .unwrap_or_else(|e| match e {});
         assert_eq!(resp.status(), StatusCode::OK);
-        Events { body: resp.into_body(), buf: Vec::new() }
+        Events { body: resp.into_body(), buf: Vec::new(), frames: 0 }
     }
 }
 
@@ -125,6 +125,8 @@ impl Api {
 pub struct Events {
     body: Body,
     buf: Vec<u8>,
+    /// Data frames (chunks) received so far.
+    pub frames: usize,
 }
 
 impl Events {
@@ -137,6 +139,7 @@ impl Events {
             }
             let frame = tokio::time::timeout(Duration::from_secs(2), self.body.frame()).await.ok()??.ok()?;
             if let Ok(data) = frame.into_data() {
+                self.frames += 1;
                 self.buf.extend_from_slice(&data);
             }
         }
