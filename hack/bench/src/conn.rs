@@ -155,6 +155,17 @@ pub fn proc_memory_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// CPU time (user + system) a process has used, in clock ticks (`USER_HZ`, 100 per second on
+/// Linux), from `/proc/PID/stat`.
+pub fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from its end.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
 /// A pid from a pid file.
 pub fn read_pid(path: &Path) -> anyhow::Result<u32> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -244,5 +255,19 @@ mod tests {
     fn own_memory_is_readable() {
         let (rss, hwm) = proc_memory_kib(std::process::id()).unwrap();
         assert!(rss > 0 && hwm >= rss);
+    }
+
+    #[test]
+    fn own_cpu_time_grows_with_work() {
+        let before = proc_cpu_ticks(std::process::id()).unwrap();
+        let started = std::time::Instant::now();
+        let mut x = 0u64;
+        // Spin until the kernel has charged at least two ticks (20 ms) of CPU.
+        while proc_cpu_ticks(std::process::id()).unwrap() < before + 2 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            assert!(started.elapsed().as_secs() < 30, "no CPU time charged after 30 s of spinning");
+        }
+        std::hint::black_box(x);
+        assert_eq!(proc_cpu_ticks(u32::MAX), None);
     }
 }

@@ -89,6 +89,7 @@ pub async fn run(config: &Config) -> anyhow::Result<String> {
         let mut have = 0;
         for &size in &sizes {
             let wl = Workload { objects: size, ..config.workload.clone() };
+            settle(&config.cluster_dir).await;
             let sampler = MemorySampler::start(pids.clone());
             let figures = api::run_at_size(&target, &wl, have, &format!("{} {size}", kind.title()))
                 .await
@@ -104,6 +105,39 @@ pub async fn run(config: &Config) -> anyhow::Result<String> {
         }
     }
     Ok(report(config, &sizes, &cells, &baseline, &skipped))
+}
+
+/// Processes of the cluster whose CPU use is watched before each measured step.
+const CLUSTER_PROCESSES: [&str; 6] =
+    ["kube-apiserver", "etcd", "eddy", "kube-controller-manager", "kube-scheduler", "kwok"];
+
+/// Waits until the cluster is quiet: its processes together use under a tenth of one core over
+/// five seconds (at most ten minutes). The previous step's aftermath otherwise lands in the next
+/// step's figures: after 100,000 deletes, kube-controller-manager's garbage collector and
+/// kube-apiserver digest 100,000 metadata watch events for a minute or more, on the same cores.
+async fn settle(cluster_dir: &std::path::Path) {
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+    const QUIET_CORES: f64 = 0.10;
+    let pids: Vec<u32> = CLUSTER_PROCESSES
+        .iter()
+        .filter_map(|name| conn::read_pid(&cluster_dir.join("pids").join(format!("{name}.pid"))).ok())
+        .collect();
+    let ticks = || -> u64 { pids.iter().filter_map(|&p| conn::proc_cpu_ticks(p)).sum() };
+    let started = std::time::Instant::now();
+    loop {
+        let before = ticks();
+        tokio::time::sleep(WINDOW).await;
+        // USER_HZ is 100 on Linux.
+        let cores = (ticks().saturating_sub(before)) as f64 / 100.0 / WINDOW.as_secs_f64();
+        if cores < QUIET_CORES {
+            eprintln!("cluster quiet ({cores:.2} cores) after {:.0} s", started.elapsed().as_secs_f64());
+            return;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(600) {
+            eprintln!("warning: cluster still busy ({cores:.2} cores) after 10 min; measuring anyway");
+            return;
+        }
+    }
 }
 
 fn mib(kib: u64) -> f64 {
