@@ -64,6 +64,10 @@ impl WatchSpec {
         Bytes::from(s)
     }
 
+    /// A `BOOKMARK` line: an object of the resource's kind holding only `resourceVersion` (and
+    /// `extra` as an annotation), rendered like every other event of the stream. A client that
+    /// asked for metadata decodes only `PartialObjectMetadata`: a bookmark of the resource's
+    /// own kind ends its watch with a decoding error, and client-go then relists.
     fn bookmark(&self, revision: u64, extra: Option<(&str, &str)>) -> Bytes {
         let info = self.resource.info();
         let mut meta = json!({"resourceVersion": revision.to_string()});
@@ -71,9 +75,7 @@ impl WatchSpec {
             meta["annotations"] = json!({k: v});
         }
         let obj = json!({"kind": info.kind, "apiVersion": self.resource.api_version(), "metadata": meta});
-        let mut s = json!({"type": "BOOKMARK", "object": obj}).to_string();
-        s.push('\n');
-        Bytes::from(s)
+        self.line("BOOKMARK", &obj)
     }
 }
 

@@ -156,6 +156,55 @@ async fn bookmarks_and_timeout() {
     assert!(ended);
 }
 
+/// Bookmarks come in the shape the client asked for: kube-controller-manager's metadata
+/// informers decode only `PartialObjectMetadata` and relist after any other kind.
+#[tokio::test]
+async fn bookmarks_follow_the_requested_shape() {
+    let api =
+        Api::with_options(HttpOptions { bookmark_interval: Duration::from_millis(100), ..HttpOptions::default() });
+    api.post(GIT, &git("a")).await.expect(201);
+    let rv = api.store.current_revision();
+    let metadata = [("accept", "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json")];
+    let mut events = api
+        .watch(&format!("{GIT}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=2"), &metadata)
+        .await;
+    let bm = events.next().await.unwrap_or_default();
+    assert_eq!(bm["type"], "BOOKMARK");
+    assert_eq!(bm["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(bm["object"]["apiVersion"], "meta.k8s.io/v1");
+    assert_eq!(bm["object"]["metadata"]["resourceVersion"], rv.to_string());
+
+    // The end of a streaming list's initial events, too.
+    let mut streaming = api
+        .watch(
+            &format!(
+                "{GIT}?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2"
+            ),
+            &metadata,
+        )
+        .await;
+    let added = streaming.next().await.unwrap_or_default();
+    assert_eq!(
+        (added["type"].as_str(), added["object"]["kind"].as_str()),
+        (Some("ADDED"), Some("PartialObjectMetadata"))
+    );
+    let end = streaming.next().await.unwrap_or_default();
+    assert_eq!(end["type"], "BOOKMARK");
+    assert_eq!(end["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(end["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
+
+    // A Table watch gets a Table whose one row carries the bookmark's metadata.
+    let table = [("accept", "application/json;as=Table;g=meta.k8s.io;v=v1")];
+    let mut events = api
+        .watch(&format!("{GIT}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=2"), &table)
+        .await;
+    let bm = events.next().await.unwrap_or_default();
+    assert_eq!(bm["type"], "BOOKMARK");
+    assert_eq!(bm["object"]["kind"], "Table");
+    assert_eq!(bm["object"]["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(bm["object"]["rows"][0]["object"]["metadata"]["resourceVersion"], rv.to_string());
+}
+
 #[tokio::test]
 async fn watch_as_table() {
     let api = Api::new();

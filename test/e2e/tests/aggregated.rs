@@ -433,6 +433,84 @@ fn tenants_are_confined_to_their_namespace() {
     assert!(!seen.contains("team-b"), "team-a's watch showed team-b: {seen}");
 }
 
+/// deploy/'s ClusterRoles fold the Flux kinds into the built-in `view` and `edit` roles (through
+/// kube-controller-manager's ClusterRole aggregation), so a RoleBinding to `view` reads them and
+/// one to `edit` writes them, with no Eddy-specific role.
+#[test]
+fn built_in_view_and_edit_roles_cover_flux_kinds() {
+    let c = cluster();
+    let ns = "team-roles";
+    ensure_namespace(c, ns);
+    let mut rbac = String::new();
+    for (user, role) in [("viewer", "view"), ("editor", "edit")] {
+        rbac.push_str(&format!(
+            "apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: {user}, namespace: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {user}, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}
+subjects:
+- {{kind: ServiceAccount, name: {user}, namespace: {ns}}}
+---
+"
+        ));
+    }
+    let _ = c.kubectl_stdin(&["apply", "-f", "-"], &rbac).ok("role bindings");
+    let viewer = c.service_account_kubeconfig(ns, "viewer");
+    let editor = c.service_account_kubeconfig(ns, "editor");
+    let can = |who: &PathBuf, verb: &str, resource: &str| {
+        c.kubectl_as(who, &["auth", "can-i", verb, resource, "-n", ns]).stdout.trim().to_owned()
+    };
+    let kinds = [
+        "gitrepositories.source.toolkit.fluxcd.io",
+        "ocirepositories.source.toolkit.fluxcd.io",
+        "kustomizations.kustomize.toolkit.fluxcd.io",
+        "helmreleases.helm.toolkit.fluxcd.io",
+        "alerts.notification.toolkit.fluxcd.io",
+        "receivers.notification.toolkit.fluxcd.io",
+        "imagepolicies.image.toolkit.fluxcd.io",
+        "imageupdateautomations.image.toolkit.fluxcd.io",
+    ];
+    // The aggregation controller fills `view` and `edit` asynchronously after install.
+    let aggregated = eventually(Duration::from_secs(30), || {
+        kinds.iter().all(|k| can(&viewer, "watch", k) == "yes" && can(&editor, "delete", k) == "yes").then_some(())
+    });
+    assert!(aggregated.is_some(), "view/edit never covered every Flux kind");
+    for k in kinds {
+        assert_eq!(can(&viewer, "list", k), "yes", "view lists {k}");
+        assert_eq!(can(&viewer, "create", k), "no", "view must not create {k}");
+        assert_eq!(can(&editor, "create", k), "yes", "edit creates {k}");
+    }
+    assert_eq!(
+        c.kubectl_as(&editor, &["auth", "can-i", "patch", kinds[2], "--subresource=status", "-n", ns]).stdout.trim(),
+        "yes"
+    );
+
+    // What the roles grant is what Eddy enforces.
+    let name = format!("roles-{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let file = write_tmp(c, &git_repo(ns, &name));
+    let err = c.kubectl_as(&viewer, &["create", "-f", &file]).fails("view must not create");
+    assert!(
+        err.contains(&format!(
+            "User \"system:serviceaccount:{ns}:viewer\" cannot create resource \"gitrepositories\" in API group \"source.toolkit.fluxcd.io\""
+        )),
+        "{err}"
+    );
+    let created = c.kubectl_as(&editor, &["create", "-f", &file]).ok("edit creates");
+    assert!(created.contains("created"), "{created}");
+    let listed = c.kubectl_as(&viewer, &["get", "gitrepositories", "-n", ns, "-o", "name"]).ok("view lists");
+    assert!(listed.contains(&format!("gitrepository.source.toolkit.fluxcd.io/{name}")), "{listed}");
+    let err = c.kubectl_as(&viewer, &["delete", "gitrepository", &name, "-n", ns]).fails("view must not delete");
+    assert!(err.contains("cannot delete resource"), "{err}");
+    let _ = c.kubectl_as(&editor, &["delete", "gitrepository", &name, "-n", ns]).ok("edit deletes");
+    // Neither role reaches beyond its namespace.
+    let err = c.kubectl_as(&editor, &["get", "kustomizations", "-A"]).fails("edit is namespaced");
+    assert!(err.contains("at the cluster scope"), "{err}");
+}
+
 fn write_tmp(c: &Cluster, text: &str) -> String {
     let path = c.dir.join(format!("e2e-{:08x}.yaml", rand::random::<u32>()));
     std::fs::write(&path, text).expect("write manifest");
