@@ -169,6 +169,9 @@ pub struct Watch {
     pub update_p99_ms: f64,
     pub expected: u64,
     pub delivered: u64,
+    /// Watch streams the server ended before they had received every update due to them (the
+    /// driver does not re-open them, so their missing events count against `delivered`).
+    pub ended_early: usize,
     pub lag_p50_ms: f64,
     pub lag_p99_ms: f64,
     pub lag_max_ms: f64,
@@ -489,6 +492,7 @@ pub async fn watch(target: &Target, wl: &Workload, objects: usize) -> anyhow::Re
             let mut body = resp.into_body();
             let (mut buf, mut samples, mut errors) = (Vec::<u8>::new(), Vec::<u64>::new(), 0u64);
             let mut grace_until: Option<Instant> = None;
+            let mut ended = false;
             loop {
                 // The flag first: once it is set, every update's count is final.
                 if finished.load(Ordering::SeqCst) {
@@ -506,7 +510,10 @@ pub async fn watch(target: &Target, wl: &Workload, objects: usize) -> anyhow::Re
                 }
                 let frame = match tokio::time::timeout(Duration::from_millis(100), body.frame()).await {
                     Err(_) => continue,
-                    Ok(None) => break,
+                    Ok(None) => {
+                        ended = true;
+                        break;
+                    }
                     Ok(Some(frame)) => frame.with_context(|| format!("reading watch {uri}"))?,
                 };
                 let Ok(data) = frame.into_data() else { continue };
@@ -524,7 +531,7 @@ pub async fn watch(target: &Target, wl: &Workload, objects: usize) -> anyhow::Re
                 }
                 buf.drain(..start);
             }
-            Ok::<_, anyhow::Error>((samples, errors))
+            Ok::<_, anyhow::Error>((samples, errors, ended, namespace))
         }));
     }
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -602,8 +609,16 @@ pub async fn watch(target: &Target, wl: &Workload, objects: usize) -> anyhow::Re
     let mut lag = hist();
     let mut delivered = 0u64;
     let mut errors = 0u64;
+    let mut ended_early = 0usize;
     for t in tasks {
-        let (samples, e) = t.await??;
+        let (samples, e, ended, namespace) = t.await??;
+        let due = match namespace {
+            Some(k) => per_ns_done[k].load(Ordering::SeqCst),
+            None => total_done.load(Ordering::SeqCst),
+        };
+        if ended && (samples.len() as u64) < due {
+            ended_early += 1;
+        }
         delivered += samples.len() as u64;
         errors += e;
         for s in samples {
@@ -622,6 +637,7 @@ pub async fn watch(target: &Target, wl: &Workload, objects: usize) -> anyhow::Re
         update_p99_ms: ms(update_h.value_at_quantile(0.99)),
         expected,
         delivered,
+        ended_early,
         lag_p50_ms: ms(lag.value_at_quantile(0.5)),
         lag_p99_ms: ms(lag.value_at_quantile(0.99)),
         lag_max_ms: ms(lag.max()),
@@ -676,7 +692,7 @@ pub async fn run_at_size(target: &Target, wl: &Workload, have: usize, label: &st
     if wl.namespace_watchers + wl.all_namespace_watchers > 0 && wl.watch_seconds > 0 && wl.update_rate > 0 {
         let w = watch(target, wl, n).await.context("watch phase")?;
         eprintln!(
-            "[{label}] watch: {} watchers opened in {:.1} s; {} updates ({} failed) in {:.1} s = {:.0}/s; {} of {} deliveries; lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            "[{label}] watch: {} watchers opened in {:.1} s; {} updates ({} failed) in {:.1} s = {:.0}/s; {} of {} deliveries ({} streams ended early by the server); lag p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
             w.watchers,
             w.open_seconds,
             w.updates,
@@ -685,6 +701,7 @@ pub async fn run_at_size(target: &Target, wl: &Workload, have: usize, label: &st
             w.updates as f64 / w.seconds,
             w.delivered,
             w.expected,
+            w.ended_early,
             w.lag_p50_ms,
             w.lag_p99_ms,
             w.lag_max_ms

@@ -361,6 +361,7 @@ mod tests {
             // 2 watchers see every update, 18 see their namespace's 10 each.
             assert_eq!(w.expected, 2 * 200 + 18 * 10);
             assert_eq!(w.delivered, w.expected, "every watcher got every update due to it");
+            assert_eq!(w.ended_early, 0, "no watch stream ended before its last update");
             // A stored object has the status written after its creation and the last stamp.
             let body = conn::expect(
                 &client,

@@ -238,6 +238,13 @@ fn report(
             &|v| format!("{:.4}", v),
             false,
         );
+        row(
+            &mut s,
+            "watch streams ended early by the server",
+            &|c| c.figures.watch.as_ref().map(|w| w.ended_early as f64),
+            &|v| format!("{v:.0}"),
+            false,
+        );
         for proc in ["kube-apiserver", "etcd", "eddy"] {
             row(
                 &mut s,
