@@ -1,0 +1,1 @@
+//! Artifact storage for Flux sources: deterministic tar.gz archives, digests, retention, ignore rules, and the HTTP server that serves them
