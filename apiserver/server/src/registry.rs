@@ -862,6 +862,12 @@ impl<E: KvEngine> Registry<E> {
                 if !meta.contains_key("deletionTimestamp") {
                     meta.insert("deletionTimestamp".into(), json!(now_timestamp()));
                     meta.insert("deletionGracePeriodSeconds".into(), json!(0));
+                    // As kube-apiserver's markAsDeleting: the first deletion bumps a set
+                    // generation, so controllers that watch for generation changes (every
+                    // Flux controller) see the deletion and run their finalizers.
+                    if let Some(g) = meta.get("generation").and_then(Value::as_i64).filter(|g| *g > 0) {
+                        meta.insert("generation".into(), json!(g + 1));
+                    }
                 }
             }
             if opts.dry_run {

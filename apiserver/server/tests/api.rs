@@ -271,8 +271,13 @@ async fn generate_name_dry_run_and_finalizers() {
     let mut held = git("held");
     held["metadata"]["finalizers"] = json!(["example.com/hold"]);
     api.post(GIT, &held).await.expect(201);
+    let created_generation = api.get(&format!("{GIT}/held")).await.expect(200).body["metadata"]["generation"].clone();
+    assert_eq!(created_generation, 1);
     let marked = api.delete(&format!("{GIT}/held")).await.expect(200).body;
     assert!(marked["metadata"]["deletionTimestamp"].is_string());
+    // As kube-apiserver: the first deletion bumps the generation (controllers watching for
+    // generation changes see it).
+    assert_eq!(marked["metadata"]["generation"], 2);
     let still = api.get(&format!("{GIT}/held")).await.expect(200).body;
     assert!(still["metadata"]["deletionTimestamp"].is_string());
     // Deleting again changes nothing.
