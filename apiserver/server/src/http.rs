@@ -32,7 +32,7 @@ use crate::watch::{self, WatchSpec, WatchStream, error_line};
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// Tunables of the HTTP layer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpOptions {
     /// Watch length when the client sets no `timeoutSeconds`.
     pub default_watch_timeout: Duration,
@@ -41,6 +41,22 @@ pub struct HttpOptions {
     /// Namespace admission for creates (aggregated mode: the cluster's namespaces). `None`
     /// admits every namespace (standalone mode has no namespaces of its own).
     pub namespace_lifecycle: Option<Arc<dyn NamespaceLifecycle>>,
+    /// More Prometheus text appended to `/metrics` (the in-process controllers' metrics).
+    pub extra_metrics: Option<ExtraMetrics>,
+}
+
+/// Renders metrics text (Prometheus exposition format 0.0.4) to append to `/metrics`.
+pub type ExtraMetrics = Arc<dyn Fn() -> String + Send + Sync>;
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("default_watch_timeout", &self.default_watch_timeout)
+            .field("bookmark_interval", &self.bookmark_interval)
+            .field("namespace_lifecycle", &self.namespace_lifecycle)
+            .field("extra_metrics", &self.extra_metrics.is_some())
+            .finish()
+    }
 }
 
 impl Default for HttpOptions {
@@ -49,6 +65,7 @@ impl Default for HttpOptions {
             default_watch_timeout: Duration::from_secs(1800),
             bookmark_interval: Duration::from_secs(60),
             namespace_lifecycle: None,
+            extra_metrics: None,
         }
     }
 }
@@ -197,7 +214,10 @@ async fn dispatch<E: KvEngine>(shared: &Shared<E>, req: Request) -> Result<Respo
                 ),
                 ("eddy_store_watchers", "Open watchers.", stats.watchers as f64),
             ];
-            let text = shared.metrics.render(&extra);
+            let mut text = shared.metrics.render(&extra);
+            if let Some(more) = &shared.options.extra_metrics {
+                text.push_str(&more());
+            }
             Ok(bytes_response(StatusCode::OK, Bytes::from(text), "text/plain; version=0.0.4"))
         }
         ["version"] => {

@@ -331,6 +331,10 @@ pub struct Running {
     pub credentials: Credentials,
     /// Where the admin kubeconfig was written (standalone mode only).
     pub kubeconfig: Option<PathBuf>,
+    /// The API as an in-process `tower::Service`, without authentication: what Eddy's own
+    /// controllers call through a `kube::Client` (no socket, same semantics as any client,
+    /// admission included). Never expose it on a socket.
+    pub local: axum::Router,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -365,24 +369,29 @@ pub async fn start_with_store<E: KvEngine>(config: ServeConfig, store: Store<E>)
     std::fs::create_dir_all(&config.data_dir).map_err(io_err(&config.data_dir))?;
     let credentials = credentials(&config)?;
     let mut http = config.http.clone();
-    let (app, verifier): (axum::Router, Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>) =
-        match &config.aggregated {
-            None => {
-                let app = with_bearer_token(router(Registry::new(store), http), credentials.token.clone());
-                (app, None)
-            }
-            Some(aggregated) => {
-                let client = aggregated.client().await?;
-                let verifier = Arc::new(crate::auth::x509::DynamicClientVerifier::new());
-                let delegated =
-                    crate::auth::Delegated::start(client.clone(), Arc::clone(&verifier), aggregated.startup_wait)
-                        .await
-                        .map_err(Error::Cluster)?;
-                http.namespace_lifecycle = Some(crate::admission::ClusterNamespaces::start(client));
-                let app = crate::auth::with_delegated_auth(router(Registry::new(store), http), delegated);
-                (app, Some(verifier as Arc<dyn rustls::server::danger::ClientCertVerifier>))
-            }
-        };
+    let (app, local, verifier): (
+        axum::Router,
+        axum::Router,
+        Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    ) = match &config.aggregated {
+        None => {
+            let api = router(Registry::new(store), http);
+            let app = with_bearer_token(api.clone(), credentials.token.clone());
+            (app, api, None)
+        }
+        Some(aggregated) => {
+            let client = aggregated.client().await?;
+            let verifier = Arc::new(crate::auth::x509::DynamicClientVerifier::new());
+            let delegated =
+                crate::auth::Delegated::start(client.clone(), Arc::clone(&verifier), aggregated.startup_wait)
+                    .await
+                    .map_err(Error::Cluster)?;
+            http.namespace_lifecycle = Some(crate::admission::ClusterNamespaces::start(client));
+            let api = router(Registry::new(store), http);
+            let app = crate::auth::with_delegated_auth(api.clone(), delegated);
+            (app, api, Some(verifier as Arc<dyn rustls::server::danger::ClientCertVerifier>))
+        }
+    };
     let tls = tokio_rustls::TlsAcceptor::from(tls_config(&credentials, verifier)?);
     let addr = SocketAddr::new(config.bind_address, config.secure_port);
     let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
@@ -400,7 +409,7 @@ pub async fn start_with_store<E: KvEngine>(config: ServeConfig, store: Store<E>)
         Some(k) => tracing::info!(%addr, kubeconfig = %k.display(), "serving the Flux API (standalone)"),
         None => tracing::info!(%addr, "serving the Flux API (aggregated)"),
     }
-    Ok(Running { addr, credentials, kubeconfig, stop, task })
+    Ok(Running { addr, credentials, kubeconfig, local, stop, task })
 }
 
 /// Socket options for an accepted connection: `TCP_NODELAY`, as Go's net package sets on every

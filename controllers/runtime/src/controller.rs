@@ -1,0 +1,245 @@
+//! The controller driver: informer events → work queue → workers → reconciler → decision.
+//!
+//! As a Flux controller built on controller-runtime behaves:
+//!
+//! - **What enqueues.** A new or deleted object; an update that changes `metadata.generation`,
+//!   the `reconcile.fluxcd.io/requestedAt` annotation, or sets `deletionTimestamp` (Flux's
+//!   `GenerationChangedPredicate` or `ReconcileRequestedPredicate`). Status-only updates —
+//!   mostly our own — do not. Related kinds enqueue through [`Controller::watch_related`]
+//!   with a mapper (usually an index lookup), in the order the mapper returns.
+//! - **Workers.** `concurrency` workers (`--concurrent`) take keys from the queue; the queue
+//!   never hands out a key that is being reconciled.
+//! - **Decisions.** An error retries with the item's backoff; `After(d)` forgets the failures
+//!   and requeues after `d`; `WithBackoff` requeues with backoff; `Never` forgets.
+//! - **Leadership.** Workers take items only while the leadership signal is `true`; the cache
+//!   and queue stay warm meanwhile, so a new leader starts at once.
+//! - **Observability.** A `tracing` span per reconcile (`controller`, `object`), and every
+//!   reconcile, decision and queue movement reported to the [`ControllerObserver`].
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument as _;
+
+use crate::informer::{Change, Informer, Store};
+use crate::object::{FluxObject, ObjectKey};
+use crate::queue::{Backoff, QueueObserver, WorkQueue};
+use crate::result::{Decision, Requeue};
+
+/// Reconciles objects of one kind.
+pub trait Reconciler<T>: Send + Sync + 'static {
+    /// Brings one object towards its desired state and says when to come back. `obj` is the
+    /// latest cached version.
+    fn reconcile(&self, obj: Arc<T>) -> impl Future<Output = Decision> + Send;
+}
+
+/// Receives what the driver does (the metrics module implements it).
+pub trait ControllerObserver: Send + Sync {
+    /// The queue's observer for this controller.
+    fn queue(&self, _controller: &str) -> Arc<dyn QueueObserver> {
+        Arc::new(crate::queue::NoMetrics)
+    }
+    /// One reconcile finished.
+    fn reconciled(&self, _controller: &str, _kind: &str, _key: &ObjectKey, _took: Duration, _decision: &Decision) {}
+    /// The object's `spec.suspend` as last seen.
+    fn suspended(&self, _kind: &str, _key: &ObjectKey, _suspended: bool) {}
+    /// The object is gone: drop its series.
+    fn deleted(&self, _kind: &str, _key: &ObjectKey) {}
+    /// How many workers run reconciles right now, out of how many.
+    fn workers(&self, _controller: &str, _active: usize, _max: usize) {}
+}
+
+/// An observer that records nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoObserver;
+impl ControllerObserver for NoObserver {}
+
+/// How a controller runs.
+#[derive(Clone)]
+pub struct Config {
+    /// The controller's name: queue and metrics label (`gitrepository`, as controller-runtime
+    /// names it after the kind).
+    pub name: String,
+    /// Parallel reconciles (`--concurrent`).
+    pub concurrency: usize,
+    /// Retry backoff (`--min-retry-delay`, `--max-retry-delay`).
+    pub backoff: Backoff,
+    /// Where measurements go.
+    pub observer: Arc<dyn ControllerObserver>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("name", &self.name)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the task that feeds one related kind's changes into the queue.
+type RelatedStarter = Box<dyn FnOnce(WorkQueue<ObjectKey>) -> tokio::task::JoinHandle<()> + Send>;
+
+/// A controller for kind `T`, fed by an [`Informer`] of `T` and by related informers.
+pub struct Controller<T> {
+    config: Config,
+    store: Store<T>,
+    own: mpsc::UnboundedReceiver<Change<T>>,
+    related: Vec<RelatedStarter>,
+    queue: WorkQueue<ObjectKey>,
+}
+
+impl<T: FluxObject> Controller<T> {
+    /// A controller over the objects of `informer` (subscribes to it; run the informer too).
+    pub fn new(informer: &mut Informer<T>, config: Config) -> Self {
+        let queue = WorkQueue::new(config.backoff, config.observer.queue(&config.name));
+        Self { store: informer.store(), own: informer.subscribe(), related: Vec::new(), queue, config }
+    }
+
+    /// The queue (to enqueue from elsewhere, e.g. a webhook receiver).
+    #[must_use]
+    pub fn queue(&self) -> WorkQueue<ObjectKey> {
+        self.queue.clone()
+    }
+
+    /// Enqueues objects of `T` when objects of another kind change: `map` sees each change
+    /// of the related kind and returns the keys to reconcile, in order (dependencies first).
+    #[must_use]
+    pub fn watch_related<U: FluxObject>(
+        mut self,
+        related: &mut Informer<U>,
+        map: impl Fn(&Change<U>) -> Vec<ObjectKey> + Send + 'static,
+    ) -> Self {
+        let mut rx = related.subscribe();
+        self.related.push(Box::new(move |queue| {
+            tokio::spawn(async move {
+                while let Some(change) = rx.recv().await {
+                    for key in map(&change) {
+                        queue.add(key);
+                    }
+                }
+            })
+        }));
+        self
+    }
+
+    /// Runs the controller until `shutdown` resolves: the event pump, the related watches and
+    /// `concurrency` workers. Returns once every worker has finished its current reconcile.
+    pub async fn run<R: Reconciler<T>>(
+        self,
+        reconciler: Arc<R>,
+        leader: watch::Receiver<bool>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
+        let Self { config, store, mut own, related, queue } = self;
+        let pump = {
+            let (queue, observer) = (queue.clone(), Arc::clone(&config.observer));
+            tokio::spawn(async move {
+                while let Some(change) = own.recv().await {
+                    if let Some(new) = &change.new {
+                        observer.suspended(T::KIND, &new.key(), new.suspended());
+                    } else {
+                        observer.deleted(T::KIND, &change.key());
+                    }
+                    if should_enqueue(&change) {
+                        queue.add(change.key());
+                    }
+                }
+            })
+        };
+        let related: Vec<_> = related.into_iter().map(|start| start(queue.clone())).collect();
+        let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let concurrency = config.concurrency.max(1);
+        config.observer.workers(&config.name, 0, concurrency);
+        let mut workers = Vec::new();
+        for _ in 0..concurrency {
+            let worker = Worker {
+                config: config.clone(),
+                store: store.clone(),
+                queue: queue.clone(),
+                reconciler: Arc::clone(&reconciler),
+                leader: leader.clone(),
+                active: Arc::clone(&active),
+                max: concurrency,
+            };
+            workers.push(tokio::spawn(worker.run()));
+        }
+        shutdown.await;
+        queue.shut_down();
+        for w in workers {
+            let _ = w.await;
+        }
+        pump.abort();
+        for r in related {
+            r.abort();
+        }
+    }
+}
+
+/// Flux's predicates for its own kind (see the module docs).
+#[must_use]
+pub fn should_enqueue<T: FluxObject>(change: &Change<T>) -> bool {
+    match (&change.old, &change.new) {
+        (Some(old), Some(new)) => {
+            old.generation() != new.generation()
+                || (new.reconcile_request().is_some() && old.reconcile_request() != new.reconcile_request())
+                || (new.is_deleting() && !old.is_deleting())
+        }
+        _ => true,
+    }
+}
+
+struct Worker<T, R> {
+    config: Config,
+    store: Store<T>,
+    queue: WorkQueue<ObjectKey>,
+    reconciler: Arc<R>,
+    leader: watch::Receiver<bool>,
+    active: Arc<std::sync::atomic::AtomicUsize>,
+    max: usize,
+}
+
+impl<T: FluxObject, R: Reconciler<T>> Worker<T, R> {
+    async fn run(mut self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            if self.leader.wait_for(|l| *l).await.is_err() {
+                return;
+            }
+            let key = tokio::select! {
+                k = self.queue.get() => match k { Some(k) => k, None => return },
+                _ = self.leader.wait_for(|l| !*l) => continue,
+            };
+            let Some(obj) = self.store.get(&key) else {
+                // Deleted: nothing to reconcile (the finalizer already ran, or there was none).
+                self.queue.forget(&key);
+                self.queue.done(&key);
+                continue;
+            };
+            let n = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+            self.config.observer.workers(&self.config.name, n, self.max);
+            let span = tracing::info_span!("reconcile", controller = %self.config.name, object = %key);
+            let start = Instant::now();
+            let decision = self.reconciler.reconcile(obj).instrument(span.clone()).await;
+            let took = start.elapsed();
+            let n = self.active.fetch_sub(1, Ordering::SeqCst) - 1;
+            self.config.observer.workers(&self.config.name, n, self.max);
+            self.config.observer.reconciled(&self.config.name, T::KIND, &key, took, &decision);
+            match (&decision.error, decision.requeue) {
+                (Some(e), _) => {
+                    span.in_scope(|| tracing::error!(error = %e, "reconciliation failed"));
+                    self.queue.add_rate_limited(key.clone());
+                }
+                (None, Requeue::After(d)) => {
+                    self.queue.forget(&key);
+                    self.queue.add_after(key.clone(), d);
+                }
+                (None, Requeue::WithBackoff) => self.queue.add_rate_limited(key.clone()),
+                (None, Requeue::Never) => self.queue.forget(&key),
+            }
+            self.queue.done(&key);
+        }
+    }
+}
