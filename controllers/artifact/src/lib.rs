@@ -1,1 +1,5 @@
-//! Artifact storage for Flux sources: deterministic tar.gz archives, digests, retention, ignore rules, and the HTTP server that serves them
+//! Artifact storage for Flux sources: deterministic tar.gz archives, digests, retention, ignore
+//! rules, and the HTTP server that serves them.
+
+pub mod sourceignore;
+pub mod digest;
