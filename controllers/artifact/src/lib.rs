@@ -3,3 +3,5 @@
 
 pub mod sourceignore;
 pub mod digest;
+pub mod archive;
+pub mod paths;
