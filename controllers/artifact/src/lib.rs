@@ -5,3 +5,4 @@ pub mod sourceignore;
 pub mod digest;
 pub mod archive;
 pub mod paths;
+pub mod storage;
