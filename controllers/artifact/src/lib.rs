@@ -6,3 +6,4 @@ pub mod digest;
 pub mod archive;
 pub mod paths;
 pub mod storage;
+pub mod server;
