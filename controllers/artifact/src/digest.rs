@@ -310,7 +310,10 @@ mod tests {
     #[test]
     fn known_vectors() {
         let d = |a: DigestAlgorithm| a.digest_reader(&b"abc"[..]).unwrap().to_string();
-        assert_eq!(d(DigestAlgorithm::Sha256), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            d(DigestAlgorithm::Sha256),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(
             d(DigestAlgorithm::Sha384),
             "sha384:cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"

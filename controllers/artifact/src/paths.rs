@@ -109,7 +109,10 @@ mod tests {
         assert_eq!(secure_join(root, "abs/passwd").unwrap(), root.join("etc/passwd"));
         assert_eq!(secure_join(root, "rel/x").unwrap(), root.join("tmp/x"));
         assert_eq!(secure_join(root, "inside/x").unwrap(), root.join("real/x"));
-        assert_eq!(secure_join(root, "loop/x").unwrap_err().raw_os_error(), Some(rustix::io::Errno::LOOP.raw_os_error()));
+        assert_eq!(
+            secure_join(root, "loop/x").unwrap_err().raw_os_error(),
+            Some(rustix::io::Errno::LOOP.raw_os_error())
+        );
     }
 
     #[test]

@@ -69,7 +69,13 @@ fn read_back(archive: &[u8]) -> Vec<Entry> {
         assert_eq!(h.mtime().unwrap(), 0);
         assert_eq!(h.username_bytes(), Some(&b""[..]));
         assert_eq!(h.groupname_bytes(), Some(&b""[..]));
-        let kind = if h.entry_type().is_dir() { 'd' } else if h.entry_type().is_file() { 'f' } else { '?' };
+        let kind = if h.entry_type().is_dir() {
+            'd'
+        } else if h.entry_type().is_file() {
+            'f'
+        } else {
+            '?'
+        };
         let (mode, size) = (h.mode().unwrap(), entry.size());
         let name = String::from_utf8(entry.path_bytes().into_owned()).unwrap();
         let mut content = Vec::new();
@@ -125,7 +131,13 @@ fn system_tar_reads_the_same_listing() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a.tar.gz");
     fs::write(&file, tar_gz(tree.path(), None)).unwrap();
-    let out = Command::new("tar").args(["--numeric-owner", "-tvzf"]).arg(&file).env("TZ", "UTC").env("LC_ALL", "C.UTF-8").output().unwrap();
+    let out = Command::new("tar")
+        .args(["--numeric-owner", "-tvzf"])
+        .arg(&file)
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C.UTF-8")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let listing = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<Vec<&str>> = listing.lines().map(|l| l.split_whitespace().take(5).collect()).collect();

@@ -121,7 +121,11 @@ async fn get_and_head_serve_the_file_with_go_headers() {
     let (_, h, _) = f.get("/gitrepository/ns/app/index.yaml", &[]).await;
     assert_eq!(header(&h, "content-type"), "text/plain; charset=utf-8");
     let (status, h, body) = f.get("/gitrepository/ns/app/empty.txt", &[("range", "bytes=5-")]).await;
-    assert_eq!((status, header(&h, "content-length"), body.len()), (StatusCode::OK, "0", 0), "empty file ignores ranges");
+    assert_eq!(
+        (status, header(&h, "content-length"), body.len()),
+        (StatusCode::OK, "0", 0),
+        "empty file ignores ranges"
+    );
 
     let (status, h, _) = f.request(Method::POST, A, &[]).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
@@ -133,8 +137,12 @@ async fn get_and_head_serve_the_file_with_go_headers() {
 async fn ranges_single_suffix_open_and_multiple() {
     let f = Fixture::new().await;
     let all = &f.artifact;
-    for (range, start, end) in [("bytes=0-9", 0, 9), ("bytes=-5", 99_995, 99_999), ("bytes=99990-", 99_990, 99_999), ("bytes=50-10000000", 50, 99_999)]
-    {
+    for (range, start, end) in [
+        ("bytes=0-9", 0, 9),
+        ("bytes=-5", 99_995, 99_999),
+        ("bytes=99990-", 99_990, 99_999),
+        ("bytes=50-10000000", 50, 99_999),
+    ] {
         let (status, h, body) = f.get(A, &[("range", range)]).await;
         assert_eq!(status, StatusCode::PARTIAL_CONTENT, "{range}");
         assert_eq!(header(&h, "content-range"), format!("bytes {start}-{end}/100000"));
@@ -152,7 +160,9 @@ async fn ranges_single_suffix_open_and_multiple() {
     let mut expected = Vec::new();
     for (i, (s, e)) in [(0usize, 1usize), (10, 12), (99_998, 99_999)].into_iter().enumerate() {
         let lead = if i == 0 { "" } else { "\r\n" };
-        let head = format!("{lead}--{boundary}\r\nContent-Range: bytes {s}-{e}/100000\r\nContent-Type: application/gzip\r\n\r\n");
+        let head = format!(
+            "{lead}--{boundary}\r\nContent-Range: bytes {s}-{e}/100000\r\nContent-Type: application/gzip\r\n\r\n"
+        );
         expected.extend_from_slice(head.as_bytes());
         expected.extend_from_slice(&all[s..=e]);
     }
@@ -287,4 +297,41 @@ async fn traversal_attempts_never_read_outside_the_root() {
     let ok = raw(f.addr, A).await;
     assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
     f.stop().await;
+}
+
+#[tokio::test]
+async fn stalled_clients_are_cut_off_and_shutdown_is_bounded() {
+    use eddy_artifact::server::{ServeOptions, serve_with};
+    let tmp = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let options = ServeOptions {
+        header_read_timeout: Duration::from_millis(500),
+        idle_timeout: Duration::from_millis(500),
+        shutdown_timeout: Duration::from_millis(500),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let root = tmp.path().to_path_buf();
+    let server = tokio::spawn(async move {
+        serve_with(
+            listener,
+            &root,
+            async {
+                let _ = stopped.await;
+            },
+            options,
+        )
+        .await
+    });
+    // A request that never finishes its headers is closed.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /x HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the server kept a stalled request open");
+    // An idle connection does not hold shutdown up past its timeout.
+    let _idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(5), server).await.unwrap().unwrap().unwrap();
 }

@@ -103,7 +103,9 @@ fn verify_detects_a_flipped_byte() {
 fn verify_uses_the_algorithm_of_the_recorded_digest() {
     let tree = source_tree();
     let root = tempfile::tempdir().unwrap();
-    let mut a = storage_with(root.path(), DigestAlgorithm::Blake3).new_artifact("GitRepository", "ns", "app", "r", "c.tar.gz").unwrap();
+    let mut a = storage_with(root.path(), DigestAlgorithm::Blake3)
+        .new_artifact("GitRepository", "ns", "app", "r", "c.tar.gz")
+        .unwrap();
     storage_with(root.path(), DigestAlgorithm::Blake3).archive(&mut a, tree.path(), None).unwrap();
     // The flag changed since: the stored blake3 digest still verifies.
     storage_with(root.path(), DigestAlgorithm::Sha512).verify(&a).unwrap();
@@ -180,7 +182,8 @@ fn crash_leftovers_are_collected_and_writes_are_atomic() {
     assert_eq!(a, before);
     assert_eq!(fs::read(s.local_path(&a).unwrap()).unwrap(), b"v1");
     let dir = s.local_path(&a).unwrap().parent().unwrap().to_path_buf();
-    let mut left: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut left: Vec<String> =
+        fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     left.sort();
     assert_eq!(left, [".eddy-tmp-a.tar.gz.feedface", "a.tar.gz"]);
 }
@@ -207,7 +210,8 @@ fn archive_then_extract_round_trips_and_include_copies_a_sub_path() {
     s.copy_to_path(&a, "deploy", &to).unwrap();
     assert_eq!(fs::read_to_string(to.join("base/app.yaml")).unwrap(), "kind: ConfigMap\n");
     assert!(to.join("kustomization.yaml").exists());
-    let leftovers: Vec<_> = fs::read_dir(checkout.path().join("vendor")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> =
+        fs::read_dir(checkout.path().join("vendor")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, ["lib"], "the scratch directory is gone");
     // `..` in fromPath cannot leave the artifact: it resolves to the artifact's root.
     let to_root = secure_join(checkout.path(), "whole").unwrap();
@@ -253,28 +257,37 @@ fn extraction_refuses_escapes_and_skips_links_and_devices() {
     let outside = tempfile::tempdir().unwrap();
     for name in [&b"../escape"[..], b"a/../../escape", b"/abs/escape", b"a\\..\\b", b".."] {
         let dest = tempfile::tempdir().unwrap();
-        let err = extract(&hostile(&[(name, b'0', b"x")], b"")[..], dest.path(), &ExtractLimits::default()).unwrap_err();
+        let err =
+            extract(&hostile(&[(name, b'0', b"x")], b"")[..], dest.path(), &ExtractLimits::default()).unwrap_err();
         assert!(matches!(err, ExtractError::InvalidName { .. }), "{}: {err}", String::from_utf8_lossy(name));
     }
     let dest = tempfile::tempdir().unwrap();
     let target = outside.path().join("owned");
     let link_target = target.to_str().unwrap().as_bytes().to_vec();
     let archive = hostile(
-        &[(b"link", b'2', b""), (b"hard", b'1', b""), (b"dev", b'3', b""), (b"fifo", b'6', b""), (b"ok.yaml", b'0', b"fine")],
+        &[
+            (b"link", b'2', b""),
+            (b"hard", b'1', b""),
+            (b"dev", b'3', b""),
+            (b"fifo", b'6', b""),
+            (b"ok.yaml", b'0', b"fine"),
+        ],
         &link_target,
     );
     let summary = extract(&archive[..], dest.path(), &ExtractLimits::default()).unwrap();
     assert_eq!(summary.skipped, ["link", "hard", "dev", "fifo"]);
     assert_eq!(summary.files, 1);
     assert!(!target.exists());
-    let mut left: Vec<String> = fs::read_dir(dest.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut left: Vec<String> =
+        fs::read_dir(dest.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     left.sort();
     assert_eq!(left, ["ok.yaml"]);
 
     // A symlink already in the destination is never written through.
     let dest = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path(), dest.path().join("sub")).unwrap();
-    let err = extract(&hostile(&[(b"sub/x", b'0', b"x")], b"")[..], dest.path(), &ExtractLimits::default()).unwrap_err();
+    let err =
+        extract(&hostile(&[(b"sub/x", b'0', b"x")], b"")[..], dest.path(), &ExtractLimits::default()).unwrap_err();
     assert!(matches!(err, ExtractError::UnsafePath(_)), "{err}");
     std::os::unix::fs::symlink(outside.path().join("f"), dest.path().join("f")).unwrap();
     extract(&hostile(&[(b"f", b'0', b"new")], b"")[..], dest.path(), &ExtractLimits::default()).unwrap();

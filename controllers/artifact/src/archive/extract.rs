@@ -242,11 +242,16 @@ impl Extractor<'_> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err("lstat", &path)(e)),
         }
-        let mut file =
-            File::options().write(true).create_new(true).mode(mode & 0o777).open(&path).map_err(io_err("create", &path))?;
+        let mut file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(mode & 0o777)
+            .open(&path)
+            .map_err(io_err("create", &path))?;
         let written = io::copy(content, &mut file).map_err(ExtractError::Tar)?;
         if written != size {
-            let source = io::Error::new(io::ErrorKind::UnexpectedEof, format!("only wrote {written} bytes; expected {size}"));
+            let source =
+                io::Error::new(io::ErrorKind::UnexpectedEof, format!("only wrote {written} bytes; expected {size}"));
             return Err(ExtractError::Tar(source));
         }
         let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(mtime);

@@ -270,7 +270,7 @@ mod tests {
         let rec = pax_record(b"path", &long);
         assert_eq!(rec.len(), 103);
         assert!(rec.starts_with(b"103 path="));
-        let rec = pax_record(b"path", &vec![b'y'; 92]);
+        let rec = pax_record(b"path", &[b'y'; 92]);
         assert!(rec.starts_with(b"102 "), "{}", String::from_utf8_lossy(&rec[..4]));
     }
 
@@ -279,7 +279,7 @@ mod tests {
         let long = [vec![b'a'; 60], b"/".to_vec(), vec![b'b'; 60]].concat();
         assert_eq!(split_ustar_path(&long), Some((&long[..60], &long[61..])));
         assert_eq!(split_ustar_path(b"short/name"), None);
-        assert_eq!(split_ustar_path(&vec![b'a'; 120]), None, "no slash");
+        assert_eq!(split_ustar_path(&[b'a'; 120]), None, "no slash");
         let tail = [b"a/".to_vec(), vec![b'b'; 101]].concat();
         assert_eq!(split_ustar_path(&tail), None, "base longer than 100");
     }

@@ -133,7 +133,7 @@ impl<W: Write> Walker<'_, W> {
                 self.copy_file(path, meta.len())?;
             }
         }
-        if !is_dir || (excluded && self.filter.is_some_and(|f| f.prunes_excluded_dirs())) {
+        if !is_dir || (excluded && self.filter.is_some_and(ArchiveFilter::prunes_excluded_dirs)) {
             return Ok(());
         }
         let mut names = Vec::new();

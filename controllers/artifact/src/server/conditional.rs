@@ -19,7 +19,7 @@ pub(crate) enum Outcome {
     Serve(Option<String>),
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> &'h str {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
@@ -118,7 +118,8 @@ pub(crate) fn evaluate(method: &Method, headers: &HeaderMap, etag: &str, modifie
 
     // If-None-Match, else If-Modified-Since.
     let inm = header_str(headers, header::IF_NONE_MATCH);
-    let none_match = if inm.is_empty() { None } else { Some(!any_etag(inm, true, |e| weak_match(e, etag)).unwrap_or(false)) };
+    let none_match =
+        if inm.is_empty() { None } else { Some(!any_etag(inm, true, |e| weak_match(e, etag)).unwrap_or(false)) };
     match none_match {
         Some(false) => return if get_or_head { Outcome::NotModified } else { Outcome::Failed },
         Some(true) => {}
@@ -160,27 +161,27 @@ mod tests {
 
     const TAG: &str = "\"abc\"";
 
-    fn eval(method: Method, pairs: &[(header::HeaderName, &str)]) -> Outcome {
+    fn eval(method: &Method, pairs: &[(header::HeaderName, &str)]) -> Outcome {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
             h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
         }
-        evaluate(&method, &h, TAG, UNIX_EPOCH + Duration::from_millis(1_700_000_000_500))
+        evaluate(method, &h, TAG, UNIX_EPOCH + Duration::from_millis(1_700_000_000_500))
     }
 
     #[test]
     fn etags() {
         use header::{IF_MATCH, IF_NONE_MATCH};
-        assert_eq!(eval(Method::GET, &[(IF_NONE_MATCH, TAG)]), Outcome::NotModified);
-        assert_eq!(eval(Method::GET, &[(IF_NONE_MATCH, "W/\"abc\"")]), Outcome::NotModified);
-        assert_eq!(eval(Method::GET, &[(IF_NONE_MATCH, "\"x\", \"abc\"")]), Outcome::NotModified);
-        assert_eq!(eval(Method::GET, &[(IF_NONE_MATCH, "*")]), Outcome::NotModified);
-        assert_eq!(eval(Method::GET, &[(IF_NONE_MATCH, "\"x\"")]), Outcome::Serve(None));
-        assert_eq!(eval(Method::POST, &[(IF_NONE_MATCH, TAG)]), Outcome::Failed);
-        assert_eq!(eval(Method::GET, &[(IF_MATCH, "\"x\"")]), Outcome::Failed);
-        assert_eq!(eval(Method::GET, &[(IF_MATCH, "W/\"abc\"")]), Outcome::Failed, "If-Match is strong");
-        assert_eq!(eval(Method::GET, &[(IF_MATCH, TAG)]), Outcome::Serve(None));
-        assert_eq!(eval(Method::GET, &[(IF_MATCH, "*")]), Outcome::Serve(None));
+        assert_eq!(eval(&Method::GET, &[(IF_NONE_MATCH, TAG)]), Outcome::NotModified);
+        assert_eq!(eval(&Method::GET, &[(IF_NONE_MATCH, "W/\"abc\"")]), Outcome::NotModified);
+        assert_eq!(eval(&Method::GET, &[(IF_NONE_MATCH, "\"x\", \"abc\"")]), Outcome::NotModified);
+        assert_eq!(eval(&Method::GET, &[(IF_NONE_MATCH, "*")]), Outcome::NotModified);
+        assert_eq!(eval(&Method::GET, &[(IF_NONE_MATCH, "\"x\"")]), Outcome::Serve(None));
+        assert_eq!(eval(&Method::POST, &[(IF_NONE_MATCH, TAG)]), Outcome::Failed);
+        assert_eq!(eval(&Method::GET, &[(IF_MATCH, "\"x\"")]), Outcome::Failed);
+        assert_eq!(eval(&Method::GET, &[(IF_MATCH, "W/\"abc\"")]), Outcome::Failed, "If-Match is strong");
+        assert_eq!(eval(&Method::GET, &[(IF_MATCH, TAG)]), Outcome::Serve(None));
+        assert_eq!(eval(&Method::GET, &[(IF_MATCH, "*")]), Outcome::Serve(None));
     }
 
     #[test]
@@ -188,24 +189,30 @@ mod tests {
         use header::{IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE};
         let at = "Tue, 14 Nov 2023 22:13:20 GMT"; // the modification second
         let before = "Tue, 14 Nov 2023 22:13:19 GMT";
-        assert_eq!(eval(Method::GET, &[(IF_MODIFIED_SINCE, at)]), Outcome::NotModified);
-        assert_eq!(eval(Method::HEAD, &[(IF_MODIFIED_SINCE, at)]), Outcome::NotModified);
-        assert_eq!(eval(Method::GET, &[(IF_MODIFIED_SINCE, before)]), Outcome::Serve(None));
-        assert_eq!(eval(Method::GET, &[(IF_MODIFIED_SINCE, "garbage")]), Outcome::Serve(None));
+        assert_eq!(eval(&Method::GET, &[(IF_MODIFIED_SINCE, at)]), Outcome::NotModified);
+        assert_eq!(eval(&Method::HEAD, &[(IF_MODIFIED_SINCE, at)]), Outcome::NotModified);
+        assert_eq!(eval(&Method::GET, &[(IF_MODIFIED_SINCE, before)]), Outcome::Serve(None));
+        assert_eq!(eval(&Method::GET, &[(IF_MODIFIED_SINCE, "garbage")]), Outcome::Serve(None));
         // If-None-Match takes precedence over If-Modified-Since.
-        assert_eq!(eval(Method::GET, &[(IF_NONE_MATCH, "\"x\""), (IF_MODIFIED_SINCE, at)]), Outcome::Serve(None));
-        assert_eq!(eval(Method::GET, &[(IF_UNMODIFIED_SINCE, before)]), Outcome::Failed);
-        assert_eq!(eval(Method::GET, &[(IF_UNMODIFIED_SINCE, at)]), Outcome::Serve(None));
+        assert_eq!(eval(&Method::GET, &[(IF_NONE_MATCH, "\"x\""), (IF_MODIFIED_SINCE, at)]), Outcome::Serve(None));
+        assert_eq!(eval(&Method::GET, &[(IF_UNMODIFIED_SINCE, before)]), Outcome::Failed);
+        assert_eq!(eval(&Method::GET, &[(IF_UNMODIFIED_SINCE, at)]), Outcome::Serve(None));
     }
 
     #[test]
     fn if_range() {
         use header::{IF_RANGE, RANGE};
-        assert_eq!(eval(Method::GET, &[(RANGE, "bytes=0-1")]), Outcome::Serve(Some("bytes=0-1".into())));
-        assert_eq!(eval(Method::GET, &[(RANGE, "bytes=0-1"), (IF_RANGE, TAG)]), Outcome::Serve(Some("bytes=0-1".into())));
-        assert_eq!(eval(Method::GET, &[(RANGE, "bytes=0-1"), (IF_RANGE, "\"old\"")]), Outcome::Serve(None));
-        assert_eq!(eval(Method::GET, &[(RANGE, "bytes=0-1"), (IF_RANGE, "W/\"abc\"")]), Outcome::Serve(None));
+        assert_eq!(eval(&Method::GET, &[(RANGE, "bytes=0-1")]), Outcome::Serve(Some("bytes=0-1".into())));
+        assert_eq!(
+            eval(&Method::GET, &[(RANGE, "bytes=0-1"), (IF_RANGE, TAG)]),
+            Outcome::Serve(Some("bytes=0-1".into()))
+        );
+        assert_eq!(eval(&Method::GET, &[(RANGE, "bytes=0-1"), (IF_RANGE, "\"old\"")]), Outcome::Serve(None));
+        assert_eq!(eval(&Method::GET, &[(RANGE, "bytes=0-1"), (IF_RANGE, "W/\"abc\"")]), Outcome::Serve(None));
         let at = "Tue, 14 Nov 2023 22:13:20 GMT";
-        assert_eq!(eval(Method::GET, &[(RANGE, "bytes=0-1"), (IF_RANGE, at)]), Outcome::Serve(Some("bytes=0-1".into())));
+        assert_eq!(
+            eval(&Method::GET, &[(RANGE, "bytes=0-1"), (IF_RANGE, at)]),
+            Outcome::Serve(Some("bytes=0-1".into()))
+        );
     }
 }

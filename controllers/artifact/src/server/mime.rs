@@ -106,10 +106,7 @@ const HTML_TAGS: &[&[u8]] = &[
     b"<!--",
 ];
 
-const EXACT: &[(&[u8], &str)] = &[
-    (b"%PDF-", "application/pdf"),
-    (b"%!PS-Adobe-", "application/postscript"),
-];
+const EXACT: &[(&[u8], &str)] = &[(b"%PDF-", "application/pdf"), (b"%!PS-Adobe-", "application/postscript")];
 
 const BOMS: &[(&[u8], &str)] = &[
     (b"\xFE\xFF", "text/plain; charset=utf-16be"),

@@ -4,15 +4,16 @@
 //!
 //! GET and HEAD answer with `Content-Length`, `Last-Modified`, `Accept-Ranges`, a strong
 //! `ETag` (Go's file server sends none; Eddy's changes whenever the file is replaced), and Go's
-//! `Content-Type` choice ([`mime`]). Conditional requests ([`conditional`]) and single and
-//! multiple ranges ([`range`]) follow `http.ServeContent`. Unlike Go's file server there are
+//! `Content-Type` choice (`mime.rs`). Conditional requests (`conditional.rs`) and single and
+//! multiple ranges (`range.rs`) follow `http.ServeContent`. Unlike Go's file server there are
 //! no directory listings (404), temporary files are never served, and paths are resolved
-//! without ever following a symlink ([`resolve`]). Other methods get 405.
+//! without ever following a symlink (`resolve.rs`). Other methods get 405.
 //!
-//! [`serve`] runs the router on a listener with a header-read timeout and a bounded graceful
-//! shutdown.
+//! [`serve`] runs the router on a listener with a header-read timeout, an idle timeout on each
+//! connection (no byte either way for [`IDLE_TIMEOUT`]) and a bounded graceful shutdown.
 
 mod conditional;
+mod idle;
 mod mime;
 mod range;
 mod resolve;
@@ -40,8 +41,32 @@ use self::resolve::Refusal;
 
 /// How long a client may take to send its request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a connection may go without progress in either direction.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long [`serve`] waits for open connections to finish on shutdown (Flux: 5 s).
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Timeouts of [`serve_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeOptions {
+    /// How long a client may take to send its request headers.
+    pub header_read_timeout: Duration,
+    /// How long a connection may go without reading or writing a byte (a stalled download,
+    /// an idle keep-alive connection).
+    pub idle_timeout: Duration,
+    /// How long open connections may take to finish after shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            idle_timeout: IDLE_TIMEOUT,
+            shutdown_timeout: SHUTDOWN_TIMEOUT,
+        }
+    }
+}
 
 const CHUNK: usize = 64 * 1024;
 
@@ -66,6 +91,20 @@ pub fn router(root: &Path) -> io::Result<Router> {
 ///
 /// The error resolving `root`. Errors on single connections are logged, not returned.
 pub async fn serve(listener: TcpListener, root: &Path, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    serve_with(listener, root, shutdown, ServeOptions::default()).await
+}
+
+/// [`serve`] with explicit timeouts.
+///
+/// # Errors
+///
+/// As [`serve`].
+pub async fn serve_with(
+    listener: TcpListener,
+    root: &Path,
+    shutdown: impl Future<Output = ()>,
+    options: ServeOptions,
+) -> io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
@@ -73,7 +112,7 @@ pub async fn serve(listener: TcpListener, root: &Path, shutdown: impl Future<Out
     let service = TowerToHyperService::new(router(root)?);
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -90,7 +129,8 @@ pub async fn serve(listener: TcpListener, root: &Path, shutdown: impl Future<Out
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!(error = %e, "artifact server: TCP_NODELAY");
                 }
-                let conn = builder.serve_connection(TokioIo::new(stream), service.clone());
+                let io = TokioIo::new(idle::IdleTimeout::new(stream, options.idle_timeout));
+                let conn = builder.serve_connection(io, service.clone());
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
@@ -101,7 +141,7 @@ pub async fn serve(listener: TcpListener, root: &Path, shutdown: impl Future<Out
         }
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(options.shutdown_timeout, graceful.shutdown()).await.is_err() {
         tracing::warn!("artifact server: connections still open after the shutdown timeout");
     }
     Ok(())
@@ -252,7 +292,9 @@ enum Segment {
 /// The status, body segments, content type and length of the answer for `ranges`.
 fn plan(ranges: &[ByteRange], size: u64, content_type: &'static str) -> (StatusCode, VecDeque<Segment>, String, u64) {
     match ranges {
-        [] => (StatusCode::OK, VecDeque::from([Segment::File { start: 0, length: size }]), content_type.to_owned(), size),
+        [] => {
+            (StatusCode::OK, VecDeque::from([Segment::File { start: 0, length: size }]), content_type.to_owned(), size)
+        }
         [single] => (
             StatusCode::PARTIAL_CONTENT,
             VecDeque::from([Segment::File { start: single.start, length: single.length }]),

@@ -179,7 +179,10 @@ mod tests {
     #[test]
     fn content_range_and_parts() {
         assert_eq!(r(0, 10).content_range(10), "bytes 0-9/10");
-        assert_eq!(part_header("B", true, r(1, 2), "text/plain", 10), "--B\r\nContent-Range: bytes 1-2/10\r\nContent-Type: text/plain\r\n\r\n");
+        assert_eq!(
+            part_header("B", true, r(1, 2), "text/plain", 10),
+            "--B\r\nContent-Range: bytes 1-2/10\r\nContent-Type: text/plain\r\n\r\n"
+        );
         assert!(part_header("B", false, r(1, 2), "t", 10).starts_with("\r\n--B\r\n"));
         assert_eq!(closing("B"), "\r\n--B--\r\n");
     }

@@ -72,7 +72,9 @@ fn percent_decode(input: &[u8]) -> Option<Vec<u8>> {
 fn not_found_or(e: rustix::io::Errno) -> Refusal {
     use rustix::io::Errno;
     match e {
-        Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::ISDIR | Errno::NAMETOOLONG | Errno::ACCESS => Refusal::NotFound,
+        Errno::NOENT | Errno::NOTDIR | Errno::LOOP | Errno::ISDIR | Errno::NAMETOOLONG | Errno::ACCESS => {
+            Refusal::NotFound
+        }
         other => Refusal::Io(other.into()),
     }
 }
@@ -111,13 +113,25 @@ mod tests {
 
     #[test]
     fn segments_are_decoded_once_and_unsafe_ones_refused() {
-        let seg = |p: &str| segments(p).map(|(s, _)| s.into_iter().map(|s| String::from_utf8(s).unwrap()).collect::<Vec<_>>());
+        let seg = |p: &str| {
+            segments(p).map(|(s, _)| s.into_iter().map(|s| String::from_utf8(s).unwrap()).collect::<Vec<_>>())
+        };
         assert_eq!(seg("/a/b.tar.gz"), Some(vec!["a".into(), "b.tar.gz".into()]));
         assert_eq!(seg("//a/./b"), Some(vec!["a".into(), "b".into()]));
         assert_eq!(seg("/a%20b"), Some(vec!["a b".into()]));
         assert_eq!(seg("/a%2Fb"), Some(vec!["a".into(), "b".into()]), "an encoded slash separates");
         assert_eq!(seg("/%252e%252e/x"), Some(vec!["%2e%2e".into(), "x".into()]), "decoded once");
-        for bad in ["/../etc/passwd", "/a/../../b", "/%2e%2e/x", "/%2E%2E%2Fetc", "/a\\..\\b", "/a%5cb", "/a%00b", "/%zz", "/%2"] {
+        for bad in [
+            "/../etc/passwd",
+            "/a/../../b",
+            "/%2e%2e/x",
+            "/%2E%2E%2Fetc",
+            "/a\\..\\b",
+            "/a%5cb",
+            "/a%00b",
+            "/%zz",
+            "/%2",
+        ] {
             assert!(segments(bad).is_none(), "{bad}");
         }
         assert_eq!(segments("/a/").map(|(_, t)| t), Some(true));

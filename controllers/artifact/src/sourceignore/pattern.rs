@@ -82,11 +82,7 @@ impl Pattern {
             return MatchResult::NoMatch;
         }
         let path = &path[self.domain.len()..];
-        let matched = if self.is_glob {
-            self.glob_match(path, is_dir)
-        } else {
-            self.simple_name_match(path, is_dir)
-        };
+        let matched = if self.is_glob { self.glob_match(path, is_dir) } else { self.simple_name_match(path, is_dir) };
         match (matched, self.inclusion) {
             (false, _) => MatchResult::NoMatch,
             (true, true) => MatchResult::Include,
@@ -176,11 +172,7 @@ impl Matcher {
 
     /// Whether `path` is excluded: the last pattern that matches decides.
     pub fn is_excluded<P: AsRef<[u8]>>(&self, path: &[P], is_dir: bool) -> bool {
-        self.patterns
-            .iter()
-            .rev()
-            .map(|p| p.matches(path, is_dir))
-            .find(|r| *r != MatchResult::NoMatch)
+        self.patterns.iter().rev().map(|p| p.matches(path, is_dir)).find(|r| *r != MatchResult::NoMatch)
             == Some(MatchResult::Exclude)
     }
 

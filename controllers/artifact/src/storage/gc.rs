@@ -266,7 +266,8 @@ mod tests {
         assert_eq!(g, vec![old.clone(), stale.clone()]);
         let deleted = delete(g).unwrap();
         assert_eq!(deleted, vec![old, stale]);
-        let mut left: Vec<String> = fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut left: Vec<String> =
+            fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         left.sort();
         assert_eq!(left, [".eddy-tmp-y.tar.gz.2", "cur.tar.gz", "latest.tar.gz"]);
     }

@@ -4,8 +4,8 @@
 //! Layout: `<root>/<kind lowercased>/<namespace>/<name>/<file>`, e.g.
 //! `gitrepository/flux-system/app/<commit>.tar.gz`; the artifact's `path` is that relative
 //! path and its `url` is `http://<advertised address>/<path>`. Files are written atomically
-//! ([`atomic`]), verified by re-hashing with the algorithm their digest names, collected by the
-//! retention rules ([`gc`]) and guarded by in-process locks ([`lock`]).
+//! (`atomic.rs`), verified by re-hashing with the algorithm their digest names, collected by the
+//! retention rules (`gc.rs`) and guarded by in-process locks (`lock.rs`).
 //!
 //! The methods do blocking file I/O: call them from `spawn_blocking` in async code. No path
 //! built from an object's name or an artifact's `path` can leave the root: every segment must
@@ -223,7 +223,8 @@ impl Storage {
         if !is_plain_segment(file_name) {
             return Err(StorageError::InvalidPath(format!("{dir}/{file_name}")));
         }
-        let mut artifact = Artifact { path: format!("{dir}/{file_name}"), revision: revision.to_owned(), ..Artifact::default() };
+        let mut artifact =
+            Artifact { path: format!("{dir}/{file_name}"), revision: revision.to_owned(), ..Artifact::default() };
         self.set_artifact_url(&mut artifact);
         Ok(artifact)
     }
@@ -293,7 +294,12 @@ impl Storage {
     /// # Errors
     ///
     /// [`StorageError`]; on error nothing is left in the storage and the artifact is unchanged.
-    pub fn archive(&self, artifact: &mut Artifact, dir: &Path, filter: Option<&dyn ArchiveFilter>) -> Result<(), StorageError> {
+    pub fn archive(
+        &self,
+        artifact: &mut Artifact,
+        dir: &Path,
+        filter: Option<&dyn ArchiveFilter>,
+    ) -> Result<(), StorageError> {
         if !fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
             return Err(ArchiveError::InvalidDir(dir.to_path_buf()).into());
         }
@@ -362,7 +368,7 @@ impl Storage {
         if actual == expected { Ok(()) } else { Err(VerifyError::Mismatch { expected, actual }) }
     }
 
-    /// Waits for and takes the in-process lock of the artifact's file (see [`lock`] for why a
+    /// Waits for and takes the in-process lock of the artifact's file (see `lock.rs` for why a
     /// process-local lock suffices).
     ///
     /// # Errors

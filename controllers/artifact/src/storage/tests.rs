@@ -11,7 +11,10 @@ fn new_artifact_paths_and_urls_follow_flux() {
     let s = storage(tmp.path(), "source-controller.flux-system.svc.cluster.local.");
     let a = s.new_artifact("GitRepository", "flux-system", "app", "main@sha1:abc", "abc.tar.gz").unwrap();
     assert_eq!(a.path, "gitrepository/flux-system/app/abc.tar.gz");
-    assert_eq!(a.url, "http://source-controller.flux-system.svc.cluster.local./gitrepository/flux-system/app/abc.tar.gz");
+    assert_eq!(
+        a.url,
+        "http://source-controller.flux-system.svc.cluster.local./gitrepository/flux-system/app/abc.tar.gz"
+    );
     assert_eq!(a.revision, "main@sha1:abc");
     assert!(a.digest.is_empty() && a.size.is_none());
     let s = storage(tmp.path(), "https://artifacts.example");
@@ -32,7 +35,10 @@ fn no_name_can_escape_the_root() {
         ("", "ns", "n", "f"),
         ("GitRepository", "ns", "n\0", "f"),
     ] {
-        assert!(matches!(s.new_artifact(kind, ns, name, "r", file), Err(StorageError::InvalidPath(_))), "{ns}/{name}/{file}");
+        assert!(
+            matches!(s.new_artifact(kind, ns, name, "r", file), Err(StorageError::InvalidPath(_))),
+            "{ns}/{name}/{file}"
+        );
     }
     for path in ["", "/etc/passwd", "a/../../b", "a//b", "./a", "a\\..\\b"] {
         let a = Artifact { path: path.into(), ..Artifact::default() };
