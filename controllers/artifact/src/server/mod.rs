@@ -176,13 +176,12 @@ struct Opened {
 }
 
 fn open_file(root: &Path, raw_path: &str) -> Result<Opened, Refusal> {
-    let mut file = resolve::open(root, raw_path)?;
+    let (mut file, name) = resolve::open(root, raw_path)?;
     let meta = file.metadata().map_err(Refusal::Io)?;
     let modified = meta.modified().unwrap_or(UNIX_EPOCH);
     let nanos = modified.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     let etag = format!("\"{:x}-{:x}-{:x}\"", meta.ino(), nanos, meta.len());
-    let name = raw_path.rsplit('/').next().unwrap_or_default();
-    let content_type = match mime::type_by_extension(name) {
+    let content_type = match mime::type_by_extension(&name) {
         Some(ct) => ct,
         None => {
             let mut head = Vec::with_capacity(mime::SNIFF_LEN);

@@ -79,8 +79,9 @@ fn not_found_or(e: rustix::io::Errno) -> Refusal {
     }
 }
 
-/// Opens the regular file the request path names under `root`.
-pub(crate) fn open(root: &Path, raw_path: &str) -> Result<File, Refusal> {
+/// Opens the regular file the request path names under `root`; also returns its (decoded)
+/// file name.
+pub(crate) fn open(root: &Path, raw_path: &str) -> Result<(File, String), Refusal> {
     let (segments, trailing_slash) = segments(raw_path).ok_or(Refusal::NotFound)?;
     let Some((last, dirs)) = segments.split_last() else {
         return Err(Refusal::NotFound); // the root is a directory
@@ -104,7 +105,7 @@ pub(crate) fn open(root: &Path, raw_path: &str) -> Result<File, Refusal> {
     if trailing_slash {
         return Err(Refusal::TrailingSlash(String::from_utf8_lossy(last).into_owned()));
     }
-    Ok(file)
+    Ok((file, String::from_utf8_lossy(last).into_owned()))
 }
 
 #[cfg(test)]
