@@ -1,0 +1,3 @@
+module eddy.local/hack/flux-archive
+
+go 1.22
