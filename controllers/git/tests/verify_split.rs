@@ -47,8 +47,7 @@ impl Capture {
         for (name, script) in [("gpg", FAKE_GPG), ("ssh-keygen", FAKE_SSH_KEYGEN)] {
             let path = dir.path().join(name);
             std::fs::write(&path, script).expect("write script");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                .expect("chmod");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         }
         std::fs::write(dir.path().join("allowed_signers"), "").expect("allowed signers");
         Self { dir }
@@ -65,10 +64,7 @@ impl Capture {
         std::fs::create_dir(&out).expect("out dir");
         let gpg = format!("gpg.program={}", self.program("gpg").display());
         let ssh = format!("gpg.ssh.program={}", self.program("ssh-keygen").display());
-        let allowed = format!(
-            "gpg.ssh.allowedSignersFile={}",
-            self.dir.path().join("allowed_signers").display()
-        );
+        let allowed = format!("gpg.ssh.allowedSignersFile={}", self.dir.path().join("allowed_signers").display());
         let verb = format!("verify-{kind}");
         let mut command = repo.git(&["-c", &gpg, "-c", &ssh, "-c", &allowed, &verb, id]);
         command.env("EDDY_CAPTURE", &out);
@@ -84,19 +80,11 @@ fn read(path: &Path) -> String {
 
 fn assert_split_matches_git(repo: &Repo, capture: &Capture, kind: &str, id: &str) {
     let raw = repo.cat_file(kind, id);
-    let split = if kind == "commit" {
-        split_commit(&raw)
-    } else {
-        split_tag(&raw)
-    };
+    let split = if kind == "commit" { split_commit(&raw) } else { split_tag(&raw) };
     let (signature, payload) = capture.git_view(repo, kind, id);
     assert!(!signature.is_empty(), "git found no signature in {kind} {id}");
     assert_eq!(split.signature, signature, "signature of {kind} {id}");
-    assert_eq!(
-        String::from_utf8_lossy(&split.payload),
-        String::from_utf8_lossy(&payload),
-        "payload of {kind} {id}"
-    );
+    assert_eq!(String::from_utf8_lossy(&split.payload), String::from_utf8_lossy(&payload), "payload of {kind} {id}");
 }
 
 #[test]
@@ -106,22 +94,15 @@ fn splits_openpgp_and_ssh_signed_objects_as_git_does() {
     let mut repo = Repo::new();
     repo.gnupg_home = Some(gpg.path().to_path_buf());
     let ssh = SshKey::generate(gpg.path(), "ssh-signer", "ed25519");
-    let ssh_config = [
-        "gpg.format=ssh",
-        &format!("user.signingkey={}", ssh.private.display()),
-    ]
-    .map(|s| s.to_owned());
+    let ssh_config = ssh.git_config();
     let ssh_config: Vec<&str> = ssh_config.iter().map(String::as_str).collect();
     let capture = Capture::new();
 
     // A plain signed commit, and one whose message has indented lines and a fake armour.
     let first = repo.commit("first\n\n  indented\n", &[], &[&format!("-S{fpr}")]);
     assert_split_matches_git(&repo, &capture, "commit", &first);
-    let tricky = repo.commit(
-        "tricky\n\n-----BEGIN PGP SIGNATURE-----\n not a signature\n",
-        &[],
-        &[&format!("-S{fpr}")],
-    );
+    let tricky =
+        repo.commit("tricky\n\n-----BEGIN PGP SIGNATURE-----\n not a signature\n", &[], &[&format!("-S{fpr}")]);
     assert_split_matches_git(&repo, &capture, "commit", &tricky);
 
     // Signed tags: OpenPGP, SSH, and one whose message contains an armour line too.
@@ -129,17 +110,7 @@ fn splits_openpgp_and_ssh_signed_objects_as_git_does() {
     assert_split_matches_git(&repo, &capture, "tag", &pgp_tag);
     let ssh_tag = repo.tag("v1.0.1", &ssh_config, &["-s"]);
     assert_split_matches_git(&repo, &capture, "tag", &ssh_tag);
-    run_ok(
-        &mut repo.git(&[
-            "tag",
-            "-u",
-            &fpr,
-            "-m",
-            "notes\n-----BEGIN SSH SIGNATURE-----\nquoted",
-            "v1.0.2",
-        ]),
-        b"",
-    );
+    run_ok(&mut repo.git(&["tag", "-u", &fpr, "-m", "notes\n-----BEGIN SSH SIGNATURE-----\nquoted", "v1.0.2"]), b"");
     let quoted = repo.rev_parse("refs/tags/v1.0.2");
     assert_split_matches_git(&repo, &capture, "tag", &quoted);
 
@@ -153,24 +124,10 @@ fn splits_openpgp_and_ssh_signed_objects_as_git_does() {
     repo.commit("side", &[], &[]);
     let merged_tag = repo.tag("side-1", &[], &["-u", &fpr]);
     run_ok(&mut repo.git(&["checkout", "-q", "main"]), b"");
-    run_ok(
-        &mut repo.git(&[
-            "merge",
-            "-q",
-            "--no-ff",
-            "-m",
-            "merge signed tag",
-            &format!("-S{fpr}"),
-            "side-1",
-        ]),
-        b"",
-    );
+    run_ok(&mut repo.git(&["merge", "-q", "--no-ff", "-m", "merge signed tag", &format!("-S{fpr}"), "side-1"]), b"");
     let merge = repo.rev_parse("HEAD");
     let raw = repo.cat_file("commit", &merge);
-    assert!(
-        String::from_utf8_lossy(&raw).contains("\nmergetag object "),
-        "the merge records the tag"
-    );
+    assert!(String::from_utf8_lossy(&raw).contains("\nmergetag object "), "the merge records the tag");
     assert_split_matches_git(&repo, &capture, "commit", &merge);
     assert!(!merged_tag.is_empty());
 

@@ -47,9 +47,7 @@ impl KeyFormat {
     fn no_match(self) -> &'static str {
         match self {
             Self::OpenPgp => "unable to verify payload with any of the given key rings: no matching key",
-            Self::Ssh => {
-                "unable to verify payload with any of the given authorized keys: no matching key"
-            }
+            Self::Ssh => "unable to verify payload with any of the given authorized keys: no matching key",
         }
     }
 }
@@ -265,10 +263,9 @@ fn no_matching_key(format: KeyFormat, signer: Option<&str>, keys_tried: usize) -
 
 fn bad_signature(format: KeyFormat, key: &str) -> String {
     match format {
-        KeyFormat::OpenPgp => format!(
-            "{}: invalid signature from key {key}: the payload does not match",
-            format.no_match()
-        ),
+        KeyFormat::OpenPgp => {
+            format!("{}: invalid signature from key {key}: the payload does not match", format.no_match())
+        }
         KeyFormat::Ssh => format!("{}\nssh: signature did not verify", format.no_match()),
     }
 }
@@ -326,23 +323,11 @@ mod tests {
     fn signature_types_follow_flux() {
         assert_eq!(SignatureType::of(""), SignatureType::Empty);
         assert_eq!(SignatureType::of("  \n"), SignatureType::Unknown);
-        assert_eq!(
-            SignatureType::of("\n-----BEGIN PGP SIGNATURE-----\n"),
-            SignatureType::OpenPgp
-        );
+        assert_eq!(SignatureType::of("\n-----BEGIN PGP SIGNATURE-----\n"), SignatureType::OpenPgp);
         // Git's gpgsig never carries a PGP MESSAGE armour; Flux does not count it as OpenPGP.
-        assert_eq!(
-            SignatureType::of("-----BEGIN PGP MESSAGE-----\n"),
-            SignatureType::Unknown
-        );
-        assert_eq!(
-            SignatureType::of("-----BEGIN SSH SIGNATURE-----\n"),
-            SignatureType::Ssh
-        );
-        assert_eq!(
-            SignatureType::of("-----BEGIN SIGNED MESSAGE-----\n"),
-            SignatureType::X509
-        );
+        assert_eq!(SignatureType::of("-----BEGIN PGP MESSAGE-----\n"), SignatureType::Unknown);
+        assert_eq!(SignatureType::of("-----BEGIN SSH SIGNATURE-----\n"), SignatureType::Ssh);
+        assert_eq!(SignatureType::of("-----BEGIN SIGNED MESSAGE-----\n"), SignatureType::X509);
     }
 
     #[test]
@@ -358,10 +343,7 @@ mod tests {
                 "SSH signature detected but no SSH public keys found in secret (keys with .sshpub suffix)",
             ),
             (
-                VerifyError::NamespaceMismatch {
-                    namespace: "file".into(),
-                    key: "SHA256:x".into(),
-                },
+                VerifyError::NamespaceMismatch { namespace: "file".into(), key: "SHA256:x".into() },
                 "unable to verify payload with any of the given authorized keys: no matching key\nnamespace does not match",
             ),
         ];
@@ -370,11 +352,7 @@ mod tests {
         }
         let object = ObjectVerifyError {
             object: GitObjectKind::Commit,
-            error: VerifyError::NoMatchingKey {
-                format: KeyFormat::OpenPgp,
-                signer: None,
-                keys_tried: 1,
-            },
+            error: VerifyError::NoMatchingKey { format: KeyFormat::OpenPgp, signer: None, keys_tried: 1 },
         };
         assert_eq!(
             object.to_string(),
@@ -382,10 +360,7 @@ mod tests {
         );
         let tag = ObjectVerifyError {
             object: GitObjectKind::Tag,
-            error: VerifyError::BadSignature {
-                format: KeyFormat::Ssh,
-                key: "SHA256:x".into(),
-            },
+            error: VerifyError::BadSignature { format: KeyFormat::Ssh, key: "SHA256:x".into() },
         };
         assert_eq!(
             tag.to_string(),

@@ -125,20 +125,11 @@ impl Keyring {
     /// # Errors
     ///
     /// [`VerifyError`] says why; see its variants.
-    pub fn verify_at(
-        &self,
-        signature: &str,
-        payload: &[u8],
-        now: SystemTime,
-    ) -> Result<Verified, VerifyError> {
+    pub fn verify_at(&self, signature: &str, payload: &[u8], now: SystemTime) -> Result<Verified, VerifyError> {
         let result = match SignatureType::of(signature) {
-            SignatureType::OpenPgp if self.pgp.is_empty() => {
-                Err(VerifyError::NoTrustedKeys(KeyFormat::OpenPgp))
-            }
+            SignatureType::OpenPgp if self.pgp.is_empty() => Err(VerifyError::NoTrustedKeys(KeyFormat::OpenPgp)),
             SignatureType::OpenPgp => openpgp::verify(&self.pgp, signature, payload, secs(now)),
-            SignatureType::Ssh if self.ssh.is_empty() => {
-                Err(VerifyError::NoTrustedKeys(KeyFormat::Ssh))
-            }
+            SignatureType::Ssh if self.ssh.is_empty() => Err(VerifyError::NoTrustedKeys(KeyFormat::Ssh)),
             SignatureType::Ssh => ssh::verify(&self.ssh, signature, payload),
             SignatureType::Empty => Err(VerifyError::NoSignature),
             other => Err(VerifyError::UnsupportedSignatureType(other)),
@@ -170,19 +161,12 @@ impl fmt::Debug for Keyring {
                 })
                 .collect()
         }
-        f.debug_struct("Keyring")
-            .field("openpgp", &summary(&self.pgp))
-            .field("ssh", &summary(&self.ssh))
-            .finish()
+        f.debug_struct("Keyring").field("openpgp", &summary(&self.pgp)).field("ssh", &summary(&self.ssh)).finish()
     }
 }
 
 fn count<T>(entries: &[Entry<Vec<T>>]) -> usize {
-    entries
-        .iter()
-        .filter_map(|entry| entry.parsed.as_ref().ok())
-        .map(Vec::len)
-        .sum()
+    entries.iter().filter_map(|entry| entry.parsed.as_ref().ok()).map(Vec::len).sum()
 }
 
 /// Seconds since the Unix epoch, clamped to OpenPGP's 32-bit timestamps.

@@ -66,11 +66,7 @@ pub use ssh::GIT_NAMESPACE;
 /// # Errors
 ///
 /// [`ObjectVerifyError`] for a commit, worded as Flux words it.
-pub fn verify_commit(
-    keyring: &Keyring,
-    signature: &str,
-    payload: &[u8],
-) -> Result<Verified, ObjectVerifyError> {
+pub fn verify_commit(keyring: &Keyring, signature: &str, payload: &[u8]) -> Result<Verified, ObjectVerifyError> {
     verify_object(GitObjectKind::Commit, keyring, signature, payload)
 }
 
@@ -79,11 +75,7 @@ pub fn verify_commit(
 /// # Errors
 ///
 /// [`ObjectVerifyError`] for a tag, worded as Flux words it.
-pub fn verify_tag(
-    keyring: &Keyring,
-    signature: &str,
-    payload: &[u8],
-) -> Result<Verified, ObjectVerifyError> {
+pub fn verify_tag(keyring: &Keyring, signature: &str, payload: &[u8]) -> Result<Verified, ObjectVerifyError> {
     verify_object(GitObjectKind::Tag, keyring, signature, payload)
 }
 
@@ -113,7 +105,5 @@ fn verify_object(
     signature: &str,
     payload: &[u8],
 ) -> Result<Verified, ObjectVerifyError> {
-    keyring
-        .verify(signature, payload)
-        .map_err(|error| ObjectVerifyError { object, error })
+    keyring.verify(signature, payload).map_err(|error| ObjectVerifyError { object, error })
 }

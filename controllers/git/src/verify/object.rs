@@ -122,10 +122,7 @@ pub fn split_commit_as(raw: &[u8], format: ObjectFormat) -> SignedObject {
             rest = next;
         }
     }
-    SignedObject {
-        signature: String::from_utf8_lossy(&signature).into_owned(),
-        payload,
-    }
+    SignedObject { signature: String::from_utf8_lossy(&signature).into_owned(), payload }
 }
 
 /// Splits a raw annotated tag: the signature is appended after the message.
@@ -133,16 +130,10 @@ pub fn split_commit_as(raw: &[u8], format: ObjectFormat) -> SignedObject {
 pub fn split_tag(raw: &[u8]) -> SignedObject {
     let start = signature_start(raw);
     let Some(start) = start else {
-        return SignedObject {
-            signature: String::new(),
-            payload: raw.to_vec(),
-        };
+        return SignedObject { signature: String::new(), payload: raw.to_vec() };
     };
     let (body, signature) = raw.split_at(start);
-    SignedObject {
-        signature: String::from_utf8_lossy(signature).into_owned(),
-        payload: remove_signature_headers(body),
-    }
+    SignedObject { signature: String::from_utf8_lossy(signature).into_owned(), payload: remove_signature_headers(body) }
 }
 
 /// The offset of the last line that starts with a signature armour (`parse_signed_buffer`).
@@ -171,10 +162,7 @@ fn remove_signature_headers(body: &[u8]) -> Vec<u8> {
         if let (Some(span), Some(b' ')) = (current.as_mut(), line.first()) {
             span.1 = end;
         } else if line.starts_with(b"gpgsig") {
-            if SIGNATURE_HEADERS
-                .iter()
-                .any(|header| header_value(line, header).is_some())
-            {
+            if SIGNATURE_HEADERS.iter().any(|header| header_value(line, header).is_some()) {
                 // A second header directly after the first replaces it, as in Git.
                 current = Some((offset, end));
             }
@@ -262,10 +250,7 @@ mod tests {
         let raw = format!("{}  indented line\n", commit_with("gpgsig"));
         let split = split_commit(raw.as_bytes());
         assert_eq!(split.signature, SIG);
-        assert_eq!(
-            split.payload,
-            format!("{UNSIGNED_COMMIT}  indented line\n").as_bytes()
-        );
+        assert_eq!(split.payload, format!("{UNSIGNED_COMMIT}  indented line\n").as_bytes());
     }
 
     #[test]
@@ -279,7 +264,8 @@ mod tests {
 
     #[test]
     fn tag_signature_is_the_tail_from_the_last_armour() {
-        let body = "object 4b825dc642cb6eb9a060e54bf8d69288fbee4904\ntype commit\ntag v1\ntagger A <a@x> 1 +0000\n\nrelease\n";
+        let body =
+            "object 4b825dc642cb6eb9a060e54bf8d69288fbee4904\ntype commit\ntag v1\ntagger A <a@x> 1 +0000\n\nrelease\n";
         let ssh = "-----BEGIN SSH SIGNATURE-----\nxyz\n-----END SSH SIGNATURE-----\n";
         let raw = format!("{body}{SIG}{ssh}");
         let split = split_tag(raw.as_bytes());

@@ -32,7 +32,7 @@ use std::io::BufRead;
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey, SignedSecretKey};
 use pgp::crypto::public_key::PublicKeyAlgorithm;
 use pgp::packet::{RevocationCode, Signature, SignatureType, Subpacket, SubpacketData};
-use pgp::types::{KeyDetails, KeyVersion, Tag, Timestamp};
+use pgp::types::{Duration, KeyDetails, KeyVersion, Tag, Timestamp};
 
 use super::error::{KeyFormat, VerifyError};
 use super::keyring::{Entry, Verified};
@@ -74,19 +74,16 @@ pub(crate) fn parse_keyring(value: &[u8]) -> Result<Vec<Cert>, String> {
     };
     let armoured = &value[offset..];
     let keys: Vec<pgp::errors::Result<SignedPublicKey>> = match block {
-        "PGP PUBLIC KEY BLOCK" => SignedPublicKey::from_armor_many(armoured)
-            .map_err(|error| format!("openpgp: {error}"))?
-            .0
-            .collect(),
+        "PGP PUBLIC KEY BLOCK" => {
+            SignedPublicKey::from_armor_many(armoured).map_err(|error| format!("openpgp: {error}"))?.0.collect()
+        }
         "PGP PRIVATE KEY BLOCK" => SignedSecretKey::from_armor_many(armoured)
             .map_err(|error| format!("openpgp: {error}"))?
             .0
             .map(|key| key.map(SignedPublicKey::from))
             .collect(),
         other => {
-            return Err(format!(
-                "openpgp: invalid argument: expected public or private key block, got: {other}"
-            ));
+            return Err(format!("openpgp: invalid argument: expected public or private key block, got: {other}"));
         }
     };
     let mut certs = Vec::new();
@@ -112,10 +109,7 @@ fn first_armour(value: &[u8]) -> Option<(usize, &str)> {
         let read = rest.read_until(b'\n', &mut line).ok()?;
         let text = std::str::from_utf8(&value[offset..offset + read]).unwrap_or_default();
         let trimmed = text.trim_end();
-        if let Some(block) = trimmed
-            .strip_prefix("-----BEGIN ")
-            .and_then(|t| t.strip_suffix("-----"))
-        {
+        if let Some(block) = trimmed.strip_prefix("-----BEGIN ").and_then(|t| t.strip_suffix("-----")) {
             return Some((offset, block));
         }
         offset += read;
@@ -165,9 +159,9 @@ fn check_cert(key: SignedPublicKey) -> Result<Cert, String> {
                 .filter(|sig| {
                     // A signing subkey must sign the primary back.
                     !sig.key_flags().sign()
-                        || sig.embedded_signature().is_some_and(|back| {
-                            back.verify_primary_key_binding(&subkey.key, primary).is_ok()
-                        })
+                        || sig
+                            .embedded_signature()
+                            .is_some_and(|back| back.verify_primary_key_binding(&subkey.key, primary).is_ok())
                 })
                 .max_by_key(|sig| created(sig))?
                 .clone();
@@ -178,21 +172,10 @@ fn check_cert(key: SignedPublicKey) -> Result<Cert, String> {
                 .filter(valid)
                 .cloned()
                 .collect();
-            Some(BoundSubkey {
-                index,
-                binding,
-                revocations,
-            })
+            Some(BoundSubkey { index, binding, revocations })
         })
         .collect();
-    Ok(Cert {
-        key,
-        binding,
-        identity_revocations,
-        revocations,
-        unverifiable_revocation,
-        subkeys,
-    })
+    Ok(Cert { key, binding, identity_revocations, revocations, unverifiable_revocation, subkeys })
 }
 
 /// The primary user ID's newest valid self-certification and its revocations, chosen as
@@ -238,13 +221,8 @@ fn primary_identity(key: &SignedPublicKey) -> Option<(Signature, Vec<Signature>)
 
 /// Whether `sig` names `key` as its issuer.
 fn issued_by(sig: &Signature, key: &impl KeyDetails) -> bool {
-    sig.issuer_fingerprint()
-        .iter()
-        .any(|fp| **fp == key.fingerprint())
-        || sig
-            .issuer_key_id()
-            .iter()
-            .any(|id| **id == key.legacy_key_id())
+    sig.issuer_fingerprint().iter().any(|fp| **fp == key.fingerprint())
+        || sig.issuer_key_id().iter().any(|id| **id == key.legacy_key_id())
 }
 
 fn created(sig: &Signature) -> u32 {
@@ -330,20 +308,17 @@ impl Cert {
 
 /// The name of a critical notation in `sig`'s hashed area (go-crypto knows none by default).
 fn critical_notation(sig: &Signature) -> Option<String> {
-    sig.config()?
-        .hashed_subpackets()
-        .find_map(|packet: &Subpacket| match &packet.data {
-            SubpacketData::Notation(notation) if packet.is_critical => {
-                Some(String::from_utf8_lossy(&notation.name).into_owned())
-            }
-            _ => None,
-        })
+    sig.config()?.hashed_subpackets().find_map(|packet: &Subpacket| match &packet.data {
+        SubpacketData::Notation(notation) if packet.is_critical => {
+            Some(String::from_utf8_lossy(&notation.name).into_owned())
+        }
+        _ => None,
+    })
 }
 
 fn revoked(revocations: &[Signature], now: u32) -> bool {
     revocations.iter().any(|revocation| {
-        revocation.revocation_reason_code() == Some(&RevocationCode::KeyCompromised)
-            || !sig_expired(revocation, now)
+        revocation.revocation_reason_code() == Some(&RevocationCode::KeyCompromised) || !sig_expired(revocation, now)
     })
 }
 
@@ -352,7 +327,7 @@ fn sig_expired(sig: &Signature, now: u32) -> bool {
     if created > now {
         return true;
     }
-    match sig.signature_expiration_time().map(|d| d.as_secs()) {
+    match sig.signature_expiration_time().map(Duration::as_secs) {
         None | Some(0) => false,
         Some(lifetime) => u64::from(now) > u64::from(created) + u64::from(lifetime),
     }
@@ -363,7 +338,7 @@ fn key_expired(key_created: Timestamp, binding: &Signature, now: u32) -> bool {
     if created > now {
         return true;
     }
-    match binding.key_expiration_time().map(|d| d.as_secs()) {
+    match binding.key_expiration_time().map(Duration::as_secs) {
         None | Some(0) => false,
         Some(lifetime) => u64::from(now) > u64::from(created) + u64::from(lifetime),
     }
@@ -371,10 +346,7 @@ fn key_expired(key_created: Timestamp, binding: &Signature, now: u32) -> bool {
 
 /// Parses the armoured detached signature into its signature packets.
 fn parse_signature(signature: &str) -> Result<Vec<Signature>, VerifyError> {
-    let malformed = |reason: String| VerifyError::MalformedSignature {
-        format: KeyFormat::OpenPgp,
-        reason,
-    };
+    let malformed = |reason: String| VerifyError::MalformedSignature { format: KeyFormat::OpenPgp, reason };
     let (packets, _) = DetachedSignature::from_armor_many(signature.trim().as_bytes())
         .map_err(|error| malformed(error.to_string()))?;
     let sigs = packets
@@ -384,10 +356,7 @@ fn parse_signature(signature: &str) -> Result<Vec<Signature>, VerifyError> {
     if sigs.is_empty() {
         return Err(malformed("no signature packet".to_owned()));
     }
-    if sigs
-        .iter()
-        .any(|sig| sig.issuer_key_id().is_empty() && sig.issuer_fingerprint().is_empty())
-    {
+    if sigs.iter().any(|sig| sig.issuer_key_id().is_empty() && sig.issuer_fingerprint().is_empty()) {
         return Err(malformed("signature doesn't have an issuer".to_owned()));
     }
     Ok(sigs)
@@ -422,11 +391,7 @@ pub(crate) fn verify(
         && let Some(entry) = entries.first()
         && let Err(reason) = &entry.parsed
     {
-        return Err(VerifyError::MalformedKey {
-            format,
-            secret_key: entry.secret_key.clone(),
-            reason: reason.clone(),
-        });
+        return Err(VerifyError::MalformedKey { format, secret_key: entry.secret_key.clone(), reason: reason.clone() });
     }
     let sigs = parse_signature(signature)?;
     let mut failure: Option<VerifyError> = None;
@@ -436,10 +401,8 @@ pub(crate) fn verify(
         };
         // The first signature packet that names a signing key of this key ring.
         let found = sigs.iter().find_map(|sig| {
-            let candidates: Vec<(&Cert, KeyRef)> = certs
-                .iter()
-                .flat_map(|cert| cert.candidates(sig).into_iter().map(move |key| (cert, key)))
-                .collect();
+            let candidates: Vec<(&Cert, KeyRef)> =
+                certs.iter().flat_map(|cert| cert.candidates(sig).into_iter().map(move |key| (cert, key))).collect();
             (!candidates.is_empty()).then_some((sig, candidates))
         });
         let Some((sig, candidates)) = found else {
@@ -448,10 +411,7 @@ pub(crate) fn verify(
         let outcome = candidates
             .iter()
             .find(|(cert, key)| cert.verify_with(*key, sig, payload).is_ok())
-            .map(|(cert, key)| {
-                cert.check_details(*key, sig, now)
-                    .map(|()| verified(cert, *key, &entry.secret_key))
-            });
+            .map(|(cert, key)| cert.check_details(*key, sig, now).map(|()| verified(cert, *key, &entry.secret_key)));
         match outcome {
             Some(Ok(verified)) => return Ok(verified),
             Some(Err(error)) => {
@@ -466,11 +426,7 @@ pub(crate) fn verify(
     Err(failure.unwrap_or_else(|| VerifyError::NoMatchingKey {
         format,
         signer: sigs.first().and_then(issuer),
-        keys_tried: entries
-            .iter()
-            .filter_map(|entry| entry.parsed.as_ref().ok())
-            .map(Vec::len)
-            .sum(),
+        keys_tried: entries.iter().filter_map(|entry| entry.parsed.as_ref().ok()).map(Vec::len).sum(),
     }))
 }
 
@@ -478,33 +434,24 @@ pub(crate) fn verify(
 fn bad_signature(cert: &Cert, sig: &Signature) -> VerifyError {
     let algorithm = sig.config().map(|config| config.pub_alg);
     match algorithm {
-        Some(algorithm) if !verifiable(algorithm) => VerifyError::UnsupportedAlgorithm {
-            format: KeyFormat::OpenPgp,
-            algorithm: format!("{algorithm:?}"),
-        },
-        _ => VerifyError::BadSignature {
-            format: KeyFormat::OpenPgp,
-            key: cert.key_id(),
-        },
+        Some(algorithm) if !verifiable(algorithm) => {
+            VerifyError::UnsupportedAlgorithm { format: KeyFormat::OpenPgp, algorithm: format!("{algorithm:?}") }
+        }
+        _ => VerifyError::BadSignature { format: KeyFormat::OpenPgp, key: cert.key_id() },
     }
 }
 
 /// Signature algorithms rPGP verifies without optional features.
 fn verifiable(algorithm: PublicKeyAlgorithm) -> bool {
     use PublicKeyAlgorithm as A;
-    matches!(
-        algorithm,
-        A::RSA | A::RSASign | A::DSA | A::ECDSA | A::EdDSALegacy | A::Ed25519 | A::Ed448
-    )
+    matches!(algorithm, A::RSA | A::RSASign | A::DSA | A::ECDSA | A::EdDSALegacy | A::Ed25519 | A::Ed448)
 }
 
 fn verified(cert: &Cert, key: KeyRef, secret_key: &str) -> Verified {
     let fingerprint = hex_upper(cert.key.primary_key.fingerprint().as_bytes());
     let signing_fingerprint = match key {
         KeyRef::Primary => fingerprint.clone(),
-        KeyRef::Subkey(index) => {
-            hex_upper(cert.key.public_subkeys[index].key.fingerprint().as_bytes())
-        }
+        KeyRef::Subkey(index) => hex_upper(cert.key.public_subkeys[index].key.fingerprint().as_bytes()),
     };
     Verified {
         format: KeyFormat::OpenPgp,

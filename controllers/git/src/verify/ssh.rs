@@ -102,9 +102,7 @@ fn parse_line(line: &str) -> Result<TrustedSshKey, String> {
 fn parse_key_field(field: &str) -> Result<TrustedSshKey, String> {
     let field = field.trim();
     let encoded = field.split([' ', '\t']).next().unwrap_or_default();
-    let blob = GO_STD_BASE64
-        .decode(encoded)
-        .map_err(|error| format!("illegal base64 data: {error}"))?;
+    let blob = GO_STD_BASE64.decode(encoded).map_err(|error| format!("illegal base64 data: {error}"))?;
     parse_key_blob(&blob)
 }
 
@@ -118,10 +116,7 @@ fn parse_key_blob(blob: &[u8]) -> Result<TrustedSshKey, String> {
     }
     let key = PublicKey::from_bytes(blob).map_err(|error| format!("ssh: {error}"))?;
     if key.key_data().is_other() || matches!(key.algorithm(), Algorithm::Rsa { hash: Some(_) }) {
-        return Err(format!(
-            "ssh: unknown key algorithm: {}",
-            String::from_utf8_lossy(algorithm)
-        ));
+        return Err(format!("ssh: unknown key algorithm: {}", String::from_utf8_lossy(algorithm)));
     }
     Ok(TrustedSshKey::Key(Box::new(key)))
 }
@@ -133,18 +128,20 @@ fn wire_string(blob: &[u8]) -> Option<&[u8]> {
     rest.get(..length)
 }
 
-/// Whether this implementation verifies signatures made with `algorithm`.
-fn supported(algorithm: &Algorithm) -> bool {
-    matches!(
-        algorithm,
-        Algorithm::Ed25519
-            | Algorithm::SkEd25519
-            | Algorithm::SkEcdsaSha2NistP256
-            | Algorithm::Rsa { hash: Some(_) }
-            | Algorithm::Ecdsa {
-                curve: EcdsaCurve::NistP256 | EcdsaCurve::NistP384 | EcdsaCurve::NistP521
-            }
-    )
+/// Whether this implementation verifies signatures made with `algorithm`: a key's
+/// algorithm (`ssh-rsa` for any RSA key), or a signature's (RSA only with SHA-2, as
+/// sshsig requires).
+fn supported(algorithm: &Algorithm, signature: bool) -> bool {
+    match algorithm {
+        Algorithm::Rsa { hash } => !signature || hash.is_some(),
+        other => matches!(
+            other,
+            Algorithm::Ed25519
+                | Algorithm::SkEd25519
+                | Algorithm::SkEcdsaSha2NistP256
+                | Algorithm::Ecdsa { curve: EcdsaCurve::NistP256 | EcdsaCurve::NistP384 | EcdsaCurve::NistP521 }
+        ),
+    }
 }
 
 /// Verifies an armoured SSH signature with the `.sshpub` values, in order.
@@ -157,15 +154,10 @@ pub(crate) fn verify(
     if payload.is_empty() {
         return Err(VerifyError::EmptyPayload { format });
     }
-    let signature =
-        SshSig::from_pem(signature.trim()).map_err(|error| VerifyError::MalformedSignature {
-            format,
-            reason: error.to_string(),
-        })?;
+    let signature = SshSig::from_pem(signature.trim())
+        .map_err(|error| VerifyError::MalformedSignature { format, reason: error.to_string() })?;
     let signer = signature.public_key();
-    let signer_fingerprint = PublicKey::from(signer.clone())
-        .fingerprint(HashAlg::Sha256)
-        .to_string();
+    let signer_fingerprint = PublicKey::from(signer.clone()).fingerprint(HashAlg::Sha256).to_string();
 
     let mut first_malformed = None;
     let mut attempted = false;
@@ -199,34 +191,19 @@ pub(crate) fn verify(
     if !attempted && let Some(error) = first_malformed {
         return Err(error);
     }
-    Err(VerifyError::NoMatchingKey {
-        format,
-        signer: Some(signer_fingerprint),
-        keys_tried,
-    })
+    Err(VerifyError::NoMatchingKey { format, signer: Some(signer_fingerprint), keys_tried })
 }
 
 /// Verifies `signature` with the trusted key equal to its embedded key.
-fn verify_with(
-    key: &PublicKey,
-    secret_key: &str,
-    signature: &SshSig,
-    payload: &[u8],
-) -> Result<Verified, VerifyError> {
+fn verify_with(key: &PublicKey, secret_key: &str, signature: &SshSig, payload: &[u8]) -> Result<Verified, VerifyError> {
     let format = KeyFormat::Ssh;
     let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
     if signature.namespace() != GIT_NAMESPACE {
-        return Err(VerifyError::NamespaceMismatch {
-            namespace: signature.namespace().to_owned(),
-            key: fingerprint,
-        });
+        return Err(VerifyError::NamespaceMismatch { namespace: signature.namespace().to_owned(), key: fingerprint });
     }
     let algorithm = signature.algorithm();
-    if !supported(&key.algorithm()) || !supported(&algorithm) {
-        return Err(VerifyError::UnsupportedAlgorithm {
-            format,
-            algorithm: algorithm.to_string(),
-        });
+    if !supported(&key.algorithm(), false) || !supported(&algorithm, true) {
+        return Err(VerifyError::UnsupportedAlgorithm { format, algorithm: algorithm.to_string() });
     }
     match key.verify(GIT_NAMESPACE, payload, signature) {
         Ok(()) => Ok(Verified {
@@ -236,10 +213,7 @@ fn verify_with(
             fingerprint,
             secret_key: secret_key.to_owned(),
         }),
-        Err(_) => Err(VerifyError::BadSignature {
-            format,
-            key: fingerprint,
-        }),
+        Err(_) => Err(VerifyError::BadSignature { format, key: fingerprint }),
     }
 }
 
@@ -261,9 +235,7 @@ mod tests {
         // The key type text is not checked against the blob.
         assert!(parses(&format!("anything {ED25519}")));
         // authorized_keys options, including quoted spaces.
-        assert!(parses(&format!(
-            "no-pty,from=\"10.0.0.1, 10.0.0.2\" ssh-ed25519 {ED25519}"
-        )));
+        assert!(parses(&format!("no-pty,from=\"10.0.0.1, 10.0.0.2\" ssh-ed25519 {ED25519}")));
         // allowed_signers: a principal in front.
         assert!(parses(&format!("dev@example.com ssh-ed25519 {ED25519}")));
         let keys = parse_authorized_keys(
@@ -282,10 +254,7 @@ mod tests {
         ] {
             let text = format!("ssh-ed25519 {ED25519}\n{bad}\n");
             let error = parse_authorized_keys(text.as_bytes()).err();
-            assert!(
-                error.as_deref().is_some_and(|e| e.starts_with("line 2: ssh: no key found")),
-                "{bad}: {error:?}"
-            );
+            assert!(error.as_deref().is_some_and(|e| e.starts_with("line 2: ssh: no key found")), "{bad}: {error:?}");
         }
     }
 }

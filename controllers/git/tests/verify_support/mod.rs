@@ -67,10 +67,7 @@ pub struct GpgHome {
 
 impl GpgHome {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("eddy-gpg")
-            .tempdir()
-            .expect("tempdir");
+        let dir = tempfile::Builder::new().prefix("eddy-gpg").tempdir().expect("tempdir");
         Self { dir }
     }
 
@@ -80,47 +77,29 @@ impl GpgHome {
 
     pub fn gpg(&self) -> Command {
         let mut command = Command::new("gpg");
-        command
-            .arg("--homedir")
-            .arg(self.path())
-            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""]);
+        command.arg("--homedir").arg(self.path()).args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""]);
         command
     }
 
     /// Generates a key (`algo`: `rsa3072`, `ed25519`, `nistp256`, …) able to sign, and
     /// returns its fingerprint. `extra` goes before `--quick-gen-key` (e.g. a faked time).
     pub fn generate(&self, uid: &str, algo: &str, expire: &str, extra: &[&str]) -> String {
-        run_ok(
-            self.gpg()
-                .args(extra)
-                .args(["--quick-gen-key", uid, algo, "sign", expire]),
-            b"",
-        );
+        run_ok(self.gpg().args(extra).args(["--quick-gen-key", uid, algo, "sign", expire]), b"");
         self.fingerprints(uid)[0].clone()
     }
 
     /// Adds a signing subkey to `fingerprint`'s key and returns the subkey's fingerprint.
     pub fn add_signing_subkey(&self, fingerprint: &str, algo: &str) -> String {
         let before = self.fingerprints(fingerprint);
-        run_ok(
-            self.gpg()
-                .args(["--quick-add-key", fingerprint, algo, "sign", "0"]),
-            b"",
-        );
+        run_ok(self.gpg().args(["--quick-add-key", fingerprint, algo, "sign", "0"]), b"");
         let after = self.fingerprints(fingerprint);
-        after
-            .into_iter()
-            .find(|fpr| !before.contains(fpr))
-            .expect("a new subkey")
+        after.into_iter().find(|fpr| !before.contains(fpr)).expect("a new subkey")
     }
 
     /// Fingerprints of the primary key and subkeys matching `query`, primary first.
     pub fn fingerprints(&self, query: &str) -> Vec<String> {
-        let listing = run_ok(
-            self.gpg()
-                .args(["--with-colons", "--with-subkey-fingerprints", "--list-keys", query]),
-            b"",
-        );
+        let listing =
+            run_ok(self.gpg().args(["--with-colons", "--with-subkey-fingerprints", "--list-keys", query]), b"");
         String::from_utf8_lossy(&listing)
             .lines()
             .filter(|line| line.starts_with("fpr:"))
@@ -136,13 +115,11 @@ impl GpgHome {
 
     /// Revokes `fingerprint` with the revocation certificate gpg made at generation.
     pub fn revoke(&self, fingerprint: &str) {
-        let path = self
-            .path()
-            .join("openpgp-revocs.d")
-            .join(format!("{fingerprint}.rev"));
+        let path = self.path().join("openpgp-revocs.d").join(format!("{fingerprint}.rev"));
         let certificate = std::fs::read_to_string(path).expect("revocation certificate");
         // gpg prefixes the armour with ':' so that it is not imported by accident.
-        let certificate = certificate.replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----");
+        let certificate =
+            certificate.replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----");
         run_ok(self.gpg().arg("--import"), certificate.as_bytes());
     }
 
@@ -158,13 +135,7 @@ impl GpgHome {
 
 impl Drop for GpgHome {
     fn drop(&mut self) {
-        let _ = run(
-            Command::new("gpgconf")
-                .arg("--homedir")
-                .arg(self.path())
-                .args(["--kill", "all"]),
-            b"",
-        );
+        let _ = run(Command::new("gpgconf").arg("--homedir").arg(self.path()).args(["--kill", "all"]), b"");
     }
 }
 
@@ -177,23 +148,24 @@ pub struct SshKey {
 impl SshKey {
     pub fn generate(dir: &Path, name: &str, kind: &str) -> Self {
         let private = dir.join(name);
-        run_ok(
-            Command::new("ssh-keygen")
-                .args(["-q", "-t", kind, "-N", "", "-C", name, "-f"])
-                .arg(&private),
-            b"",
-        );
-        let public = std::fs::read_to_string(private.with_extension("pub"))
-            .or_else(|_| std::fs::read_to_string(format!("{}.pub", private.display())))
-            .expect("public key");
+        run_ok(Command::new("ssh-keygen").args(["-q", "-t", kind, "-N", "", "-C", name, "-f"]).arg(&private), b"");
+        let public = std::fs::read_to_string(format!("{}.pub", private.display())).expect("public key");
         Self { private, public }
     }
 
-    /// An armoured sshsig signature of `payload` in `namespace`.
-    pub fn sign(&self, namespace: &str, payload: &[u8]) -> String {
+    /// The `-c` pairs that make git sign with this SSH key.
+    pub fn git_config(&self) -> Vec<String> {
+        vec!["gpg.format=ssh".to_owned(), format!("user.signingkey={}", self.private.display())]
+    }
+
+    /// An armoured sshsig signature of `payload` in `namespace`; `extra` options go
+    /// before the key (e.g. `["-O", "hashalg=sha256"]`).
+    pub fn sign(&self, namespace: &str, payload: &[u8], extra: &[&str]) -> String {
         let out = run_ok(
             Command::new("ssh-keygen")
-                .args(["-q", "-Y", "sign", "-n", namespace, "-f"])
+                .args(["-q", "-Y", "sign", "-n", namespace])
+                .args(extra)
+                .arg("-f")
                 .arg(&self.private),
             payload,
         );
@@ -209,14 +181,8 @@ pub struct Repo {
 
 impl Repo {
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("eddy-repo")
-            .tempdir()
-            .expect("tempdir");
-        let repo = Self {
-            dir,
-            gnupg_home: None,
-        };
+        let dir = tempfile::Builder::new().prefix("eddy-repo").tempdir().expect("tempdir");
+        let repo = Self { dir, gnupg_home: None };
         run_ok(&mut repo.git(&["init", "-q", "-b", "main"]), b"");
         repo
     }
@@ -289,22 +255,13 @@ impl Repo {
 
     /// Writes `raw` as an object of `kind` and returns its id.
     pub fn write_object(&self, kind: &str, raw: &[u8]) -> String {
-        let out = run_ok(
-            &mut self.git(&["hash-object", "-t", kind, "-w", "--literally", "--stdin"]),
-            raw,
-        );
+        let out = run_ok(&mut self.git(&["hash-object", "-t", kind, "-w", "--literally", "--stdin"]), raw);
         String::from_utf8(out).expect("hex").trim().to_owned()
     }
 
     /// The oracle: does `git verify-<kind> <id>` accept the signature, trusting the keys
     /// of `gpg` (OpenPGP) and of the `allowed_signers` file (SSH)?
-    pub fn git_verifies(
-        &self,
-        kind: &str,
-        id: &str,
-        gpg: Option<&GpgHome>,
-        allowed_signers: Option<&Path>,
-    ) -> bool {
+    pub fn git_verifies(&self, kind: &str, id: &str, gpg: Option<&GpgHome>, allowed_signers: Option<&Path>) -> bool {
         let mut args = Vec::new();
         let allowed;
         if let Some(path) = allowed_signers {
@@ -324,18 +281,12 @@ impl Repo {
 
 /// A Secret's `data` from (key, value) pairs.
 pub fn secret(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-    pairs
-        .iter()
-        .map(|(key, value)| ((*key).to_owned(), value.as_bytes().to_vec()))
-        .collect()
+    pairs.iter().map(|(key, value)| ((*key).to_owned(), value.as_bytes().to_vec())).collect()
 }
 
 /// Replaces the first occurrence of `from` in `raw` (which must contain it) with `to`.
 pub fn replace_once(raw: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let at = raw
-        .windows(from.len())
-        .position(|window| window == from)
-        .expect("pattern present");
+    let at = raw.windows(from.len()).position(|window| window == from).expect("pattern present");
     let mut out = raw[..at].to_vec();
     out.extend_from_slice(to);
     out.extend_from_slice(&raw[at + from.len()..]);
