@@ -461,3 +461,57 @@ fn verified(cert: &Cert, key: KeyRef, secret_key: &str) -> Verified {
         secret_key: secret_key.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::verify::{KeyFormat, Keyring, VerifyError};
+
+    /// RFC 9580 appendix A.3: a sample v6 certificate (Ed25519 primary, X25519 subkey).
+    const V6_CERT: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----
+
+xioGY4d/4xsAAAAg+U2nu0jWCmHlZ3BqZYfQMxmZu52JGggkLq2EVD34laPCsQYf
+GwoAAABCBYJjh3/jAwsJBwUVCg4IDAIWAAKbAwIeCSIhBssYbE8GCaaX5NUt+mxy
+KwwfHifBilZwj2Ul7Ce62azJBScJAgcCAAAAAK0oIBA+LX0ifsDm185Ecds2v8lw
+gyU2kCcUmKfvBXbAf6rhRYWzuQOwEn7E/aLwIwRaLsdry0+VcallHhSu4RN6HWaE
+QsiPlR4zxP/TP7mhfVEe7XWPxtnMUMtf15OyA51YBM4qBmOHf+MZAAAAIIaTJINn
++eUBXbki+PSAld2nhJh/LVmFsS+60WyvXkQ1wpsGGBsKAAAALAWCY4d/4wKbDCIh
+BssYbE8GCaaX5NUt+mxyKwwfHifBilZwj2Ul7Ce62azJAAAAAAQBIKbpGG2dWTX8
+j+VjFM21J0hqWlEg+bdiojWnKfA5AQpWUWtnNwDEM0g12vYxoWM8Y81W+bHBw805
+I8kWVkXU6vFOi+HWvv/ira7ofJu16NnoUkhclkUrk0mXubZvyl4GBg==
+-----END PGP PUBLIC KEY BLOCK-----
+";
+
+    /// RFC 9580 appendix A.6: the v6 text signature of the cleartext message below.
+    const V6_SIGNATURE: &str = "-----BEGIN PGP SIGNATURE-----
+
+wpgGARsKAAAAKQWCY5ijYyIhBssYbE8GCaaX5NUt+mxyKwwfHifBilZwj2Ul7Ce6
+2azJAAAAAGk2IHZJX1AhiJD39eLuPBgiUU9wUA9VHYblySHkBONKU/usJ9BvuAqo
+/FvLFuGWMbKAdA+epq7V4HOtAPlBWmU8QOd6aud+aSunHQaaEJ+iTFjP2OMW0KBr
+NK2ay45cX1IVAQ==
+-----END PGP SIGNATURE-----
+";
+
+    /// The signed text of appendix A.6 (dash-escaping undone; the line break before the
+    /// signature armour is not signed, the one ending "noodles" is).
+    const V6_TEXT: &str = "What we need from the grocery store:\n\n- tofu\n- vegetables\n- noodles\n";
+
+    #[test]
+    fn v6_ed25519_signatures_verify() {
+        let data = BTreeMap::from([("rfc9580.asc".to_owned(), V6_CERT.as_bytes().to_vec())]);
+        let keyring = Keyring::from_secret_data(&data);
+        let verified = keyring.verify(V6_SIGNATURE, V6_TEXT.as_bytes()).expect("RFC 9580 A.6 verifies with A.3");
+        let fingerprint = "CB186C4F0609A697E4D52DFA6C722B0C1F1E27C18A56708F6525EC27BAD9ACC9";
+        assert_eq!(verified.fingerprint, fingerprint);
+        assert_eq!(verified.signing_fingerprint, fingerprint);
+        // v6 key IDs are the fingerprint's first 8 bytes.
+        assert_eq!(verified.key_id, &fingerprint[..16]);
+
+        let tampered = V6_TEXT.replace("tofu", "tofo");
+        assert_eq!(
+            keyring.verify(V6_SIGNATURE, tampered.as_bytes()),
+            Err(VerifyError::BadSignature { format: KeyFormat::OpenPgp, key: fingerprint[..16].to_owned() })
+        );
+    }
+}

@@ -221,8 +221,8 @@ fn verify_with(key: &PublicKey, secret_key: &str, signature: &SshSig, payload: &
 mod tests {
     use super::*;
 
-    // ssh-keygen -t ed25519 (a throwaway key, public half only).
-    const ED25519: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIMx5cdSnBvJ9YlWrEbwtfvqsgYcEXmgD8Nd6+VNeJ7h5";
+    // The public half of a throwaway key made with `ssh-keygen -t ed25519`.
+    const ED25519: &str = "AAAAC3NzaC1lZDI1NTE5AAAAILB9Vark1RgahMo/Kw4KywtbgewNuikMhRTLY0nvalpu";
 
     fn parses(line: &str) -> bool {
         parse_authorized_keys(line.as_bytes()).is_ok_and(|keys| keys.len() == 1)
