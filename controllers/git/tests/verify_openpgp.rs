@@ -281,3 +281,36 @@ fn a_revoked_key_fails() {
     assert!(!repo.git_verifies("commit", &commit, Some(&GpgHome::trusting(&[&revoked])), None));
     assert!(!split_tag(&repo.cat_file("tag", &tag)).signature.is_empty());
 }
+
+#[test]
+fn only_the_first_armoured_block_of_a_value_is_read_as_in_flux() {
+    let gpg = GpgHome::new();
+    let signer = gpg.generate("Signer <signer@example.com>", "ed25519", "0", &[]);
+    let other = gpg.generate("Other <other@example.com>", "ed25519", "0", &[]);
+    let repo = signed_repo(&gpg);
+    let raw = repo.cat_file("commit", &repo.commit("signed", &[], &[&format!("-S{signer}")]));
+    let (signer_keys, other_keys) = (gpg.export(&[&signer]), gpg.export(&[&other]));
+
+    // Text before the armour is skipped; a private key block yields its public key.
+    let commented = format!("Signing key of the release team\n\n{signer_keys}");
+    let secret_block = gpg.export_secret(&[&signer]);
+    for value in [&commented, &secret_block] {
+        let keyring = Keyring::from_secret_data(&secret(&[("key.asc", value)]));
+        assert_eq!(verify_raw_commit(&keyring, &raw).map(|v| v.fingerprint), Ok(signer.clone()));
+        let debug = format!("{keyring:?}");
+        assert!(!debug.contains("PRIVATE") && !debug.contains("BEGIN"), "{debug}");
+    }
+
+    // go-crypto's ReadArmoredKeyRing reads one armoured block: a second block in the same
+    // value is ignored, so the signer's key after another key's block is not trusted.
+    let concatenated = format!("{other_keys}{signer_keys}");
+    let keyring = Keyring::from_secret_data(&secret(&[("keys.asc", &concatenated)]));
+    assert!(matches!(verify_raw_commit(&keyring, &raw).map_err(|e| e.error), Err(VerifyError::NoMatchingKey { .. })));
+    // A non-key armour is not a key ring.
+    let signature = split_commit(&raw).signature;
+    let keyring = Keyring::from_secret_data(&secret(&[("sig.asc", &signature)]));
+    assert!(matches!(
+        verify_raw_commit(&keyring, &raw).map_err(|e| e.error),
+        Err(VerifyError::MalformedKey { reason, .. }) if reason.contains("expected public or private key block, got: PGP SIGNATURE")
+    ));
+}

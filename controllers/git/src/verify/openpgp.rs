@@ -27,8 +27,6 @@
 //! Self-signatures and bindings that fail to verify are ignored here, where go-crypto
 //! refuses the whole key; either way nothing they claim is trusted.
 
-use std::io::BufRead;
-
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey, SignedSecretKey};
 use pgp::crypto::public_key::PublicKeyAlgorithm;
 use pgp::packet::{RevocationCode, Signature, SignatureType, Subpacket, SubpacketData};
@@ -103,16 +101,15 @@ pub(crate) fn parse_keyring(value: &[u8]) -> Result<Vec<Cert>, String> {
 /// The offset and type of the first `-----BEGIN <type>-----` line.
 fn first_armour(value: &[u8]) -> Option<(usize, &str)> {
     let mut offset = 0;
-    let mut rest = value;
-    while !rest.is_empty() {
-        let mut line = Vec::new();
-        let read = rest.read_until(b'\n', &mut line).ok()?;
-        let text = std::str::from_utf8(&value[offset..offset + read]).unwrap_or_default();
-        let trimmed = text.trim_end();
-        if let Some(block) = trimmed.strip_prefix("-----BEGIN ").and_then(|t| t.strip_suffix("-----")) {
+    for line in value.split_inclusive(|&b| b == b'\n') {
+        let block = std::str::from_utf8(line)
+            .ok()
+            .and_then(|text| text.trim_end().strip_prefix("-----BEGIN "))
+            .and_then(|text| text.strip_suffix("-----"));
+        if let Some(block) = block {
             return Some((offset, block));
         }
-        offset += read;
+        offset += line.len();
     }
     None
 }

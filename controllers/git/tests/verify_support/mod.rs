@@ -113,6 +113,12 @@ impl GpgHome {
         String::from_utf8(out).expect("armour is ASCII")
     }
 
+    /// The armoured secret keys of `fingerprints` (made without a passphrase).
+    pub fn export_secret(&self, fingerprints: &[&str]) -> String {
+        let out = run_ok(self.gpg().args(["--armor", "--export-secret-keys"]).args(fingerprints), b"");
+        String::from_utf8(out).expect("armour is ASCII")
+    }
+
     /// Revokes `fingerprint` with the revocation certificate gpg made at generation.
     pub fn revoke(&self, fingerprint: &str) {
         let path = self.path().join("openpgp-revocs.d").join(format!("{fingerprint}.rev"));
