@@ -1,0 +1,87 @@
+//! The crate's one error type.
+//!
+//! Every variant names the step that failed. Nothing here ever carries a password, token,
+//! passphrase or private key: command failures keep a short description chosen by the caller
+//! (never the argument list, which may hold a passphrase) and the program's standard error.
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+/// Errors of the test servers and fixture builders.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An I/O operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A required external tool is not installed.
+    #[error("{tool} not found ({path}); run hack/ensure-deps to install the test dependencies")]
+    ToolMissing {
+        /// The tool's name (`sshd`, `git`, `gpg`, ...).
+        tool: &'static str,
+        /// Where it was looked for.
+        path: String,
+    },
+    /// A command ran to completion but failed.
+    #[error("{what} failed ({status}): {stderr}")]
+    CommandFailed {
+        /// A description of the command (never its arguments).
+        what: String,
+        /// Its exit status.
+        status: ExitStatus,
+        /// Its standard error, trimmed and truncated.
+        stderr: String,
+    },
+    /// A command or a wait did not finish in time.
+    #[error("{what} did not finish within {timeout:?}")]
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// How long.
+        timeout: Duration,
+    },
+    /// A certificate could not be generated.
+    #[error("generating a test certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// The TLS configuration was refused.
+    #[error("configuring TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    /// `sshd` exited or never answered while starting.
+    #[error("sshd did not start: {reason}; its log ({log}):\n{log_tail}")]
+    SshdStart {
+        /// Why we gave up.
+        reason: String,
+        /// The log file.
+        log: PathBuf,
+        /// The end of the log.
+        log_tail: String,
+    },
+    /// A command printed something we could not understand.
+    #[error("unexpected output from {what}: {output}")]
+    UnexpectedOutput {
+        /// The command.
+        what: String,
+        /// What it printed (trimmed).
+        output: String,
+    },
+    /// An argument was invalid.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with what was being done.
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
