@@ -85,3 +85,15 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_tools_name_the_installer() {
+        let e = Error::ToolMissing { tool: "sshd", path: "/usr/sbin/sshd".to_owned() };
+        let shown = e.to_string();
+        assert!(shown.contains("sshd") && shown.contains("hack/ensure-deps"), "{shown}");
+    }
+}

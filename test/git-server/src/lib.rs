@@ -7,6 +7,10 @@
 //! - [`HttpGitServer`]: smart HTTP through `git http-backend` (clone, fetch, push; protocol
 //!   v2; gzip and chunked bodies), with basic auth, bearer tokens, TLS from a test CA, a
 //!   hang mode, and per-service request counters.
+//! - [`SshGitServer`]: OpenSSH `sshd` with `git-shell`-restricted keys, a generated host key
+//!   and its `known_hosts` line.
+//! - [`HttpProxy`]: a forward proxy (CONNECT tunnels and absolute-form requests), with
+//!   optional basic proxy authentication and counters.
 //! - [`RepoBuilder`]: bare repositories under a server root, filled with the git CLI with a
 //!   fixed identity and dates; [`SigningKeys`] for OpenPGP- and SSH-signed commits and tags.
 //! - [`SshKeyPair`]: client keys (ed25519, RSA, ECDSA; optionally with a passphrase).
@@ -20,6 +24,7 @@ pub mod error;
 pub mod fixture;
 mod http;
 pub mod process;
+mod proxy;
 mod runtime;
 pub mod ssh;
 pub mod tls;
@@ -27,5 +32,6 @@ pub mod tls;
 pub use error::{Error, Result};
 pub use fixture::{RepoBuilder, SignatureFormat, SigningKeys};
 pub use http::{HttpGitServer, HttpGitServerBuilder, RequestCounts};
-pub use ssh::{SshKeyPair, SshKeyType};
+pub use proxy::{HttpProxy, ProxyCounts};
+pub use ssh::{SshGitServer, SshKeyPair, SshKeyType};
 pub use tls::{IssuedCert, TestCa};

@@ -34,6 +34,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub(crate) use self::auth::same_secret;
 use self::auth::{AuthConfig, AuthOutcome};
 use self::cgi::Backend;
 use self::counters::Counters;

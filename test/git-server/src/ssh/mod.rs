@@ -1,6 +1,8 @@
-//! SSH for Git tests: client key pairs ([`SshKeyPair`]).
+//! SSH for Git tests: the [`SshGitServer`] and client key pairs ([`SshKeyPair`]).
 
 mod keys;
+mod server;
 
 pub(crate) use self::keys::keygen;
 pub use self::keys::{SshKeyFormat, SshKeyPair, SshKeyType};
+pub use self::server::{SSHD_PATH, SshGitServer};
