@@ -2,7 +2,7 @@
 //!
 //! The server is a small hyper HTTP/1.1 server (optionally behind rustls with a certificate
 //! from a throwaway [`TestCa`]) that hands every request to `git http-backend` as a CGI
-//! program over a root directory of bare repositories (see [`cgi`] for the bridge). Clone,
+//! program over a root directory of bare repositories (the `cgi` module is the bridge). Clone,
 //! fetch and push work with protocol v0, v1 and v2, with gzipped and chunked request bodies.
 //!
 //! Options (on [`HttpGitServerBuilder`]): HTTP basic authentication, a bearer token, TLS
@@ -11,7 +11,7 @@
 //! (for client timeout tests). [`HttpGitServer::counts`] tells which Git services were asked
 //! for, so a test can prove that a client did not fetch.
 //!
-//! The server runs on its own thread and runtime (see [`crate::runtime`]); dropping it stops
+//! The server runs on its own thread and runtime (so it serves plain and async tests alike); dropping it stops
 //! it, kills every running http-backend and joins the thread, all within bounded time.
 
 mod auth;

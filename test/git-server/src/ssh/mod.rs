@@ -1,7 +1,7 @@
 //! SSH for Git tests: the [`SshGitServer`] and client key pairs ([`SshKeyPair`]).
 
-mod keys;
-mod server;
+pub mod keys;
+pub mod server;
 
 pub(crate) use self::keys::keygen;
 pub use self::keys::{SshKeyFormat, SshKeyPair, SshKeyType};

@@ -130,6 +130,12 @@ impl SshGitServer {
         self.addr
     }
 
+    /// The process ID of the listening sshd.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The login user (the user running the tests).
     #[must_use]
     pub fn user(&self) -> &str {
