@@ -135,3 +135,16 @@ fn openpgp_and_ssh_signatures_verify() {
     failed(&verify(bare, &other, "verify-commit", &ssh), "verify-commit with another SSH key");
     let _ = git(bare, &["log", "-1"]);
 }
+
+#[test]
+fn rsa_openpgp_keys_sign_too() {
+    let keys = SigningKeys::generate_with(eddy_test_git::fixture::OpenPgpAlgorithm::Rsa3072).unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let mut repo = RepoBuilder::init(root.path(), "repo.git").unwrap();
+    let commit = repo.commit_signed("rsa", &keys, SignatureFormat::OpenPgp).unwrap();
+    common::ok(&verify(repo.work_path(), &keys, "verify-commit", &commit), &["verify-commit"]);
+    let mut cmd = git_cmd(repo.work_path());
+    cmd.env("GNUPGHOME", keys.gnupghome());
+    let shown = common::ok(&run(cmd, &["log", "-1", "--format=%G? %GF"]), &["log"]);
+    assert_eq!(shown, format!("G {}", keys.openpgp_fingerprint()));
+}

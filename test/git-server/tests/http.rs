@@ -271,3 +271,23 @@ fn unknown_repositories_are_404() {
     let work = tempfile::tempdir().unwrap();
     failed(&git(work.path(), &["ls-remote", &server.repo_url("missing.git")]), "ls-remote of a missing repository");
 }
+
+/// The server has its own thread and runtime: a single-threaded async test can block on a
+/// git command (as a blocking client would) and await one, and drop the server in async code.
+#[tokio::test(flavor = "current_thread")]
+async fn serves_a_single_threaded_async_test() {
+    let root = tempfile::tempdir().unwrap();
+    let (_repo, first) = simple_repo(root.path(), "repo.git");
+    let server = HttpGitServer::start(root.path()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let url = server.repo_url("repo.git");
+
+    let blocking = git_ok(work.path(), &["ls-remote", &url, "refs/heads/main"]);
+    assert!(blocking.starts_with(&first), "{blocking}");
+
+    let mut cmd = tokio::process::Command::from(git_cmd(work.path()));
+    cmd.args(["ls-remote", &url, "refs/heads/main"]).kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output()).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with(&first), "{out:?}");
+    drop(server);
+}

@@ -42,7 +42,11 @@ fn clone_fetch_and_push_with_ed25519_and_rsa_keys() {
     repo.write("more.txt", "more\n").unwrap();
     let second = repo.commit("second").unwrap();
     repo.push().unwrap();
-    ok(&git_ssh(&clone, &ssh, &["-c", "protocol.version=2", "fetch", "--quiet", "origin"]), &["fetch"]);
+    let mut cmd = git_cmd(&clone);
+    cmd.env("GIT_SSH_COMMAND", &ssh).env("GIT_TRACE_PACKET", "1");
+    let out = run(cmd, &["-c", "protocol.version=2", "fetch", "--quiet", "origin"]);
+    let trace = ok(&out, &["fetch"]) + &String::from_utf8_lossy(&out.stderr);
+    assert!(trace.contains("< version 2"), "GIT_PROTOCOL reaches upload-pack (AcceptEnv): {trace}");
     assert_eq!(common::git_ok(&clone, &["rev-parse", "origin/main"]), second);
 
     common::git_ok(&clone, &["commit", "--quiet", "--allow-empty", "-m", "over ssh"]);
@@ -121,11 +125,12 @@ fn only_git_commands_are_allowed() {
     let key = SshKeyPair::generate(SshKeyType::Ed25519).unwrap();
     let server = SshGitServer::start(root.path(), [key.public_key()]).unwrap();
     let known_hosts = server.known_hosts_file().unwrap();
-    let ssh = SshGitServer::ssh_command(key.private_key_path(), &known_hosts);
-    let mut parts: Vec<String> = ssh.split_whitespace().map(|s| s.trim_matches('\'').to_owned()).collect();
-    parts.remove(0);
     let mut cmd = std::process::Command::new("ssh");
-    cmd.args(&parts)
+    cmd.args(["-F", "/dev/null", "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
+        .arg("-i")
+        .arg(key.private_key_path())
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", known_hosts.display()))
         .arg("-p")
         .arg(server.addr().port().to_string())
         .arg(format!("{}@127.0.0.1", server.user()))
