@@ -9,7 +9,10 @@ use std::process::ExitStatus;
 use std::time::Duration;
 
 /// Errors of the test servers and fixture builders.
-#[derive(Debug, thiserror::Error)]
+///
+/// Debug shows the same text as Display (with the source chain), so that a test's
+/// `.unwrap()` prints a readable message, such as the hint to run `hack/ensure-deps`.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An I/O operation failed.
@@ -76,6 +79,18 @@ pub enum Error {
     InvalidArgument(String),
 }
 
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
 impl Error {
     /// Wraps an I/O error with what was being done.
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
@@ -95,5 +110,8 @@ mod tests {
         let e = Error::ToolMissing { tool: "sshd", path: "/usr/sbin/sshd".to_owned() };
         let shown = e.to_string();
         assert!(shown.contains("sshd") && shown.contains("hack/ensure-deps"), "{shown}");
+        // What `.unwrap()` prints in a failing test.
+        let debug = format!("{e:?}");
+        assert!(debug.contains("hack/ensure-deps"), "{debug}");
     }
 }

@@ -16,6 +16,26 @@
 //! - [`SshKeyPair`]: client keys (ed25519, RSA, ECDSA; optionally with a passphrase).
 //! - [`process`]: running commands with timeouts, and killing process trees.
 //!
+//! # Example
+//!
+//! ```
+//! use eddy_test_git::{HttpGitServer, RepoBuilder};
+//!
+//! let root = tempfile::tempdir()?;
+//! let mut repo = RepoBuilder::init(root.path(), "repo.git")?;
+//! repo.write("hello.txt", "hello\n")?;
+//! let commit = repo.commit("first")?;
+//! repo.push()?;
+//!
+//! let server = HttpGitServer::builder(root.path()).basic_auth("user", "pass").start()?;
+//! let url = server.repo_url("repo.git"); // http://127.0.0.1:PORT/repo.git
+//! assert!(url.starts_with("http://127.0.0.1:"));
+//! // ... point the client under test at `url`, then check what it asked for:
+//! assert_eq!(server.counts().fetches, 0);
+//! # let _ = commit;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # The standard repository
 //!
 //! [`standard_repository`] builds what Eddy's acceptance tests use, under a server root:

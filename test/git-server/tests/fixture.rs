@@ -88,6 +88,21 @@ fn builder_rejects_paths_outside_the_work_tree() {
     assert!(RepoBuilder::init(root.path(), "repo.git").is_err(), "existing repository");
 }
 
+#[test]
+fn deleting_refs_reaches_the_bare_repository() {
+    let root = tempfile::tempdir().unwrap();
+    let mut repo = RepoBuilder::init(root.path(), "other.git").unwrap();
+    repo.commit("one").unwrap();
+    repo.tag("v1").unwrap();
+    repo.branch("gone").unwrap();
+    repo.checkout("main").unwrap();
+    repo.push().unwrap();
+    let refs = |bare: &Path| git_ok(bare, &["for-each-ref", "--format=%(refname)"]);
+    assert_eq!(refs(repo.bare_path()), "refs/heads/gone\nrefs/heads/main\nrefs/tags/v1");
+    repo.delete_branch("gone").unwrap().delete_tag("v1").unwrap();
+    assert_eq!(refs(repo.bare_path()), "refs/heads/main");
+}
+
 fn verify(dir: &Path, keys: &SigningKeys, what: &str, rev: &str) -> std::process::Output {
     let mut cmd = git_cmd(dir);
     cmd.env("GNUPGHOME", keys.gnupghome());

@@ -195,7 +195,9 @@ impl fmt::Debug for HttpGitServer {
 }
 
 impl HttpGitServer {
-    /// A builder for a server over `root`, a directory of bare repositories.
+    /// A builder for a server over `root`, a directory of bare repositories. The served
+    /// repositories allow what hosted Git services do: `uploadpack.allowFilter` (partial
+    /// clones) and `uploadpack.allowReachableSHA1InWant` (fetching a commit by ID).
     pub fn builder(root: impl Into<PathBuf>) -> HttpGitServerBuilder {
         HttpGitServerBuilder {
             root: root.into(),
