@@ -15,16 +15,10 @@ fn comm(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim().to_owned()
 }
 
-/// Live (not zombie) descendants of this process whose command name starts with `prefix`.
+/// Descendants of this process whose command name starts with `prefix`, zombies included
+/// (a zombie is a child that was killed but not reaped).
 fn children_named(prefix: &str) -> Vec<u32> {
-    descendants(std::process::id())
-        .into_iter()
-        .filter(|&p| comm(p).starts_with(prefix))
-        .filter(|&p| {
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-            stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()) != Some("Z")
-        })
-        .collect()
+    descendants(std::process::id()).into_iter().filter(|&p| comm(p).starts_with(prefix)).collect()
 }
 
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {

@@ -387,12 +387,21 @@ where
         async move { Ok::<_, std::convert::Infallible>(handle(req, peer, &ctx, token, &tracker).await) }
     });
     let conn = http1::Builder::new().serve_connection(io, service);
+    tokio::pin!(conn);
     tokio::select! {
-        result = conn => if let Err(e) = result {
-            tracing::debug!(error = %e, "test git HTTP server: connection error");
-        },
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "test git HTTP server: connection error");
+            }
+            return;
+        }
         () = token.cancelled() => {}
     }
+    // Stopping: the request in flight sees the same token, kills and reaps its http-backend
+    // and answers at once; give it that moment instead of dropping it (which would leave the
+    // reaping to whichever runtime comes next).
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(2), conn).await;
 }
 
 async fn handle(
