@@ -152,6 +152,9 @@ api_struct! {
         observed_recurse_submodules: Option<bool>,
         /// The sparse checkout used for the current artifact.
         observed_sparse_checkout: Option<Vec<String>>,
+        /// Fingerprint of the public keys that verified the current artifact, so a key
+        /// rotation triggers a new verification (source-controller v1.10).
+        source_verification_fingerprint: Option<String>,
         /// What was verified for the current artifact.
         source_verification_mode: Option<String>,
     }
@@ -568,6 +571,7 @@ pub fn v1beta2_schema(kind: &str, v1: Schema) -> Schema {
             .edit_path("status", |s| {
                 s.without("observedSparseCheckout")
                     .without("sourceVerificationMode")
+                    .without("sourceVerificationFingerprint")
                     .prop(
                         "contentConfigChecksum",
                         Schema::string().describe("Checksum of the content settings (legacy)."),
