@@ -202,7 +202,8 @@ impl AuthOptions {
             }
         }
         opts.validate()?;
-        if transport == Transport::Ssh && opts.password.is_empty() && crate::ssh::identity_is_encrypted(&opts.identity) {
+        if transport == Transport::Ssh && opts.password.is_empty() && crate::ssh::identity_is_encrypted(&opts.identity)
+        {
             return Err(AuthError::PassphraseMissing);
         }
         Ok(opts)
@@ -381,8 +382,9 @@ mod tests {
         assert_eq!(e.to_string(), "invalid 'ssh' auth option: 'identity' is required");
         let e = AuthOptions::from_secret("ssh://example.com/repo", &data(&[("identity", "k")])).unwrap_err();
         assert_eq!(e.to_string(), "invalid 'ssh' auth option: 'known_hosts' is required");
-        let o = AuthOptions::from_secret("ssh://example.com:2222/repo", &data(&[("identity", "k"), ("known_hosts", "h")]))
-            .unwrap();
+        let o =
+            AuthOptions::from_secret("ssh://example.com:2222/repo", &data(&[("identity", "k"), ("known_hosts", "h")]))
+                .unwrap();
         assert_eq!((o.username.as_str(), o.host.as_str()), ("git", "example.com:2222"));
     }
 

@@ -99,16 +99,7 @@ impl Watchdog {
                 }
             })
         };
-        Self {
-            interrupt,
-            timed_out,
-            cancelled,
-            killables,
-            deadline,
-            timeout,
-            done: Some(done),
-            thread: thread.ok(),
-        }
+        Self { interrupt, timed_out, cancelled, killables, deadline, timeout, done: Some(done), thread: thread.ok() }
     }
 
     /// The flag gix polls.

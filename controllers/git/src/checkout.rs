@@ -60,7 +60,8 @@ pub(crate) fn checkout(
         .checkout_options(gix::worktree::stack::state::attributes::Source::IdMapping)
         .map_err(fail("unable to configure the checkout"))?;
     opts.destination_is_initially_empty = true;
-    let objects = repo.objects.clone().into_arc().map_err(|e| GitError::local("unable to open the object database", e))?;
+    let objects =
+        repo.objects.clone().into_arc().map_err(|e| GitError::local("unable to open the object database", e))?;
     let outcome = gix::worktree::state::checkout(
         &mut index,
         workdir,
@@ -72,10 +73,7 @@ pub(crate) fn checkout(
     )
     .map_err(fail("unable to check out the working tree"))?;
     if let Some(e) = outcome.errors.first() {
-        return Err(GitError::local(
-            format!("unable to check out '{}'", e.path),
-            &e.error,
-        ));
+        return Err(GitError::local(format!("unable to check out '{}'", e.path), &e.error));
     }
     if let Some(c) = outcome.collisions.first() {
         return Err(GitError::local("unable to check out the working tree", format!("path collision at '{}'", c.path)));
@@ -85,7 +83,7 @@ pub(crate) fn checkout(
             .map_err(|e| GitError::local(format!("unable to create the submodule directory '{}'", link.path), e))?;
     }
     index
-        .write(gix::index::write::Options::default())
+        .write(gix::index::write::Options::default(), Default::default())
         .map_err(|e| GitError::local("unable to write the index", e))?;
     set_head(repo, commit)?;
     Ok(gitlinks)

@@ -179,8 +179,7 @@ pub fn clone(dir: &Path, opts: &CloneOptions, auth: &AuthOptions) -> Result<Clon
         }
         None => None,
     };
-    let revision =
-        if opts.checkout.uses_absolute_revision() { commit.absolute_revision() } else { commit.revision() };
+    let revision = if opts.checkout.uses_absolute_revision() { commit.absolute_revision() } else { commit.revision() };
     tracing::debug!(%revision, "checked out");
     Ok(CloneOutcome::Cloned { commit: Box::new(commit), revision })
 }
@@ -208,7 +207,8 @@ fn check_unchanged(target: &Target<'_>, opts: &CloneOptions) -> Result<Option<Cl
             }
             // Flux resolves a name with ls-remote whether or not there is a last revision.
             let refs = list_refs(target).map_err(|e| list_error(target, e))?;
-            let head = resolve_remote_ref(&refs, n).ok_or_else(|| GitError::UnresolvedReference { reference: n.clone() })?;
+            let head =
+                resolve_remote_ref(&refs, n).ok_or_else(|| GitError::UnresolvedReference { reference: n.clone() })?;
             if !last.is_empty() && head == last {
                 let hash = Revision::parse(&head).hash;
                 return Ok(Some(CloneOutcome::Unchanged { hash, reference: n.clone(), revision: head }));
@@ -252,7 +252,8 @@ fn peel(repo: &gix::Repository, id: ObjectId) -> Result<(ObjectId, Option<Object
     let mut current = id;
     let mut first_tag = None;
     for _ in 0..32 {
-        let object = repo.find_object(current).map_err(|e| GitError::local(format!("unable to read object {current}"), e))?;
+        let object =
+            repo.find_object(current).map_err(|e| GitError::local(format!("unable to read object {current}"), e))?;
         match object.kind {
             gix::object::Kind::Tag => {
                 first_tag.get_or_insert(current);

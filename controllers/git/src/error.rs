@@ -218,6 +218,7 @@ impl GitError {
         matches!(self.kind(), ErrorKind::InvalidUrl | ErrorKind::InvalidReference)
     }
 
+    #[allow(clippy::needless_pass_by_value, reason = "call sites hand over errors they no longer need")]
     pub(crate) fn local(context: impl Into<String>, message: impl ToString) -> Self {
         Self::Local { context: context.into(), message: message.to_string() }
     }

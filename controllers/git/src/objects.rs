@@ -122,7 +122,8 @@ mod tests {
 
     #[test]
     fn the_last_armour_line_starts_the_signature() {
-        let data = b"object x\ntype commit\ntag v1\n\nmsg\n-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n";
+        let data =
+            b"object x\ntype commit\ntag v1\n\nmsg\n-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n";
         let start = signature_start(data);
         assert!(data[start..].starts_with(b"-----BEGIN PGP SIGNATURE-----"));
         let unsigned = b"object x\n\nno signature\n";

@@ -10,7 +10,7 @@ use gix::remote::fetch::{Shallow, Tags};
 
 use crate::auth::AuthOptions;
 use crate::cancel::{CancelToken, Watchdog};
-use crate::error::{GitError, redact_url};
+use crate::error::GitError;
 use crate::proxy::ProxyOptions;
 use crate::reference::TAG_DEREFERENCE_SUFFIX;
 use crate::transport::Target;
@@ -38,9 +38,12 @@ impl RemoteRef {
                 peeled: Some(object.to_string()),
                 symbolic_target: None,
             },
-            Ref::Direct { full_ref_name, object } => {
-                Self { name: full_ref_name.to_string(), target: object.to_string(), peeled: None, symbolic_target: None }
-            }
+            Ref::Direct { full_ref_name, object } => Self {
+                name: full_ref_name.to_string(),
+                target: object.to_string(),
+                peeled: None,
+                symbolic_target: None,
+            },
             Ref::Symbolic { full_ref_name, target, tag, object } => Self {
                 name: full_ref_name.to_string(),
                 target: tag.map_or_else(|| object.to_string(), |t| t.to_string()),
@@ -93,12 +96,17 @@ pub(crate) fn list_refs(target: &Target<'_>) -> Result<Vec<RemoteRef>, GitError>
     let repo = init_repository(tmp.path(), true)?;
     let remote = repo
         .remote_at(target.url.as_str())
-        .and_then(|r| r.with_refspecs(["+refs/*:refs/*", "+HEAD:refs/remotes/origin/HEAD"], gix::remote::Direction::Fetch))
+        .and_then(|r| {
+            r.with_refspecs(["+refs/*:refs/*", "+HEAD:refs/remotes/origin/HEAD"], gix::remote::Direction::Fetch)
+        })
         .map_err(|e| GitError::InvalidUrl { url: target.display.clone(), reason: e.to_string() })?
         .with_fetch_tags(Tags::None);
     let connection = target.connect(&remote)?;
     let (ref_map, _) = connection
-        .ref_map(gix::progress::Discard, gix::remote::ref_map::Options::default())
+        .ref_map(
+            gix::progress::Discard,
+            gix::remote::ref_map::Options { prefix_from_spec_as_filter_on_remote: false, ..Default::default() },
+        )
         .map_err(|e| target.classify(&e))?;
     target.watchdog.check(&target.display)?;
     Ok(ref_map.remote_refs.iter().map(RemoteRef::from_handshake).collect())
@@ -123,7 +131,12 @@ pub fn resolve_remote_ref(refs: &[RemoteRef], reference: &str) -> Option<String>
 pub(crate) fn init_repository(path: &Path, bare: bool) -> Result<gix::Repository, GitError> {
     let kind = if bare { gix::create::Kind::Bare } else { gix::create::Kind::WithWorktree };
     gix::ThreadSafeRepository::init_opts(path, kind, gix::create::Options::default(), gix::open::Options::isolated())
-        .map(gix::ThreadSafeRepository::to_thread_local)
+        .map(|repo| {
+            let mut repo = gix::Repository::from(repo);
+            // No reflogs: they would need a committer identity, and nothing reads them.
+            repo.refs.write_reflog = gix::refs::store::WriteReflog::Disable;
+            repo
+        })
         .map_err(|e| GitError::local(format!("unable to initialise a repository in '{}'", path.display()), e))
 }
 
@@ -141,12 +154,13 @@ pub(crate) struct FetchSpec {
     pub(crate) required: Vec<String>,
 }
 
-/// Fetches `spec` from the target into `repo`.
+/// Fetches `spec` from the target into `repo`; `None` when no reference matched the refspecs
+/// (nothing to fetch).
 pub(crate) fn fetch(
     repo: &gix::Repository,
     target: &Target<'_>,
     spec: &FetchSpec,
-) -> Result<gix::remote::fetch::Outcome, GitError> {
+) -> Result<Option<gix::remote::fetch::Outcome>, GitError> {
     let remote = repo
         .remote_at(target.url.as_str())
         .and_then(|r| r.with_refspecs(spec.refspecs.iter().map(String::as_str), gix::remote::Direction::Fetch))
@@ -157,29 +171,32 @@ pub(crate) fn fetch(
         .prepare_fetch(gix::progress::Discard, gix::remote::ref_map::Options::default())
         .map_err(|e| target.classify(&e))?;
     let ref_map = prepare.ref_map();
-    if ref_map.remote_refs.is_empty() {
-        return Err(GitError::EmptyRepository);
-    }
-    for required in &spec.required {
-        let present = ref_map.remote_refs.iter().any(|r| r.unpack().0.as_bstr() == required.as_bytes().as_bstr());
-        if !present {
-            return Err(GitError::ReferenceNotFound { url: target.display.clone(), reference: required.clone() });
+    let missing = spec
+        .required
+        .iter()
+        .find(|required| !ref_map.remote_refs.iter().any(|r| r.unpack().0 == required.as_bytes().as_bstr()));
+    let by_id = spec.refspecs.iter().all(|r| gix::ObjectId::from_hex(r.as_bytes()).is_ok());
+    if !by_id && (missing.is_some() || ref_map.remote_refs.is_empty()) {
+        // The server only listed what the refspecs asked for; a second look tells an empty
+        // repository (at most an unborn HEAD) from a missing reference.
+        drop(prepare);
+        let all = list_refs(target)?;
+        if all.iter().all(|r| r.target.is_empty()) {
+            return Err(GitError::EmptyRepository);
         }
+        if let Some(reference) = missing {
+            return Err(GitError::ReferenceNotFound { url: target.display.clone(), reference: reference.clone() });
+        }
+        return Ok(None);
     }
     let prepare = match spec.depth {
         Some(depth) => prepare.with_shallow(Shallow::DepthAtRemote(depth)),
         None => prepare,
     };
-    let outcome = prepare
-        .receive(gix::progress::Discard, target.watchdog.interrupt())
-        .map_err(|e| target.classify(&e))?;
+    let outcome =
+        prepare.receive(gix::progress::Discard, target.watchdog.interrupt()).map_err(|e| target.classify(&e))?;
     target.watchdog.check(&target.display)?;
-    Ok(outcome)
-}
-
-/// The URL for messages (no user information).
-pub(crate) fn display_url(url: &str) -> String {
-    redact_url(url)
+    Ok(Some(outcome))
 }
 
 #[cfg(test)]
@@ -187,19 +204,15 @@ mod tests {
     use super::*;
 
     fn r(name: &str, target: &str, peeled: Option<&str>) -> RemoteRef {
-        RemoteRef {
-            name: name.into(),
-            target: target.into(),
-            peeled: peeled.map(Into::into),
-            symbolic_target: None,
-        }
+        RemoteRef { name: name.into(), target: target.into(), peeled: peeled.map(Into::into), symbolic_target: None }
     }
 
     #[test]
     fn filter_refs_as_flux() {
         let c = "c".repeat(40);
         let t = "t".repeat(40);
-        let refs = vec![r("refs/heads/main", &c, None), r("refs/tags/v1", &t, Some(&c)), r("refs/tags/light", &c, None)];
+        let refs =
+            vec![r("refs/heads/main", &c, None), r("refs/tags/v1", &t, Some(&c)), r("refs/tags/light", &c, None)];
         assert_eq!(resolve_remote_ref(&refs, "refs/heads/main"), Some(format!("refs/heads/main@sha1:{c}")));
         assert_eq!(resolve_remote_ref(&refs, "refs/tags/v1"), Some(format!("refs/tags/v1@sha1:{c}")));
         assert_eq!(resolve_remote_ref(&refs, "refs/tags/v1^{}"), Some(format!("refs/tags/v1^{{}}@sha1:{c}")));

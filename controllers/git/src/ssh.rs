@@ -52,9 +52,8 @@ fn prepare_identity(identity: &[u8], passphrase: &str) -> Result<Vec<u8>, AuthEr
         } else {
             key
         };
-        let pem = key
-            .to_openssh(ssh_key::LineEnding::LF)
-            .map_err(|e| AuthError::InvalidIdentity(format!("ssh: {e}")))?;
+        let pem =
+            key.to_openssh(ssh_key::LineEnding::LF).map_err(|e| AuthError::InvalidIdentity(format!("ssh: {e}")))?;
         return Ok(pem.as_bytes().to_vec());
     }
     if text.contains("Proc-Type: 4,ENCRYPTED") || text.contains("BEGIN ENCRYPTED PRIVATE KEY") {
@@ -96,11 +95,7 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 impl SshSession {
     /// Writes the key and `known_hosts` and builds the command. `host_key_alias` makes `ssh`
     /// check the host key under that name (used when it connects through a local relay).
-    pub(crate) fn new(
-        auth: &AuthOptions,
-        watchdog: &Watchdog,
-        host_key_alias: Option<&str>,
-    ) -> Result<Self, GitError> {
+    pub(crate) fn new(auth: &AuthOptions, watchdog: &Watchdog, host_key_alias: Option<&str>) -> Result<Self, GitError> {
         let identity = prepare_identity(&auth.identity, &auth.password)?;
         let dir = tempfile::Builder::new()
             .prefix("eddy-ssh-")

@@ -135,9 +135,8 @@ pub(crate) fn update(
     for declared in read_gitmodules(workdir)? {
         let Some(link) = gitlinks.iter().find(|l| l.path == declared.path) else { continue };
         let wrap = |e: GitError| GitError::Submodule { path: declared.path.clone(), source: Box::new(e) };
-        let url = resolve_url(parent_url, &declared.url).map_err(|reason| {
-            wrap(GitError::InvalidUrl { url: crate::error::redact_url(&declared.url), reason })
-        })?;
+        let url = resolve_url(parent_url, &declared.url)
+            .map_err(|reason| wrap(GitError::InvalidUrl { url: crate::error::redact_url(&declared.url), reason }))?;
         let auth = auth_for(ctx.auth, &url).map_err(wrap)?;
         let target = Target::new(&url, &auth, ctx.proxy, ctx.watchdog).map_err(wrap)?;
         let dir = workdir.join(&declared.path);

@@ -13,6 +13,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use gix::bstr::ByteSlice;
 use gix::protocol::transport::client::blocking_io::Transport;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -25,8 +26,7 @@ use crate::socks::SocksRelay;
 use crate::ssh::SshSession;
 
 /// A connection as gix hands it out, whatever the transport.
-pub(crate) type Connection<'r, 'repo> =
-    gix::remote::Connection<'r, 'static, 'repo, Box<dyn Transport + Send>>;
+pub(crate) type Connection<'r, 'repo> = gix::remote::Connection<'r, 'static, 'repo, Box<dyn Transport + Send>>;
 
 /// Everything needed to talk to one remote URL during one operation.
 pub(crate) struct Target<'a> {
@@ -51,7 +51,7 @@ impl std::fmt::Debug for Target<'_> {
 pub(crate) fn scheme_of(url: &str) -> Result<Scheme, GitError> {
     let invalid = |reason: &str| GitError::InvalidUrl { url: redact_url(url), reason: reason.to_owned() };
     let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).ok_or_else(|| invalid("no scheme"))?;
-    let parsed = gix::url::parse(url.into()).map_err(|e| invalid(&e.to_string()))?;
+    let parsed = gix::url::parse(url).map_err(|e| invalid(&e.to_string()))?;
     let s = match scheme.as_str() {
         "http" => Scheme::Http,
         "https" => Scheme::Https,
@@ -83,8 +83,7 @@ impl<'a> Target<'a> {
         if scheme.is_http() && auth.has_basic() && auth.has_bearer() {
             return Err(AuthError::BasicAndBearer.into());
         }
-        let mut target =
-            Self { url: url.to_owned(), display, auth, proxy, watchdog, ssh: None, _relay: None };
+        let mut target = Self { url: url.to_owned(), display, auth, proxy, watchdog, ssh: None, _relay: None };
         match scheme {
             Scheme::Http | Scheme::Https => target.url = strip_userinfo(url),
             Scheme::Ssh => {
@@ -94,7 +93,7 @@ impl<'a> Target<'a> {
                     if p.scheme != ProxyScheme::Socks5 {
                         return Err(ProxyError::UnsupportedForSsh(p.url()).into());
                     }
-                    let parsed = gix::url::parse(url.into())
+                    let parsed = gix::url::parse(url)
                         .map_err(|e| GitError::InvalidUrl { url: target.display.clone(), reason: e.to_string() })?;
                     let host = parsed.host().unwrap_or_default().to_owned();
                     let port = parsed.port.unwrap_or(22);
@@ -106,7 +105,14 @@ impl<'a> Target<'a> {
                 }
                 target.ssh = Some(SshSession::new(auth, watchdog, alias.as_deref())?);
             }
-            Scheme::File => {}
+            Scheme::File => {
+                let path = gix::url::parse(url)
+                    .map_err(|e| GitError::InvalidUrl { url: target.display.clone(), reason: e.to_string() })?
+                    .path;
+                if !std::path::Path::new(&*path.to_str_lossy()).exists() {
+                    return Err(GitError::RepositoryNotFound { url: target.display });
+                }
+            }
         }
         Ok(target)
     }
@@ -115,7 +121,7 @@ impl<'a> Target<'a> {
     pub(crate) fn connect<'r, 'repo>(&self, remote: &'r gix::Remote<'repo>) -> Result<Connection<'r, 'repo>, GitError> {
         self.watchdog.check(&self.display)?;
         let connection = if let Some(ssh) = &self.ssh {
-            let url = gix::url::parse(self.url.as_str().into())
+            let url = gix::url::parse(self.url.as_str())
                 .map_err(|e| GitError::InvalidUrl { url: self.display.clone(), reason: e.to_string() })?;
             let transport = gix::protocol::transport::client::blocking_io::ssh::connect(
                 url,
@@ -127,11 +133,7 @@ impl<'a> Target<'a> {
             remote.to_connection_with_transport(Box::new(transport) as Box<dyn Transport + Send>)
         } else {
             let c = remote.connect(gix::remote::Direction::Fetch).map_err(|e| self.classify(&e))?;
-            if scheme_of(&self.url)?.is_http() {
-                c.with_transport_options(Box::new(self.http_options()?))
-            } else {
-                c
-            }
+            if scheme_of(&self.url)?.is_http() { c.with_transport_options(Box::new(self.http_options()?)) } else { c }
         };
         Ok(connection.with_credentials(|_| Ok(None)))
     }
@@ -276,8 +278,8 @@ fn tls_config(auth: &AuthOptions) -> Result<rustls::ClientConfig, GitError> {
     let chain = CertificateDer::pem_slice_iter(&auth.client_cert)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid(format!("cannot read the client certificate: {e}")))?;
-    let key = PrivateKeyDer::from_pem_slice(&auth.client_key)
-        .map_err(|_| invalid("cannot read the client key".into()))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&auth.client_key).map_err(|_| invalid("cannot read the client key".into()))?;
     builder.with_client_auth_cert(chain, key).map_err(|e| invalid(format!("cannot use the client certificate: {e}")))
 }
 

@@ -32,9 +32,8 @@ fn regex(pattern: &str) -> Regex {
 static CONSTRAINT: LazyLock<Regex> = LazyLock::new(|| regex(&format!(r"^{S}*({OPS}){S}*({CV}){S}*$")));
 static RANGE: LazyLock<Regex> = LazyLock::new(|| regex(&format!(r"{S}*({CV}){S}+-{S}+({CV}){S}*")));
 static FIND: LazyLock<Regex> = LazyLock::new(|| regex(&format!(r"({OPS}){S}*({CV})")));
-static VALID: LazyLock<Regex> = LazyLock::new(|| {
-    regex(&format!(r"^({S}*({OPS}){S}*({CV}){S}*)((?:{S}+|,{S}*)({OPS}){S}*({CV}){S}*)*$"))
-});
+static VALID: LazyLock<Regex> =
+    LazyLock::new(|| regex(&format!(r"^({S}*({OPS}){S}*({CV}){S}*)((?:{S}+|,{S}*)({OPS}){S}*({CV}){S}*)*$")));
 
 /// Why a constraint string is not a constraint (Flux: `semver parse error: …`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -262,7 +261,7 @@ impl Single {
         if v.major() != c.major() {
             return false;
         }
-        !(v.minor() != c.minor() && !self.minor_dirty)
+        v.minor() == c.minor() || self.minor_dirty
     }
 
     fn caret(&self, v: &Version) -> bool {

@@ -149,16 +149,14 @@ impl Version {
     /// pre-releases); build metadata is ignored.
     #[must_use]
     pub fn compare(&self, other: &Self) -> Ordering {
-        self.major
-            .cmp(&other.major)
-            .then(self.minor.cmp(&other.minor))
-            .then(self.patch.cmp(&other.patch))
-            .then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
+        self.major.cmp(&other.major).then(self.minor.cmp(&other.minor)).then(self.patch.cmp(&other.patch)).then_with(
+            || match (self.pre.is_empty(), other.pre.is_empty()) {
                 (true, true) => Ordering::Equal,
                 (true, false) => Ordering::Greater,
                 (false, true) => Ordering::Less,
                 (false, false) => compare_prerelease(&self.pre, &other.pre),
-            })
+            },
+        )
     }
 }
 
