@@ -109,7 +109,9 @@ impl SshSession {
         write_private(&known_hosts, &auth.known_hosts).map_err(io)?;
         let pid_file = dir.path().join("pid");
         let log_file = dir.path().join("log");
-        let connect_timeout = watchdog.remaining().max(Duration::from_secs(1)).as_secs().clamp(1, 120);
+        // A little longer than the time left, so that the watchdog (and its Timeout error) ends a
+        // hung connection first; capped so a dead host fails as such within two minutes.
+        let connect_timeout = (watchdog.remaining() + Duration::from_secs(2)).as_secs().clamp(1, 120);
         let mut command = format!("echo $$ > {}; exec ssh -F /dev/null", quote(&pid_file));
         let options: Vec<(&str, String)> = vec![
             ("StrictHostKeyChecking", "yes".into()),

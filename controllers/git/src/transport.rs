@@ -156,8 +156,6 @@ impl<'a> Target<'a> {
                         rp = rp.basic_auth(user, p.password.as_deref().unwrap_or_default());
                     }
                     builder = builder.proxy(rp);
-                } else {
-                    builder = builder.no_proxy();
                 }
                 Ok(builder)
             })),

@@ -53,6 +53,8 @@ fn submodules_are_checked_out_at_their_recorded_commits_recursively() {
     assert_eq!(std::fs::read_to_string(dest.path().join("vendor/mid/libs/leaf/leaf.txt")).unwrap(), "leaf v1\n");
     assert_eq!(git(&dest.path().join("vendor/mid"), &["rev-parse", "HEAD"]), mid_c);
     assert_eq!(git(&dest.path().join("vendor/mid/libs/leaf"), &["rev-parse", "HEAD"]), leaf_c);
+    // Fetched by hash at depth 1: leaf's newer commit on its branch did not come along.
+    assert_eq!(git(&dest.path().join("vendor/mid/libs/leaf"), &["rev-list", "--all", "--count"]), "1");
 
     // Without recursion the gitlink is an empty directory.
     let dest = tempfile::tempdir().unwrap();
