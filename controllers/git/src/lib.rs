@@ -25,6 +25,7 @@ mod checkout;
 pub mod clone;
 pub mod error;
 mod objects;
+mod pem;
 pub mod proxy;
 pub mod reference;
 pub mod remote;

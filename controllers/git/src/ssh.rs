@@ -14,8 +14,9 @@
 //! The wrapping shell records `ssh`'s pid so the operation's watchdog can kill it at the
 //! deadline. The directory and everything in it are removed when the session ends.
 //!
-//! Keys in OpenSSH format (encrypted or not) and unencrypted PEM keys (PKCS#1, PKCS#8, SEC1)
-//! are supported; encrypted PEM keys are refused with a message telling how to convert them.
+//! Keys in OpenSSH format (encrypted or not) and PEM keys (PKCS#1, PKCS#8, SEC1; legacy
+//! `Proc-Type: 4,ENCRYPTED` ones decrypted by [`crate::pem`]) are supported; encrypted PKCS#8 is
+//! refused, as by Go's `x/crypto/ssh`, with a message telling how to convert the key.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -56,9 +57,16 @@ fn prepare_identity(identity: &[u8], passphrase: &str) -> Result<Vec<u8>, AuthEr
             key.to_openssh(ssh_key::LineEnding::LF).map_err(|e| AuthError::InvalidIdentity(format!("ssh: {e}")))?;
         return Ok(pem.as_bytes().to_vec());
     }
-    if text.contains("Proc-Type: 4,ENCRYPTED") || text.contains("BEGIN ENCRYPTED PRIVATE KEY") {
+    if crate::pem::is_legacy_encrypted(&text) {
+        if passphrase.is_empty() {
+            return Err(AuthError::PassphraseMissing);
+        }
+        return crate::pem::decrypt_legacy(&text, passphrase);
+    }
+    if text.contains("BEGIN ENCRYPTED PRIVATE KEY") {
+        // Go's x/crypto/ssh does not read encrypted PKCS#8 either.
         return Err(AuthError::InvalidIdentity(
-            "encrypted PEM keys are not supported; convert the key to the OpenSSH format (ssh-keygen -p -f KEY)"
+            "encrypted PKCS#8 keys are not supported; convert the key to the OpenSSH format (ssh-keygen -p -f KEY)"
                 .to_owned(),
         ));
     }
@@ -221,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn pem_keys_pass_and_encrypted_pem_is_refused() {
+    fn pem_keys_pass_and_encrypted_pem_is_decrypted() {
         let tmp = tempfile::tempdir().unwrap();
         let pem = keygen(tmp.path(), "rsa", "", Some("PEM"));
         assert!(String::from_utf8_lossy(&pem).contains("BEGIN RSA PRIVATE KEY"));
@@ -229,7 +237,34 @@ mod tests {
         assert!(prepare_identity(&pem, "").is_ok());
         let enc = keygen(tmp.path(), "rsa", "pw-pem", Some("PEM"));
         assert!(identity_is_encrypted(&enc));
-        assert!(matches!(prepare_identity(&enc, "pw-pem"), Err(AuthError::InvalidIdentity(_))));
+        assert!(String::from_utf8_lossy(&enc).contains("DEK-Info: AES-128-CBC"));
+        assert_eq!(prepare_identity(&enc, ""), Err(AuthError::PassphraseMissing));
+        assert_eq!(prepare_identity(&enc, "wrong"), Err(AuthError::PassphraseIncorrect));
+        let out = prepare_identity(&enc, "pw-pem").unwrap();
+        // ssh-keygen reads the decrypted key without a passphrase and finds the same public key.
+        let written = tmp.path().join("decrypted-pem");
+        write_private(&written, &out).unwrap();
+        let public = std::process::Command::new("ssh-keygen")
+            .arg("-y")
+            .arg("-P")
+            .arg("")
+            .arg("-f")
+            .arg(&written)
+            .output()
+            .unwrap();
+        assert!(public.status.success(), "{}", String::from_utf8_lossy(&public.stderr));
+        let expected = std::fs::read_to_string(tmp.path().join("key-rsa-6.pub")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&public.stdout).split_whitespace().nth(1),
+            expected.split_whitespace().nth(1)
+        );
         assert!(matches!(prepare_identity(b"garbage", ""), Err(AuthError::InvalidIdentity(_))));
+        assert!(matches!(
+            prepare_identity(
+                b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+                "x"
+            ),
+            Err(AuthError::InvalidIdentity(_))
+        ));
     }
 }

@@ -13,6 +13,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use base64::Engine as _;
 use gix::bstr::ByteSlice;
 use gix::protocol::transport::client::blocking_io::Transport;
 use rustls_pki_types::pem::PemObject;
@@ -210,7 +211,10 @@ fn authorization_header(auth: &AuthOptions) -> Result<Option<reqwest::header::He
     let value = if auth.has_bearer() {
         format!("Bearer {}", auth.bearer_token)
     } else if auth.has_basic() {
-        format!("Basic {}", base64(format!("{}:{}", auth.username, auth.password).as_bytes()))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", auth.username, auth.password))
+        )
     } else {
         return Ok(None);
     };
@@ -218,23 +222,6 @@ fn authorization_header(auth: &AuthOptions) -> Result<Option<reqwest::header::He
         .map_err(|_| AuthError::InvalidTls("credentials contain characters not allowed in an HTTP header".into()))?;
     v.set_sensitive(true);
     Ok(Some(v))
-}
-
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn native_roots() -> &'static [CertificateDer<'static>] {
@@ -286,12 +273,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_rfc4648() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+    fn basic_credentials_are_encoded_as_rfc7617() {
+        let mut auth = AuthOptions::empty(Scheme::Https, "h".into());
+        auth.username = "user".into();
+        auth.password = "pass".into();
+        let v = authorization_header(&auth).unwrap().unwrap();
+        assert_eq!(v.to_str().unwrap(), "Basic dXNlcjpwYXNz");
+        assert!(v.is_sensitive());
     }
 
     #[test]

@@ -205,12 +205,18 @@ fn ssh_with_known_hosts_enforced() {
     let key = SshKeyPair::generate(SshKeyType::Ed25519).unwrap();
     let enc = SshKeyPair::generate_with(SshKeyType::Ed25519, Some("key-pass-phrase"), SshKeyFormat::OpenSsh).unwrap();
     let pem = SshKeyPair::generate_with(SshKeyType::Rsa, None, SshKeyFormat::Pem).unwrap();
+    let pem_enc = SshKeyPair::generate_with(SshKeyType::Rsa, Some("pem-pass-phrase"), SshKeyFormat::Pem).unwrap();
+    let ecdsa = SshKeyPair::generate(SshKeyType::Ecdsa).unwrap();
     let stranger = SshKeyPair::generate(SshKeyType::Ed25519).unwrap();
-    let server = SshGitServer::start(root.path(), [key.public_key(), enc.public_key(), pem.public_key()]).unwrap();
+    let server = SshGitServer::start(
+        root.path(),
+        [key.public_key(), enc.public_key(), pem.public_key(), pem_enc.public_key(), ecdsa.public_key()],
+    )
+    .unwrap();
     let url = server.repo_url("repo.git");
     let known = server.known_hosts_line();
 
-    for k in [&key, &enc, &pem] {
+    for k in [&key, &enc, &pem, &pem_enc, &ecdsa] {
         let dest = tempfile::tempdir().unwrap();
         let out = clone(dest.path(), &branch(&url, "main"), &ssh_auth(&url, k, &known))
             .unwrap_or_else(|e| panic!("{:?}: {e}", k.key_type()));
