@@ -229,6 +229,27 @@ mod tests {
     }
 
     #[test]
+    fn the_session_directory_is_private_and_removed_afterwards() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut auth = AuthOptions::empty(crate::auth::Transport::Ssh, "h".into());
+        auth.identity = keygen(tmp.path(), "ed25519", "", None);
+        auth.known_hosts = b"h ssh-ed25519 AAAA".to_vec();
+        let watchdog = Watchdog::start(Duration::from_secs(30), None);
+        let session = SshSession::new(&auth, &watchdog, None).unwrap();
+        let dir = session.dir.path().to_path_buf();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("identity")), 0o600);
+        assert_eq!(mode(&dir.join("known_hosts")), 0o600);
+        assert!(session.command.contains("StrictHostKeyChecking=yes"));
+        assert!(session.command.contains("-F /dev/null"));
+        assert!(!format!("{session:?}").contains("PRIVATE KEY"));
+        drop(session);
+        assert!(!dir.exists());
+    }
+
+    #[test]
     fn pem_keys_pass_and_encrypted_pem_is_decrypted() {
         let tmp = tempfile::tempdir().unwrap();
         let pem = keygen(tmp.path(), "rsa", "", Some("PEM"));
