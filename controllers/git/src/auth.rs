@@ -6,6 +6,7 @@
 //!   extension for local repositories and carries no credentials);
 //! - `ssh`: `identity` (private key, OpenSSH or PEM), `known_hosts` (required: host keys are
 //!   always checked), `password` (the key's passphrase); the user is the URL's, else `git`;
+//!   `identity.pub` is not needed (OpenSSH derives the public key) and is ignored;
 //! - `http`/`https`: with a `bearerToken` key, that token; otherwise `username` and `password`;
 //!   both with `ca.crt` (or the legacy `caFile`) as extra trusted roots and `tls.crt`/`tls.key`
 //!   as a client certificate; a username or password missing from the Secret is taken from the

@@ -206,7 +206,8 @@ fn check_unchanged(target: &Target<'_>, opts: &CloneOptions) -> Result<Option<Cl
                 });
             }
             // Flux resolves a name with ls-remote whether or not there is a last revision.
-            let refs = list_refs(target).map_err(|e| list_error(target, e))?;
+            let base = n.strip_suffix(TAG_DEREFERENCE_SUFFIX).unwrap_or(n);
+            let refs = list_refs(target, Some(base)).map_err(|e| list_error(target, e))?;
             let head =
                 resolve_remote_ref(&refs, n).ok_or_else(|| GitError::UnresolvedReference { reference: n.clone() })?;
             if !last.is_empty() && head == last {
@@ -220,7 +221,7 @@ fn check_unchanged(target: &Target<'_>, opts: &CloneOptions) -> Result<Option<Cl
     if last.is_empty() {
         return Ok(None);
     }
-    let refs = list_refs(target).map_err(|e| list_error(target, e))?;
+    let refs = list_refs(target, Some(&reference)).map_err(|e| list_error(target, e))?;
     let Some(head) = resolve_remote_ref(&refs, &reference) else { return Ok(None) };
     let hash = Revision::parse(&head).hash;
     let revision = format!("{short}@{}", crate::revision::digest(&hash));

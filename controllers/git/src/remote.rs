@@ -84,28 +84,34 @@ pub fn ls_remote_with(
 ) -> Result<Vec<RemoteRef>, GitError> {
     let watchdog = Watchdog::start(timeout, cancel);
     let target = Target::new(url, auth, proxy, &watchdog)?;
-    list_refs(&target)
+    list_refs(&target, None)
 }
 
-/// Lists every reference of the target's remote.
-pub(crate) fn list_refs(target: &Target<'_>) -> Result<Vec<RemoteRef>, GitError> {
+/// Lists the references of the target's remote: all of them, or only `only` (a full reference
+/// name, which the server then filters for, saving the transfer of every other reference).
+pub(crate) fn list_refs(target: &Target<'_>, only: Option<&str>) -> Result<Vec<RemoteRef>, GitError> {
     let tmp = tempfile::Builder::new()
         .prefix("eddy-ls-remote-")
         .tempdir()
         .map_err(|e| GitError::local("unable to create a temporary directory", e))?;
     let repo = init_repository(tmp.path(), true)?;
+    let specs = match only {
+        Some(name) => vec![format!("+{name}:{name}")],
+        None => vec!["+refs/*:refs/*".to_owned(), "+HEAD:refs/remotes/origin/HEAD".to_owned()],
+    };
     let remote = repo
         .remote_at(target.url.as_str())
-        .and_then(|r| {
-            r.with_refspecs(["+refs/*:refs/*", "+HEAD:refs/remotes/origin/HEAD"], gix::remote::Direction::Fetch)
-        })
+        .and_then(|r| r.with_refspecs(specs.iter().map(String::as_str), gix::remote::Direction::Fetch))
         .map_err(|e| GitError::InvalidUrl { url: target.display.clone(), reason: e.to_string() })?
         .with_fetch_tags(Tags::None);
     let connection = target.connect(&remote)?;
     let (ref_map, _) = connection
         .ref_map(
             gix::progress::Discard,
-            gix::remote::ref_map::Options { prefix_from_spec_as_filter_on_remote: false, ..Default::default() },
+            gix::remote::ref_map::Options {
+                prefix_from_spec_as_filter_on_remote: only.is_some(),
+                ..Default::default()
+            },
         )
         .map_err(|e| target.classify(&e))?;
     target.watchdog.check(&target.display)?;
@@ -180,7 +186,7 @@ pub(crate) fn fetch(
         // The server only listed what the refspecs asked for; a second look tells an empty
         // repository (at most an unborn HEAD) from a missing reference.
         drop(prepare);
-        let all = list_refs(target)?;
+        let all = list_refs(target, None)?;
         if all.iter().all(|r| r.target.is_empty()) {
             return Err(GitError::EmptyRepository);
         }

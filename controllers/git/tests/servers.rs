@@ -67,6 +67,12 @@ fn http_clone_and_the_no_fetch_path_counted_by_the_server() {
     assert!(tag.signature.as_deref().unwrap().starts_with("-----BEGIN PGP SIGNATURE-----"));
     assert!(out.commit().unwrap().signature.as_deref().unwrap().starts_with("-----BEGIN PGP SIGNATURE-----"));
 
+    // A repository the server does not have.
+    let missing = server.repo_url("missing.git");
+    let e = clone(tempfile::tempdir().unwrap().path(), &branch(&missing, "main"), &auth).unwrap_err();
+    assert!(matches!(e, eddy_git::GitError::RepositoryNotFound { .. }), "{e:?}");
+    assert_eq!(e.to_string(), format!("unable to clone: repository not found: git repository: '{missing}'"));
+
     // Submodules over HTTP (relative URL ../sub.git).
     let dest = tempfile::tempdir().unwrap();
     let mut opts = branch(&url, "main");
@@ -223,6 +229,11 @@ fn ssh_with_known_hosts_enforced() {
         assert_eq!(out.revision(), format!("main@sha1:{}", repo.branch("main").unwrap().commit));
         assert_eq!(version_txt(dest.path()), "main");
     }
+    // The unchanged check over ssh.
+    let mut opts = branch(&url, "main");
+    opts.last_observed_revision = Some(format!("main@sha1:{}", repo.branch("main").unwrap().commit));
+    let out = clone(&tempfile::tempdir().unwrap().path().join("x"), &opts, &ssh_auth(&url, &key, &known)).unwrap();
+    assert!(matches!(out, CloneOutcome::Unchanged { .. }), "{out:?}");
     // Submodules over ssh use the same key.
     let mut opts = branch(&url, "main");
     opts.recurse_submodules = true;
