@@ -6,6 +6,10 @@
 //! timeout, and a blocking read from `ssh` — which gix cannot interrupt — is ended by killing
 //! the `ssh` process the operation started (its pid file is registered with the watchdog). So
 //! `spec.timeout` ends an operation even against a server that accepts and never answers.
+//!
+//! A cancelled operation stops at gix's next check of the flag; a hung `ssh` is killed at once.
+//! An HTTP request already waiting on a silent server cannot be aborted from outside the
+//! `reqwest` worker, so it ends at the latest at the deadline.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

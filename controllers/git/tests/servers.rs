@@ -294,3 +294,37 @@ fn a_hanging_ssh_server_times_out() {
     assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
     drop(holder);
 }
+
+#[test]
+fn cancelling_ends_a_hung_ssh_at_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let mut held = Vec::new();
+        let end = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < end {
+            if let Ok((c, _)) = listener.accept() {
+                held.push(c);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let key = SshKeyPair::generate(SshKeyType::Ed25519).unwrap();
+    let url = format!("ssh://git@127.0.0.1:{port}/repo.git");
+    let known = format!("[127.0.0.1]:{port} {}", key.public_key());
+    let mut opts = branch(&url, "main");
+    opts.timeout = Duration::from_secs(60);
+    let token = eddy_git::CancelToken::new();
+    opts.cancel = Some(token.clone());
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        token.cancel();
+    });
+    let start = Instant::now();
+    let e = clone(tempfile::tempdir().unwrap().path(), &opts, &ssh_auth(&url, &key, &known)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e:?}");
+    assert!(start.elapsed() < Duration::from_secs(8), "{:?}", start.elapsed());
+    canceller.join().unwrap();
+    drop(holder);
+}
