@@ -55,8 +55,9 @@ impl InvolvedObject {
 
 /// Records events about Flux objects.
 pub trait EventRecorder: Send + Sync {
-    /// Records one event. `metadata` keys are short (`revision`, `digest`); the recorder
-    /// prefixes them with the object's group where Flux does. Never blocks on I/O.
+    /// Records one event. `metadata` holds Flux's annotations with their full keys
+    /// (`source.toolkit.fluxcd.io/revision`); the recorder adds the object's
+    /// `event.toolkit.fluxcd.io/*` annotations, as upstream. Never blocks on I/O.
     fn record(
         &self,
         object: &InvolvedObject,

@@ -104,6 +104,17 @@ pub fn finalize<T: FluxObject>(
     (Decision { requeue, error: err, conditions: None }, PatchOptions { observed_generation })
 }
 
+/// Reports progress (fluxcd/pkg `ProgressiveStatus`): always `Reconciling=True` with the
+/// reason and message; `Ready=Unknown` with the same only when there is drift (new revision,
+/// missing artifact) or no usable `Ready` yet — an existing `Ready=True` stays while a routine
+/// reconcile runs, so `kubectl wait` and dashboards do not flap.
+pub fn progressive_status<T: FluxObject>(drift: bool, obj: &mut T, reason: &str, message: &str) {
+    conditions::mark_reconciling(obj, reason, message);
+    if drift || conditions::is_unknown(obj, types::READY) {
+        conditions::mark_unknown(obj, types::READY, reason, message);
+    }
+}
+
 /// Steps 2 and 3 of the module docs, without patching: the requeue, whether to write
 /// `observedGeneration`, and the error left for the driver.
 pub fn compute<T: FluxObject>(

@@ -1,1 +1,62 @@
-//! The source controllers (GitRepository first): turn a Git revision into a stored, digested artifact, as Flux's source-controller does
+//! # eddy-source — the source controllers
+//!
+//! Flux's source-controller turns sources into *artifacts*: digested tarballs in a storage
+//! directory, served over HTTP, that other controllers (Kustomization, HelmRelease) download.
+//! This crate does the same on Eddy's runtime; GitRepository first.
+//!
+//! - [`gitrepository`]: the reconciler, step by step as upstream's, with Flux's conditions,
+//!   reasons, events and revision strings;
+//! - [`secrets`]: Secrets from the real cluster (credentials, proxies, trusted keys);
+//! - [`run_gitrepositories`]: wires the informer, the work queue and the reconciler.
+//!
+//! Git itself is [`eddy_git`]; storage and the artifact server are [`eddy_artifact`]. Flux
+//! objects are read and written through the API ([`eddy_controller_runtime::Clients::flux`]),
+//! never through the store.
+
+pub mod gitrepository;
+pub mod secrets;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use eddy_api::source::GitRepository;
+use eddy_artifact::Storage;
+use eddy_controller_runtime::controller::Config;
+use eddy_controller_runtime::recorder::EventRecorder;
+use eddy_controller_runtime::{Clients, Controller, Informer};
+use tokio::sync::watch;
+
+pub use gitrepository::{CONTROLLER_NAME, GitRepositoryReconciler, Options};
+
+/// Which GitRepositories this process reconciles.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    /// Only this namespace (`--watch-all-namespaces=false`); all when `None`.
+    pub namespace: Option<String>,
+    /// Only objects matching this label selector (`--watch-label-selector`, sharding).
+    pub label_selector: Option<String>,
+}
+
+/// Runs the GitRepository controller until `shutdown` resolves: an informer over the Flux API,
+/// `config.concurrency` workers, reconciles gated by `leader`.
+pub async fn run_gitrepositories(
+    clients: Clients,
+    storage: Storage,
+    recorder: Arc<dyn EventRecorder>,
+    options: Options,
+    config: Config,
+    watch_options: WatchOptions,
+    leader: watch::Receiver<bool>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let mut informer: Informer<GitRepository> = Informer::new(
+        clients.flux.clone(),
+        watch_options.namespace.as_deref(),
+        watch_options.label_selector.as_deref(),
+    );
+    let controller = Controller::new(&mut informer, config);
+    let reconciler = Arc::new(GitRepositoryReconciler::new(clients, storage, recorder, informer.store(), options));
+    let informer_task = tokio::spawn(informer.run());
+    controller.run(reconciler, leader, shutdown).await;
+    informer_task.abort();
+}
