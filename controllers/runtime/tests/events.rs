@@ -35,7 +35,8 @@ fn git_repository(namespace: &str, name: &str) -> ObjectRef {
 }
 
 async fn events(client: &Client, namespace: &str) -> Vec<Event> {
-    let mut items = Api::<Event>::namespaced(client.clone(), namespace).list(&ListParams::default()).await.unwrap().items;
+    let mut items =
+        Api::<Event>::namespaced(client.clone(), namespace).list(&ListParams::default()).await.unwrap().items;
     items.sort_by_key(|e| e.metadata.name.clone());
     items
 }
@@ -58,7 +59,10 @@ async fn events_reach_the_cluster_and_the_notification_pipeline_in_fluxs_shape()
         ("example.com/unrelated".to_owned(), "no".to_owned()),
     ]));
     let metadata = BTreeMap::from([
-        ("source.toolkit.fluxcd.io/revision".to_owned(), "main@sha1:0123456789abcdef0123456789abcdef01234567".to_owned()),
+        (
+            "source.toolkit.fluxcd.io/revision".to_owned(),
+            "main@sha1:0123456789abcdef0123456789abcdef01234567".to_owned(),
+        ),
         ("source.toolkit.fluxcd.io/digest".to_owned(), "sha256:feedface".to_owned()),
     ]);
     recorder.event(&object, EventType::Normal, "NewArtifact", "stored artifact for commit 'Add podinfo'", metadata);
@@ -69,7 +73,13 @@ async fn events_reach_the_cluster_and_the_notification_pipeline_in_fluxs_shape()
         "failed to checkout and determine revision: unable to clone",
         BTreeMap::new(),
     );
-    recorder.event(&object, EventType::Trace, "ArtifactUpToDate", "artifact up-to-date with remote revision", BTreeMap::new());
+    recorder.event(
+        &object,
+        EventType::Trace,
+        "ArtifactUpToDate",
+        "artifact up-to-date with remote revision",
+        BTreeMap::new(),
+    );
     assert!(recorder.flush(FLUSH).await);
 
     // The Kubernetes Events.
@@ -128,7 +138,13 @@ async fn events_reach_the_cluster_and_the_notification_pipeline_in_fluxs_shape()
 
     // As people see them.
     let kubectl_events = kubectl(&["events", "-n", &ns.name]);
-    for needle in ["NewArtifact", "GitRepository/podinfo", "stored artifact for commit 'Add podinfo'", "Warning", "GitOperationFailed"] {
+    for needle in [
+        "NewArtifact",
+        "GitRepository/podinfo",
+        "stored artifact for commit 'Add podinfo'",
+        "Warning",
+        "GitOperationFailed",
+    ] {
         assert!(kubectl_events.contains(needle), "kubectl events lacks {needle:?}:\n{kubectl_events}");
     }
     let flux_events = flux(&["events", "-n", &ns.name]);
@@ -162,17 +178,28 @@ async fn repeated_events_patch_one_event_and_similar_ones_are_combined() {
 
     // Ten distinct messages of one reason: nine Events, then a combined one that counts on.
     for i in 0..12 {
-        recorder.event(&object, EventType::Warning, "HealthCheckFailed", &format!("timeout waiting for deployment/app-{i}"), BTreeMap::new());
+        recorder.event(
+            &object,
+            EventType::Warning,
+            "HealthCheckFailed",
+            &format!("timeout waiting for deployment/app-{i}"),
+            BTreeMap::new(),
+        );
     }
     assert!(recorder.flush(FLUSH).await);
     let all = events(&client, &ns.name).await;
     let failed = by_reason(&all, "HealthCheckFailed");
     assert_eq!(failed.len(), 10, "{failed:#?}");
-    let combined: Vec<_> =
-        failed.iter().filter(|e| e.message.as_deref().unwrap_or_default().starts_with("(combined from similar events): ")).collect();
+    let combined: Vec<_> = failed
+        .iter()
+        .filter(|e| e.message.as_deref().unwrap_or_default().starts_with("(combined from similar events): "))
+        .collect();
     assert_eq!(combined.len(), 1);
     assert_eq!(combined[0].count, Some(3));
-    assert_eq!(combined[0].message.as_deref(), Some("(combined from similar events): timeout waiting for deployment/app-11"));
+    assert_eq!(
+        combined[0].message.as_deref(),
+        Some("(combined from similar events): timeout waiting for deployment/app-11")
+    );
 
     // An Event deleted meanwhile is created again by the next duplicate (a 404 patch).
     let first = &progressing[0];

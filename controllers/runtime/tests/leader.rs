@@ -110,8 +110,14 @@ async fn one_of_two_leads_and_hands_over_on_shutdown() {
     let ns = TestNamespace::new(&client, "rt-leader").await;
     let recorder = KubeRecorder::new(client.clone(), "eddy");
     let (ma, mb) = (Metrics::new(), Metrics::new());
-    let a = LeaderElector::new(client.clone(), fast(&ns.name, "candidate-a")).unwrap().with_recorder(&recorder).with_metrics(ma.clone());
-    let b = LeaderElector::new(client.clone(), fast(&ns.name, "candidate-b")).unwrap().with_recorder(&recorder).with_metrics(mb.clone());
+    let a = LeaderElector::new(client.clone(), fast(&ns.name, "candidate-a"))
+        .unwrap()
+        .with_recorder(&recorder)
+        .with_metrics(ma.clone());
+    let b = LeaderElector::new(client.clone(), fast(&ns.name, "candidate-b"))
+        .unwrap()
+        .with_recorder(&recorder)
+        .with_metrics(mb.clone());
     let (a, b) = (Candidate::start(a), Candidate::start(b));
     let violated = never_both(&a, &b);
 
@@ -154,7 +160,9 @@ async fn one_of_two_leads_and_hands_over_on_shutdown() {
     let messages: Vec<String> = events
         .iter()
         .filter(|e| e.reason.as_deref() == Some("LeaderElection"))
-        .filter(|e| e.involved_object.kind.as_deref() == Some("Lease") && e.involved_object.name.as_deref() == Some(LEASE))
+        .filter(|e| {
+            e.involved_object.kind.as_deref() == Some("Lease") && e.involved_object.name.as_deref() == Some(LEASE)
+        })
         .filter_map(|e| e.message.clone())
         .collect();
     for m in [format!("{old} became leader"), format!("{old} stopped leading"), format!("{new} became leader")] {
@@ -284,16 +292,12 @@ async fn a_leader_that_cannot_renew_steps_down_by_the_renew_deadline() {
     let client = client().await;
     let ns = TestNamespace::new(&client, "rt-leader-cut").await;
     let mut relayed = config().await;
-    let target: SocketAddr = format!(
-        "{}:{}",
-        relayed.cluster_url.host().unwrap(),
-        relayed.cluster_url.port_u16().unwrap()
-    )
-    .parse()
-    .unwrap();
+    let target: SocketAddr =
+        format!("{}:{}", relayed.cluster_url.host().unwrap(), relayed.cluster_url.port_u16().unwrap()).parse().unwrap();
     let relay = Relay::start(target).await;
     relayed.cluster_url = format!("https://{}", relay.addr).parse().unwrap();
-    let a = Candidate::start(LeaderElector::new(Client::try_from(relayed).unwrap(), fast(&ns.name, "isolated")).unwrap());
+    let a =
+        Candidate::start(LeaderElector::new(Client::try_from(relayed).unwrap(), fast(&ns.name, "isolated")).unwrap());
     wait_leading(&a, Duration::from_secs(10), "the relayed candidate to lead").await;
     let b = Candidate::start(LeaderElector::new(client.clone(), fast(&ns.name, "connected")).unwrap());
     let violated = never_both(&a, &b);

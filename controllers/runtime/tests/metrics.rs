@@ -101,7 +101,11 @@ fn parse(text: &str) -> (Vec<String>, BTreeMap<String, Family>) {
         assert!(value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value.as_str()), "value {value:?}");
         let family = families.get_mut(&current).unwrap_or_else(|| panic!("sample {name} before any HELP"));
         let base = match family.kind.as_str() {
-            "histogram" => name.strip_suffix("_bucket").or_else(|| name.strip_suffix("_sum")).or_else(|| name.strip_suffix("_count")).unwrap_or(name),
+            "histogram" => name
+                .strip_suffix("_bucket")
+                .or_else(|| name.strip_suffix("_sum"))
+                .or_else(|| name.strip_suffix("_count"))
+                .unwrap_or(name),
             _ => name,
         };
         assert_eq!(base, current, "sample {name} inside family {current}");
@@ -156,13 +160,23 @@ const FLUX_LE: [&str; 10] = [
     "1799.9999999999986",
 ];
 const WORKQUEUE_LE: [&str; 12] = [
-    "1e-08", "1e-07", "1e-06", "9.999999999999999e-06", "9.999999999999999e-05", "0.001", "0.01", "0.1", "1", "10", "100",
+    "1e-08",
+    "1e-07",
+    "1e-06",
+    "9.999999999999999e-06",
+    "9.999999999999999e-05",
+    "0.001",
+    "0.01",
+    "0.1",
+    "1",
+    "10",
+    "100",
     "1000",
 ];
 const RECONCILE_LE: [&str; 40] = [
-    "0.005", "0.01", "0.025", "0.05", "0.1", "0.15", "0.2", "0.25", "0.3", "0.35", "0.4", "0.45", "0.5", "0.6", "0.7", "0.8",
-    "0.9", "1", "1.25", "1.5", "1.75", "2", "2.5", "3", "3.5", "4", "4.5", "5", "6", "7", "8", "9", "10", "15", "20", "25",
-    "30", "40", "50", "60",
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.15", "0.2", "0.25", "0.3", "0.35", "0.4", "0.45", "0.5", "0.6", "0.7",
+    "0.8", "0.9", "1", "1.25", "1.5", "1.75", "2", "2.5", "3", "3.5", "4", "4.5", "5", "6", "7", "8", "9", "10", "15",
+    "20", "25", "30", "40", "50", "60",
 ];
 
 fn condition(t: &str, status: &str) -> Condition {
@@ -194,7 +208,12 @@ fn populated() -> (Metrics, ActiveWorker) {
     m.record_duration("GitRepository", "flux-system", "podinfo", Duration::from_millis(500));
     m.record_duration("GitRepository", "flux-system", "podinfo", Duration::from_secs(3));
     m.record_duration("GitRepository", "apps", "zeta", Duration::from_secs(4000));
-    m.record_conditions("GitRepository", "flux-system", "podinfo", &[condition("Ready", "True"), condition("Reconciling", "Bogus")]);
+    m.record_conditions(
+        "GitRepository",
+        "flux-system",
+        "podinfo",
+        &[condition("Ready", "True"), condition("Reconciling", "Bogus")],
+    );
     m.record_suspend("GitRepository", "flux-system", "podinfo", true);
     m.set_leader("eddy-controllers-leader-election", true);
     (m, busy)
@@ -242,7 +261,10 @@ fn names_labels_help_and_buckets_are_upstreams() {
             assert_eq!(names, sorted, "{name}");
         }
     }
-    assert_eq!(families["gotk_reconcile_duration_seconds"].help, "The duration in seconds of a GitOps Toolkit resource reconciliation.");
+    assert_eq!(
+        families["gotk_reconcile_duration_seconds"].help,
+        "The duration in seconds of a GitOps Toolkit resource reconciliation."
+    );
     assert_eq!(families["controller_runtime_reconcile_total"].help, "Total number of reconciliations per controller");
     assert_eq!(
         families["workqueue_unfinished_work_seconds"].help,
@@ -257,14 +279,25 @@ fn names_labels_help_and_buckets_are_upstreams() {
     assert_eq!(value(d, "gotk_reconcile_duration_seconds_sum", &podinfo), "3.5");
     let zeta = [("kind", "GitRepository"), ("name", "zeta"), ("namespace", "apps")];
     check_histogram(d, "gotk_reconcile_duration_seconds", &zeta, &FLUX_LE);
-    assert_eq!(value(d, "gotk_reconcile_duration_seconds_bucket", &[zeta.as_slice(), &[("le", "1799.9999999999986")]].concat()), "0");
+    assert_eq!(
+        value(
+            d,
+            "gotk_reconcile_duration_seconds_bucket",
+            &[zeta.as_slice(), &[("le", "1799.9999999999986")]].concat()
+        ),
+        "0"
+    );
     let c = &families["gotk_reconcile_condition"];
     let with = |t: &'static str, s: &'static str| [podinfo.as_slice(), &[("status", s), ("type", t)]].concat();
     assert_eq!(value(c, "gotk_reconcile_condition", &with("Ready", "True")), "1");
     assert_eq!(value(c, "gotk_reconcile_condition", &with("Ready", "False")), "0");
     assert_eq!(value(c, "gotk_reconcile_condition", &with("Ready", "Unknown")), "0");
     for s in ["True", "False", "Unknown"] {
-        assert_eq!(value(c, "gotk_reconcile_condition", &with("Reconciling", s)), "0", "an invalid status sets all three to 0");
+        assert_eq!(
+            value(c, "gotk_reconcile_condition", &with("Reconciling", s)),
+            "0",
+            "an invalid status sets all three to 0"
+        );
     }
     assert_eq!(value(&families["gotk_suspend_status"], "gotk_suspend_status", &podinfo), "1");
 
@@ -272,20 +305,58 @@ fn names_labels_help_and_buckets_are_upstreams() {
     let git = [("controller", "gitrepository")];
     let total = &families["controller_runtime_reconcile_total"];
     for (result, n) in [("error", "2"), ("requeue_after", "1"), ("requeue", "0"), ("success", "1")] {
-        assert_eq!(value(total, "controller_runtime_reconcile_total", &[("controller", "gitrepository"), ("result", result)]), n);
-        assert_eq!(value(total, "controller_runtime_reconcile_total", &[("controller", "kustomization"), ("result", result)]), "0");
+        assert_eq!(
+            value(total, "controller_runtime_reconcile_total", &[("controller", "gitrepository"), ("result", result)]),
+            n
+        );
+        assert_eq!(
+            value(total, "controller_runtime_reconcile_total", &[("controller", "kustomization"), ("result", result)]),
+            "0"
+        );
     }
-    assert_eq!(value(&families["controller_runtime_reconcile_errors_total"], "controller_runtime_reconcile_errors_total", &git), "2");
     assert_eq!(
-        value(&families["controller_runtime_terminal_reconcile_errors_total"], "controller_runtime_terminal_reconcile_errors_total", &git),
+        value(
+            &families["controller_runtime_reconcile_errors_total"],
+            "controller_runtime_reconcile_errors_total",
+            &git
+        ),
+        "2"
+    );
+    assert_eq!(
+        value(
+            &families["controller_runtime_terminal_reconcile_errors_total"],
+            "controller_runtime_terminal_reconcile_errors_total",
+            &git
+        ),
         "1"
     );
-    assert_eq!(value(&families["controller_runtime_reconcile_panics_total"], "controller_runtime_reconcile_panics_total", &git), "1");
-    assert_eq!(value(&families["controller_runtime_max_concurrent_reconciles"], "controller_runtime_max_concurrent_reconciles", &git), "4");
+    assert_eq!(
+        value(
+            &families["controller_runtime_reconcile_panics_total"],
+            "controller_runtime_reconcile_panics_total",
+            &git
+        ),
+        "1"
+    );
+    assert_eq!(
+        value(
+            &families["controller_runtime_max_concurrent_reconciles"],
+            "controller_runtime_max_concurrent_reconciles",
+            &git
+        ),
+        "4"
+    );
     assert_eq!(value(&families["controller_runtime_active_workers"], "controller_runtime_active_workers", &git), "1");
     let time = &families["controller_runtime_reconcile_time_seconds"];
     check_histogram(time, "controller_runtime_reconcile_time_seconds", &git, &RECONCILE_LE);
-    assert_eq!(value(time, "controller_runtime_reconcile_time_seconds_bucket", &[("controller", "gitrepository"), ("le", "60")]), "3");
+    assert_eq!(
+        value(
+            time,
+            "controller_runtime_reconcile_time_seconds_bucket",
+            &[("controller", "gitrepository"), ("le", "60")]
+        ),
+        "3"
+    );
     assert_eq!(value(time, "controller_runtime_reconcile_time_seconds_count", &git), "4");
 
     // The workqueue: name and controller are both the queue's name.
@@ -296,13 +367,31 @@ fn names_labels_help_and_buckets_are_upstreams() {
     assert_eq!(value(&families["workqueue_adds_total"], "workqueue_adds_total", &q), "3");
     assert_eq!(value(&families["workqueue_retries_total"], "workqueue_retries_total", &q), "1");
     assert_eq!(value(&families["workqueue_unfinished_work_seconds"], "workqueue_unfinished_work_seconds", &q), "3.5");
-    assert_eq!(value(&families["workqueue_longest_running_processor_seconds"], "workqueue_longest_running_processor_seconds", &q), "2");
+    assert_eq!(
+        value(
+            &families["workqueue_longest_running_processor_seconds"],
+            "workqueue_longest_running_processor_seconds",
+            &q
+        ),
+        "2"
+    );
     for h in ["workqueue_queue_duration_seconds", "workqueue_work_duration_seconds"] {
         check_histogram(&families[h], h, &q, &WORKQUEUE_LE);
     }
-    assert_eq!(value(&families["workqueue_queue_duration_seconds"], "workqueue_queue_duration_seconds_bucket", &[q.as_slice(), &[("le", "9.999999999999999e-05")]].concat()), "1");
     assert_eq!(
-        value(&families["leader_election_master_status"], "leader_election_master_status", &[("name", "eddy-controllers-leader-election")]),
+        value(
+            &families["workqueue_queue_duration_seconds"],
+            "workqueue_queue_duration_seconds_bucket",
+            &[q.as_slice(), &[("le", "9.999999999999999e-05")]].concat()
+        ),
+        "1"
+    );
+    assert_eq!(
+        value(
+            &families["leader_election_master_status"],
+            "leader_election_master_status",
+            &[("name", "eddy-controllers-leader-election")]
+        ),
         "1"
     );
 }
@@ -385,12 +474,25 @@ fn concurrent_recording_loses_nothing_across_ten_thousand_objects() {
     sorted.sort_unstable();
     assert_eq!(names, sorted, "series are sorted by label values");
     let k = [("controller", "kustomization")];
-    assert_eq!(value(&families["controller_runtime_reconcile_total"], "controller_runtime_reconcile_total", &[k[0], ("result", "success")]), "10000");
+    assert_eq!(
+        value(
+            &families["controller_runtime_reconcile_total"],
+            "controller_runtime_reconcile_total",
+            &[k[0], ("result", "success")]
+        ),
+        "10000"
+    );
     assert_eq!(value(&families["controller_runtime_active_workers"], "controller_runtime_active_workers", &k), "0");
     let q = [("controller", "kustomization"), ("name", "kustomization")];
     assert_eq!(value(&families["workqueue_adds_total"], "workqueue_adds_total", &q), "10000");
-    assert_eq!(value(&families["workqueue_depth"], "workqueue_depth", &[q.as_slice(), &[("priority", "0")]].concat()), "0");
-    assert_eq!(value(&families["workqueue_work_duration_seconds"], "workqueue_work_duration_seconds_count", &q), "10000");
+    assert_eq!(
+        value(&families["workqueue_depth"], "workqueue_depth", &[q.as_slice(), &[("priority", "0")]].concat()),
+        "0"
+    );
+    assert_eq!(
+        value(&families["workqueue_work_duration_seconds"], "workqueue_work_duration_seconds_count", &q),
+        "10000"
+    );
 }
 
 #[test]

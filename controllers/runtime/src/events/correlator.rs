@@ -46,7 +46,13 @@ pub struct CorrelatorOptions {
 
 impl Default for CorrelatorOptions {
     fn default() -> Self {
-        Self { lru_cache_size: 4096, burst: 25, qps: 1.0 / 300.0, max_events: 10, max_interval: Duration::from_secs(600) }
+        Self {
+            lru_cache_size: 4096,
+            burst: 25,
+            qps: 1.0 / 300.0,
+            max_events: 10,
+            max_interval: Duration::from_secs(600),
+        }
     }
 }
 

@@ -80,7 +80,10 @@ mod tests {
             timestamp: Time(Timestamp::from_second(1_700_000_000).unwrap()),
             message: "stored artifact".into(),
             reason: "NewArtifact".into(),
-            metadata: BTreeMap::from([(metadata_key("source.toolkit.fluxcd.io", META_REVISION), "main@sha1:abc".into())]),
+            metadata: BTreeMap::from([(
+                metadata_key("source.toolkit.fluxcd.io", META_REVISION),
+                "main@sha1:abc".into(),
+            )]),
             reporting_controller: "source-controller".into(),
             reporting_instance: String::new(),
         };

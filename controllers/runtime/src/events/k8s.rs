@@ -163,9 +163,7 @@ impl KubeRecorder {
     /// `false` when `timeout` passed first.
     pub async fn flush(&self, timeout: Duration) -> bool {
         let (done, wait) = oneshot::channel();
-        let flush = async {
-            self.tx.send(Message::Flush(done)).await.is_ok() && wait.await.is_ok()
-        };
+        let flush = async { self.tx.send(Message::Flush(done)).await.is_ok() && wait.await.is_ok() };
         tokio::time::timeout(timeout, flush).await.unwrap_or(false)
     }
 
@@ -326,8 +324,7 @@ async fn record_to_sink<S: EventSink>(
             tracing::error!(reason = ?correlated.event.reason, "unable to write event (retry limit exceeded!)");
             return;
         }
-        let delay =
-            if tries == 1 { options.retry_sleep.mul_f64(random::unit_f64()) } else { options.retry_sleep };
+        let delay = if tries == 1 { options.retry_sleep.mul_f64(random::unit_f64()) } else { options.retry_sleep };
         tokio::time::sleep(delay).await;
     }
 }

@@ -93,7 +93,11 @@ impl ObjectRef {
 
     /// A reference to the object with this metadata.
     #[must_use]
-    pub fn from_meta(api_version: impl Into<String>, kind: impl Into<String>, meta: &eddy_api::meta::ObjectMeta) -> Self {
+    pub fn from_meta(
+        api_version: impl Into<String>,
+        kind: impl Into<String>,
+        meta: &eddy_api::meta::ObjectMeta,
+    ) -> Self {
         Self {
             api_version: api_version.into(),
             kind: kind.into(),

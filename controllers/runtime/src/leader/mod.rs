@@ -529,14 +529,18 @@ mod tests {
             f(&mut c);
             c.validate().unwrap_err().to_string()
         };
-        assert!(bad(|c| c.renew_deadline = c.lease_duration).contains("leaseDuration must be greater than renewDeadline"));
+        assert!(
+            bad(|c| c.renew_deadline = c.lease_duration).contains("leaseDuration must be greater than renewDeadline")
+        );
         assert!(bad(|c| c.retry_period = Duration::from_secs(25)).contains("retryPeriod*JitterFactor"));
         assert!(bad(|c| c.identity.clear()).contains("identity"));
-        assert!(bad(|c| {
-            c.lease_duration = Duration::from_millis(900);
-            c.renew_deadline = Duration::from_millis(800);
-            c.retry_period = Duration::from_millis(100);
-        })
-        .contains("at least one second"));
+        assert!(
+            bad(|c| {
+                c.lease_duration = Duration::from_millis(900);
+                c.renew_deadline = Duration::from_millis(800);
+                c.retry_period = Duration::from_millis(100);
+            })
+            .contains("at least one second")
+        );
     }
 }

@@ -37,8 +37,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 pub use self::controller::{ActiveWorker, ControllerMetrics, QueueMetrics, ReconcileOutcome};
-pub use self::histogram::{FLUX_DURATION_BUCKETS, RECONCILE_TIME_BUCKETS, WORKQUEUE_BUCKETS};
 use self::controller::{ControllerSeries, QueueSeries};
+pub use self::histogram::{FLUX_DURATION_BUCKETS, RECONCILE_TIME_BUCKETS, WORKQUEUE_BUCKETS};
 use self::objects::{ObjectKey, Objects};
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
@@ -86,7 +86,9 @@ impl Metrics {
         let existing = self.0.controllers.read().unwrap_or_else(PoisonError::into_inner).get(name).cloned();
         let series = existing.unwrap_or_else(|| {
             let mut map = self.0.controllers.write().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(map.entry(name.to_owned()).or_insert_with(|| Arc::new(ControllerSeries::new(name, max_concurrent))))
+            Arc::clone(
+                map.entry(name.to_owned()).or_insert_with(|| Arc::new(ControllerSeries::new(name, max_concurrent))),
+            )
         });
         let handle = ControllerMetrics(series);
         handle.set_max_concurrent(max_concurrent);
@@ -168,18 +170,18 @@ impl Metrics {
         for (name, value) in &leaders {
             text::sample(&mut body, LEADER, &[("name", name)], *value);
         }
-        add_family(&mut families, LEADER, LEADER_HELP, "gauge", body);
+        add_family(&mut families, LEADER, LEADER_HELP, "gauge", &body);
         families.into_values().collect()
     }
 }
 
-fn add_family(families: &mut BTreeMap<&'static str, String>, name: &'static str, help: &str, kind: &str, body: String) {
+fn add_family(families: &mut BTreeMap<&'static str, String>, name: &'static str, help: &str, kind: &str, body: &str) {
     if body.is_empty() {
         return;
     }
     let mut family = String::new();
     text::header(&mut family, name, help, kind);
-    family.push_str(&body);
+    family.push_str(body);
     families.insert(name, family);
 }
 
@@ -194,7 +196,7 @@ fn per_controller(
     for c in controllers {
         text::sample(&mut body, name, &[("controller", &c.name)], value(c));
     }
-    add_family(families, name, help, kind, body);
+    add_family(families, name, help, kind, &body);
 }
 
 #[allow(clippy::cast_precision_loss)]
@@ -223,8 +225,8 @@ fn render_controllers(controllers: &[Arc<ControllerSeries>], families: &mut BTre
     for (controller, result, n) in totals {
         text::sample(&mut body, TOTAL.0, &[("controller", controller), ("result", result)], n as f64);
     }
-    add_family(families, TOTAL.0, TOTAL.1, TOTAL.2, body);
-    add_family(families, RECONCILE_TIME.0, RECONCILE_TIME.1, RECONCILE_TIME.2, times);
+    add_family(families, TOTAL.0, TOTAL.1, TOTAL.2, &body);
+    add_family(families, RECONCILE_TIME.0, RECONCILE_TIME.1, RECONCILE_TIME.2, &times);
 }
 
 #[allow(clippy::cast_precision_loss)]
@@ -259,7 +261,7 @@ fn render_queues(queues: &[Arc<QueueSeries>], families: &mut BTreeMap<&'static s
         (UNFINISHED, unfinished),
         (LONGEST, longest),
     ] {
-        add_family(families, name, help, kind, body);
+        add_family(families, name, help, kind, &body);
     }
 }
 
@@ -283,7 +285,8 @@ const TIMEOUTS: FamilyDesc = (
     "Total number of reconciliation timeouts per controller",
     "counter",
 );
-const TOTAL: FamilyDesc = ("controller_runtime_reconcile_total", "Total number of reconciliations per controller", "counter");
+const TOTAL: FamilyDesc =
+    ("controller_runtime_reconcile_total", "Total number of reconciliations per controller", "counter");
 const RECONCILE_TIME: FamilyDesc =
     ("controller_runtime_reconcile_time_seconds", "Length of time per reconciliation per controller", "histogram");
 const DEPTH: FamilyDesc = ("workqueue_depth", "Current depth of workqueue by workqueue and priority", "gauge");

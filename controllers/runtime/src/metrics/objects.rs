@@ -76,7 +76,9 @@ impl Objects {
 
     pub(crate) fn observe_duration(&self, key: ObjectKey, seconds: f64) {
         self.update(key, |s| {
-            s.duration.get_or_insert_with(|| Histogram::new(&FLUX_DURATION_BUCKETS)).observe(&FLUX_DURATION_BUCKETS, seconds);
+            s.duration
+                .get_or_insert_with(|| Histogram::new(&FLUX_DURATION_BUCKETS))
+                .observe(&FLUX_DURATION_BUCKETS, seconds);
         });
     }
 
@@ -126,7 +128,8 @@ impl Objects {
         let mut conditions = Vec::new();
         let mut suspends = String::new();
         for (key, series) in &all {
-            let labels = [("kind", key.kind.as_str()), ("name", key.name.as_str()), ("namespace", key.namespace.as_str())];
+            let labels =
+                [("kind", key.kind.as_str()), ("name", key.name.as_str()), ("namespace", key.namespace.as_str())];
             if let Some(h) = &series.duration {
                 let snap: HistogramSnapshot = h.snapshot(&FLUX_DURATION_BUCKETS);
                 text::histogram(&mut durations, DURATION, &labels, &FLUX_DURATION_BUCKETS, &snap);

@@ -99,8 +99,14 @@ pub struct TestNamespace {
 impl TestNamespace {
     pub async fn new(client: &Client, prefix: &str) -> Self {
         let name = format!("{prefix}-{:08x}", rand_u32());
-        let ns = Namespace { metadata: kube::api::ObjectMeta { name: Some(name.clone()), ..Default::default() }, ..Default::default() };
-        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("creating the test namespace");
+        let ns = Namespace {
+            metadata: kube::api::ObjectMeta { name: Some(name.clone()), ..Default::default() },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .expect("creating the test namespace");
         Self { name, client: client.clone() }
     }
 }
@@ -136,7 +142,11 @@ pub fn tool(program: &Path, args: &[&str]) -> (bool, String, String) {
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e}", program.display()));
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// `kubectl ARGS` as admin; panics when it fails.
