@@ -348,6 +348,10 @@ fn names_labels_help_and_buckets_are_upstreams() {
     );
     assert_eq!(value(&families["controller_runtime_active_workers"], "controller_runtime_active_workers", &git), "1");
     let time = &families["controller_runtime_reconcile_time_seconds"];
+    assert!(
+        time.samples.iter().all(|s| s.labels["controller"] == "gitrepository"),
+        "a controller that never reconciled has no reconcile_time series yet"
+    );
     check_histogram(time, "controller_runtime_reconcile_time_seconds", &git, &RECONCILE_LE);
     assert_eq!(
         value(

@@ -218,7 +218,11 @@ fn render_controllers(controllers: &[Arc<ControllerSeries>], families: &mut BTre
         for (result, n) in c.totals() {
             totals.push((c.name.as_str(), result, n));
         }
-        text::histogram(&mut times, RECONCILE_TIME.0, &[("controller", &c.name)], c.time.bounds(), &c.time.snapshot());
+        // Created by the first observation, as controller-runtime's (initMetrics skips it).
+        let snapshot = c.time.snapshot();
+        if snapshot.count > 0 {
+            text::histogram(&mut times, RECONCILE_TIME.0, &[("controller", &c.name)], c.time.bounds(), &snapshot);
+        }
     }
     totals.sort_unstable();
     let mut body = String::new();
