@@ -1,5 +1,6 @@
 //! Leader election against a real kube-apiserver (hack/cluster), with two electors in one
-//! process and short durations (lease 3 s, renew deadline 2 s, retry 0.5 s).
+//! process and short durations (lease 6 s, renew deadline 4 s, retry 0.5 s): long enough
+//! that a loaded machine's slow requests do not cost a renewal, short enough to run fast.
 
 mod common;
 
@@ -25,8 +26,8 @@ const LEASE: &str = "eddy-test-leader-election";
 fn fast(namespace: &str, identity: &str) -> LeaseConfig {
     LeaseConfig {
         identity: identity.to_owned(),
-        lease_duration: Duration::from_secs(3),
-        renew_deadline: Duration::from_secs(2),
+        lease_duration: Duration::from_secs(6),
+        renew_deadline: Duration::from_secs(4),
         retry_period: Duration::from_millis(500),
         ..LeaseConfig::new(namespace, LEASE)
     }
@@ -125,7 +126,7 @@ async fn one_of_two_leads_and_hands_over_on_shutdown() {
     let (leader, follower, leader_metrics) = if a.leading() { (a, b, ma) } else { (b, a, mb) };
     let first = lease(&client, &ns.name).await.unwrap().spec.unwrap();
     assert_eq!(first.holder_identity.as_deref(), Some(leader.identity.as_str()));
-    assert_eq!(first.lease_duration_seconds, Some(3));
+    assert_eq!(first.lease_duration_seconds, Some(6));
     assert_eq!(first.lease_transitions, Some(0));
     // Leadership is stable over several lease durations, and the leader keeps renewing.
     tokio::time::sleep(Duration::from_secs(7)).await;
@@ -145,11 +146,11 @@ async fn one_of_two_leads_and_hands_over_on_shutdown() {
     let (old, new) = (leader.identity.clone(), follower.identity.clone());
     leader.stop().await;
     assert!(leader_metrics.render().contains(&format!("leader_election_master_status{{name=\"{LEASE}\"}} 0\n")));
-    wait_leading(&follower, Duration::from_secs(3), "the follower to take over").await;
+    wait_leading(&follower, Duration::from_secs(6), "the follower to take over").await;
     let spec = lease(&client, &ns.name).await.unwrap().spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some(new.as_str()));
     assert_eq!(spec.lease_transitions, Some(1));
-    assert_eq!(spec.lease_duration_seconds, Some(3));
+    assert_eq!(spec.lease_duration_seconds, Some(6));
     follower.stop().await;
     assert!(!violated.load(Ordering::SeqCst), "two candidates led at once");
     assert_eq!(holder(&client, &ns.name).await, "", "released on shutdown");
@@ -185,11 +186,11 @@ async fn a_vanished_leader_is_replaced_once_its_lease_expires() {
     // A crash: no release, no more renewals.
     a.task.abort();
     // The survivor saw the lease renewed less than ~1.1 s before the crash, so it may not
-    // take it for at least the rest of the 3 s lease duration...
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // take it for at least the rest of the 6 s lease duration...
+    tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(!b.leading(), "the lease was taken before it expired");
     // ...and takes it soon after.
-    wait_leading(&b, Duration::from_secs(5), "the survivor to take over").await;
+    wait_leading(&b, Duration::from_secs(8), "the survivor to take over").await;
     let spec = lease(&client, &ns.name).await.unwrap().spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("survivor"));
     assert_eq!(spec.lease_transitions, Some(1));
@@ -203,20 +204,27 @@ async fn a_leader_whose_lease_is_taken_steps_down_at_once_and_competes_again() {
     let a = Candidate::start(LeaderElector::new(client.clone(), fast(&ns.name, "holder")).unwrap());
     wait_leading(&a, Duration::from_secs(10), "the candidate to lead").await;
     let api = Api::<Lease>::namespaced(client.clone(), &ns.name);
-    let mut taken = api.get(LEASE).await.unwrap();
-    if let Some(spec) = taken.spec.as_mut() {
-        spec.holder_identity = Some("intruder".into());
+    // Overwrite the holder (retrying when a renewal slips in between the read and the write).
+    for attempt in 0.. {
+        let mut taken = api.get(LEASE).await.unwrap();
+        if let Some(spec) = taken.spec.as_mut() {
+            spec.holder_identity = Some("intruder".into());
+        }
+        match api.replace(LEASE, &PostParams::default(), &taken).await {
+            Ok(_) => break,
+            Err(kube::Error::Api(s)) if s.is_conflict() && attempt < 10 => {}
+            Err(e) => panic!("overwriting the lease: {e}"),
+        }
     }
-    api.replace(LEASE, &PostParams::default(), &taken).await.unwrap();
-    // Well before the 2 s renew deadline: the next renewal sees the new holder.
+    // Well before the 4 s renew deadline: the next renewal sees the new holder.
     let state = a.state.clone();
-    eventually(Duration::from_millis(1500), "the holder to step down", || {
+    eventually(Duration::from_secs(2), "the holder to step down", || {
         let state = state.clone();
         async move { (!*state.borrow()).then_some(()) }
     })
     .await;
     // The intruder never renews: after the lease duration the candidate takes the lease back.
-    wait_leading(&a, Duration::from_secs(8), "the candidate to lead again").await;
+    wait_leading(&a, Duration::from_secs(12), "the candidate to lead again").await;
     let spec = lease(&client, &ns.name).await.unwrap().spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("holder"));
     assert_eq!(spec.lease_transitions, Some(1));
@@ -305,13 +313,13 @@ async fn a_leader_that_cannot_renew_steps_down_by_the_renew_deadline() {
     relay.cut();
     // Renewals now fail: within the renew deadline (plus a retry period) it gives up.
     let state = a.state.clone();
-    eventually(Duration::from_secs(4), "the isolated leader to step down", || {
+    eventually(Duration::from_secs(6), "the isolated leader to step down", || {
         let state = state.clone();
         async move { (!*state.borrow()).then_some(()) }
     })
     .await;
     assert_eq!(holder(&client, &ns.name).await, "isolated", "nobody else took the lease yet");
-    wait_leading(&b, Duration::from_secs(6), "the connected candidate to take over").await;
+    wait_leading(&b, Duration::from_secs(8), "the connected candidate to take over").await;
     assert!(!violated.load(Ordering::SeqCst), "two candidates led at once");
     b.stop().await;
     a.task.abort();
