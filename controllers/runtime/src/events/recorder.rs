@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 
 use super::{
     EVENT_ANNOTATION_PREFIX, EventType, FluxEvent, FluxEventSink, Forwarder, KubeRecorder, ObjectRef, Severity, now,
@@ -118,7 +119,8 @@ impl Recorder {
         let event = FluxEvent {
             involved_object: object.to_object_reference(),
             severity,
-            timestamp: Time(now()),
+            // metav1.Time travels with second precision: the sinks see what the wire carries.
+            timestamp: Time(Timestamp::from_second(now().as_second()).unwrap_or_else(|_| now())),
             message: message.to_owned(),
             reason: reason.to_owned(),
             metadata: annotations,
