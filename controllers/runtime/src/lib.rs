@@ -16,7 +16,14 @@
 //!   conditions, `observedGeneration` and a requeue decision.
 //! - [`patch`]: serial status patches from what the server last saw.
 //! - [`finalizer`], [`jitter`], [`duration`]: Flux's finalizer, requeue jitter, Go durations.
-//! - [`recorder`]: the seam reconcilers record events through.
+//! - [`recorder`]: the seam reconcilers record events through; [`events`] writes them as
+//!   Kubernetes Events the way Flux's controllers do (client-go's correlator: deduplication,
+//!   aggregation, spam filter) and feeds the Flux notification pipeline (an in-process sink
+//!   and the `--events-addr` forwarder).
+//! - [`metrics`]: the Prometheus series of Flux (`gotk_*`) and controller-runtime
+//!   (`controller_runtime_*`, `workqueue_*`, `leader_election_master_status`).
+//! - [`leader`]: leader election on a `coordination.k8s.io/v1` Lease, as client-go's
+//!   `leaderelection` with Flux's defaults.
 //!
 //! Controllers depend on this crate, the types crate (`eddy-api`) and `kube` only — never on
 //! the store or the API server — so they could run out of process unchanged.
@@ -25,9 +32,12 @@ pub mod client;
 pub mod conditions;
 pub mod controller;
 pub mod duration;
+pub mod events;
 pub mod finalizer;
 pub mod informer;
 pub mod jitter;
+pub mod leader;
+pub mod metrics;
 pub mod object;
 pub mod patch;
 pub mod queue;
