@@ -4,8 +4,11 @@
 //! token and kubeconfig in a data directory); `eddy kustomize build DIR` builds
 //! kustomizations; `eddy bench storage` benchmarks the object store.
 
+mod controllers;
+
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -52,10 +55,13 @@ enum Command {
         /// (SubjectAccessReview) by the cluster, which also owns the namespaces.
         #[arg(long)]
         aggregated: bool,
-        /// Kubeconfig of Eddy's identity in the cluster (aggregated mode). Without it: the
-        /// in-cluster service account, or $KUBECONFIG.
-        #[arg(long, requires = "aggregated")]
+        /// Kubeconfig of Eddy's identity in the cluster. Aggregated mode: without it, the
+        /// in-cluster service account or $KUBECONFIG. Standalone: the cluster the controllers
+        /// read Secrets from, write Events to and apply to (no controllers without one).
+        #[arg(long)]
         kubeconfig: Option<PathBuf>,
+        #[command(flatten)]
+        controllers: controllers::ControllerFlags,
     },
     /// Run a benchmark and print its figures as Markdown.
     Bench {
@@ -125,6 +131,51 @@ enum Bench {
     },
 }
 
+/// `eddy serve`: the API server, then the controllers (when there is a cluster), until Ctrl-C
+/// or SIGTERM; controllers stop first, so their last writes still reach the store.
+async fn serve(
+    config: eddy_apiserver::ServeConfig,
+    cluster: Option<eddy_apiserver::serve::AggregatedConfig>,
+    flags: controllers::ControllerFlags,
+    metrics: eddy_controller_runtime::metrics::Metrics,
+) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let running = eddy_apiserver::start(config).await?;
+    let controllers = match cluster {
+        Some(c) if !flags.no_controllers => {
+            let client = c.client().await.context("the cluster client for the controllers")?;
+            controllers::start(&flags, &data_dir, running.local.clone(), client, metrics).await?
+        }
+        _ => {
+            if !flags.no_controllers {
+                tracing::info!("no cluster (--aggregated or --kubeconfig): the controllers do not run");
+            }
+            None
+        }
+    };
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    if let Some(c) = controllers {
+        c.shutdown().await;
+    }
+    running.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -143,6 +194,7 @@ fn main() -> anyhow::Result<()> {
             token_file,
             aggregated,
             kubeconfig,
+            controllers,
         } => {
             let mut config = eddy_apiserver::ServeConfig::new(data_dir);
             config.bind_address = bind_address;
@@ -150,13 +202,18 @@ fn main() -> anyhow::Result<()> {
             config.tls_cert_file = tls_cert_file;
             config.tls_key_file = tls_private_key_file;
             config.token_file = token_file;
+            let cluster =
+                (aggregated || kubeconfig.is_some()).then(|| eddy_apiserver::serve::AggregatedConfig::new(kubeconfig));
             if aggregated {
-                config.aggregated = Some(eddy_apiserver::serve::AggregatedConfig::new(kubeconfig));
+                config.aggregated.clone_from(&cluster);
             }
+            let metrics = eddy_controller_runtime::metrics::Metrics::new();
+            let rendered = metrics.clone();
+            config.http.extra_metrics = Some(Arc::new(move || rendered.render()));
             let data_dir = config.data_dir.clone();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime
-                .block_on(eddy_apiserver::serve(config))
+                .block_on(serve(config, cluster, controllers, metrics))
                 .with_context(|| format!("eddy serve (data directory {})", data_dir.display()))?;
         }
         Command::Bench {

@@ -104,7 +104,12 @@ impl AggregatedConfig {
         Self { kubeconfig, startup_wait: std::time::Duration::from_secs(60) }
     }
 
-    async fn client(&self) -> Result<kube::Client, Error> {
+    /// A client of the cluster with Eddy's identity (the kubeconfig, or the in-cluster
+    /// service account).
+    ///
+    /// # Errors
+    /// [`Error::Cluster`] when no configuration is found or it cannot be used.
+    pub async fn client(&self) -> Result<kube::Client, Error> {
         let cluster = |e: &dyn std::fmt::Display| Error::Cluster(e.to_string());
         let config = match &self.kubeconfig {
             Some(path) => {

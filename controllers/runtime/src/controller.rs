@@ -35,20 +35,68 @@ pub trait Reconciler<T>: Send + Sync + 'static {
     fn reconcile(&self, obj: Arc<T>) -> impl Future<Output = Decision> + Send;
 }
 
-/// Receives what the driver does (the metrics module implements it).
+/// Receives what the driver does ([`MetricsObserver`] turns it into Flux's and
+/// controller-runtime's metrics).
 pub trait ControllerObserver: Send + Sync {
     /// The queue's observer for this controller.
     fn queue(&self, _controller: &str) -> Arc<dyn QueueObserver> {
         Arc::new(crate::queue::NoMetrics)
     }
+    /// The controller starts with `_workers` workers.
+    fn started(&self, _controller: &str, _workers: usize) {}
+    /// A worker starts a reconcile; it is busy until the returned guard is dropped.
+    fn busy(&self, _controller: &str) -> Box<dyn Send> {
+        Box::new(())
+    }
     /// One reconcile finished.
     fn reconciled(&self, _controller: &str, _kind: &str, _key: &ObjectKey, _took: Duration, _decision: &Decision) {}
-    /// The object's `spec.suspend` as last seen.
-    fn suspended(&self, _kind: &str, _key: &ObjectKey, _suspended: bool) {}
     /// The object is gone: drop its series.
     fn deleted(&self, _kind: &str, _key: &ObjectKey) {}
-    /// How many workers run reconciles right now, out of how many.
-    fn workers(&self, _controller: &str, _active: usize, _max: usize) {}
+}
+
+/// A [`ControllerObserver`] over [`crate::metrics::Metrics`].
+#[derive(Debug, Clone)]
+pub struct MetricsObserver {
+    metrics: crate::metrics::Metrics,
+    controllers: Arc<parking_lot::Mutex<std::collections::HashMap<String, crate::metrics::ControllerMetrics>>>,
+}
+
+impl MetricsObserver {
+    /// Reports to `metrics`.
+    #[must_use]
+    pub fn new(metrics: crate::metrics::Metrics) -> Self {
+        Self { metrics, controllers: Arc::default() }
+    }
+
+    fn controller(&self, name: &str) -> crate::metrics::ControllerMetrics {
+        self.controllers.lock().entry(name.to_owned()).or_insert_with(|| self.metrics.controller(name, 1)).clone()
+    }
+}
+
+impl ControllerObserver for MetricsObserver {
+    fn queue(&self, controller: &str) -> Arc<dyn QueueObserver> {
+        Arc::new(self.metrics.queue(controller))
+    }
+    fn started(&self, controller: &str, workers: usize) {
+        self.controller(controller).set_max_concurrent(workers);
+    }
+    fn busy(&self, controller: &str) -> Box<dyn Send> {
+        Box::new(self.controller(controller).worker())
+    }
+    fn reconciled(&self, controller: &str, kind: &str, key: &ObjectKey, took: Duration, decision: &Decision) {
+        use crate::metrics::ReconcileOutcome;
+        let outcome = match (&decision.error, decision.requeue) {
+            (Some(_), _) => ReconcileOutcome::Error,
+            (None, Requeue::After(_)) => ReconcileOutcome::RequeueAfter,
+            (None, Requeue::WithBackoff) => ReconcileOutcome::Requeue,
+            (None, Requeue::Never) => ReconcileOutcome::Success,
+        };
+        self.controller(controller).reconciled(outcome, took);
+        self.metrics.record_duration(kind, &key.namespace, &key.name, took);
+    }
+    fn deleted(&self, kind: &str, key: &ObjectKey) {
+        self.metrics.delete_object(kind, &key.namespace, &key.name);
+    }
 }
 
 /// An observer that records nothing.
@@ -138,9 +186,7 @@ impl<T: FluxObject> Controller<T> {
             let (queue, observer) = (queue.clone(), Arc::clone(&config.observer));
             tokio::spawn(async move {
                 while let Some(change) = own.recv().await {
-                    if let Some(new) = &change.new {
-                        observer.suspended(T::KIND, &new.key(), new.suspended());
-                    } else {
+                    if change.new.is_none() {
                         observer.deleted(T::KIND, &change.key());
                     }
                     if should_enqueue(&change) {
@@ -150,9 +196,17 @@ impl<T: FluxObject> Controller<T> {
             })
         };
         let related: Vec<_> = related.into_iter().map(|start| start(queue.clone())).collect();
-        let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let concurrency = config.concurrency.max(1);
-        config.observer.workers(&config.name, 0, concurrency);
+        config.observer.started(&config.name, concurrency);
+        let unfinished = {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    queue.report_unfinished();
+                }
+            })
+        };
         let mut workers = Vec::new();
         for _ in 0..concurrency {
             let worker = Worker {
@@ -161,13 +215,12 @@ impl<T: FluxObject> Controller<T> {
                 queue: queue.clone(),
                 reconciler: Arc::clone(&reconciler),
                 leader: leader.clone(),
-                active: Arc::clone(&active),
-                max: concurrency,
             };
             workers.push(tokio::spawn(worker.run()));
         }
         shutdown.await;
         queue.shut_down();
+        unfinished.abort();
         for w in workers {
             let _ = w.await;
         }
@@ -197,13 +250,10 @@ struct Worker<T, R> {
     queue: WorkQueue<ObjectKey>,
     reconciler: Arc<R>,
     leader: watch::Receiver<bool>,
-    active: Arc<std::sync::atomic::AtomicUsize>,
-    max: usize,
 }
 
 impl<T: FluxObject, R: Reconciler<T>> Worker<T, R> {
     async fn run(mut self) {
-        use std::sync::atomic::Ordering;
         loop {
             if self.leader.wait_for(|l| *l).await.is_err() {
                 return;
@@ -218,14 +268,12 @@ impl<T: FluxObject, R: Reconciler<T>> Worker<T, R> {
                 self.queue.done(&key);
                 continue;
             };
-            let n = self.active.fetch_add(1, Ordering::SeqCst) + 1;
-            self.config.observer.workers(&self.config.name, n, self.max);
+            let busy = self.config.observer.busy(&self.config.name);
             let span = tracing::info_span!("reconcile", controller = %self.config.name, object = %key);
             let start = Instant::now();
             let decision = self.reconciler.reconcile(obj).instrument(span.clone()).await;
             let took = start.elapsed();
-            let n = self.active.fetch_sub(1, Ordering::SeqCst) - 1;
-            self.config.observer.workers(&self.config.name, n, self.max);
+            drop(busy);
             self.config.observer.reconciled(&self.config.name, T::KIND, &key, took, &decision);
             match (&decision.error, decision.requeue) {
                 (Some(e), _) => {

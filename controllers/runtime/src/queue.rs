@@ -29,17 +29,40 @@ pub const DEFAULT_MIN_RETRY_DELAY: Duration = Duration::from_millis(750);
 pub const DEFAULT_MAX_RETRY_DELAY: Duration = Duration::from_secs(15 * 60);
 
 /// Receives the queue's measurements (the metrics module implements it).
+///
+/// The calls are client-go's queue metrics events: `added` when an item becomes pending (also
+/// while it is processing; not for an item already pending), `started` when it is handed
+/// out, `finished` when it is done, `retried` for every delayed add, and `unfinished`
+/// periodically with the work in progress.
 pub trait QueueObserver: Send + Sync {
-    /// An item was added (also when it was already queued).
+    /// An item became pending.
     fn added(&self) {}
-    /// The number of items waiting (not processing, not delayed) changed.
-    fn depth(&self, _depth: usize) {}
     /// An item was handed out after waiting `_queued` in the queue.
     fn started(&self, _queued: Duration) {}
     /// An item finished after `_worked`.
     fn finished(&self, _worked: Duration) {}
-    /// An item was re-added with backoff.
+    /// An item was added with a delay (backoff or requeue-after).
     fn retried(&self) {}
+    /// The summed age of the items being processed, and the oldest one's.
+    fn unfinished(&self, _total: Duration, _longest: Duration) {}
+}
+
+impl QueueObserver for crate::metrics::QueueMetrics {
+    fn added(&self) {
+        self.add(0);
+    }
+    fn started(&self, queued: Duration) {
+        self.get(0, queued);
+    }
+    fn finished(&self, worked: Duration) {
+        self.done(worked);
+    }
+    fn retried(&self) {
+        self.retry();
+    }
+    fn unfinished(&self, total: Duration, longest: Duration) {
+        self.set_unfinished(total, longest);
+    }
 }
 
 /// A no-op observer.
@@ -132,19 +155,18 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
         if s.shutting_down {
             return;
         }
-        self.observer.added();
         if let Some(at) = s.delayed_index.remove(&item) {
             s.delayed.remove(&at);
         }
         if !s.dirty.insert(item.clone()) {
             return;
         }
+        self.observer.added();
         s.added_at.insert(item.clone(), Instant::now());
         if s.processing.contains_key(&item) {
             return;
         }
         s.queue.push_back(item);
-        self.observer.depth(s.queue.len());
         drop(s);
         self.notify.notify_waiters();
     }
@@ -156,6 +178,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
             return;
         }
         let at = Instant::now() + delay;
+        self.observer.retried();
         let mut s = self.state.lock();
         if s.shutting_down || s.dirty.contains(&item) {
             return;
@@ -183,7 +206,6 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
             *n = n.saturating_add(1);
             delay
         };
-        self.observer.retried();
         self.add_after(item, delay);
     }
 
@@ -215,7 +237,6 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                     let now = Instant::now();
                     let queued = s.added_at.remove(&item).map_or(Duration::ZERO, |t| now - t);
                     s.processing.insert(item.clone(), now);
-                    self.observer.depth(s.queue.len());
                     self.observer.started(queued);
                     return Some(item);
                 }
@@ -241,7 +262,6 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
         }
         if s.dirty.contains(item) && !s.shutting_down {
             s.queue.push_back(item.clone());
-            self.observer.depth(s.queue.len());
             drop(s);
             self.notify.notify_waiters();
         }
@@ -265,12 +285,22 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
         self.state.lock().delayed.len()
     }
 
-    /// How long the longest-running item has been processing, and how many are processing.
+    /// How many items are processing, and for how long the longest has been.
     #[must_use]
     pub fn in_progress(&self) -> (usize, Duration) {
         let s = self.state.lock();
         let longest = s.processing.values().map(Instant::elapsed).max().unwrap_or_default();
         (s.processing.len(), longest)
+    }
+
+    /// Reports the work in progress to the observer (client-go does it every 500 ms).
+    pub fn report_unfinished(&self) {
+        let (total, longest) = {
+            let s = self.state.lock();
+            let ages: Vec<Duration> = s.processing.values().map(Instant::elapsed).collect();
+            (ages.iter().sum(), ages.iter().max().copied().unwrap_or_default())
+        };
+        self.observer.unfinished(total, longest);
     }
 
     /// Stops the queue: `get` returns `None`, adds are ignored, queued items are dropped.
@@ -293,15 +323,14 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
             }
             let Some(item) = s.delayed.remove(&(at, seq)) else { break };
             s.delayed_index.remove(&item);
-            self.observer.added();
             if s.dirty.insert(item.clone()) {
+                self.observer.added();
                 s.added_at.insert(item.clone(), now);
                 if !s.processing.contains_key(&item) {
                     s.queue.push_back(item);
                 }
             }
         }
-        self.observer.depth(s.queue.len());
     }
 }
 

@@ -1,56 +1,17 @@
 //! The seam between reconcilers and event recording: reconcilers say *what happened* to *which
-//! object* through [`EventRecorder`]; the [`crate::events`] module turns that into Kubernetes
-//! Events and Flux notification events.
+//! object* through [`EventRecorder`]; [`crate::events::Recorder`] implements it with
+//! Kubernetes Events and Flux notification events, [`LogRecorder`] only logs.
 
 use std::collections::BTreeMap;
 
+pub use crate::events::{EventType, ObjectRef};
 use crate::object::FluxObject;
 
-/// The type of an event, as Flux uses them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    /// Something worth knowing (severity `info`).
-    Normal,
-    /// Something went wrong (severity `error`).
-    Warning,
-    /// Detail for debugging: logged and recorded as Flux does, never sent to notifications.
-    Trace,
-}
-
-/// The object an event is about.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct InvolvedObject {
-    /// `group/version`.
-    pub api_version: String,
-    /// Kind.
-    pub kind: String,
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// UID.
-    pub uid: String,
-    /// resourceVersion when the event was made.
-    pub resource_version: String,
-    /// The object's annotations (`event.toolkit.fluxcd.io/*` ones travel with the event).
-    pub annotations: BTreeMap<String, String>,
-}
-
-impl InvolvedObject {
-    /// The reference to a Flux object.
-    #[must_use]
-    pub fn of<T: FluxObject>(obj: &T) -> Self {
-        let m = obj.meta();
-        Self {
-            api_version: format!("{}/{}", T::GROUP, T::VERSION),
-            kind: T::KIND.to_owned(),
-            namespace: m.namespace.clone().unwrap_or_default(),
-            name: m.name.clone().unwrap_or_default(),
-            uid: m.uid.clone().unwrap_or_default(),
-            resource_version: m.resource_version.clone().unwrap_or_default(),
-            annotations: m.annotations.clone().unwrap_or_default(),
-        }
-    }
+/// The reference to a Flux object (its annotations included, for the
+/// `event.toolkit.fluxcd.io/*` metadata).
+#[must_use]
+pub fn object_ref<T: FluxObject>(obj: &T) -> ObjectRef {
+    ObjectRef::from_meta(format!("{}/{}", T::GROUP, T::VERSION), T::KIND, obj.meta())
 }
 
 /// Records events about Flux objects.
@@ -60,13 +21,27 @@ pub trait EventRecorder: Send + Sync {
     /// `event.toolkit.fluxcd.io/*` annotations, as upstream. Never blocks on I/O.
     fn record(
         &self,
-        object: &InvolvedObject,
+        object: &ObjectRef,
         type_: EventType,
         reason: &str,
         action: &str,
         message: &str,
         metadata: BTreeMap<String, String>,
     );
+}
+
+impl EventRecorder for crate::events::Recorder {
+    fn record(
+        &self,
+        object: &ObjectRef,
+        type_: EventType,
+        reason: &str,
+        action: &str,
+        message: &str,
+        metadata: BTreeMap<String, String>,
+    ) {
+        self.event_with_action(object, type_, reason, action, message, metadata);
+    }
 }
 
 /// A recorder that only logs (tests, and controllers run without a cluster).
@@ -76,7 +51,7 @@ pub struct LogRecorder;
 impl EventRecorder for LogRecorder {
     fn record(
         &self,
-        object: &InvolvedObject,
+        object: &ObjectRef,
         type_: EventType,
         reason: &str,
         _action: &str,

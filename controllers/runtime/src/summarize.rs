@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::conditions::{self, Summary, reasons, types};
 use crate::object::FluxObject;
 use crate::patch::{PatchOptions, SerialPatcher};
-use crate::recorder::{EventRecorder, EventType, InvolvedObject};
+use crate::recorder::{EventRecorder, EventType, object_ref};
 use crate::result::{Decision, ErrorKind, Outcome, ReconcileError, Requeue};
 
 /// The conditions of a kind that make up its `Ready` summary.
@@ -187,7 +187,7 @@ fn report<T: FluxObject>(obj: &T, error: Option<&ReconcileError>, s: &Summarize<
         Some(EventType::Normal) if !e.report.notification => EventType::Trace,
         Some(t) => t,
     };
-    s.recorder.record(&InvolvedObject::of(obj), type_, &e.reason, s.action, &e.message, Default::default());
+    s.recorder.record(&object_ref(obj), type_, &e.reason, s.action, &e.message, Default::default());
 }
 
 #[cfg(test)]

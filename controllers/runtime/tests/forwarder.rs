@@ -22,6 +22,7 @@ fn event(message: &str) -> FluxEvent {
         message: message.to_owned(),
         reason: "NewArtifact".to_owned(),
         metadata: BTreeMap::from([("source.toolkit.fluxcd.io/revision".to_owned(), "main@sha1:abc".to_owned())]),
+        action: String::new(),
         reporting_controller: "source-controller".to_owned(),
         reporting_instance: "host-1".to_owned(),
     }

@@ -20,7 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use eddy_api::source::GitRepository;
-use eddy_artifact::Storage;
+use eddy_artifact::storage::Storage;
 use eddy_controller_runtime::controller::Config;
 use eddy_controller_runtime::recorder::EventRecorder;
 use eddy_controller_runtime::{Clients, Controller, Informer};

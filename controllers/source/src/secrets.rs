@@ -26,7 +26,11 @@ impl SecretError {
 ///
 /// # Errors
 /// [`SecretError`] with the API's message (`secrets "x" not found`, a 403's text, ...).
-pub async fn secret_data(cluster: &kube::Client, namespace: &str, name: &str) -> Result<BTreeMap<String, Vec<u8>>, SecretError> {
+pub async fn secret_data(
+    cluster: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Vec<u8>>, SecretError> {
     let api: Api<Secret> = Api::namespaced(cluster.clone(), namespace);
     match api.get(name).await {
         Ok(secret) => Ok(secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()),

@@ -164,7 +164,8 @@ fn curl(args: &[&str]) -> (u16, String) {
 /// gets from the cluster is swapped for local equivalents, and nothing else:
 /// - `--data-dir` and the TLS files point into a temporary directory (the Secret's `tls.crt` and
 ///   `tls.key` are the test cluster's Eddy serving pair, for `eddy.eddy-system.svc`);
-/// - `--bind-address` is 127.0.0.1 (tests bind loopback only) and `--secure-port` a free port;
+/// - `--bind-address` is 127.0.0.1 (tests bind loopback only) and `--secure-port` a free port,
+///   as is the artifact server's `--storage-addr`;
 /// - `--kubeconfig` holds a token of the same ServiceAccount, standing in for the in-cluster
 ///   credentials a pod would mount.
 ///
@@ -195,6 +196,7 @@ fn deployment_arguments_start_an_aggregated_eddy() {
             "data-dir" => tmp.join("data").to_string_lossy().into_owned(),
             "bind-address" => "127.0.0.1".to_owned(),
             "secure-port" => port.to_string(),
+            "storage-addr" => "127.0.0.1:0".to_owned(),
             "tls-cert-file" | "tls-private-key-file" => {
                 let file = Path::new(value).file_name().expect("a file name");
                 tls.join(file).to_string_lossy().into_owned()

@@ -41,6 +41,10 @@ pub struct FluxEvent {
     pub message: String,
     /// Machine-readable reason, e.g. `NewArtifact`.
     pub reason: String,
+    /// What the controller was doing (`Reconcile`, `ReconcileArtifact`, ...), as fluxcd/pkg's
+    /// `eventv1.Event.Action`; always present in the JSON, possibly empty.
+    #[serde(default)]
+    pub action: String,
     /// The caller's metadata and the object's `event.toolkit.fluxcd.io/*` annotations.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
@@ -84,6 +88,7 @@ mod tests {
                 metadata_key("source.toolkit.fluxcd.io", META_REVISION),
                 "main@sha1:abc".into(),
             )]),
+            action: String::new(),
             reporting_controller: "source-controller".into(),
             reporting_instance: String::new(),
         };

@@ -90,6 +90,21 @@ impl Recorder {
         message: &str,
         metadata: BTreeMap<String, String>,
     ) {
+        self.event_with_action(object, event_type, reason, "", message, metadata);
+    }
+
+    /// [`Recorder::event`] with the Flux event's `action` (`Reconcile`, ...), which
+    /// fluxcd/pkg's recorder takes since the events.k8s.io API; core/v1 Events have no field
+    /// for it, so only the Flux event carries it.
+    pub fn event_with_action(
+        &self,
+        object: &ObjectRef,
+        event_type: EventType,
+        reason: &str,
+        action: &str,
+        message: &str,
+        metadata: BTreeMap<String, String>,
+    ) {
         let mut annotations = metadata;
         for (k, v) in &object.annotations {
             if k.starts_with(EVENT_ANNOTATION_PREFIX) {
@@ -123,6 +138,7 @@ impl Recorder {
             timestamp: Time(Timestamp::from_second(now().as_second()).unwrap_or_else(|_| now())),
             message: message.to_owned(),
             reason: reason.to_owned(),
+            action: action.to_owned(),
             metadata: annotations,
             reporting_controller: self.kube.component().to_owned(),
             reporting_instance: self.instance.to_string(),

@@ -4,7 +4,7 @@
 use eddy_api::source::GitRepository;
 use eddy_controller_runtime::conditions::{self, reasons as meta_reasons};
 use eddy_controller_runtime::recorder::EventType;
-use eddy_controller_runtime::{FluxObject, Outcome, ReconcileError};
+use eddy_controller_runtime::{Outcome, ReconcileError};
 
 use super::conditions::{ARTIFACT_IN_STORAGE, ARTIFACT_OUTDATED, STORAGE_OPERATION_FAILED, actions, reasons};
 use super::content::{artifacts_differ, content_config_changed};
@@ -49,7 +49,8 @@ impl GitRepositoryReconciler {
         };
         match std::fs::metadata(&run.dir) {
             Err(e) => {
-                let msg = format!("failed to stat target artifact path: stat {}: {}", run.dir.display(), go_io_error(&e));
+                let msg =
+                    format!("failed to stat target artifact path: stat {}: {}", run.dir.display(), go_io_error(&e));
                 return fail(run, reasons::STAT_OPERATION_FAILED, msg);
             }
             Ok(m) if !m.is_dir() => {
@@ -58,10 +59,13 @@ impl GitRepositoryReconciler {
             }
             Ok(_) => {}
         }
-        let mut artifact = match self.storage.new_artifact(GitRepository::KIND, ns, name, revision, &format!("{hash}.tar.gz")) {
-            Ok(a) => a,
-            Err(e) => return fail(run, reasons::DIR_CREATION_FAILED, format!("failed to create artifact directory: {e}")),
-        };
+        let mut artifact =
+            match self.storage.new_artifact(GitRepository::KIND, ns, name, revision, &format!("{hash}.tar.gz")) {
+                Ok(a) => a,
+                Err(e) => {
+                    return fail(run, reasons::DIR_CREATION_FAILED, format!("failed to create artifact directory: {e}"));
+                }
+            };
         if let Err(e) = self.storage.mkdir_all(&artifact) {
             return fail(run, reasons::DIR_CREATION_FAILED, format!("failed to create artifact directory: {e}"));
         }
@@ -74,11 +78,12 @@ impl GitRepositoryReconciler {
         };
         let (storage, dir, ignore) = (self.storage.clone(), run.dir.clone(), run.obj.spec.ignore.clone());
         let built = tokio::task::spawn_blocking(move || {
-            let matcher = eddy_artifact::sourceignore::gitrepository_matcher(&dir, ignore.as_deref())
-                .map_err(|e| (reasons::SOURCE_IGNORE_ERROR, format!("failed to load source ignore patterns from repository: {e}")))?;
-            storage
-                .archive(&mut artifact, &dir, Some(&matcher))
-                .map_err(|e| (reasons::ARCHIVE_OPERATION_FAILED, format!("unable to archive artifact to storage: {e}")))?;
+            let matcher = eddy_artifact::sourceignore::gitrepository_matcher(&dir, ignore.as_deref()).map_err(|e| {
+                (reasons::SOURCE_IGNORE_ERROR, format!("failed to load source ignore patterns from repository: {e}"))
+            })?;
+            storage.archive(&mut artifact, &dir, Some(&matcher)).map_err(|e| {
+                (reasons::ARCHIVE_OPERATION_FAILED, format!("unable to archive artifact to storage: {e}"))
+            })?;
             Ok::<_, (&str, String)>(artifact)
         })
         .await;
@@ -89,7 +94,13 @@ impl GitRepositoryReconciler {
                 return (Outcome::Empty, Some(ReconcileError::generic(reasons::SOURCE_IGNORE_ERROR, msg)));
             }
             Ok(Err((reason, msg))) => return fail(run, reason, msg),
-            Err(e) => return fail(run, reasons::ARCHIVE_OPERATION_FAILED, format!("unable to archive artifact to storage: {e}")),
+            Err(e) => {
+                return fail(
+                    run,
+                    reasons::ARCHIVE_OPERATION_FAILED,
+                    format!("unable to archive artifact to storage: {e}"),
+                );
+            }
         };
         let spec = run.obj.spec.clone();
         let status = run.obj.status.get_or_insert_with(Default::default);

@@ -60,7 +60,9 @@ pub(crate) fn content_config_changed(obj: &GitRepository, includes: &[Artifact])
     if requires_verification(obj) {
         return true;
     }
-    if spec.sparse_checkout.as_deref().unwrap_or_default() != status.observed_sparse_checkout.as_deref().unwrap_or_default() {
+    if spec.sparse_checkout.as_deref().unwrap_or_default()
+        != status.observed_sparse_checkout.as_deref().unwrap_or_default()
+    {
         return true;
     }
     let included = status.included_artifacts.as_deref().unwrap_or_default();
@@ -129,7 +131,8 @@ mod tests {
         assert!(requires_verification(&o), "nothing verified yet");
         o.status = Some(GitRepositoryStatus { source_verification_mode: Some("HEAD".into()), ..Default::default() });
         assert!(requires_verification(&o));
-        o.status = Some(GitRepositoryStatus { source_verification_mode: Some("TagAndHEAD".into()), ..Default::default() });
+        o.status =
+            Some(GitRepositoryStatus { source_verification_mode: Some("TagAndHEAD".into()), ..Default::default() });
         assert!(!requires_verification(&o));
         o.spec.verify.as_mut().unwrap().mode = Some("head".into());
         assert_eq!(verification_mode(&o), Some("HEAD"));

@@ -31,11 +31,11 @@ use std::time::Duration;
 
 use eddy_api::meta::Artifact;
 use eddy_api::source::GitRepository;
-use eddy_artifact::Storage;
+use eddy_artifact::storage::Storage;
 use eddy_controller_runtime::conditions::reasons as meta_reasons;
 use eddy_controller_runtime::jitter::Jitter;
 use eddy_controller_runtime::patch::{PatchOptions, SerialPatcher};
-use eddy_controller_runtime::recorder::{EventRecorder, EventType, InvolvedObject};
+use eddy_controller_runtime::recorder::{EventRecorder, EventType, object_ref};
 use eddy_controller_runtime::summarize::{Summarize, progressive_status, summarize_and_patch};
 use eddy_controller_runtime::{Clients, Decision, FluxApi, FluxObject, Outcome, ReconcileError, Reconciler, Store};
 
@@ -94,7 +94,7 @@ impl GitRepositoryReconciler {
             EventType::Warning => tracing::error!(object = %key, reason, "{message}"),
             _ => tracing::info!(object = %key, reason, "{message}"),
         }
-        self.recorder.record(&InvolvedObject::of(obj), type_, reason, action, message, Default::default());
+        self.recorder.record(&object_ref(obj), type_, reason, action, message, Default::default());
     }
 }
 
@@ -173,7 +173,11 @@ impl GitRepositoryReconciler {
             return (Outcome::Empty, Some(ReconcileError::generic(reasons::PATCH_OPERATION_FAILED, e.to_string())));
         }
         let tmp = match tempfile::Builder::new()
-            .prefix(&format!("{}-{}-", obj.metadata.namespace.as_deref().unwrap_or(""), obj.metadata.name.as_deref().unwrap_or("")))
+            .prefix(&format!(
+                "{}-{}-",
+                obj.metadata.namespace.as_deref().unwrap_or(""),
+                obj.metadata.name.as_deref().unwrap_or("")
+            ))
             .tempdir_in(&self.options.work_dir)
         {
             Ok(t) => t,
@@ -182,7 +186,12 @@ impl GitRepositoryReconciler {
                     reasons::DIR_CREATION_FAILED,
                     format!("failed to create temporary working directory: {e}"),
                 );
-                eddy_controller_runtime::conditions::mark_true(obj, conditions::STORAGE_OPERATION_FAILED, &e.reason, e.message.clone());
+                eddy_controller_runtime::conditions::mark_true(
+                    obj,
+                    conditions::STORAGE_OPERATION_FAILED,
+                    &e.reason,
+                    e.message.clone(),
+                );
                 return (Outcome::Empty, Some(e));
             }
         };
@@ -228,7 +237,11 @@ impl GitRepositoryReconciler {
         let Some(artifact) = new.status.as_ref().and_then(|s| s.artifact.as_ref()) else { return };
         let should = match error {
             None => result == Outcome::Success,
-            Some(e) => result == Outcome::Empty && e.kind == eddy_controller_runtime::result::ErrorKind::Generic && e.report.ignore,
+            Some(e) => {
+                result == Outcome::Empty
+                    && e.kind == eddy_controller_runtime::result::ErrorKind::Generic
+                    && e.report.ignore
+            }
         };
         if !should {
             return;
@@ -253,11 +266,12 @@ impl GitRepositoryReconciler {
             return;
         };
         tracing::info!("{message}");
-        self.recorder.record(&InvolvedObject::of(new), EventType::Normal, reason, actions::RECONCILE, &message, metadata);
+        self.recorder.record(&object_ref(new), EventType::Normal, reason, actions::RECONCILE, &message, metadata);
     }
 
     fn reconcile_delete(&self, obj: &mut GitRepository) -> Step {
-        let (ns, name) = (obj.metadata.namespace.clone().unwrap_or_default(), obj.metadata.name.clone().unwrap_or_default());
+        let (ns, name) =
+            (obj.metadata.namespace.clone().unwrap_or_default(), obj.metadata.name.clone().unwrap_or_default());
         match self.storage.remove_all(GitRepository::KIND, &ns, &name) {
             Ok(removed) => {
                 if removed.is_some() {

@@ -12,9 +12,13 @@ use eddy_controller_runtime::recorder::EventType;
 use eddy_controller_runtime::result::Report;
 use eddy_controller_runtime::summarize::progressive_status;
 use eddy_controller_runtime::{FluxObject, ObjectKey, Outcome, ReconcileError};
-use eddy_git::{AuthError, AuthOptions, CheckoutStrategy, CloneOptions, CloneOutcome, ErrorKind, GitError, ProxyOptions};
+use eddy_git::{
+    AuthError, AuthOptions, CheckoutStrategy, CloneOptions, CloneOutcome, ErrorKind, GitError, ProxyOptions,
+};
 
-use super::conditions::{ARTIFACT_IN_STORAGE, ARTIFACT_OUTDATED, FETCH_FAILED, INCLUDE_UNAVAILABLE, SOURCE_VERIFIED, reasons};
+use super::conditions::{
+    ARTIFACT_IN_STORAGE, ARTIFACT_OUTDATED, FETCH_FAILED, INCLUDE_UNAVAILABLE, SOURCE_VERIFIED, reasons,
+};
 use super::content::{artifacts_differ, content_config_changed};
 use super::{GitRepositoryReconciler, Run, Step};
 use crate::secrets::secret_data;
@@ -102,7 +106,12 @@ impl GitRepositoryReconciler {
                     reasons::GIT_OPERATION_SUCCEEDED,
                     format!("no changes since last reconciliation: observed revision '{revision}'"),
                 )
-                .with_report(Report { event: Some(EventType::Normal), log: true, notification: false, ignore: true });
+                .with_report(Report {
+                    event: Some(EventType::Normal),
+                    log: true,
+                    notification: false,
+                    ignore: true,
+                });
                 run.commit = Some(outcome);
                 return (Outcome::Empty, Some(e));
             }
@@ -145,7 +154,12 @@ impl GitRepositoryReconciler {
 
     /// Credentials for the URL from `spec.secretRef` (upstream's `getAuthOpts`, generic
     /// provider).
-    async fn auth_options(&self, obj: &GitRepository, namespace: &str, url: &str) -> Result<AuthOptions, ReconcileError> {
+    async fn auth_options(
+        &self,
+        obj: &GitRepository,
+        namespace: &str,
+        url: &str,
+    ) -> Result<AuthOptions, ReconcileError> {
         let auth_failed = |m: String| ReconcileError::generic(reasons::AUTHENTICATION_FAILED, m);
         let mut data = BTreeMap::new();
         if let Some(r) = &obj.spec.secret_ref {
@@ -243,7 +257,8 @@ impl GitRepositoryReconciler {
             .and_then(|t| eddy_controller_runtime::duration::parse(t).ok())
             .unwrap_or(Duration::from_secs(60));
         if optimized && conditions::is_true(run.obj, ARTIFACT_IN_STORAGE) {
-            opts.last_observed_revision = run.obj.status.as_ref().and_then(|s| s.artifact.as_ref()).map(|a| a.revision.clone());
+            opts.last_observed_revision =
+                run.obj.status.as_ref().and_then(|s| s.artifact.as_ref()).map(|a| a.revision.clone());
         }
         let dir = run.dir.clone();
         // A second clone (after the no-clone check) starts from an empty directory.
@@ -299,7 +314,11 @@ fn validate_sparse_checkout(obj: &GitRepository, dir: &std::path::Path) -> Resul
         let full = eddy_artifact::paths::secure_join(dir, path)
             .map_err(|e| format!("sparse checkout dir '{path}' cannot be resolved: {e}"))?;
         if let Err(e) = std::fs::symlink_metadata(&full) {
-            return Err(format!("sparse checkout dir '{path}' does not exist in repository: lstat {}: {}", full.display(), go_io_error(&e)));
+            return Err(format!(
+                "sparse checkout dir '{path}' does not exist in repository: lstat {}: {}",
+                full.display(),
+                go_io_error(&e)
+            ));
         }
     }
     Ok(())
