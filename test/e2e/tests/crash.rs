@@ -13,13 +13,16 @@ fn eddy_pid(dir: &std::path::Path) -> Option<u32> {
     std::fs::read_to_string(dir.join("pids/eddy.pid")).ok()?.trim().parse().ok()
 }
 
+/// Ready at the current generation, having handled the last reconcile request.
 fn ready_at_revision(o: &Value) -> bool {
     let ready = o["status"]["conditions"]
         .as_array()
         .into_iter()
         .flatten()
         .any(|c| c["type"] == "Ready" && c["status"] == "True");
-    ready && o["status"]["observedGeneration"] == o["metadata"]["generation"]
+    ready
+        && o["status"]["observedGeneration"] == o["metadata"]["generation"]
+        && o["status"]["lastHandledReconcileAt"] == o["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"]
 }
 
 #[test]
