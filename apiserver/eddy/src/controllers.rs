@@ -234,16 +234,15 @@ pub async fn start(
         };
         let config =
             Config { name: "gitrepository".into(), concurrency: flags.concurrent, backoff, observer: observer.clone() };
-        tasks.push(tokio::spawn(eddy_source::run_gitrepositories(
-            clients.clone(),
+        let controller = eddy_source::GitRepositoryController {
+            clients: clients.clone(),
             storage,
             recorder,
             options,
             config,
-            watch_options.clone(),
-            leader.clone(),
-            shutdown(),
-        )));
+            watch: watch_options.clone(),
+        };
+        tasks.push(tokio::spawn(controller.run(leader.clone(), shutdown())));
         tracing::info!(controller = "gitrepository", workers = flags.concurrent, "controller started");
     }
     Ok(Some(Running { stop, tasks }))

@@ -27,6 +27,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing would not help anyone")]
 enum Command {
     /// Serve the Flux API. With no flags: a RocksDB store, a self-signed serving certificate,
     /// an admin bearer token and a ready kubeconfig, all in the data directory (kept across

@@ -7,7 +7,7 @@
 //! - [`gitrepository`]: the reconciler, step by step as upstream's, with Flux's conditions,
 //!   reasons, events and revision strings;
 //! - [`secrets`]: Secrets from the real cluster (credentials, proxies, trusted keys);
-//! - [`run_gitrepositories`]: wires the informer, the work queue and the reconciler.
+//! - [`GitRepositoryController`]: wires the informer, the work queue and the reconciler.
 //!
 //! Git itself is [`eddy_git`]; storage and the artifact server are [`eddy_artifact`]. Flux
 //! objects are read and written through the API ([`eddy_controller_runtime::Clients::flux`]),
@@ -37,26 +37,33 @@ pub struct WatchOptions {
     pub label_selector: Option<String>,
 }
 
-/// Runs the GitRepository controller until `shutdown` resolves: an informer over the Flux API,
-/// `config.concurrency` workers, reconciles gated by `leader`.
-pub async fn run_gitrepositories(
-    clients: Clients,
-    storage: Storage,
-    recorder: Arc<dyn EventRecorder>,
-    options: Options,
-    config: Config,
-    watch_options: WatchOptions,
-    leader: watch::Receiver<bool>,
-    shutdown: impl Future<Output = ()> + Send,
-) {
-    let mut informer: Informer<GitRepository> = Informer::new(
-        clients.flux.clone(),
-        watch_options.namespace.as_deref(),
-        watch_options.label_selector.as_deref(),
-    );
-    let controller = Controller::new(&mut informer, config);
-    let reconciler = Arc::new(GitRepositoryReconciler::new(clients, storage, recorder, informer.store(), options));
-    let informer_task = tokio::spawn(informer.run());
-    controller.run(reconciler, leader, shutdown).await;
-    informer_task.abort();
+/// Everything the GitRepository controller runs with.
+pub struct GitRepositoryController {
+    /// The Flux API and the cluster.
+    pub clients: Clients,
+    /// Where artifacts go.
+    pub storage: Storage,
+    /// Where events go.
+    pub recorder: Arc<dyn EventRecorder>,
+    /// Reconciler settings.
+    pub options: Options,
+    /// Driver settings (workers, backoff, metrics).
+    pub config: Config,
+    /// Which objects.
+    pub watch: WatchOptions,
+}
+
+impl GitRepositoryController {
+    /// Runs until `shutdown` resolves: an informer over the Flux API, `config.concurrency`
+    /// workers, reconciles gated by `leader`.
+    pub async fn run(self, leader: watch::Receiver<bool>, shutdown: impl Future<Output = ()> + Send) {
+        let Self { clients, storage, recorder, options, config, watch } = self;
+        let mut informer: Informer<GitRepository> =
+            Informer::new(clients.flux.clone(), watch.namespace.as_deref(), watch.label_selector.as_deref());
+        let controller = Controller::new(&mut informer, config);
+        let reconciler = Arc::new(GitRepositoryReconciler::new(clients, storage, recorder, informer.store(), options));
+        let informer_task = tokio::spawn(informer.run());
+        controller.run(reconciler, leader, shutdown).await;
+        informer_task.abort();
+    }
 }

@@ -376,3 +376,136 @@ fn suspend_resume_and_delete_remove_artifacts() {
     assert_eq!(String::from_utf8_lossy(&status.stdout), "404", "the artifact is gone with its object");
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
+
+#[test]
+fn includes_submodules_sparse_checkout_and_https_with_a_ca() {
+    let c = cluster();
+    let f = fixture();
+    let tls = HttpGitServer::builder(f.http.root()).tls().start().expect("https server");
+    let ns = c.namespace("git-content");
+    let indent = |s: &str| s.lines().map(|l| format!("    {l}\n")).collect::<String>();
+    apply(
+        c,
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: ca\n  namespace: {ns}\nstringData:\n  ca.crt: |\n{}",
+            indent(tls.ca_pem().expect("ca"))
+        ),
+    );
+    let https = tls.repo_url("repo.git");
+    apply(c, &git_repo(&ns, "https", &https, "  ref:\n    branch: main\n  secretRef:\n    name: ca\n"));
+    apply(c, &git_repo(&ns, "no-ca", &https, "  ref:\n    branch: main\n"));
+    let url = f.http.repo_url("repo.git");
+    apply(c, &git_repo(&ns, "subs", &url, "  ref:\n    branch: main\n  recurseSubmodules: true\n"));
+    apply(c, &git_repo(&ns, "sparse", &url, "  ref:\n    branch: main\n  sparseCheckout:\n  - deploy\n"));
+    // An include of a repository that does not exist yet: IncludeUnavailable, then Ready.
+    let include = "  ref:\n    branch: main\n  include:\n  - repository:\n      name: lib\n    fromPath: deploy\n    toPath: vendor/lib\n";
+    apply(c, &git_repo(&ns, "app", &url, include));
+    let waiting = wait_for(c, &ns, "app", "IncludeUnavailable", |o| {
+        condition(o, "IncludeUnavailable").is_some_and(|s| s.0 == "True")
+    });
+    assert_eq!(condition(&waiting, "IncludeUnavailable").map(|c| c.1), Some("NotFound".into()));
+    apply(c, &git_repo(&ns, "lib", &url, "  ref:\n    tag: v1.0.0\n"));
+    // The include is retried after --requeue-dependency (30 s); a reconcile request is sooner.
+    wait_ready(c, &ns, "lib");
+    let _ = c.kubectl(&[
+        "annotate",
+        "gitrepository",
+        "app",
+        "-n",
+        &ns,
+        "--overwrite",
+        "reconcile.fluxcd.io/requestedAt=now",
+    ]);
+    let app = wait_ready(c, &ns, "app");
+    let entries = artifact_entries(&app);
+    assert!(entries.contains_key("vendor/lib/configmap.yaml"), "{entries:?}");
+    assert_eq!(app["status"]["includedArtifacts"].as_array().map(Vec::len), Some(1), "{}", app["status"]);
+    assert_eq!(app["status"]["observedInclude"][0]["toPath"], "vendor/lib");
+
+    let o = wait_ready(c, &ns, "https");
+    assert!(o["status"]["artifact"]["revision"].as_str().is_some_and(|r| r.starts_with("main@sha1:")));
+    let no_ca = wait_for(c, &ns, "no-ca", "Ready=False", |o| ready_reason(o).0 == "False");
+    assert_eq!(ready_reason(&no_ca).1, "GitOperationFailed", "{}", no_ca["status"]);
+
+    let subs = wait_ready(c, &ns, "subs");
+    assert!(artifact_entries(&subs).contains_key("sub/sub.txt"), "the submodule is checked out");
+    assert_eq!(subs["status"]["observedRecurseSubmodules"], true);
+    let sparse = wait_ready(c, &ns, "sparse");
+    let entries = artifact_entries(&sparse);
+    assert!(entries.contains_key("deploy/configmap.yaml") && !entries.contains_key("README.md"), "{entries:?}");
+    assert_eq!(sparse["status"]["observedSparseCheckout"], serde_json::json!(["deploy"]));
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
+
+#[test]
+fn unchanged_remotes_are_not_fetched_and_a_damaged_artifact_is_rebuilt() {
+    let c = cluster();
+    let f = fixture();
+    let ns = c.namespace("git-steady");
+    apply(c, &git_repo(&ns, "steady", &f.http.repo_url("repo.git"), "  ref:\n    branch: main\n"));
+    let o = wait_ready(c, &ns, "steady");
+    let digest = o["status"]["artifact"]["digest"].clone();
+
+    // A reconcile request with nothing new: an ls-remote, no fetch, no new artifact.
+    f.http.reset_counts();
+    let _ = c.kubectl(&[
+        "annotate",
+        "gitrepository",
+        "steady",
+        "-n",
+        &ns,
+        "--overwrite",
+        "reconcile.fluxcd.io/requestedAt=a",
+    ]);
+    let o = wait_for(c, &ns, "steady", "the request handled", |o| o["status"]["lastHandledReconcileAt"] == "a");
+    assert_eq!(f.http.counts().fetches, 0, "{:?}", f.http.counts());
+    assert!(f.http.counts().ls_refs + f.http.counts().upload_pack_info_refs > 0, "the remote was asked");
+    assert_eq!(o["status"]["artifact"]["digest"], digest);
+    assert_eq!(ready_reason(&o).0, "True");
+
+    // Damage the stored file: the next reconcile notices, warns and rebuilds it.
+    let path = o["status"]["artifact"]["path"].as_str().expect("path");
+    let file = c.dir.join("eddy-data/artifacts").join(path);
+    std::fs::write(&file, b"not the artifact").expect("damage the artifact");
+    let _ = c.kubectl(&[
+        "annotate",
+        "gitrepository",
+        "steady",
+        "-n",
+        &ns,
+        "--overwrite",
+        "reconcile.fluxcd.io/requestedAt=b",
+    ]);
+    let o = wait_for(c, &ns, "steady", "the request handled", |o| o["status"]["lastHandledReconcileAt"] == "b");
+    assert_eq!(ready_reason(&o).0, "True");
+    assert!(f.http.counts().fetches > 0, "the artifact had to be rebuilt from a clone");
+    let _ = artifact_entries(&o); // the served file matches the new digest
+    let warned = eventually(Duration::from_secs(20), || {
+        let e = c.kubectl(&["get", "events", "-n", &ns, "-o", "json"]).ok("events");
+        e.contains("ArtifactVerificationFailed").then_some(e)
+    });
+    assert!(warned.is_some(), "no ArtifactVerificationFailed event");
+
+    // The controllers' metrics are on Eddy's /metrics (client certificate of the cluster admin).
+    let pki = c.dir.join("pki");
+    let metrics = Command::new("curl")
+        .args(["-sSf", "--max-time", "10", "--cacert"])
+        .arg(pki.join("eddy-ca.crt"))
+        .arg("--cert")
+        .arg(pki.join("admin.crt"))
+        .arg("--key")
+        .arg(pki.join("admin.key"))
+        .arg(format!("https://127.0.0.1:{}/metrics", c.eddy_port))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&metrics.stdout);
+    assert!(metrics.status.success(), "{}", String::from_utf8_lossy(&metrics.stderr));
+    for series in [
+        format!("gotk_reconcile_duration_seconds_count{{kind=\"GitRepository\",name=\"steady\",namespace=\"{ns}\"}}"),
+        "controller_runtime_reconcile_total{controller=\"gitrepository\",result=\"requeue_after\"}".to_owned(),
+        "workqueue_adds_total{controller=\"gitrepository\",name=\"gitrepository\"}".to_owned(),
+    ] {
+        assert!(text.contains(&series), "{series} missing from /metrics");
+    }
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}

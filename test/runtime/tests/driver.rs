@@ -36,9 +36,13 @@ fn config(concurrency: usize) -> Config {
 }
 
 async fn create(api: &FluxApi<GitRepository>, name: &str) {
+    create_labeled(api, name, json!({})).await;
+}
+
+async fn create_labeled(api: &FluxApi<GitRepository>, name: &str, labels: serde_json::Value) {
     let o = json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": {"name": name, "namespace": "default"},
+        "metadata": {"name": name, "namespace": "default", "labels": labels},
         "spec": {"interval": "10m", "url": format!("https://example.com/{name}")},
     });
     let o: kube::api::DynamicObject = serde_json::from_value(o).expect("object");
@@ -122,9 +126,13 @@ impl Running {
 }
 
 fn start(concurrency: usize, sleep: Duration, fail: bool, leading: bool) -> Running {
+    start_sharded(concurrency, sleep, fail, leading, None)
+}
+
+fn start_sharded(concurrency: usize, sleep: Duration, fail: bool, leading: bool, selector: Option<&str>) -> Running {
     let client = client();
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let mut informer: Informer<GitRepository> = Informer::new(client.clone(), None, None);
+    let mut informer: Informer<GitRepository> = Informer::new(client.clone(), None, selector);
     let controller = Controller::new(&mut informer, config(concurrency));
     let reconciler = Arc::new(Recorder { client: client.clone(), seen: Arc::clone(&seen), sleep, fail });
     let (leader, leader_rx) = watch::channel(leading);
@@ -187,12 +195,13 @@ async fn an_object_is_never_reconciled_twice_at_once() {
     }
     r.wait_calls("busy", 2).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    let s = r.seen.lock();
-    assert_eq!(s.max_parallel_same_key, 1, "one object reconciled twice at once");
+    let (max_parallel, n) = {
+        let s = r.seen.lock();
+        (s.max_parallel_same_key, s.calls.len())
+    };
+    assert_eq!(max_parallel, 1, "one object reconciled twice at once");
     // Ten quick changes collapse into a few reconciles, not ten.
-    let n = s.calls.len();
     assert!((2..=6).contains(&n), "{n} reconciles for 11 changes");
-    drop(s);
     r.stop().await;
 }
 
@@ -306,5 +315,25 @@ async fn a_source_change_enqueues_its_dependents_through_an_index() {
     tokio::time::timeout(Duration::from_secs(10), run).await.expect("stops").expect("join");
     for t in tasks {
         t.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shard_reconciles_only_the_objects_its_selector_matches() {
+    // Flux's sharding: shard controllers select `sharding.fluxcd.io/key=<shard>`, the main one
+    // everything without the key.
+    for (selector, expected) in
+        [("sharding.fluxcd.io/key=shard1", "in-shard1"), ("!sharding.fluxcd.io/key", "unsharded")]
+    {
+        let r = start_sharded(2, Duration::ZERO, false, true, Some(selector));
+        create(&r.api, "unsharded").await;
+        for (name, shard) in [("in-shard1", "shard1"), ("in-shard2", "shard2")] {
+            create_labeled(&r.api, name, json!({"sharding.fluxcd.io/key": shard})).await;
+        }
+        r.wait_calls(expected, 1).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let names: Vec<String> = r.seen.lock().calls.iter().map(|(k, _)| k.name.clone()).collect();
+        assert!(names.iter().all(|n| n == expected), "{selector}: {names:?}");
+        r.stop().await;
     }
 }
