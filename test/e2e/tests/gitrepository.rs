@@ -118,6 +118,12 @@ fn every_reference_type_reaches_ready_with_fluxs_revision() {
     for (name, r, _) in &cases {
         apply(c, &git_repo(&ns, name, &url, r));
     }
+    // A v1beta2 object is reconciled through conversion like any other.
+    let v1beta2 = git_repo(&ns, "beta", &url, "  ref:\n    branch: dev\n").replace("/v1\n", "/v1beta2\n");
+    assert!(v1beta2.contains("source.toolkit.fluxcd.io/v1beta2"));
+    apply(c, &v1beta2);
+    // No ref at all means the branch `master`, which this repository does not have.
+    apply(c, &git_repo(&ns, "no-ref", &url, ""));
     for (name, _, revision) in &cases {
         let o = wait_ready(c, &ns, name);
         assert_eq!(o["status"]["artifact"]["revision"].as_str(), Some(revision.as_str()), "{name}");
@@ -130,6 +136,13 @@ fn every_reference_type_reaches_ready_with_fluxs_revision() {
         let commit = revision.rsplit(':').next().unwrap_or_default();
         assert_eq!(path, format!("gitrepository/{ns}/{name}/{commit}.tar.gz"));
     }
+    let beta = wait_ready(c, &ns, "beta");
+    assert_eq!(beta["status"]["artifact"]["revision"], format!("dev@sha1:{dev}"));
+    let no_ref = wait_for(c, &ns, "no-ref", "Ready=False", |o| ready_reason(o).0 == "False");
+    let (_, reason, msg) = condition(&no_ref, "FetchFailed").expect("FetchFailed");
+    assert_eq!(reason, "GitOperationFailed");
+    assert!(msg.contains("refs/heads/master"), "{msg}");
+
     // The artifact of the tag: digest and size as advertised, Flux's tarball layout (the
     // default ignore rules and the repository's .sourceignore applied).
     let entries = artifact_entries(&get(c, &ns, "tag"));
