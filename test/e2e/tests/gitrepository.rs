@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use eddy_e2e::{Cluster, cluster, eventually, json};
-use eddy_test_git::{HttpGitServer, RepoBuilder, SshGitServer, SshKeyPair, SshKeyType, StandardRepository};
+use eddy_test_git::{HttpGitServer, HttpProxy, RepoBuilder, SshGitServer, SshKeyPair, SshKeyType, StandardRepository};
 use serde_json::Value;
 
 const READY_WAIT: Duration = Duration::from_secs(90);
@@ -519,6 +519,53 @@ fn unchanged_remotes_are_not_fetched_and_a_damaged_artifact_is_rebuilt() {
         "workqueue_adds_total{controller=\"gitrepository\",name=\"gitrepository\"}".to_owned(),
     ] {
         assert!(text.contains(&series), "{series} missing from /metrics");
+    }
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
+
+#[test]
+fn proxy_secret_ref_routes_git_through_an_authenticating_proxy() {
+    let c = cluster();
+    let f = fixture();
+    let proxy = HttpProxy::with_basic_auth("proxy-user", "pr0xy-pa55word").expect("proxy");
+    let ns = c.namespace("git-proxy");
+    let url = f.http.repo_url("repo.git");
+    let secret = |name: &str, password: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {ns}\nstringData:\n  \
+             address: {}\n  username: proxy-user\n  password: {password}\n",
+            proxy.url()
+        )
+    };
+    apply(c, &secret("proxy", "pr0xy-pa55word"));
+    apply(c, &secret("proxy-wrong", "n0t-the-pa55word"));
+    let with_proxy = |name: &str| format!("  ref:\n    branch: main\n  proxySecretRef:\n    name: {name}\n");
+    apply(c, &git_repo(&ns, "proxied", &url, &with_proxy("proxy")));
+    apply(c, &git_repo(&ns, "wrong", &url, &with_proxy("proxy-wrong")));
+    apply(c, &git_repo(&ns, "missing", &url, &with_proxy("nope")));
+
+    let o = wait_ready(c, &ns, "proxied");
+    let main = f.repo.branch("main").expect("main").commit.clone();
+    assert_eq!(o["status"]["artifact"]["revision"], format!("main@sha1:{main}"));
+    assert!(proxy.counts().proxied() > 0, "nothing went through the proxy: {:?}", proxy.counts());
+    assert!(proxy.targets().iter().all(|t| t.contains("127.0.0.1")), "{:?}", proxy.targets());
+
+    let wrong = wait_for(c, &ns, "wrong", "Ready=False", |o| ready_reason(o).0 == "False");
+    assert!(proxy.counts().rejected_auth > 0, "{:?}", proxy.counts());
+    assert!(wrong["status"]["artifact"].is_null(), "{}", wrong["status"]);
+    let missing = wait_for(c, &ns, "missing", "Ready=False", |o| ready_reason(o).0 == "False");
+    let (_, reason, msg) = condition(&missing, "Ready").expect("Ready");
+    assert_eq!(reason, "AuthenticationFailed");
+    assert!(msg.contains(&format!("failed to get secret '{ns}/nope'")), "{msg}");
+
+    let everything = format!(
+        "{}{}{}",
+        c.kubectl(&["get", "gitrepositories", "-n", &ns, "-o", "yaml"]).ok("get"),
+        c.kubectl(&["get", "events", "-n", &ns, "-o", "yaml"]).ok("events"),
+        std::fs::read_to_string(c.dir.join("logs/eddy.log")).unwrap_or_default()
+    );
+    for secret in ["pr0xy-pa55word", "n0t-the-pa55word"] {
+        assert!(!everything.contains(secret), "{secret} leaked");
     }
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
