@@ -203,4 +203,4 @@ for name in source-controller kustomize-controller; do
   (cd "$work/$name" && GOFLAGS=-mod=mod nice -n 10 go build -trimpath -o "$out/$name" .)
 done
 chmod 644 "$out"/crds/*.yaml
-log "built; provenance in $out/PROVENANCE"
+log "built (PROVENANCE next to the binaries says how)"
