@@ -50,6 +50,8 @@ pub trait ControllerObserver: Send + Sync {
     }
     /// One reconcile finished.
     fn reconciled(&self, _controller: &str, _kind: &str, _key: &ObjectKey, _took: Duration, _decision: &Decision) {}
+    /// The object's `spec.suspend`, whenever it is seen.
+    fn suspended(&self, _kind: &str, _key: &ObjectKey, _suspended: bool) {}
     /// The object is gone: drop its series.
     fn deleted(&self, _kind: &str, _key: &ObjectKey) {}
 }
@@ -93,6 +95,14 @@ impl ControllerObserver for MetricsObserver {
         };
         self.controller(controller).reconciled(outcome, took);
         self.metrics.record_duration(kind, &key.namespace, &key.name, took);
+        // Deprecated upstream (kube-state-metrics' gotk_resource_info replaces them) but still
+        // read by Flux's older Grafana dashboards.
+        if let Some(conditions) = &decision.conditions {
+            self.metrics.record_conditions(kind, &key.namespace, &key.name, conditions);
+        }
+    }
+    fn suspended(&self, kind: &str, key: &ObjectKey, suspended: bool) {
+        self.metrics.record_suspend(kind, &key.namespace, &key.name, suspended);
     }
     fn deleted(&self, kind: &str, key: &ObjectKey) {
         self.metrics.delete_object(kind, &key.namespace, &key.name);
@@ -186,8 +196,9 @@ impl<T: FluxObject> Controller<T> {
             let (queue, observer) = (queue.clone(), Arc::clone(&config.observer));
             tokio::spawn(async move {
                 while let Some(change) = own.recv().await {
-                    if change.new.is_none() {
-                        observer.deleted(T::KIND, &change.key());
+                    match &change.new {
+                        Some(new) => observer.suspended(T::KIND, &new.key(), new.suspended()),
+                        None => observer.deleted(T::KIND, &change.key()),
                     }
                     if should_enqueue(&change) {
                         queue.add(change.key());

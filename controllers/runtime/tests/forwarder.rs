@@ -72,6 +72,7 @@ async fn posts_the_flux_event_as_json() {
             "timestamp": "2025-10-09T08:53:20Z",
             "message": "stored artifact for commit 'x'",
             "reason": "NewArtifact",
+            "action": "",
             "metadata": {"source.toolkit.fluxcd.io/revision": "main@sha1:abc"},
             "reportingController": "source-controller",
             "reportingInstance": "host-1"

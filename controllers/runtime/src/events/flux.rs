@@ -101,6 +101,7 @@ mod tests {
                 "timestamp": "2023-11-14T22:13:20Z",
                 "message": "stored artifact",
                 "reason": "NewArtifact",
+                "action": "",
                 "metadata": {"source.toolkit.fluxcd.io/revision": "main@sha1:abc"},
                 "reportingController": "source-controller"
             })

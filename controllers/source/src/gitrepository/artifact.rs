@@ -63,7 +63,11 @@ impl GitRepositoryReconciler {
             match self.storage.new_artifact(GitRepository::KIND, ns, name, revision, &format!("{hash}.tar.gz")) {
                 Ok(a) => a,
                 Err(e) => {
-                    return fail(run, reasons::DIR_CREATION_FAILED, format!("failed to create artifact directory: {e}"));
+                    return fail(
+                        run,
+                        reasons::DIR_CREATION_FAILED,
+                        format!("failed to create artifact directory: {e}"),
+                    );
                 }
             };
         if let Err(e) = self.storage.mkdir_all(&artifact) {
