@@ -6,7 +6,9 @@
 #   OUT/source-controller  OUT/kustomize-controller   CGO_ENABLED=0 go build -trimpath, as their Dockerfiles
 #   OUT/crds/*.yaml                                   the CRDs shipped in the two modules (config/crd/bases)
 #   OUT/PROVENANCE                                    how every module the proxy refuses was obtained, and
-#                                                     whether it is byte-identical to what upstream built with
+#                                                     whether it is byte-identical to what upstream built with;
+#                                                     the binaries' sha256 (the build is reproducible: the same
+#                                                     inputs give the same bytes on any machine)
 #
 # The proxy serves both controller modules but refuses (403) the zips of some of their
 # dependencies. Each is replaced in a copy of the controller's go.mod:
@@ -157,6 +159,8 @@ from_git "$go_digest_git" "$go_digest_commit" blake3 github.com/opencontainers/g
 record github.com/opencontainers/go-digest/blake3 "$blake3_version" "$mods/blake3" \
   "opencontainers/go-digest@${go_digest_commit:0:12}:blake3"
 
+cp -r "$here/stubs" "$mods/stubs"
+
 # pkg/acr as a module that provides no package, so the import resolves to acr-helper v0.4.0's own copy.
 mkdir -p "$mods/acr-empty"
 cp "$(served_gomod github.com/mozillazg/docker-credential-acr-helper/pkg/acr@v0.2.2)" "$mods/acr-empty/go.mod"
@@ -174,14 +178,14 @@ replaces() { # NAME -> the replace block for that controller
 
 // Added by Eddy's hack/flux-controllers/build.sh: modules the Go module proxy does not serve.
 replace (
-	$pkg/lockedfile => $mods/lockedfile
-	$pkg/masktoken => $mods/masktoken
-	$pkg/http/transport => $mods/http/transport
-	$pkg/http/fetch => $mods/http/fetch
-	$pkg/artifact => $mods/artifact
-	$pkg/spiffe => $here/stubs/spiffe
-	$pkg/apis/crypto => $here/stubs/apis-crypto
-	github.com/opencontainers/go-digest/blake3 => $mods/blake3
+	$pkg/lockedfile => ../mods/lockedfile
+	$pkg/masktoken => ../mods/masktoken
+	$pkg/http/transport => ../mods/http/transport
+	$pkg/http/fetch => ../mods/http/fetch
+	$pkg/artifact => ../mods/artifact
+	$pkg/spiffe => ../mods/stubs/spiffe
+	$pkg/apis/crypto => ../mods/stubs/apis-crypto
+	github.com/opencontainers/go-digest/blake3 => ../mods/blake3
 )
 EOF
   if [ "$1" = source-controller ]; then
@@ -191,16 +195,19 @@ replace (
 	github.com/sigstore/cosign/v3 => github.com/sigstore/cosign/v3 v3.1.3
 	github.com/google/go-containerregistry/pkg/authn/k8schain => github.com/google/go-containerregistry/pkg/authn/k8schain v0.0.0-20260205022027-93aa2732266a
 	github.com/mozillazg/docker-credential-acr-helper => github.com/mozillazg/docker-credential-acr-helper v0.4.0
-	github.com/mozillazg/docker-credential-acr-helper/pkg/acr => $mods/acr-empty
+	github.com/mozillazg/docker-credential-acr-helper/pkg/acr => ../mods/acr-empty
 )
 EOF
   fi
 }
 
+# Relative replace paths (the build info records them as written), so that a build is
+# byte-for-byte reproducible wherever it runs.
 for name in source-controller kustomize-controller; do
   replaces "$name" >>"$work/$name/go.mod"
   log "building $name (nice -n 10)"
   (cd "$work/$name" && GOFLAGS=-mod=mod nice -n 10 go build -trimpath -o "$out/$name" .)
 done
 chmod 644 "$out"/crds/*.yaml
+(cd "$out" && sha256sum source-controller kustomize-controller) >>"$provenance"
 log "built (PROVENANCE next to the binaries says how)"
