@@ -5,6 +5,10 @@
 //! - `side-by-side`: issue 5's comparison of the upstream CRDs on kube-apiserver + etcd, Eddy
 //!   behind the same kube-apiserver and Eddy direct.
 //! - `ssa`: issue 6's server-side apply benchmark.
+//! - `git-repositories`: issue 17's GitRepository benchmark, Flux's source-controller and Eddy
+//!   side by side (`gitrepo`).
+//! - `flux-smoke`: a GitRepository reaches Ready on a cluster and its artifact checks out (the
+//!   reference cluster's smoke test, `smoke`).
 //!
 //! Every request is a raw HTTP request through `kube::Client` with a prebuilt JSON body; every
 //! list is read to its last byte and checked for the exact set of objects.
@@ -12,7 +16,9 @@
 mod api;
 mod conn;
 mod crd;
+mod gitrepo;
 mod side;
+mod smoke;
 mod ssa;
 mod workload;
 
@@ -104,6 +110,55 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value = "bench-ssa")]
         namespace: String,
+    },
+    /// Issue 17: GitRepositories on Flux's cluster (source-controller) and on Eddy's, one after the other.
+    GitRepositories {
+        /// Admin kubeconfig of the Flux cluster (`hack/cluster up --flux`).
+        #[arg(long, requires = "flux_cluster_dir")]
+        flux_kubeconfig: Option<PathBuf>,
+        /// Its state directory (pid files of source-controller, kustomize-controller, kube-apiserver, etcd).
+        #[arg(long)]
+        flux_cluster_dir: Option<PathBuf>,
+        /// Admin kubeconfig of Eddy's cluster (`hack/cluster up --eddy`; through kube-apiserver).
+        #[arg(long, requires = "eddy_cluster_dir")]
+        eddy_kubeconfig: Option<PathBuf>,
+        /// Its state directory (pid files of eddy, kube-apiserver, etcd).
+        #[arg(long)]
+        eddy_cluster_dir: Option<PathBuf>,
+        /// Which side runs first.
+        #[arg(long, value_delimiter = ',', default_value = "flux,eddy")]
+        order: Vec<String>,
+        #[arg(long, default_value_t = 1_000)]
+        objects: usize,
+        #[arg(long, default_value_t = 10)]
+        repos: usize,
+        #[arg(long, default_value = "1m")]
+        interval: String,
+        /// Length of the steady-state phase.
+        #[arg(long, default_value_t = 300)]
+        steady_seconds: u64,
+        #[arg(long, default_value = "bench-git")]
+        namespace: String,
+        /// Concurrent creates (and annotations).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Bound of every wait for all objects to be Ready.
+        #[arg(long, default_value_t = 1_200)]
+        ready_timeout_seconds: u64,
+        /// Skip the push + requestedAt phase.
+        #[arg(long)]
+        no_requested_at: bool,
+    },
+    /// A GitRepository from a local git server reaches Ready on a cluster; its artifact checks out.
+    FluxSmoke {
+        /// Admin kubeconfig of the cluster (the Flux one: `hack/cluster up --flux`).
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        #[arg(long, default_value = "flux-smoke")]
+        namespace: String,
+        /// Bound of each wait.
+        #[arg(long, default_value_t = 180)]
+        timeout_seconds: u64,
     },
 }
 
@@ -240,8 +295,85 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
             drop(spawned);
             println!("{out}");
         }
+        Command::GitRepositories {
+            flux_kubeconfig,
+            flux_cluster_dir,
+            eddy_kubeconfig,
+            eddy_cluster_dir,
+            order,
+            objects,
+            repos,
+            interval,
+            steady_seconds,
+            namespace,
+            concurrency,
+            ready_timeout_seconds,
+            no_requested_at,
+        } => {
+            let mut sides = Vec::new();
+            for name in &order {
+                let side = match name.as_str() {
+                    "flux" => flux_kubeconfig
+                        .as_ref()
+                        .zip(flux_cluster_dir.as_ref())
+                        .map(|(k, d)| side_of("Flux", k, d, &["source-controller", "kustomize-controller"])),
+                    "eddy" => eddy_kubeconfig
+                        .as_ref()
+                        .zip(eddy_cluster_dir.as_ref())
+                        .map(|(k, d)| side_of("Eddy", k, d, &["eddy"])),
+                    other => bail!("unknown side {other:?} (flux, eddy)"),
+                };
+                if let Some(side) = side {
+                    sides.push(side?);
+                }
+            }
+            if sides.is_empty() {
+                bail!("give --flux-kubeconfig/--flux-cluster-dir, --eddy-kubeconfig/--eddy-cluster-dir, or both");
+            }
+            let config = gitrepo::Config {
+                sides,
+                objects,
+                repos,
+                interval,
+                steady: std::time::Duration::from_secs(steady_seconds),
+                namespace,
+                concurrency,
+                ready_timeout: std::time::Duration::from_secs(ready_timeout_seconds),
+                requested_at: !no_requested_at,
+            };
+            println!("{}", gitrepo::run(&config).await?);
+        }
+        Command::FluxSmoke { kubeconfig, namespace, timeout_seconds } => {
+            let summary = smoke::run(&kubeconfig, &namespace, std::time::Duration::from_secs(timeout_seconds)).await?;
+            println!("{summary}");
+        }
     }
     Ok(())
+}
+
+/// A benchmark side from a `hack/cluster` state directory: `measured` processes, and the
+/// cluster's kube-apiserver and etcd for context.
+fn side_of(
+    name: &str,
+    kubeconfig: &std::path::Path,
+    dir: &std::path::Path,
+    measured: &[&str],
+) -> anyhow::Result<gitrepo::Side> {
+    let pids = |names: &[&str]| -> anyhow::Result<gitrepo::Procs> {
+        let mut v = Vec::new();
+        for n in names {
+            let pid = conn::read_pid(&dir.join("pids").join(format!("{n}.pid")))
+                .with_context(|| format!("{name}: is {n} running in {}?", dir.display()))?;
+            v.push(((*n).to_owned(), pid));
+        }
+        Ok(gitrepo::Procs(v))
+    };
+    Ok(gitrepo::Side {
+        name: name.to_owned(),
+        kubeconfig: kubeconfig.to_owned(),
+        procs: pids(measured)?,
+        context: pids(&["kube-apiserver", "etcd"])?,
+    })
 }
 
 /// Runs issue 4's workload and returns the Markdown report.
