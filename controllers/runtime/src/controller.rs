@@ -12,7 +12,8 @@
 //! - **Decisions.** An error retries with the item's backoff; `After(d)` forgets the failures
 //!   and requeues after `d`; `WithBackoff` requeues with backoff; `Never` forgets.
 //! - **Leadership.** Workers take items only while the leadership signal is `true`; the cache
-//!   and queue stay warm meanwhile, so a new leader starts at once.
+//!   and queue stay warm meanwhile, so a new leader starts at once. A signal whose sender is
+//!   gone keeps its last value for good (`watch::channel(true).1` leads forever).
 //! - **Observability.** A `tracing` span per reconcile (`controller`, `object`), and every
 //!   reconcile, decision and queue movement reported to the [`ControllerObserver`].
 
@@ -255,6 +256,14 @@ pub fn should_enqueue<T: FluxObject>(change: &Change<T>) -> bool {
     }
 }
 
+/// Resolves when the leadership signal turns `false`; never, once its sender is gone while
+/// leading (a closed channel does not change again, and polling it would spin).
+async fn leadership_lost(leader: &mut watch::Receiver<bool>) {
+    if leader.wait_for(|l| !*l).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 struct Worker<T, R> {
     config: Config,
     store: Store<T>,
@@ -271,7 +280,7 @@ impl<T: FluxObject, R: Reconciler<T>> Worker<T, R> {
             }
             let key = tokio::select! {
                 k = self.queue.get() => match k { Some(k) => k, None => return },
-                _ = self.leader.wait_for(|l| !*l) => continue,
+                () = leadership_lost(&mut self.leader) => continue,
             };
             let Some(obj) = self.store.get(&key) else {
                 // Deleted: nothing to reconcile (the finalizer already ran, or there was none).
@@ -300,5 +309,29 @@ impl<T: FluxObject, R: Reconciler<T>> Worker<T, R> {
             }
             self.queue.done(&key);
         }
+    }
+}
+
+#[cfg(test)]
+mod leadership_tests {
+    use std::time::Duration;
+
+    use tokio::sync::watch;
+
+    use super::leadership_lost;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_signal_that_leads_never_reports_a_loss() {
+        let mut rx = watch::channel(true).1;
+        let lost = tokio::time::timeout(Duration::from_secs(3600), leadership_lost(&mut rx)).await;
+        assert!(lost.is_err(), "a dropped sender while leading must not look like a lost leadership");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_loss_is_reported() {
+        let (tx, mut rx) = watch::channel(true);
+        let waiter = tokio::spawn(async move { leadership_lost(&mut rx).await });
+        tx.send(false).unwrap();
+        tokio::time::timeout(Duration::from_secs(1), waiter).await.expect("loss reported").unwrap();
     }
 }
