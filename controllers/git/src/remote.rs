@@ -90,11 +90,7 @@ pub fn ls_remote_with(
 /// Lists the references of the target's remote: all of them, or only `only` (a full reference
 /// name, which the server then filters for, saving the transfer of every other reference).
 pub(crate) fn list_refs(target: &Target<'_>, only: Option<&str>) -> Result<Vec<RemoteRef>, GitError> {
-    let tmp = tempfile::Builder::new()
-        .prefix("eddy-ls-remote-")
-        .tempdir()
-        .map_err(|e| GitError::local("unable to create a temporary directory", e))?;
-    let repo = init_repository(tmp.path(), true)?;
+    let repo = scratch_repository()?;
     let specs = match only {
         Some(name) => vec![format!("+{name}:{name}")],
         None => vec!["+refs/*:refs/*".to_owned(), "+HEAD:refs/remotes/origin/HEAD".to_owned()],
@@ -130,6 +126,30 @@ pub fn resolve_remote_ref(refs: &[RemoteRef], reference: &str) -> Option<String>
         return None;
     }
     Some(format!("{reference}@{}", crate::revision::digest(hash)))
+}
+
+/// The repository a listing runs in: it only lends its (isolated) configuration to the remote,
+/// and a listing reads and writes nothing in it. So one is made per process, opened, and its
+/// directory removed at once, instead of initialising a repository — a couple of dozen files
+/// created and deleted — on every listing, which made the no-change reconcile cost more in the
+/// file system than everything else together.
+fn scratch_repository() -> Result<gix::Repository, GitError> {
+    static SCRATCH: std::sync::OnceLock<gix::ThreadSafeRepository> = std::sync::OnceLock::new();
+    if let Some(repo) = SCRATCH.get() {
+        return Ok(repo.to_thread_local());
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("eddy-ls-remote-")
+        .tempdir()
+        .map_err(|e| GitError::local("unable to create a temporary directory", e))?;
+    let mut repo = init_repository(tmp.path(), true)?;
+    // Protocol version 1, as go-git (Flux) speaks: over HTTP the reference advertisement is
+    // the answer to the first request, where version 2 needs a second (`ls-refs`).
+    repo.config_snapshot_mut()
+        .set_value(&gix::config::tree::Protocol::VERSION, "1")
+        .map_err(|e| GitError::local("unable to configure the repository for listing references", e))?;
+    // A failure is not kept: the next listing tries again.
+    Ok(SCRATCH.get_or_init(|| repo.into_sync()).to_thread_local())
 }
 
 /// Creates a repository whose configuration ignores the user's and the system's (no credential

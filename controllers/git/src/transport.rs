@@ -238,6 +238,19 @@ fn native_roots() -> &'static [CertificateDer<'static>] {
 /// The TLS client configuration: system roots plus the Secret's CA (as go-git appends the CA
 /// bundle to the system pool), and the client certificate if any.
 fn tls_config(auth: &AuthOptions) -> Result<rustls::ClientConfig, GitError> {
+    if auth.ca.is_empty() && (auth.client_cert.is_empty() || auth.client_key.is_empty()) {
+        // The common case, built once: a configuration parses every system root.
+        static DEFAULT: OnceLock<rustls::ClientConfig> = OnceLock::new();
+        if let Some(config) = DEFAULT.get() {
+            return Ok(config.clone());
+        }
+        let config = build_tls_config(auth)?;
+        return Ok(DEFAULT.get_or_init(|| config).clone());
+    }
+    build_tls_config(auth)
+}
+
+fn build_tls_config(auth: &AuthOptions) -> Result<rustls::ClientConfig, GitError> {
     let invalid = |m: String| GitError::Auth(AuthError::InvalidTls(m));
     let mut roots = rustls::RootCertStore::empty();
     let _ = roots.add_parsable_certificates(native_roots().iter().cloned());
