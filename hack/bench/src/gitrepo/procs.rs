@@ -163,7 +163,9 @@ mod tests {
         let me = &phase.per_process["me"];
         assert!(me.cpu_seconds >= 0.2, "{me:?}");
         assert!(me.rss_max_mib > 0.0 && me.hwm_mib >= me.rss_max_mib, "{me:?}");
-        assert!(phase.seconds >= 0.2);
+        // Not `>= 0.2`: the test binary's other threads charge this process too, so 0.2 CPU
+        // seconds can pass in less wall time (and tests do not assert on wall time).
+        assert!(phase.seconds > 0.0, "{phase:?}");
         assert!((phase.total().cpu_seconds - me.cpu_seconds).abs() < 1e-9);
     }
 }
