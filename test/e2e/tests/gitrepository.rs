@@ -84,6 +84,19 @@ fn artifact_entries(o: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// None of `secrets` appears in the namespace's GitRepositories, its events or Eddy's log.
+fn assert_not_leaked(c: &Cluster, ns: &str, secrets: &[&str]) {
+    let everything = format!(
+        "{}{}{}",
+        c.kubectl(&["get", "gitrepositories", "-n", ns, "-o", "yaml"]).ok("get"),
+        c.kubectl(&["get", "events", "-n", ns, "-o", "yaml"]).ok("events"),
+        std::fs::read_to_string(c.dir.join("logs/eddy.log")).unwrap_or_default()
+    );
+    for secret in secrets {
+        assert!(!everything.contains(secret), "{secret} leaked");
+    }
+}
+
 struct Fixture {
     _root: tempfile::TempDir,
     repo: StandardRepository,
@@ -264,15 +277,7 @@ fn credentials_failures_and_stalls_are_reported_without_leaking_secrets() {
     assert!(during <= 6, "{during} refused requests in 3 s: no backoff");
 
     // No password in status, events or Eddy's log.
-    let everything = format!(
-        "{}{}{}",
-        c.kubectl(&["get", "gitrepositories", "-n", &ns, "-o", "yaml"]).ok("get"),
-        c.kubectl(&["get", "events", "-n", &ns, "-o", "yaml"]).ok("events"),
-        std::fs::read_to_string(c.dir.join("logs/eddy.log")).unwrap_or_default()
-    );
-    for secret in ["s3cr3t-pa55word", "wr0ng-pa55word"] {
-        assert!(!everything.contains(secret), "{secret} leaked");
-    }
+    assert_not_leaked(c, &ns, &["s3cr3t-pa55word", "wr0ng-pa55word"]);
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
 
@@ -558,14 +563,6 @@ fn proxy_secret_ref_routes_git_through_an_authenticating_proxy() {
     assert_eq!(reason, "AuthenticationFailed");
     assert!(msg.contains(&format!("failed to get secret '{ns}/nope'")), "{msg}");
 
-    let everything = format!(
-        "{}{}{}",
-        c.kubectl(&["get", "gitrepositories", "-n", &ns, "-o", "yaml"]).ok("get"),
-        c.kubectl(&["get", "events", "-n", &ns, "-o", "yaml"]).ok("events"),
-        std::fs::read_to_string(c.dir.join("logs/eddy.log")).unwrap_or_default()
-    );
-    for secret in ["pr0xy-pa55word", "n0t-the-pa55word"] {
-        assert!(!everything.contains(secret), "{secret} leaked");
-    }
+    assert_not_leaked(c, &ns, &["pr0xy-pa55word", "n0t-the-pa55word"]);
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
