@@ -7,6 +7,7 @@
 
 mod build;
 mod fieldspec;
+pub mod flux;
 mod generators;
 mod kustomization;
 mod loader;
@@ -18,6 +19,7 @@ mod resource;
 mod selector;
 mod transformers;
 mod vars;
+pub mod varsub;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};

@@ -106,6 +106,14 @@ fn str_at<'a>(m: &'a Map, path: &[&str]) -> &'a str {
 }
 
 impl Resource {
+    /// The object as JSON (for the apply step): scalars keep the types YAML resolved them to.
+    ///
+    /// SKELETON: being written.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        unimplemented!("skeleton")
+    }
+
     /// Wraps a freshly loaded object.
     #[must_use]
     pub fn new(obj: Map) -> Self {
