@@ -22,7 +22,7 @@ use eddy_controller_runtime::{Clients, duration};
 use tokio::sync::watch;
 
 /// The controllers Eddy can run.
-pub const ALL_CONTROLLERS: &[&str] = &["gitrepository"];
+pub const ALL_CONTROLLERS: &[&str] = &["gitrepository", "kustomization"];
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     duration::parse(s).map_err(|e| e.to_string())
@@ -96,6 +96,38 @@ pub struct ControllerFlags {
     /// Where Flux events are also POSTed (notification-controller's address).
     #[arg(long)]
     pub events_addr: Option<String>,
+    /// Kustomizations may not reference sources or dependencies in other namespaces.
+    #[arg(long)]
+    pub no_cross_namespace_refs: bool,
+    /// Refuse remote bases in kustomizations (Eddy's engine never loads them; kept for Flux's
+    /// flag set).
+    #[arg(long)]
+    pub no_remote_bases: bool,
+    /// Service account Kustomizations without `spec.serviceAccountName` impersonate.
+    #[arg(long)]
+    pub default_service_account: Option<String>,
+    /// Objects applied concurrently per stage by each Kustomization reconcile.
+    #[arg(long, default_value_t = 4)]
+    pub concurrent_ssa: usize,
+    /// Feature gates, `Name=true|false` comma separated (`StrictPostBuildSubstitutions`,
+    /// `DisableFailFastBehavior`).
+    #[arg(long, value_delimiter = ',')]
+    pub feature_gates: Vec<String>,
+}
+
+impl ControllerFlags {
+    /// Whether a feature gate is set to true (or `default` when not named).
+    fn gate(&self, name: &str, default: bool) -> anyhow::Result<bool> {
+        let mut value = default;
+        for g in &self.feature_gates {
+            let (k, v) = g.split_once('=').unwrap_or((g.as_str(), "true"));
+            if k.trim() == name {
+                value =
+                    v.trim().parse().map_err(|_| anyhow::anyhow!("--feature-gates: {g:?} is not Name=true|false"))?;
+            }
+        }
+        Ok(value)
+    }
 }
 
 /// Running controllers.
@@ -126,6 +158,7 @@ pub async fn start(
     data_dir: &Path,
     local: axum::Router,
     cluster: kube::Client,
+    cluster_config: kube::Config,
     metrics: Metrics,
 ) -> anyhow::Result<Option<Running>> {
     if flags.no_controllers || flags.controllers.is_empty() {
@@ -244,6 +277,49 @@ pub async fn start(
         };
         tasks.push(tokio::spawn(controller.run(leader.clone(), shutdown())));
         tracing::info!(controller = "gitrepository", workers = flags.concurrent, "controller started");
+    }
+
+    if flags.controllers.iter().any(|c| c == "kustomization") {
+        let work_dir = data_dir.join("work-kustomize");
+        let _ = std::fs::remove_dir_all(&work_dir);
+        std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+        let recorder = Arc::new(Recorder::new(
+            cluster.clone(),
+            eddy_kustomize_controller::CONTROLLER_NAME,
+            hostname(),
+            forwarder.clone(),
+        ));
+        let options = eddy_kustomize_controller::Options {
+            requeue_dependency: flags.requeue_dependency,
+            jitter: Jitter::percent(flags.interval_jitter_percentage),
+            work_dir,
+            no_cross_namespace_refs: flags.no_cross_namespace_refs,
+            no_remote_bases: flags.no_remote_bases,
+            default_service_account: flags.default_service_account.clone().filter(|s| !s.is_empty()),
+            strict_substitution: flags.gate("StrictPostBuildSubstitutions", false)?,
+            fail_fast: !flags.gate("DisableFailFastBehavior", false)?,
+            concurrent_ssa: flags.concurrent_ssa.max(1),
+        };
+        let factory = eddy_kustomize_controller::ClientFactory::new(
+            cluster_config,
+            cluster.clone(),
+            options.default_service_account.clone(),
+        );
+        let config =
+            Config { name: "kustomization".into(), concurrency: flags.concurrent, backoff, observer: observer.clone() };
+        let controller = eddy_kustomize_controller::KustomizationController {
+            clients: clients.clone(),
+            factory,
+            recorder,
+            options,
+            config,
+            watch: eddy_kustomize_controller::WatchOptions {
+                namespace: watch_options.namespace.clone(),
+                label_selector: watch_options.label_selector.clone(),
+            },
+        };
+        tasks.push(tokio::spawn(controller.run(leader.clone(), shutdown())));
+        tracing::info!(controller = "kustomization", workers = flags.concurrent, "controller started");
     }
     Ok(Some(Running { stop, tasks }))
 }

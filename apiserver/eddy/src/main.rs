@@ -144,8 +144,10 @@ async fn serve(
     let running = eddy_apiserver::start(config).await?;
     let controllers = match cluster {
         Some(c) if !flags.no_controllers => {
-            let client = c.client().await.context("the cluster client for the controllers")?;
-            controllers::start(&flags, &data_dir, running.local.clone(), client, metrics).await?
+            let cluster_config = c.config().await.context("the cluster configuration for the controllers")?;
+            let client =
+                kube::Client::try_from(cluster_config.clone()).context("the cluster client for the controllers")?;
+            controllers::start(&flags, &data_dir, running.local.clone(), client, cluster_config, metrics).await?
         }
         _ => {
             if !flags.no_controllers {

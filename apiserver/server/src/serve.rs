@@ -110,8 +110,18 @@ impl AggregatedConfig {
     /// # Errors
     /// [`Error::Cluster`] when no configuration is found or it cannot be used.
     pub async fn client(&self) -> Result<kube::Client, Error> {
+        let config = self.config().await?;
+        kube::Client::try_from(config).map_err(|e| Error::Cluster(e.to_string()))
+    }
+
+    /// The configuration [`Self::client`] is built from (controllers derive impersonating
+    /// clients from it).
+    ///
+    /// # Errors
+    /// An unreadable kubeconfig, or no cluster to infer.
+    pub async fn config(&self) -> Result<kube::Config, Error> {
         let cluster = |e: &dyn std::fmt::Display| Error::Cluster(e.to_string());
-        let config = match &self.kubeconfig {
+        Ok(match &self.kubeconfig {
             Some(path) => {
                 let kc = kube::config::Kubeconfig::read_from(path)
                     .map_err(|e| Error::Cluster(format!("{}: {e}", path.display())))?;
@@ -120,8 +130,7 @@ impl AggregatedConfig {
                     .map_err(|e| Error::Cluster(format!("{}: {e}", path.display())))?
             }
             None => kube::Config::infer().await.map_err(|e| cluster(&e))?,
-        };
-        kube::Client::try_from(config).map_err(|e| cluster(&e))
+        })
     }
 }
 

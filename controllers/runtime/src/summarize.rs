@@ -15,6 +15,10 @@
 //!    `False` bi-polarity condition (`SourceVerified`) forces `Ready=False`.
 //! 5. A "success" whose `Ready` is not `True` becomes an error (retry with backoff).
 //! 6. The status is patched; the decision returned.
+//!
+//! The appliers (Kustomization, HelmRelease) set `Ready` themselves and close with
+//! [`finalize_applier`], kustomize-controller's rules, kept here so that both policies live
+//! in one place.
 
 use std::time::Duration;
 
@@ -102,6 +106,28 @@ pub fn finalize<T: FluxObject>(
         err = Some(conditions::message(obj, types::READY).to_owned());
     }
     (Decision { requeue, error: err, conditions: None }, PatchOptions { observed_generation })
+}
+
+/// The closing rules of the appliers (kustomize-controller's and helm-controller's
+/// `finalizeStatus`), whose reconcilers set `Ready` themselves instead of summarising it:
+/// record `lastHandledReconcileAt`; on `Ready=True` drop `Reconciling` and write
+/// `observedGeneration`; on `Ready=False` a remaining `Reconciling` gets reason
+/// `ProgressingWithRetry`. The caller patches.
+pub fn finalize_applier<T: FluxObject>(obj: &mut T) {
+    if let Some(v) = obj.reconcile_request().map(str::to_owned) {
+        obj.set_last_handled_reconcile_at(v);
+    }
+    if conditions::is_true(obj, types::READY) {
+        conditions::delete(obj, types::RECONCILING);
+        let generation = obj.generation();
+        obj.set_observed_generation(generation);
+    }
+    if conditions::is_false(obj, types::READY)
+        && let Some(mut rc) = conditions::get(obj, types::RECONCILING).cloned()
+    {
+        rc.reason = reasons::PROGRESSING_WITH_RETRY.to_owned();
+        conditions::set(obj, rc);
+    }
 }
 
 /// Reports progress (fluxcd/pkg `ProgressiveStatus`): always `Reconciling=True` with the

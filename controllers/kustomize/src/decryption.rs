@@ -1,0 +1,34 @@
+//! `spec.decryption`: the keys of the referenced Secret, read with the controller's own
+//! identity (as kustomize-controller reads them).
+
+use std::collections::BTreeMap;
+
+use eddy_api::kustomize::Decryption;
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+
+/// Reads the decryption keys of a Kustomization in `namespace`.
+///
+/// # Errors
+/// An unsupported provider, a missing Secret, or a key entry that does not parse (the message
+/// names the Secret and entry, never key material).
+pub async fn keys(client: &kube::Client, namespace: &str, decryption: &Decryption) -> Result<eddy_sops::Keys, String> {
+    if decryption.provider != "sops" {
+        return Err(format!("unsupported decryption provider '{}'", decryption.provider));
+    }
+    let Some(reference) = decryption.secret_ref.as_ref() else {
+        return Ok(eddy_sops::Keys::default());
+    };
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api.get(&reference.name).await.map_err(|e| {
+        format!(
+            "cannot get {} decryption Secret '{namespace}/{}': {}",
+            decryption.provider,
+            reference.name,
+            crate::postbuild::api_message(&e)
+        )
+    })?;
+    let data: BTreeMap<String, Vec<u8>> = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    eddy_sops::Keys::from_secret_data(&data)
+        .map_err(|e| format!("failed to read decryption keys from Secret '{namespace}/{}': {e}", reference.name))
+}
