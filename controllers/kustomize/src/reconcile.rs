@@ -83,6 +83,12 @@ pub struct KustomizationReconciler {
     pub(crate) factory: ClientFactory,
     pub(crate) waiter: eddy_health::Waiter,
     pub(crate) http: reqwest::Client,
+    /// The last build per Kustomization and the fingerprint of its inputs: an interval with
+    /// the same artifact, spec, keys and variables skips download and build and goes straight
+    /// to drift detection, which still runs every time.
+    pub(crate) builds: parking_lot::Mutex<
+        std::collections::HashMap<eddy_controller_runtime::ObjectKey, (String, Arc<crate::build::Built>)>,
+    >,
 }
 
 /// What the reconcile decided, before the closing status rules.
@@ -104,7 +110,7 @@ impl KustomizationReconciler {
             .timeout(Duration::from_secs(300))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Self { clients, recorder, options, factory, waiter, http }
+        Self { clients, recorder, options, factory, waiter, http, builds: parking_lot::Mutex::default() }
     }
 
     /// Records an event as kustomize-controller's `event`: the reason is the `Ready` reason
@@ -149,6 +155,7 @@ impl KustomizationReconciler {
 
     async fn run(&self, obj: &mut Kustomization, patcher: &mut SerialPatcher<Kustomization>) -> Flow {
         if obj.is_deleting() {
+            self.builds.lock().remove(&obj.key());
             return self.finalize(obj).await;
         }
         if eddy_controller_runtime::finalizer::add(obj) {

@@ -10,13 +10,22 @@ use eddy_api::meta::{Artifact, ResourceInventory, ResourceRef};
 use eddy_apply::{ApplyOptions, ChangeSet, DeleteOptions, ObjMetadata, Owner, ResourceManager};
 use eddy_artifact::archive::ExtractLimits;
 use eddy_controller_runtime::conditions as cond;
-use eddy_controller_runtime::duration;
 use eddy_controller_runtime::patch::SerialPatcher;
+use eddy_controller_runtime::{FluxObject, duration};
 use serde_json::Value;
 
 use crate::build::{self, BuildInput};
 use crate::conditions::{HEALTHY, READY, reasons};
 use crate::reconcile::{CONTROLLER_NAME, GROUP, KustomizationReconciler, timeout};
+
+/// What a build depends on besides the artifact.
+#[derive(Clone)]
+pub(crate) struct Inputs {
+    keys: Option<eddy_sops::Keys>,
+    vars: Option<BTreeMap<String, String>>,
+    /// A hash of the artifact digest, the spec, the keys' Secret and the variables.
+    fingerprint: String,
+}
 
 /// How a revision's reconcile ended, when not applied.
 pub(crate) enum RunError {
@@ -64,46 +73,31 @@ impl KustomizationReconciler {
         self.patch(obj, patcher).await.map_err(RunError::Failed)?;
         let old_inventory = inventory_objects(obj);
 
-        let tmp = tempfile::Builder::new()
-            .prefix("kustomization-")
-            .tempdir_in(&self.options.work_dir)
-            .map_err(|e| fail(obj, reasons::DIR_CREATION_FAILED, format!("tmp dir error: {e}")))?;
-        let root = tmp.path().join("src");
-        std::fs::create_dir(&root)
-            .map_err(|e| fail(obj, reasons::DIR_CREATION_FAILED, format!("tmp dir error: {e}")))?;
-        match crate::fetch::fetch(&self.http, &artifact.url, &artifact.digest, &root, ExtractLimits::default()).await {
-            Ok(()) => {}
-            Err(crate::fetch::FetchError::NotFound) => return Err(RunError::ArtifactNotFound),
-            Err(e) => return Err(fail(obj, reasons::ARTIFACT_FAILED, e.to_string())),
-        }
-        let path = obj.spec.path.clone().unwrap_or_default();
-        let dir = build::secure_join(&root, &path);
-        if let Err(e) = std::fs::metadata(&dir) {
-            return Err(fail(
-                obj,
-                reasons::ARTIFACT_FAILED,
-                format!("kustomization path not found: stat {}: {}", dir.display(), go_io_error(&e)),
-            ));
-        }
-        let status = obj.status.get_or_insert_with(Default::default);
-        status.last_attempted_revision = Some(revision.clone());
-        cond::mark_reconciling(
-            obj,
-            reasons::PROGRESSING,
-            format!("Building manifests for revision {revision} with a timeout of {limit}"),
-        );
-        self.patch(obj, patcher).await.map_err(RunError::Failed)?;
-
         let client = self
             .factory
             .client(obj)
             .await
             .map_err(|e| fail(obj, reasons::RECONCILIATION_FAILED, format!("failed to build kube client: {e}")))?;
-        let built = self.build(obj, root, dir).await?;
-        drop(tmp);
+        let inputs = self.inputs(obj, artifact).await?;
+        let key = obj.key();
+        let cached = self.builds.lock().get(&key).filter(|(f, _)| *f == inputs.fingerprint).map(|(_, b)| b.clone());
+        let built = match cached {
+            Some(b) => {
+                tracing::debug!("artifact, spec and inputs unchanged: reusing the last build");
+                let status = obj.status.get_or_insert_with(Default::default);
+                status.last_attempted_revision = Some(revision.clone());
+                b
+            }
+            None => {
+                let b =
+                    std::sync::Arc::new(self.fetch_and_build(obj, patcher, artifact, &limit, inputs.clone()).await?);
+                self.builds.lock().insert(key, (inputs.fingerprint.clone(), b.clone()));
+                b
+            }
+        };
 
         let manager = ResourceManager::new(client, owner());
-        let mut objects = built.objects;
+        let mut objects = built.objects.clone();
         let (name, ns) =
             (obj.metadata.name.clone().unwrap_or_default(), obj.metadata.namespace.clone().unwrap_or_default());
         manager.set_owner_labels(&mut objects, &name, &ns);
@@ -161,20 +155,18 @@ impl KustomizationReconciler {
         Ok(())
     }
 
-    async fn build(
-        &self,
-        obj: &mut Kustomization,
-        root: std::path::PathBuf,
-        dir: std::path::PathBuf,
-    ) -> Result<build::Built, RunError> {
+    /// What the build depends on besides the artifact: decryption keys and post-build
+    /// variables, read from the cluster, and the fingerprint of everything a build depends on.
+    async fn inputs(&self, obj: &mut Kustomization, artifact: &Artifact) -> Result<Inputs, RunError> {
         let ns = obj.metadata.namespace.clone().unwrap_or_default();
-        let keys = match &obj.spec.decryption {
-            Some(d) => Some(
-                crate::decryption::keys(&self.clients.cluster, &ns, d)
+        let (keys, keys_fingerprint) = match &obj.spec.decryption {
+            Some(d) => {
+                let (k, f) = crate::decryption::keys(&self.clients.cluster, &ns, d)
                     .await
-                    .map_err(|e| fail(obj, reasons::BUILD_FAILED, e))?,
-            ),
-            None => None,
+                    .map_err(|e| fail(obj, reasons::BUILD_FAILED, e))?;
+                (Some(k), f)
+            }
+            None => (None, String::new()),
         };
         let vars = match &obj.spec.post_build {
             Some(pb) => Some(
@@ -184,15 +176,71 @@ impl KustomizationReconciler {
             ),
             None => None,
         };
+        let fingerprint = {
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            h.update(artifact.digest.as_bytes());
+            h.update([0]);
+            h.update(serde_json::to_vec(&obj.spec).unwrap_or_default());
+            h.update([0]);
+            h.update(keys_fingerprint.as_bytes());
+            h.update([0]);
+            h.update(serde_json::to_vec(&vars).unwrap_or_default());
+            h.update([u8::from(self.options.strict_substitution)]);
+            h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        Ok(Inputs { keys, vars, fingerprint })
+    }
+
+    /// Downloads and extracts the artifact, checks the path, and builds.
+    async fn fetch_and_build(
+        &self,
+        obj: &mut Kustomization,
+        patcher: &mut SerialPatcher<Kustomization>,
+        artifact: &Artifact,
+        limit: &str,
+        inputs: Inputs,
+    ) -> Result<build::Built, RunError> {
+        let revision = artifact.revision.clone();
+        let tmp = tempfile::Builder::new()
+            .prefix("kustomization-")
+            .tempdir_in(&self.options.work_dir)
+            .map_err(|e| fail(obj, reasons::DIR_CREATION_FAILED, format!("tmp dir error: {e}")))?;
+        let root = tmp.path().join("src");
+        std::fs::create_dir(&root)
+            .map_err(|e| fail(obj, reasons::DIR_CREATION_FAILED, format!("tmp dir error: {e}")))?;
+        match crate::fetch::fetch(&self.http, &artifact.url, &artifact.digest, &root, ExtractLimits::default()).await {
+            Ok(()) => {}
+            Err(crate::fetch::FetchError::NotFound) => return Err(RunError::ArtifactNotFound),
+            Err(e) => return Err(fail(obj, reasons::ARTIFACT_FAILED, e.to_string())),
+        }
+        let path = obj.spec.path.clone().unwrap_or_default();
+        let dir = build::secure_join(&root, &path);
+        if let Err(e) = std::fs::metadata(&dir) {
+            return Err(fail(
+                obj,
+                reasons::ARTIFACT_FAILED,
+                format!("kustomization path not found: stat {}: {}", dir.display(), go_io_error(&e)),
+            ));
+        }
+        let status = obj.status.get_or_insert_with(Default::default);
+        status.last_attempted_revision = Some(revision.clone());
+        cond::mark_reconciling(
+            obj,
+            reasons::PROGRESSING,
+            format!("Building manifests for revision {revision} with a timeout of {limit}"),
+        );
+        self.patch(obj, patcher).await.map_err(RunError::Failed)?;
         let input = BuildInput {
             root,
             dir,
             overlay: build::overlay(&obj.spec),
-            keys,
-            vars,
+            keys: inputs.keys,
+            vars: inputs.vars,
             strict_substitution: self.options.strict_substitution,
         };
         let result = tokio::task::spawn_blocking(move || build::run(&input)).await;
+        drop(tmp);
         match result {
             Ok(Ok(b)) => Ok(b),
             Ok(Err(e)) => Err(fail(obj, reasons::BUILD_FAILED, e.to_string())),
