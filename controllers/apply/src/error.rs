@@ -54,18 +54,44 @@ pub enum RequestError {
 impl From<kube::Error> for RequestError {
     fn from(e: kube::Error) -> Self {
         match e {
-            kube::Error::Api(status) => RequestError::Status {
-                code: status.code,
-                field_manager_conflict: status
+            kube::Error::Api(status) => {
+                let field_manager_conflict = status
                     .details
                     .as_ref()
-                    .is_some_and(|d| d.causes.iter().any(|c| c.reason == "FieldManagerConflict")),
-                reason: status.reason,
-                message: status.message,
-            },
+                    .is_some_and(|d| d.causes.iter().any(|c| c.reason == "FieldManagerConflict"));
+                // A body that is no `Status` (kube writes "Failed to parse error data" as the
+                // reason): client-go derives the reason from the code.
+                let (reason, message) = if status.reason.contains(' ') {
+                    generic_response(status.code, status.message)
+                } else {
+                    (status.reason, status.message)
+                };
+                RequestError::Status { code: status.code, reason, message, field_manager_conflict }
+            }
             other => RequestError::Transport(other.to_string()),
         }
     }
+}
+
+/// client-go's `NewGenericServerResponse`: the reason (and, for a missing resource, the
+/// message) an answer without a `Status` body gets.
+fn generic_response(code: u16, body: String) -> (String, String) {
+    let reason = match code {
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        409 => "Conflict",
+        422 => "Invalid",
+        429 => "TooManyRequests",
+        500 => "InternalError",
+        503 => "ServiceUnavailable",
+        504 => "Timeout",
+        _ => "",
+    };
+    let message = if code == 404 { "the server could not find the requested resource".to_string() } else { body };
+    (reason.to_string(), message)
 }
 
 impl RequestError {
@@ -256,6 +282,19 @@ mod tests {
         assert!(!status(403, "Forbidden", "cannot patch").is_immutable());
         assert!(!status(400, "BadRequest", "immutablefield").is_immutable());
         assert!(!RequestError::Transport("connection refused".into()).is_immutable());
+    }
+
+    #[test]
+    fn bodies_without_status_get_generic_reasons() {
+        let status = kube::core::Status {
+            code: 404,
+            reason: "Failed to parse error data".into(),
+            message: "404 page not found".into(),
+            ..kube::core::Status::default()
+        };
+        let e = RequestError::from(kube::Error::Api(Box::new(status)));
+        assert!(e.is_not_found());
+        assert_eq!(e.to_string(), "the server could not find the requested resource");
     }
 
     #[test]

@@ -47,7 +47,9 @@ fn actions(set: &ChangeSet) -> Vec<(String, Action)> {
 }
 
 fn cm(ns: &str, name: &str, data: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": data})
+    let mut obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}});
+    obj["data"] = data;
+    obj
 }
 
 fn get(c: &Cluster, kind: &str, ns: &str, name: &str) -> Value {
@@ -103,7 +105,10 @@ async fn create_unchanged_configured_and_drift_corrected() {
         .ok("kubectl patch");
     let set = m.apply_all_staged(objects.clone(), &opts).await.expect("drift apply");
     assert_eq!(set.to_map()[&format!("ConfigMap/{ns}/settings")], Action::Configured);
-    let live = get(c, "configmap", &ns, "settings");
+    let live = json(
+        &c.kubectl(&["get", "configmap", "settings", "-n", &ns, "-o", "json", "--show-managed-fields"])
+            .ok("kubectl get"),
+    );
     assert_eq!(live["data"], json!({"a": "2"}));
     let managers: Vec<&str> =
         live["metadata"]["managedFields"].as_array().unwrap().iter().filter_map(|e| e["manager"].as_str()).collect();
