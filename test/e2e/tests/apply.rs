@@ -69,6 +69,13 @@ async fn create_unchanged_configured_and_drift_corrected() {
     let mut objects = vec![deploy.clone(), cm(&ns, "settings", json!({"a": "1"}))];
     m.set_owner_labels(&mut objects, "app", "flux-system");
 
+    // Many objects with bounded concurrency keep Flux's order.
+    let many: Vec<Value> = (0..9).rev().map(|i| cm(&ns, &format!("many-{i}"), json!({"i": i.to_string()}))).collect();
+    let set = m.clone().with_concurrency(3).apply_all_staged(many, &opts).await.expect("apply many");
+    let names: Vec<String> = set.entries.iter().map(|e| e.object_metadata.name.clone()).collect();
+    assert_eq!(names, (0..9).map(|i| format!("many-{i}")).collect::<Vec<_>>());
+    assert!(set.entries.iter().all(|e| e.action == Action::Created));
+
     let set = m.apply_all_staged(objects.clone(), &opts).await.expect("first apply");
     assert_eq!(
         actions(&set),
@@ -145,6 +152,10 @@ async fn crd_namespace_and_their_objects_in_one_apply() {
     let pc = json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
         "metadata": {"name": format!("e2e-{suffix}")}, "value": 10});
     let m = manager(c).await;
+    // Before its CRD exists the kind is unknown; the manager's discovery cache must not keep
+    // that answer once the CRD is applied.
+    let err = m.apply_all_staged(vec![widget.clone()], &flux_options()).await.unwrap_err().to_string();
+    assert!(err.contains(&format!("no matches for kind \"Widget\" in version \"{group}/v1\"")), "{err}");
     let objects = vec![widget.clone(), cm(&ns, "in-new-ns", json!({})), pc, namespace, crd];
     let set = m.apply_all_staged(objects.clone(), &flux_options()).await.expect("staged apply");
     assert_eq!(
@@ -261,9 +272,18 @@ async fn invalid_objects_are_named() {
         "spec": {"replicas": -1, "selector": {"matchLabels": {"app": "x"}},
             "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
     let good = cm(&ns, "fine", json!({}));
-    let err = m.apply_all_staged(vec![good, bad], &flux_options()).await.unwrap_err().to_string();
+    let err = m.apply_all_staged(vec![good, bad.clone()], &flux_options()).await.unwrap_err().to_string();
     assert!(err.starts_with(&format!("Deployment/{ns}/broken dry-run failed (Invalid): ")), "{err}");
     assert!(err.contains("spec.replicas"), "{err}");
+    assert!(!c.kubectl(&["get", "configmap", "fine", "-n", &ns]).ok, "nothing of a failed stage is applied");
+
+    // The partial form reports what earlier stages applied.
+    let extra_ns = format!("{ns}-extra");
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": extra_ns}});
+    let (set, err) = m.apply_all_staged_partial(vec![bad, namespace], &flux_options()).await;
+    assert!(err.is_some());
+    assert_eq!(actions(&set), [(format!("Namespace/{extra_ns}"), Action::Created)]);
+    let _ = c.kubectl(&["delete", "namespace", &extra_ns, "--wait=false"]);
 
     let err = m.apply_all_staged(vec![cm("", "nowhere", json!({}))], &flux_options()).await.unwrap_err().to_string();
     assert!(err.starts_with("ConfigMap/nowhere namespace not specified: "), "{err}");
