@@ -79,10 +79,15 @@ impl ResourceManager {
         let stages = split(objects, options);
         let (interval, timeout) = (options.effective_wait_interval(), options.effective_wait_timeout());
 
-        for (objects, wait) in [(stages.definitions, true), (stages.classes, true), (stages.custom, false)] {
+        for (stage, objects, wait) in [
+            ("definitions", stages.definitions, true),
+            ("classes", stages.classes, true),
+            ("custom", stages.custom, false),
+        ] {
             if objects.is_empty() {
                 continue;
             }
+            tracing::debug!(stage, count = objects.len(), "applying stage");
             let applied = match self.apply_all(objects, options).await {
                 Ok(cs) => cs,
                 Err(e) => return (set, Some(e)),
@@ -92,10 +97,12 @@ impl ResourceManager {
                 return (set, Some(e));
             }
         }
+        tracing::debug!(stage = "resources", count = stages.rest.len(), "applying stage");
         match self.apply_all(stages.rest, options).await {
             Ok(cs) => set.append(cs),
             Err(e) => return (set, Some(e)),
         }
+        tracing::debug!(output = ?set.to_map(), "server-side apply completed");
         (set, None)
     }
 }
