@@ -12,6 +12,7 @@ use crate::changeset::{Action, ChangeSet, ChangeSetEntry};
 use crate::discovery::Mapping;
 use crate::drift::has_drifted;
 use crate::error::{ApplyError, ObjectError, RequestError};
+use crate::ignore::{CompiledIgnoreRules, apply_fixes, drift_fixes, without_paths};
 use crate::kubeapi;
 use crate::manager::ResourceManager;
 use crate::meta::{any_in_metadata, api_version, kind, name, namespace, sort_objects, uid};
@@ -37,10 +38,12 @@ impl ResourceManager {
         let mut objects = objects;
         sort_objects(&mut objects);
         let cleanup = self.cleanup_options(options);
+        let rules = CompiledIgnoreRules::compile(&options.drift_ignore_rules)?;
         let mut plans = Vec::with_capacity(objects.len());
         {
-            let mut stream = futures_util::stream::iter(objects.into_iter().map(|o| self.plan(o, options, &cleanup)))
-                .buffered(self.concurrency);
+            let mut stream =
+                futures_util::stream::iter(objects.into_iter().map(|o| self.plan(o, options, &cleanup, &rules)))
+                    .buffered(self.concurrency);
             while let Some(plan) = stream.next().await {
                 plans.push(plan?);
             }
@@ -84,6 +87,7 @@ impl ResourceManager {
         object: Value,
         options: &ApplyOptions,
         cleanup: &ApplyCleanupOptions,
+        rules: &CompiledIgnoreRules,
     ) -> Result<Plan, ObjectError> {
         let subject = subject_of(&object);
         let dry_run_error = |source: RequestError| ObjectError::DryRun {
@@ -133,11 +137,22 @@ impl ResourceManager {
             patched = true;
         }
 
-        if !patched && !has_drifted(&existing, &dry_run) {
+        let drifted = if rules.is_empty() {
+            has_drifted(&existing, &dry_run)
+        } else {
+            // Ignored fields are left out of the comparison (selectors see the dry-run result).
+            let paths = rules.paths_for(&dry_run);
+            has_drifted(&without_paths(&existing, &paths), &without_paths(&dry_run, &paths))
+        };
+        if !patched && !drifted {
             return Ok(Plan::Done(ChangeSetEntry::of(&dry_run, Action::Unchanged)));
         }
-        let action =
-            if crate::meta::resource_version(&dry_run).is_empty() { Action::Created } else { Action::Configured };
+        let mut object = object;
+        let created = crate::meta::resource_version(&dry_run).is_empty();
+        if !created && !rules.is_empty() && !crate::meta::resource_version(&existing).is_empty() {
+            apply_fixes(&mut object, &drift_fixes(&existing, &dry_run, rules, &self.owner.field));
+        }
+        let action = if created { Action::Created } else { Action::Configured };
         Ok(Plan::Apply { entry: ChangeSetEntry::of(&dry_run, action), object, mapping })
     }
 

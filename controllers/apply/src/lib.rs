@@ -8,7 +8,7 @@
 //! - [`changeset`]: what happened to each object.
 //! - [`options`]: the owner and the apply / cleanup / delete options.
 //! - [`discovery`]: apiVersion and kind to URL, cached per manager.
-//! - [`normalize`], [`drift`], [`cleanup`]: the pure steps of an apply.
+//! - [`normalize`], [`drift`], [`cleanup`], [`ignore`]: the pure steps of an apply.
 //! - The [`ResourceManager`]'s apply (`apply.rs`), staged apply (`staged.rs`), delete
 //!   (`delete.rs`) and waits (`wait.rs`).
 
@@ -19,6 +19,7 @@ mod delete;
 pub mod discovery;
 pub mod drift;
 mod error;
+pub mod ignore;
 mod kubeapi;
 mod manager;
 pub mod meta;
@@ -30,6 +31,7 @@ pub mod wait;
 
 pub use changeset::{Action, ChangeSet, ChangeSetEntry, diff_inventory};
 pub use error::{ApplyError, ObjectError, RequestError};
+pub use ignore::{IgnoreRule, IgnoreSelector};
 pub use manager::{DEFAULT_CONCURRENCY, ResourceManager, set_common_metadata};
 pub use normalize::normalize_objects;
 pub use objmeta::ObjMetadata;

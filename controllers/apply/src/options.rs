@@ -57,6 +57,8 @@ pub struct ApplyOptions {
     /// Kinds applied in a stage of their own after the `*Class` kinds and before the rest
     /// (`--custom-stage-kinds`).
     pub custom_stage_kinds: BTreeSet<GroupKind>,
+    /// Fields left out of drift detection (a Kustomization's `spec.ignore`).
+    pub drift_ignore_rules: Vec<crate::ignore::IgnoreRule>,
 }
 
 impl ApplyOptions {

@@ -398,3 +398,53 @@ async fn impersonated_service_account_without_rbac_is_forbidden() {
     assert_eq!(set.entries[0].action, Action::Created);
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignored_fields_owned_by_another_manager_are_left_alone() {
+    let c = cluster();
+    let ns = c.namespace("apply-ignore");
+    let m = manager(c).await;
+    let deploy = |image: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": image}]}}}})
+    };
+    let scale_to_3 = || {
+        let partial = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
+            "spec": {"replicas": 3}});
+        let _ = c
+            .kubectl_stdin(
+                &["apply", "--server-side", "--field-manager=autoscaler", "--force-conflicts", "-f", "-"],
+                &partial.to_string(),
+            )
+            .ok("scale with another apply manager");
+    };
+    let replicas = || get(c, "deployment", &ns, "web")["spec"]["replicas"].clone();
+    m.apply_all_staged(vec![deploy("a")], &flux_options()).await.expect("create");
+
+    // Without an ignore rule the other manager's change is drift, and reverted.
+    scale_to_3();
+    let set = m.apply_all_staged(vec![deploy("a")], &flux_options()).await.expect("revert");
+    assert_eq!(set.entries[0].action, Action::Configured);
+    assert_eq!(replicas(), 1);
+
+    let ignoring = ApplyOptions {
+        drift_ignore_rules: vec![eddy_apply::IgnoreRule {
+            paths: vec!["/spec/replicas".into()],
+            selector: Some(eddy_apply::IgnoreSelector { kind: "Deployment".into(), ..Default::default() }),
+        }],
+        ..flux_options()
+    };
+    scale_to_3();
+    let set = m.apply_all_staged(vec![deploy("a")], &ignoring).await.expect("ignored");
+    assert_eq!(set.entries[0].action, Action::Unchanged);
+    assert_eq!(replicas(), 3);
+    // A real change is applied without taking the ignored field back.
+    let set = m.apply_all_staged(vec![deploy("b")], &ignoring).await.expect("change image");
+    assert_eq!(set.entries[0].action, Action::Configured);
+    let live = get(c, "deployment", &ns, "web");
+    assert_eq!(live["spec"]["replicas"], 3);
+    assert_eq!(live["spec"]["template"]["spec"]["containers"][0]["image"], "b");
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
