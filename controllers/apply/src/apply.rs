@@ -109,6 +109,29 @@ impl ResourceManager {
         }
         let mapping = mapping.map_err(&dry_run_error)?;
 
+        let mut patched = false;
+        if options.migrate_api_version
+            && !uid(&existing).is_empty()
+            && let Some(entries) = crate::cleanup::migrate_api_version(&existing, api_version(&object))
+        {
+            let patch = serde_json::json!({"metadata": {"managedFields": entries}});
+            existing = kubeapi::merge_patch(
+                &self.client,
+                &mapping,
+                namespace(&existing),
+                name(&existing),
+                &patch,
+                &self.owner.field,
+            )
+            .await
+            .map_err(|source| ObjectError::MigrateApiVersion {
+                subject: subject_of(&existing),
+                api_version: api_version(&object).to_string(),
+                source,
+            })?;
+            patched = true;
+        }
+
         let dry_run = match kubeapi::apply(&self.client, &mapping, &object, &self.owner.field, true).await {
             Ok(v) => v,
             Err(e) if !get_not_found && should_force(&object, &existing, options, &e) => {
@@ -121,7 +144,6 @@ impl ResourceManager {
             Err(e) => return Err(dry_run_error(e)),
         };
 
-        let mut patched = false;
         let excluded = any_in_metadata(&object, &cleanup.exclusions) || any_in_metadata(&existing, &cleanup.exclusions);
         if !excluded && let Some(patch) = crate::cleanup::cleanup_patch(&existing, cleanup, &self.owner.field) {
             existing = kubeapi::merge_patch(

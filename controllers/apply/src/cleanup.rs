@@ -36,6 +36,28 @@ pub fn cleanup_patch(existing: &Value, options: &ApplyCleanupOptions, owner_fiel
     (!metadata.is_empty()).then(|| json!({ "metadata": metadata }))
 }
 
+/// ssa `PatchMigrateToVersion`: the `managedFields` with every entry's `apiVersion` set to
+/// `api_version`, or `None` when all already have it.
+#[must_use]
+pub fn migrate_api_version(existing: &Value, api_version: &str) -> Option<Vec<Value>> {
+    let entries = existing.pointer(MANAGED_FIELDS_PATH).and_then(Value::as_array)?;
+    let mut changed = false;
+    let migrated = entries
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            if e.get("apiVersion").and_then(Value::as_str) != Some(api_version)
+                && let Some(o) = e.as_object_mut()
+            {
+                o.insert("apiVersion".to_string(), Value::String(api_version.to_string()));
+                changed = true;
+            }
+            e
+        })
+        .collect();
+    changed.then_some(migrated)
+}
+
 /// Whether a `managedFields` entry is one of `manager`'s (ssa `matchFieldManager`).
 fn matches_manager(entry: &Value, manager: &FieldManager) -> bool {
     let field = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or_default();
@@ -195,6 +217,18 @@ mod tests {
         assert_eq!(entries[0]["manager"], "kustomize-controller");
         assert_eq!(entries[0]["operation"], "Apply");
         assert_eq!(entries[0]["fieldsV1"], json!({"f:a": {}, "f:b": {}}));
+    }
+
+    #[test]
+    fn api_versions_are_migrated() {
+        let obj = json!({"metadata": {"managedFields": [
+            {"manager": "a", "apiVersion": "example.com/v1beta1"},
+            {"manager": "b", "apiVersion": "example.com/v1"}]}});
+        let entries = migrate_api_version(&obj, "example.com/v1").unwrap();
+        assert!(entries.iter().all(|e| e["apiVersion"] == "example.com/v1"));
+        assert_eq!(entries[1]["manager"], "b");
+        assert_eq!(migrate_api_version(&json!({"metadata": {"managedFields": entries}}), "example.com/v1"), None);
+        assert_eq!(migrate_api_version(&json!({}), "v1"), None);
     }
 
     #[test]

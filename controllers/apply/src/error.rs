@@ -200,6 +200,18 @@ pub enum ObjectError {
         /// The request's failure.
         source: RequestError,
     },
+    /// Rewriting the API version of the `managedFields` entries failed.
+    #[error(
+        "{subject} failed to migrate API version: failed to migrate managed fields API version to {api_version}: {source}"
+    )]
+    MigrateApiVersion {
+        /// `Kind/namespace/name`.
+        subject: String,
+        /// The version migrated to.
+        api_version: String,
+        /// The request's failure.
+        source: RequestError,
+    },
     /// Reading an object to delete it failed.
     #[error("{subject} query failed: {source}")]
     DeleteQuery {

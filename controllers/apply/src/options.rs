@@ -57,6 +57,10 @@ pub struct ApplyOptions {
     /// Kinds applied in a stage of their own after the `*Class` kinds and before the rest
     /// (`--custom-stage-kinds`).
     pub custom_stage_kinds: BTreeSet<GroupKind>,
+    /// Rewrite the `apiVersion` of every `managedFields` entry of an existing object to the
+    /// applied object's before applying (kustomize-controller's `MigrateAPIVersion` feature:
+    /// entries of an older CRD version can otherwise fail the apply).
+    pub migrate_api_version: bool,
     /// Fields left out of drift detection (a Kustomization's `spec.ignore`).
     pub drift_ignore_rules: Vec<crate::ignore::IgnoreRule>,
 }

@@ -57,13 +57,11 @@ pub fn status_of(obj: &Value) -> Status {
         return Status::Terminating;
     }
     let conditions = obj.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-    let condition = |t: &str| {
-        conditions.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(t)).map(|c| {
-            (
-                c.get("status").and_then(Value::as_str).unwrap_or_default().to_string(),
-                c.get("reason").and_then(Value::as_str).unwrap_or_default().to_string(),
-            )
-        })
+    let condition_status = |t: &str| {
+        conditions
+            .iter()
+            .find(|c| c.get("type").and_then(Value::as_str) == Some(t))
+            .and_then(|c| c.get("status").and_then(Value::as_str))
     };
     if is_crd(obj) {
         for c in &conditions {
@@ -84,10 +82,10 @@ pub fn status_of(obj: &Value) -> Status {
             return Status::InProgress;
         }
     }
-    if condition("Reconciling").is_some_and(|(s, _)| s == "True") {
+    if condition_status("Reconciling") == Some("True") {
         return Status::InProgress;
     }
-    if condition("Stalled").is_some_and(|(s, _)| s == "True") {
+    if condition_status("Stalled") == Some("True") {
         return Status::Failed;
     }
     Status::Current

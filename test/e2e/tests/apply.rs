@@ -448,3 +448,36 @@ async fn ignored_fields_owned_by_another_manager_are_left_alone() {
     assert_eq!(live["spec"]["template"]["spec"]["containers"][0]["image"], "b");
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_fields_migrate_to_the_applied_version() {
+    let c = cluster();
+    let ns = c.namespace("apply-migrate");
+    let group = format!("e2emig{:06x}.example.com", rand_suffix());
+    let version = |name: &str, storage: bool| {
+        json!({"name": name, "served": true, "storage": storage, "schema": {"openAPIV3Schema": {"type": "object",
+            "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}})
+    };
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("gizmos.{group}")},
+        "spec": {"group": group, "scope": "Namespaced",
+            "names": {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo", "listKind": "GizmoList"},
+            "versions": [version("v1beta1", false), version("v1", true)]}});
+    let gizmo = |v: &str, size: i64| json!({"apiVersion": format!("{group}/{v}"), "kind": "Gizmo", "metadata": {"name": "g", "namespace": ns}, "spec": {"size": size}});
+    let m = manager(c).await;
+    m.apply_all_staged(vec![crd, gizmo("v1beta1", 1)], &flux_options()).await.expect("apply v1beta1");
+    let options = ApplyOptions { migrate_api_version: true, ..flux_options() };
+    let set = m.apply_all_staged(vec![gizmo("v1", 1)], &options).await.expect("apply v1");
+    assert_eq!(set.entries[0].action, Action::Configured, "the migration is a change");
+    let live = json(
+        &c.kubectl(&["get", &format!("gizmos.{group}"), "g", "-n", &ns, "-o", "json", "--show-managed-fields"])
+            .ok("get gizmo"),
+    );
+    let versions: Vec<&str> =
+        live["metadata"]["managedFields"].as_array().unwrap().iter().filter_map(|e| e["apiVersion"].as_str()).collect();
+    assert!(!versions.is_empty() && versions.iter().all(|v| *v == format!("{group}/v1")), "{versions:?}");
+    let set = m.apply_all_staged(vec![gizmo("v1", 1)], &options).await.expect("apply v1 again");
+    assert_eq!(set.entries[0].action, Action::Unchanged);
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+    let _ = c.kubectl(&["delete", "crd", &format!("gizmos.{group}"), "--wait=false"]);
+}
