@@ -37,6 +37,7 @@ impl ResourceManager {
     pub async fn apply_all(&self, objects: Vec<Value>, options: &ApplyOptions) -> Result<ChangeSet, ApplyError> {
         let mut objects = objects;
         sort_objects(&mut objects);
+        objects.iter_mut().for_each(crate::normalize::remove_invalid_ca_bundle);
         let cleanup = self.cleanup_options(options);
         let rules = CompiledIgnoreRules::compile(&options.drift_ignore_rules)?;
         let mut plans = Vec::with_capacity(objects.len());
