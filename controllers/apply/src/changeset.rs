@@ -84,6 +84,14 @@ impl ChangeSetEntry {
     }
 }
 
+impl ChangeSetEntry {
+    /// The version part of [`Self::group_version`] (an inventory entry's `v`).
+    #[must_use]
+    pub fn inventory_version(&self) -> &str {
+        crate::objmeta::version_of(&self.group_version)
+    }
+}
+
 impl fmt::Display for ChangeSetEntry {
     /// `Kind/namespace/name action`, as Flux's events list them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -119,6 +127,13 @@ impl ChangeSet {
     #[must_use]
     pub fn to_obj_metadata_set(&self) -> Vec<ObjMetadata> {
         self.entries.iter().map(|e| e.object_metadata.clone()).collect()
+    }
+
+    /// The inventory entries of the set, `(id, version)` in order, as kustomize-controller's
+    /// `AddChangeSet` records them (every entry, skipped ones included).
+    #[must_use]
+    pub fn inventory_entries(&self) -> Vec<(String, String)> {
+        self.entries.iter().map(|e| (e.object_metadata.id(), e.inventory_version().to_string())).collect()
     }
 
     /// Appends the entries of another change set.
@@ -166,6 +181,17 @@ mod tests {
         assert_eq!(set.to_grouped_map().get(&Action::Created).unwrap(), &vec!["Namespace/ns".to_string()]);
         assert_eq!(set.to_obj_metadata_set().len(), 2);
         assert!(Action::Created.has_changed() && !Action::Skipped.has_changed());
+        let deploy =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "ns"}});
+        set.entries.push(ChangeSetEntry::of(&deploy, Action::Skipped));
+        assert_eq!(
+            set.inventory_entries(),
+            [
+                ("_ns__Namespace".to_string(), "v1".to_string()),
+                ("ns_a__ConfigMap".to_string(), "v1".to_string()),
+                ("ns_w_apps_Deployment".to_string(), "v1".to_string()),
+            ]
+        );
     }
 
     #[test]
