@@ -260,6 +260,22 @@ async fn immutable_changes_fail_unless_forced() {
     let force_all = ApplyOptions { force: true, ..flux_options() };
     let set = m.apply_all_staged(vec![job("busybox:3")], &force_all).await.expect("forced by spec.force");
     assert_eq!(set.entries[0].action, Action::Created);
+
+    // A Service's cluster IP cannot change (an Invalid answer, as Flux treats it: immutable).
+    let service = |cluster_ip: Option<&str>| {
+        let mut svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc", "namespace": ns},
+            "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}});
+        if let Some(ip) = cluster_ip {
+            svc["spec"]["clusterIP"] = json!(ip);
+        }
+        svc
+    };
+    m.apply_all_staged(vec![service(None)], &opts).await.expect("create service");
+    let err = m.apply_all_staged(vec![service(Some("None"))], &opts).await.unwrap_err().to_string();
+    assert!(err.starts_with(&format!("Service/{ns}/svc dry-run failed (Invalid): ")), "{err}");
+    let set = m.apply_all_staged(vec![service(Some("None"))], &force_all).await.expect("recreate service");
+    assert_eq!(set.entries[0].action, Action::Created);
+    assert_eq!(get(c, "service", &ns, "svc")["spec"]["clusterIP"], "None");
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
 
