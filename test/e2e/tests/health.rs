@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use eddy_e2e::{Cluster, cluster};
+use eddy_e2e::{Cluster, cluster, eventually};
 use eddy_health::{CustomChecks, HealthCheckExpr, HealthError, Target, WaitOptions, Waiter};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
@@ -114,7 +114,7 @@ async fn custom_check_flips_after_an_update() {
     w.wait(&targets, &opts).await.expect("Current after the update");
     applier.join().expect("applier");
     // A missing key is an evaluation error: Unknown, with cel's reason.
-    let _ = c.kubectl_stdin(&["apply", "-f", "-"], &configmap(&ns, "other", "x: y")).ok("apply");
+    let _ = c.kubectl_stdin(&["apply", "-f", "-"], &configmap(&ns, "other", "x: z")).ok("apply");
     let err = w
         .wait(&[target("v1", "ConfigMap", &ns, "other")], &WaitOptions { timeout: Duration::from_secs(2), ..opts })
         .await;
@@ -148,6 +148,16 @@ async fn fail_fast_stops_at_the_first_failed_object() {
     }
 }
 
+/// Patches the status of Widget `w`, retrying while kube-apiserver's handler of the new CRD
+/// still answers NotFound (it can, for a moment after the CRD is established).
+fn patch_status(c: &Cluster, ns: &str, patch: &str) {
+    // Fully qualified: every run of this test defines its own group with a Widget kind.
+    let resource = format!("widgets.{ns}.e2e.eddy.dev");
+    let args = ["patch", &resource, "w", "-n", ns, "--subresource=status", "--type=merge", "-p", patch];
+    let patched = eventually(Duration::from_secs(30), || c.kubectl(&args).ok.then_some(()));
+    assert!(patched.is_some(), "patching the status of widget {ns}/w: {}", c.kubectl(&args).stderr);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crd_defined_kinds_are_resolved_through_discovery() {
     let c = cluster();
@@ -170,29 +180,27 @@ async fn crd_defined_kinds_are_resolved_through_discovery() {
     let widget =
         format!("apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: w, namespace: {ns}}}\nspec: {{size: 1}}\n");
     let _ = c.kubectl_stdin(&["apply", "-f", "-"], &widget).ok("apply Widget");
-    let _ = c
-        .kubectl(&[
-            "patch", "widget", "w", "-n", &ns, "--subresource=status", "--type=merge", "-p",
-            r#"{"status":{"observedGeneration":1,"conditions":[{"type":"Ready","status":"False","reason":"Progressing","message":"warming up"}]}}"#,
-        ])
-        .ok("patch status");
+    patch_status(
+        c,
+        &ns,
+        r#"{"status":{"observedGeneration":1,"conditions":[{"type":"Ready","status":"False","reason":"Progressing","message":"warming up"}]}}"#,
+    );
     let targets = [target(&format!("{group}/v1"), "Widget", &ns, "w")];
     let err = w.wait(&targets, &options(2)).await.expect_err("not ready yet");
     assert_eq!(err.to_string(), format!("timeout waiting for: [Widget/{ns}/w status: 'InProgress']"));
     let c2 = c.clone();
     let ns2 = ns.clone();
-    let patcher =
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(500));
-            let _ = c2
-            .kubectl(&[
-                "patch", "widget", "w", "-n", &ns2, "--subresource=status", "--type=merge", "-p",
-                r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"Succeeded","message":"ok"}]}}"#,
-            ])
-            .ok("patch status");
-        });
+    let patcher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        patch_status(
+            &c2,
+            &ns2,
+            r#"{"status":{"conditions":[{"type":"Ready","status":"True","reason":"Succeeded","message":"ok"}]}}"#,
+        );
+    });
     w.wait(&targets, &options(60)).await.expect("Ready=True is Current");
     patcher.join().expect("patcher");
+    let _ = c.kubectl(&["delete", "crd", &format!("widgets.{group}"), "--wait=false"]).ok("delete CRD");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,7 +214,8 @@ async fn concurrent_waits_share_one_watch() {
     let second = [target("v1", "ConfigMap", &ns, "two")];
     let yaml = format!("{}---\n{}", configmap(&ns, "one", "ready: 'true'"), configmap(&ns, "two", "ready: 'true'"));
     let applier = apply_later(c, yaml);
-    let (a, b) = tokio::join!(w.wait(&first, &opts), w.clone().wait(&second, &opts));
+    let other = w.clone();
+    let (a, b) = tokio::join!(w.wait(&first, &opts), other.wait(&second, &opts));
     applier.join().expect("applier");
     a.expect("first wait");
     b.expect("second wait");
