@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use kube::api::{Api, DynamicObject};
@@ -38,6 +39,8 @@ pub(crate) struct KindCache {
     interest: Mutex<HashMap<String, Interested>>,
     /// Next registration id.
     next_id: AtomicU64,
+    /// Since when no wait is registered (`None` while one is).
+    idle_since: Mutex<Option<Instant>>,
     /// The watch task, ended when the cache is dropped.
     task: Mutex<Option<tokio::task::AbortHandle>>,
 }
@@ -76,6 +79,9 @@ impl Drop for Registration {
                 interest.remove(&self.name);
             }
         }
+        if interest.is_empty() {
+            *self.cache.idle_since.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        }
     }
 }
 
@@ -83,15 +89,7 @@ impl KindCache {
     /// Starts the watch of `resource` in `namespace` (`None`: all namespaces / cluster
     /// scope) on the current tokio runtime.
     pub(crate) fn start(client: kube::Client, resource: &ApiResource, namespace: Option<&str>) -> Arc<Self> {
-        let cache = Arc::new(Self {
-            resource: resource.clone(),
-            objects: RwLock::new(HashMap::new()),
-            synced: AtomicBool::new(false),
-            last_error: Mutex::new(None),
-            interest: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(0),
-            task: Mutex::new(None),
-        });
+        let cache = Arc::new(Self::new(resource.clone()));
         let api: Api<DynamicObject> = match namespace {
             Some(ns) => Api::namespaced_with(client, ns, resource),
             None => Api::all_with(client, resource),
@@ -101,6 +99,20 @@ impl KindCache {
         let task = tokio::spawn(run(weak, api));
         *cache.task.lock().unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
         cache
+    }
+
+    /// An empty cache of `resource`, its watch not started.
+    fn new(resource: ApiResource) -> Self {
+        Self {
+            resource,
+            objects: RwLock::new(HashMap::new()),
+            synced: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            interest: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            idle_since: Mutex::new(Some(Instant::now())),
+            task: Mutex::new(None),
+        }
     }
 
     /// What the cache knows of the object `name`.
@@ -117,13 +129,16 @@ impl KindCache {
     /// Registers `notify` to be woken when the object `name` changes.
     pub(crate) fn register(self: &Arc<Self>, name: &str, notify: Arc<Notify>) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.interest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(name.to_owned())
-            .or_default()
-            .push((id, notify));
+        let mut interest = self.interest.lock().unwrap_or_else(PoisonError::into_inner);
+        interest.entry(name.to_owned()).or_default().push((id, notify));
+        *self.idle_since.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        drop(interest);
         Registration { cache: Arc::clone(self), name: name.to_owned(), id }
+    }
+
+    /// How long no wait has been registered, `None` while one is.
+    pub(crate) fn idle_for(&self) -> Option<Duration> {
+        self.idle_since.lock().unwrap_or_else(PoisonError::into_inner).map(|t| t.elapsed())
     }
 
     /// Wakes the waits interested in `name`.
@@ -213,5 +228,68 @@ async fn run(cache: Weak<KindCache>, api: Api<DynamicObject>) {
                 cache.failed(e.to_string());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::api::GroupVersionKind;
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(resource: &ApiResource, name: &str, data: Value) -> DynamicObject {
+        let mut obj = DynamicObject::new(name, resource).within("ns").data(data);
+        obj.metadata.managed_fields = Some(vec![Default::default()]);
+        obj.types = None; // as in list responses
+        obj
+    }
+
+    #[tokio::test]
+    async fn events_fill_the_cache_and_wake_interested_waits() {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap"));
+        let cache = Arc::new(KindCache::new(resource.clone()));
+        let notify = Arc::new(Notify::new());
+        let registration = cache.register("a", Arc::clone(&notify));
+        assert!(cache.idle_for().is_none());
+        assert!(matches!(cache.lookup("a"), Lookup::NotSynced(None)));
+        cache.failed("forbidden".to_owned());
+        assert!(matches!(cache.lookup("a"), Lookup::NotSynced(Some(e)) if e == "forbidden"));
+        notify.notified().await; // the failure woke the wait
+
+        let (name, value) = cache.stored(object(&resource, "a", json!({"data": {"k": "v"}}))).unwrap();
+        cache.replace(HashMap::from([(name, Arc::new(value))]));
+        notify.notified().await; // the sync woke it
+        let Lookup::Present(obj) = cache.lookup("a") else { panic!("a is listed") };
+        assert_eq!(obj["apiVersion"], "v1");
+        assert_eq!(obj["kind"], "ConfigMap");
+        assert_eq!(obj["data"]["k"], "v");
+        assert!(obj["metadata"].get("managedFields").is_none());
+        assert!(matches!(cache.lookup("b"), Lookup::Absent));
+
+        cache.apply(object(&resource, "b", json!({})));
+        assert!(matches!(cache.lookup("b"), Lookup::Present(_)));
+        cache.delete(&object(&resource, "a", json!({})));
+        notify.notified().await; // a's deletion woke it (b's change did not need to)
+        assert!(matches!(cache.lookup("a"), Lookup::Absent));
+
+        drop(registration);
+        assert!(cache.idle_for().is_some());
+        assert!(cache.interest.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn secrets_are_stored_without_their_data() {
+        let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret"));
+        let cache = KindCache::new(resource.clone());
+        let (_, value) = cache
+            .stored(object(
+                &resource,
+                "s",
+                json!({"data": {"token": "c2VjcmV0"}, "stringData": {"a": "b"}, "type": "Opaque"}),
+            ))
+            .unwrap();
+        assert!(value.get("data").is_none() && value.get("stringData").is_none());
+        assert_eq!(value["type"], "Opaque");
     }
 }

@@ -6,8 +6,9 @@
 //! wait shares it. Watching per namespace bounds memory to the namespaces that are waited in
 //! (a cluster-wide watch of ConfigMaps would hold every ConfigMap of the cluster), at the cost
 //! of one watch per namespace and kind. The resource behind an apiVersion/kind (built-in or
-//! defined by a CRD) comes from discovery; a kind that discovery does not know yet is looked
-//! up again every few seconds until the deadline.
+//! defined by a CRD) comes from discovery (kept once found); a kind that discovery does not
+//! know yet is looked up again every few seconds until the deadline. A watch no wait has
+//! used for half an hour is stopped when the next watch starts.
 //!
 //! A target's status: absent → NotFound; `batch/Job` → Flux's Job rule (kustomize-controller
 //! registers it before the CEL reader, so it wins); an applicable `healthCheckExprs` entry →
@@ -32,6 +33,10 @@ use crate::{CustomChecks, HealthError, Status, compute, flux_job_status};
 
 /// How often a kind that discovery does not know is looked up again during a wait.
 const DISCOVERY_RETRY: Duration = Duration::from_secs(3);
+
+/// A watch no wait has used for this long is stopped (when the next wait starts a watch),
+/// so that namespaces waited in once do not keep their watches and objects forever.
+const IDLE_WATCH_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// An object to wait for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -194,6 +199,9 @@ impl Waiter {
         let namespace = if resolved.namespaced { target.namespace.clone() } else { String::new() };
         let key = (target.api_version.clone(), target.kind.clone(), namespace.clone());
         let mut caches = self.shared.caches.lock().unwrap_or_else(PoisonError::into_inner);
+        if !caches.contains_key(&key) {
+            caches.retain(|_, c| c.idle_for().is_none_or(|idle| idle < IDLE_WATCH_TTL));
+        }
         let cache = caches.entry(key).or_insert_with(|| {
             let ns = resolved.namespaced.then_some(namespace.as_str());
             KindCache::start(self.client.clone(), &resolved.resource, ns)
@@ -211,7 +219,14 @@ impl Waiter {
         let gvk = GroupVersionKind::gvk(group, version, kind);
         let (resource, caps) = kube::discovery::pinned_kind(&self.client, &gvk).await.map_err(|e| {
             tracing::debug!(%api_version, %kind, error = %e, "discovery failed");
-            format!("no matches for kind \"{kind}\" in version \"{api_version}\": {e}")
+            match e {
+                // The RESTMapper's words, as Flux reports an unmapped kind.
+                kube::Error::Discovery(_) => format!("no matches for kind \"{kind}\" in version \"{api_version}\""),
+                kube::Error::Api(s) if s.code == 404 => {
+                    format!("no matches for kind \"{kind}\" in version \"{api_version}\"")
+                }
+                other => format!("discovering {api_version} {kind}: {other}"),
+            }
         })?;
         let resolved = Resolved { resource, namespaced: caps.scope == Scope::Namespaced };
         self.shared.resolved.lock().unwrap_or_else(PoisonError::into_inner).insert(key, resolved.clone());
