@@ -75,6 +75,13 @@ async fn wait_succeeds_when_objects_become_ready_after_it_started() {
     applier.join().expect("applier");
     let ready = c.kubectl(&["get", "deployment", "web", "-n", &ns, "-o", "jsonpath={.status.readyReplicas}"]).ok("get");
     assert_eq!(ready, "2");
+
+    // An update whose pods cannot be scheduled, waited for at once on the running watch: the
+    // rolled-out previous generation must not count as Current.
+    let _ = c.kubectl_stdin(&["apply", "-f", "-"], &deployment(&ns, "web", 2, "type: no-such-node")).ok("apply update");
+    let err = w.wait(&targets[..1], &options(3)).await.expect_err("the update cannot roll out");
+    assert_eq!(err.to_string(), format!("timeout waiting for: [Deployment/{ns}/web status: 'InProgress']"));
+    assert_eq!(w.watch_count(), 2, "one watch per kind in {ns}, reused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

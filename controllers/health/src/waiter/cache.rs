@@ -39,6 +39,10 @@ pub(crate) struct KindCache {
     interest: Mutex<HashMap<String, Interested>>,
     /// Next registration id.
     next_id: AtomicU64,
+    /// The highest `resourceVersion` the watch has delivered.
+    revision: AtomicU64,
+    /// The API of the watched objects (for fresh reads), set when the watch starts.
+    api: Option<Api<DynamicObject>>,
     /// Since when no wait is registered (`None` while one is).
     idle_since: Mutex<Option<Instant>>,
     /// The watch task, ended when the cache is dropped.
@@ -89,11 +93,11 @@ impl KindCache {
     /// Starts the watch of `resource` in `namespace` (`None`: all namespaces / cluster
     /// scope) on the current tokio runtime.
     pub(crate) fn start(client: kube::Client, resource: &ApiResource, namespace: Option<&str>) -> Arc<Self> {
-        let cache = Arc::new(Self::new(resource.clone()));
         let api: Api<DynamicObject> = match namespace {
             Some(ns) => Api::namespaced_with(client, ns, resource),
             None => Api::all_with(client, resource),
         };
+        let cache = Arc::new(Self::new(resource.clone(), Some(api.clone())));
         tracing::debug!(api_version = %resource.api_version, kind = %resource.kind, namespace = ?namespace, "starting health watch");
         let weak = Arc::downgrade(&cache);
         let task = tokio::spawn(run(weak, api));
@@ -102,7 +106,7 @@ impl KindCache {
     }
 
     /// An empty cache of `resource`, its watch not started.
-    fn new(resource: ApiResource) -> Self {
+    fn new(resource: ApiResource, api: Option<Api<DynamicObject>>) -> Self {
         Self {
             resource,
             objects: RwLock::new(HashMap::new()),
@@ -110,6 +114,8 @@ impl KindCache {
             last_error: Mutex::new(None),
             interest: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
+            revision: AtomicU64::new(0),
+            api,
             idle_since: Mutex::new(Some(Instant::now())),
             task: Mutex::new(None),
         }
@@ -134,6 +140,42 @@ impl KindCache {
         *self.idle_since.lock().unwrap_or_else(PoisonError::into_inner) = None;
         drop(interest);
         Registration { cache: Arc::clone(self), name: name.to_owned(), id }
+    }
+
+    /// Whether the first list completed.
+    pub(crate) fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// The highest `resourceVersion` the watch has delivered.
+    pub(crate) fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Acquire)
+    }
+
+    /// A fresh (quorum) read of `name` and its `resourceVersion`, `None` when it does not
+    /// exist or cannot be read. A wait that starts right after an apply reads its objects
+    /// once this way, so that a watch lagging behind that apply cannot pass the old object
+    /// off as the current one.
+    pub(crate) async fn fresh(&self, name: &str) -> Option<(Arc<Value>, u64)> {
+        let api = self.api.as_ref()?;
+        match api.get_opt(name).await {
+            Ok(Some(obj)) => {
+                let (_, value) = self.stored(obj)?;
+                let rv = resource_version(&value)?;
+                Some((Arc::new(value), rv))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::debug!(kind = %self.resource.kind, %name, error = %e, "fresh read failed; using the watch");
+                None
+            }
+        }
+    }
+
+    fn seen(&self, value: &Value) {
+        if let Some(rv) = resource_version(value) {
+            self.revision.fetch_max(rv, Ordering::AcqRel);
+        }
     }
 
     /// How long no wait has been registered, `None` while one is.
@@ -180,12 +222,16 @@ impl KindCache {
 
     fn apply(&self, obj: DynamicObject) {
         if let Some((name, value)) = self.stored(obj) {
+            self.seen(&value);
             self.objects.write().unwrap_or_else(PoisonError::into_inner).insert(name.clone(), Arc::new(value));
             self.wake(&name);
         }
     }
 
     fn delete(&self, obj: &DynamicObject) {
+        if let Some(rv) = obj.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()) {
+            self.revision.fetch_max(rv, Ordering::AcqRel);
+        }
         if let Some(name) = &obj.metadata.name {
             self.objects.write().unwrap_or_else(PoisonError::into_inner).remove(name);
             self.wake(name);
@@ -193,6 +239,9 @@ impl KindCache {
     }
 
     fn replace(&self, buffer: HashMap<String, Arc<Value>>) {
+        for value in buffer.values() {
+            self.seen(value);
+        }
         *self.objects.write().unwrap_or_else(PoisonError::into_inner) = buffer;
         *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = None;
         self.synced.store(true, Ordering::Release);
@@ -205,6 +254,12 @@ impl KindCache {
             self.wake_all();
         }
     }
+}
+
+/// `metadata.resourceVersion` as a number (etcd's revision; kube-apiserver's and Eddy's
+/// resource versions are).
+fn resource_version(value: &Value) -> Option<u64> {
+    value.pointer("/metadata/resourceVersion")?.as_str()?.parse().ok()
 }
 
 /// The watch loop: runs until the cache is dropped.
@@ -240,6 +295,7 @@ mod tests {
 
     fn object(resource: &ApiResource, name: &str, data: Value) -> DynamicObject {
         let mut obj = DynamicObject::new(name, resource).within("ns").data(data);
+        obj.metadata.resource_version = Some(if name == "a" { "7" } else { "5" }.to_owned());
         obj.metadata.managed_fields = Some(vec![Default::default()]);
         obj.types = None; // as in list responses
         obj
@@ -248,7 +304,7 @@ mod tests {
     #[tokio::test]
     async fn events_fill_the_cache_and_wake_interested_waits() {
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "ConfigMap"));
-        let cache = Arc::new(KindCache::new(resource.clone()));
+        let cache = Arc::new(KindCache::new(resource.clone(), None));
         let notify = Arc::new(Notify::new());
         let registration = cache.register("a", Arc::clone(&notify));
         assert!(cache.idle_for().is_none());
@@ -273,6 +329,8 @@ mod tests {
         notify.notified().await; // a's deletion woke it (b's change did not need to)
         assert!(matches!(cache.lookup("a"), Lookup::Absent));
 
+        assert_eq!(cache.revision(), 7, "the highest resourceVersion delivered");
+
         drop(registration);
         assert!(cache.idle_for().is_some());
         assert!(cache.interest.lock().unwrap().is_empty());
@@ -281,7 +339,7 @@ mod tests {
     #[test]
     fn secrets_are_stored_without_their_data() {
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret"));
-        let cache = KindCache::new(resource.clone());
+        let cache = KindCache::new(resource.clone(), None);
         let (_, value) = cache
             .stored(object(
                 &resource,

@@ -10,6 +10,10 @@
 //! know yet is looked up again every few seconds until the deadline. A watch no wait has
 //! used for half an hour is stopped when the next watch starts.
 //!
+//! A wait that joins a watch already running reads its objects once with a GET: until the
+//! watch has delivered that resourceVersion, the fresh object counts, so a watch lagging
+//! behind the caller's apply cannot report the previous (rolled-out) object as Current.
+//!
 //! A target's status: absent → NotFound; `batch/Job` → Flux's Job rule (kustomize-controller
 //! registers it before the CEL reader, so it wins); an applicable `healthCheckExprs` entry →
 //! its verdict; otherwise kstatus. An evaluation error is status Unknown with that error.
@@ -22,6 +26,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use kube::api::GroupVersionKind;
 use kube::discovery::{ApiResource, Scope};
 use tokio::sync::Notify;
@@ -33,6 +38,9 @@ use crate::{CustomChecks, HealthError, Status, compute, flux_job_status};
 
 /// How often a kind that discovery does not know is looked up again during a wait.
 const DISCOVERY_RETRY: Duration = Duration::from_secs(3);
+
+/// How many fresh reads a wait runs at once.
+const FRESH_READS: usize = 16;
 
 /// A watch no wait has used for this long is stopped (when the next wait starts a watch),
 /// so that namespaces waited in once do not keep their watches and objects forever.
@@ -104,6 +112,11 @@ struct Slot<'a> {
     cache: Option<Arc<KindCache>>,
     /// Why the kind could not be resolved yet.
     unresolved: Option<String>,
+    /// Whether to take that fresh read.
+    needs_fresh: bool,
+    /// A fresh read taken when the wait joined an already synced watch: authoritative until
+    /// the watch has delivered its resourceVersion.
+    fresh: Option<(Arc<serde_json::Value>, u64)>,
     _registration: Option<Registration>,
 }
 
@@ -154,6 +167,8 @@ impl Waiter {
                 ttl_job: jobs_with_ttl.contains(target),
                 cache: None,
                 unresolved: None,
+                needs_fresh: false,
+                fresh: None,
                 _registration: None,
             })
             .collect();
@@ -164,6 +179,9 @@ impl Waiter {
                 match tokio::time::timeout_at(deadline, self.cache_for(slot.target)).await {
                     Ok(Ok(cache)) => {
                         slot._registration = Some(cache.register(&slot.target.name, Arc::clone(&notify)));
+                        // A watch started now lists after the caller's writes; one that was
+                        // already running may still be behind them: read those objects afresh.
+                        slot.needs_fresh = cache.is_synced();
                         slot.cache = Some(cache);
                         slot.unresolved = None;
                     }
@@ -174,6 +192,14 @@ impl Waiter {
                     Err(_) => break,
                 }
             }
+            let reads = slots.iter_mut().filter(|s| s.needs_fresh).map(|slot| async move {
+                slot.needs_fresh = false;
+                if let Some(cache) = &slot.cache {
+                    slot.fresh = cache.fresh(&slot.target.name).await;
+                }
+            });
+            let reads = futures_util::stream::iter(reads).buffer_unordered(FRESH_READS).collect::<Vec<()>>();
+            let _ = tokio::time::timeout_at(deadline, reads).await;
             let entries: Vec<(String, Observed, bool)> =
                 slots.iter().map(|s| (s.target.to_string(), observe(s, checks), s.ttl_job)).collect();
             match report::verdict(&entries, options.fail_fast) {
@@ -245,8 +271,11 @@ fn observe(slot: &Slot<'_>, checks: Option<&CustomChecks>) -> Observed {
     match cache.lookup(&slot.target.name) {
         Lookup::NotSynced(None) => Observed::Nothing,
         Lookup::NotSynced(Some(e)) => Observed::Status(Status::Unknown, Some(e)),
-        Lookup::Absent => Observed::Status(Status::NotFound, None),
-        Lookup::Present(obj) => {
+        lookup => {
+            let fresh = slot.fresh.as_ref().filter(|(_, rv)| cache.revision() < *rv).map(|(obj, _)| Arc::clone(obj));
+            let ((Some(obj), _) | (None, Lookup::Present(obj))) = (fresh, lookup) else {
+                return Observed::Status(Status::NotFound, None);
+            };
             let group = slot.target.api_version.rsplit_once('/').map_or("", |(g, _)| g);
             let result = if group == "batch" && slot.target.kind == "Job" {
                 flux_job_status(&obj)
