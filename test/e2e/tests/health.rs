@@ -176,8 +176,17 @@ async fn crd_defined_kinds_are_resolved_through_discovery() {
          versions:\n  - name: v1\n    served: true\n    storage: true\n    subresources: {{status: {{}}}}\n    \
          schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}\n"
     );
-    let _ = c.kubectl_stdin(&["apply", "-f", "-"], &crd).ok("apply CRD");
     let w = waiter(c).await;
+    // Before the CRD exists the kind is unknown to discovery, as to Flux's RESTMapper.
+    let err =
+        w.wait(&[target(&format!("{group}/v1"), "Widget", &ns, "w")], &options(2)).await.expect_err("unknown kind");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "timeout waiting for: [Widget/{ns}/w status: 'Unknown': no matches for kind \"Widget\" in version \"{group}/v1\"]"
+        )
+    );
+    let _ = c.kubectl_stdin(&["apply", "-f", "-"], &crd).ok("apply CRD");
     w.wait(
         &[target("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", &format!("widgets.{group}"))],
         &options(60),

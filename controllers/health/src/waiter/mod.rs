@@ -175,7 +175,14 @@ impl Waiter {
         let checks = options.checks.as_deref();
         loop {
             let mut retry_discovery = false;
+            // Kinds discovery did not know this round: asked once per round, not per target.
+            let mut unknown_kinds: HashMap<(&str, &str), String> = HashMap::new();
             for slot in slots.iter_mut().filter(|s| s.cache.is_none()) {
+                let kind = (slot.target.api_version.as_str(), slot.target.kind.as_str());
+                if let Some(e) = unknown_kinds.get(&kind) {
+                    slot.unresolved = Some(e.clone());
+                    continue;
+                }
                 match tokio::time::timeout_at(deadline, self.cache_for(slot.target)).await {
                     Ok(Ok(cache)) => {
                         slot._registration = Some(cache.register(&slot.target.name, Arc::clone(&notify)));
@@ -187,6 +194,7 @@ impl Waiter {
                     }
                     Ok(Err(e)) => {
                         retry_discovery = true;
+                        unknown_kinds.insert(kind, e.clone());
                         slot.unresolved = Some(e);
                     }
                     Err(_) => break,
