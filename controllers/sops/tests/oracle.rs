@@ -1,0 +1,242 @@
+//! eddy-sops against the real sops v3.13.3: fixtures are encrypted by `sops --encrypt` at test
+//! time, decrypted by the crate, and compared with the plaintext and with `sops --decrypt`.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use eddy_sops::{Format, Keys, SopsError, decrypt, is_encrypted};
+use serde_norway::Value as Yaml;
+use support::{Sandbox, age_key, age_keys};
+
+const YAML: &str = r#"# a head comment
+apiVersion: v1
+kind: Secret
+metadata:
+    name: demo # inline comment
+data:
+    nested:
+        list:
+            - one
+            - 2
+            - 3.5
+            - true
+            - key: value
+              other: false
+    int: 42
+    negative: -7
+    float: 0.25
+    big_float: 1000000.5
+    bool: false
+    empty: ""
+    multiline: |
+        line one
+        line two
+    folded: "tab\tand \"quotes\""
+    unicode: "héllo ✓"
+    nothing: null
+public_unencrypted: visible
+"#;
+
+fn yaml(data: &[u8]) -> Yaml {
+    serde_norway::from_slice(data).expect("valid YAML")
+}
+
+#[test]
+fn yaml_matches_plaintext_and_sops() {
+    let sb = Sandbox::new();
+    let key = age_key(1);
+    let enc = sb.encrypt("secret.yaml", YAML.as_bytes(), &["--age", &key.recipient]);
+    assert!(is_encrypted(&enc, Format::Yaml));
+    assert!(!is_encrypted(YAML.as_bytes(), Format::Yaml));
+    let ours = decrypt(&enc, Format::Yaml, &age_keys(&[&key])).expect("decrypts");
+    assert_eq!(yaml(&ours), yaml(YAML.as_bytes()));
+    let theirs = sb.decrypt("secret.yaml", &enc, &key.identity);
+    assert_eq!(yaml(&ours), yaml(&theirs));
+    // The value suffixed _unencrypted stays in clear in the encrypted file.
+    assert!(String::from_utf8_lossy(&enc).contains("public_unencrypted: visible"));
+}
+
+#[test]
+fn yaml_without_comments_is_byte_identical() {
+    let sb = Sandbox::new();
+    let key = age_key(2);
+    let plain = "a: 1\nb:\n    c: x\n    d:\n        - 1\n        - k: v\n          l: true\n    e: |-\n        x\n        y\nf: \"yes\"\ng: 1.5\nh: \"\"\n";
+    let enc = sb.encrypt("p.yaml", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = decrypt(&enc, Format::Yaml, &age_keys(&[&key])).unwrap();
+    let theirs = sb.decrypt("p.yaml", &enc, &key.identity);
+    assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+}
+
+#[test]
+fn multi_document_yaml() {
+    let sb = Sandbox::new();
+    let key = age_key(3);
+    let plain = "a: 1\n---\nb: two\n";
+    let enc = sb.encrypt("multi.yaml", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = decrypt(&enc, Format::Yaml, &age_keys(&[&key])).unwrap();
+    let theirs = sb.decrypt("multi.yaml", &enc, &key.identity);
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn json_is_byte_identical_to_sops() {
+    let sb = Sandbox::new();
+    let key = age_key(4);
+    let plain = r#"{"name": "x", "n": 12, "f": 1.5, "big": 12345678901234, "t": true, "nil": null,
+        "list": [1, "two", {"three": 3}], "obj": {"html": "<a & b>", "empty": {}, "none": []}}"#;
+    let enc = sb.encrypt("doc.json", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = decrypt(&enc, Format::Json, &age_keys(&[&key])).unwrap();
+    let theirs = sb.decrypt("doc.json", &enc, &key.identity);
+    assert_eq!(String::from_utf8(ours.clone()).unwrap(), String::from_utf8(theirs).unwrap());
+    let a: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+    let b: serde_json::Value = serde_json::from_str(plain).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn dotenv_is_byte_identical_to_sops() {
+    let sb = Sandbox::new();
+    let key = age_key(5);
+    let plain = "# database\nDB_USER=admin\nDB_PASS=s3cr=t\nMULTI=a\\nb\nEMPTY=\n";
+    let enc = sb.encrypt("app.env", plain.as_bytes(), &["--age", &key.recipient]);
+    assert!(is_encrypted(&enc, Format::Dotenv));
+    let ours = decrypt(&enc, Format::Dotenv, &age_keys(&[&key])).unwrap();
+    let theirs = sb.decrypt("app.env", &enc, &key.identity);
+    assert_eq!(String::from_utf8(ours.clone()).unwrap(), String::from_utf8(theirs).unwrap());
+    assert_eq!(String::from_utf8(ours).unwrap(), plain);
+}
+
+#[test]
+fn ini_is_byte_identical_to_sops() {
+    let sb = Sandbox::new();
+    let key = age_key(6);
+    let plain = "; the database\n[database]\nuser = admin\npassword = hunter2\n\n[app]\nurl = http://example.com\nport = 8080\n";
+    let enc = sb.encrypt("app.ini", plain.as_bytes(), &["--age", &key.recipient]);
+    assert!(is_encrypted(&enc, Format::Ini));
+    let ours = decrypt(&enc, Format::Ini, &age_keys(&[&key])).unwrap();
+    let theirs = sb.decrypt("app.ini", &enc, &key.identity);
+    assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+}
+
+#[test]
+fn binary_round_trips() {
+    let sb = Sandbox::new();
+    let key = age_key(7);
+    let plain = "any bytes: \u{1} ünïcode\nand lines\n";
+    let enc = sb.encrypt("blob.txt", plain.as_bytes(), &["--age", &key.recipient]);
+    assert!(is_encrypted(&enc, Format::Binary));
+    let ours = decrypt(&enc, Format::Binary, &age_keys(&[&key])).unwrap();
+    assert_eq!(ours, plain.as_bytes());
+    assert_eq!(ours, sb.decrypt("blob.txt", &enc, &key.identity));
+}
+
+#[test]
+fn encrypted_regex_and_unencrypted_suffix() {
+    let sb = Sandbox::new();
+    let key = age_key(8);
+    let plain = "metadata:\n    name: app\ndata:\n    token: abc\nstringData:\n    x: y\n";
+    let enc =
+        sb.encrypt("r.yaml", plain.as_bytes(), &["--age", &key.recipient, "--encrypted-regex", "^(data|stringData)$"]);
+    assert!(String::from_utf8_lossy(&enc).contains("name: app"));
+    let ours = decrypt(&enc, Format::Yaml, &age_keys(&[&key])).unwrap();
+    assert_eq!(yaml(&ours), yaml(plain.as_bytes()));
+
+    let plain = "user: admin\npassword_clear: open\nnested:\n    secret: s\n";
+    let enc = sb.encrypt("s.yaml", plain.as_bytes(), &["--age", &key.recipient, "--unencrypted-suffix", "_clear"]);
+    assert!(String::from_utf8_lossy(&enc).contains("password_clear: open"));
+    let ours = decrypt(&enc, Format::Yaml, &age_keys(&[&key])).unwrap();
+    assert_eq!(yaml(&ours), yaml(plain.as_bytes()));
+}
+
+#[test]
+fn mac_only_encrypted() {
+    let sb = Sandbox::new();
+    let key = age_key(9);
+    let plain = "metadata:\n    name: app\ndata:\n    token: abc\n";
+    let enc = sb.encrypt(
+        "m.yaml",
+        plain.as_bytes(),
+        &["--age", &key.recipient, "--encrypted-regex", "^data$", "--mac-only-encrypted"],
+    );
+    let ours = decrypt(&enc, Format::Yaml, &age_keys(&[&key])).unwrap();
+    assert_eq!(yaml(&ours), yaml(plain.as_bytes()));
+    // The unencrypted name is outside the MAC: changing it still verifies.
+    let edited = String::from_utf8(enc).unwrap().replace("name: app", "name: other");
+    assert!(decrypt(edited.as_bytes(), Format::Yaml, &age_keys(&[&key])).is_ok());
+}
+
+#[test]
+fn several_recipients_one_key_matches() {
+    let sb = Sandbox::new();
+    let (a, b, c) = (age_key(10), age_key(11), age_key(12));
+    let recipients = format!("{},{}", a.recipient, b.recipient);
+    let enc = sb.encrypt("k.yaml", b"k: v\n", &["--age", &recipients]);
+    for keys in [age_keys(&[&b]), age_keys(&[&c, &b]), age_keys(&[&a])] {
+        assert_eq!(yaml(&decrypt(&enc, Format::Yaml, &keys).unwrap()), yaml(b"k: v\n"));
+    }
+    let err = decrypt(&enc, Format::Yaml, &age_keys(&[&c])).unwrap_err();
+    assert!(matches!(err, SopsError::DataKey(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("0 successful groups required, got 0"), "{msg}");
+    assert!(msg.contains(&a.recipient) && msg.contains(&b.recipient), "{msg}");
+    assert!(msg.contains(&c.recipient), "the tried identity's recipient is named: {msg}");
+    assert!(!msg.contains(&c.identity), "{msg}");
+    let err = decrypt(&enc, Format::Yaml, &Keys::default()).unwrap_err().to_string();
+    assert!(err.contains("no age identities"), "{err}");
+}
+
+#[test]
+fn tampering_is_detected() {
+    let sb = Sandbox::new();
+    let key = age_key(13);
+    let keys = age_keys(&[&key]);
+    let plain = "a: one\nb: two\nc_unencrypted: clear\n";
+    let enc = String::from_utf8(sb.encrypt("t.yaml", plain.as_bytes(), &["--age", &key.recipient])).unwrap();
+
+    // Swapping two encrypted values: each fails its path's authentication.
+    let value = |k: &str| enc.lines().find_map(|l| l.strip_prefix(&format!("{k}: "))).unwrap().to_owned();
+    let swapped = enc.replace(&value("a"), "@A@").replace(&value("b"), &value("a")).replace("@A@", &value("b"));
+    let err = decrypt(swapped.as_bytes(), Format::Yaml, &keys).unwrap_err();
+    assert!(matches!(err, SopsError::Value { .. }), "{err:?}");
+    assert!(!err.to_string().contains("one") && !err.to_string().contains("two"));
+
+    // Changing a value left in clear: the MAC no longer matches.
+    let edited = enc.replace("c_unencrypted: clear", "c_unencrypted: changed");
+    assert!(matches!(decrypt(edited.as_bytes(), Format::Yaml, &keys).unwrap_err(), SopsError::MacMismatch));
+
+    // Changing the stored MAC or lastmodified: the MAC does not decrypt.
+    let edited = enc.replace("lastmodified: \"", "lastmodified: \"1");
+    let edited =
+        if edited == enc { enc.replacen("lastmodified: ", "lastmodified: 1999-01-01T00:00:00Z #", 1) } else { edited };
+    assert!(decrypt(edited.as_bytes(), Format::Yaml, &keys).is_err());
+    let mac = enc.lines().find_map(|l| l.trim().strip_prefix("mac: ")).unwrap().to_owned();
+    let data_start = mac.find("data:").unwrap() + 5;
+    let mut broken = mac.clone();
+    let c = if &mac[data_start..=data_start] == "A" { "B" } else { "A" };
+    broken.replace_range(data_start..=data_start, c);
+    let edited = enc.replace(&mac, &broken);
+    let err = decrypt(edited.as_bytes(), Format::Yaml, &keys).unwrap_err();
+    assert!(matches!(err, SopsError::MacUnreadable { .. }), "{err:?}");
+}
+
+#[test]
+fn openpgp_keys_from_the_secret() {
+    let sb = Sandbox::new();
+    let (fp, armored) = sb.gpg_key("Eddy Test <eddy@example.com>");
+    let enc = sb.encrypt("p.yaml", b"password: hunter2\n", &["--pgp", &fp]);
+    let mut data = BTreeMap::new();
+    data.insert("sops.asc".to_owned(), armored.into_bytes());
+    let keys = Keys::from_secret_data(&data).unwrap();
+    assert_eq!(keys.pgp_fingerprints(), vec![fp.to_uppercase()]);
+    let ours = decrypt(&enc, Format::Yaml, &keys).unwrap();
+    assert_eq!(yaml(&ours), yaml(b"password: hunter2\n"));
+
+    // Another key: the error names the fingerprints, sops' way.
+    let other = Sandbox::new();
+    let (other_fp, other_armored) = other.gpg_key("Other <other@example.com>");
+    let mut data = BTreeMap::new();
+    data.insert("other.asc".to_owned(), other_armored.into_bytes());
+    let err = decrypt(&enc, Format::Yaml, &Keys::from_secret_data(&data).unwrap()).unwrap_err().to_string();
+    assert!(err.contains(&fp) && err.contains(&other_fp.to_uppercase()), "{err}");
+}
