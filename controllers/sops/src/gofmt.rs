@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn g_format_matches_go() {
         assert_eq!(format_g(1.0), "1");
-        assert_eq!(format_g(3.14), "3.14");
+        assert_eq!(format_g(3.25), "3.25");
         assert_eq!(format_g(100000.0), "100000");
         assert_eq!(format_g(1000000.0), "1e+06");
         assert_eq!(format_g(1234567.0), "1.234567e+06");

@@ -240,3 +240,67 @@ fn openpgp_keys_from_the_secret() {
     let err = decrypt(&enc, Format::Yaml, &Keys::from_secret_data(&data).unwrap()).unwrap_err().to_string();
     assert!(err.contains(&fp) && err.contains(&other_fp.to_uppercase()), "{err}");
 }
+
+#[test]
+fn yaml_scalars_are_written_as_sops_writes_them() {
+    let sb = Sandbox::new();
+    let key = age_key(14);
+    let plain = r#"quoted_int: "123"
+quoted_bool: "true"
+quoted_null: "null"
+tilde: "~"
+old_bool: "on"
+letter_y: y
+letter_n: "n"
+colon: "a: b"
+hash: "a #b"
+dash: "- x"
+leading_space: " x"
+trailing_colon: "x:"
+star: "*x"
+question: ?x
+flow: a,b[c]
+url: http://example.com/a?b=c&d
+long: aaaaaaaaaa bbbbbbbbbb cccccccccc dddddddddd eeeeeeeeee ffffffffff gggggggggg hhhhhhhhhh iiiiiiiiii
+single: "it's"
+backslash: 'C:\path'
+keep: |+
+    x
+
+strip: |-
+    a
+    b
+float_int: 2.0
+exp: 1.0e+10
+small: 0.00001
+neg: -0.5
+nested_lists:
+    - - a
+      - b
+    - []
+    - {}
+"#;
+    let enc = sb.encrypt("s.yaml", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = decrypt(&enc, Format::Yaml, &age_keys(&[&key])).unwrap();
+    let theirs = sb.decrypt("s.yaml", &enc, &key.identity);
+    assert_eq!(yaml(&ours), yaml(&theirs));
+    assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+}
+
+#[test]
+fn shamir_key_groups() {
+    let sb = Sandbox::new();
+    let (a, b, c) = (age_key(20), age_key(21), age_key(22));
+    let config = format!(
+        "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{}]\n      - age: [{}]\n      - age: [{}]\n",
+        a.recipient, b.recipient, c.recipient
+    );
+    std::fs::write(sb.path().join(".sops.yaml"), config).unwrap();
+    let enc = sb.encrypt("g.yaml", b"k: v\n", &[]);
+    assert!(String::from_utf8_lossy(&enc).contains("shamir_threshold: 2"));
+    for keys in [age_keys(&[&a, &b]), age_keys(&[&b, &c]), age_keys(&[&a, &b, &c])] {
+        assert_eq!(yaml(&decrypt(&enc, Format::Yaml, &keys).unwrap()), yaml(b"k: v\n"));
+    }
+    let err = decrypt(&enc, Format::Yaml, &age_keys(&[&b])).unwrap_err().to_string();
+    assert!(err.contains("2 successful groups required, got 1"), "{err}");
+}

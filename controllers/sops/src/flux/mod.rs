@@ -109,7 +109,7 @@ fn is_sops_object(obj: &Value) -> bool {
 }
 
 /// Decrypts a JSON object's tree (its `sops` entry removed) without checking the MAC.
-fn decrypt_branches_in_place(branches: &mut Vec<crate::tree::Branch>, keys: &Keys) -> Result<(), SopsError> {
+fn decrypt_branches_in_place(branches: &mut [crate::tree::Branch], keys: &Keys) -> Result<(), SopsError> {
     let meta = crate::metadata::extract_nested(branches)
         .map_err(|reason| SopsError::Document { format: Format::Json, reason })?;
     let key = crate::datakey::data_key(&meta, keys)?;

@@ -5,6 +5,9 @@
 //! and verification are unaffected, but the output has none, and documents whose metadata
 //! uses a comment regex are refused (which values are encrypted would depend on them).
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde::Deserialize as _;
 use serde_norway::Value as Yaml;
 
@@ -40,13 +43,8 @@ fn strip_tags(value: Yaml) -> Yaml {
 fn mapping(map: serde_norway::Mapping) -> Result<Branch, DocumentError> {
     let mut items = Vec::with_capacity(map.len());
     for (k, v) in map {
-        let key = match strip_tags(k) {
-            Yaml::String(s) => s,
-            _ => {
-                return Err(DocumentError::Syntax(
-                    "Tree contains a non-string key; only string keys are supported".into(),
-                ));
-            }
+        let Yaml::String(key) = strip_tags(k) else {
+            return Err(DocumentError::Syntax("Tree contains a non-string key; only string keys are supported".into()));
         };
         items.push(Item::new(key, value(v)?));
     }
@@ -221,19 +219,57 @@ fn scalar_str(s: &str, indent: usize) -> String {
     double_quoted(s)
 }
 
-/// Whether a plain `s` reads back as the string `s`, also for YAML 1.1 readers (go-yaml
-/// double-quotes old booleans and anything that resolves to another type).
+/// Whether go-yaml may write `s` plain: it must resolve to a string (not null, a bool, a
+/// number or a timestamp) and not be a YAML 1.1 boolean or base-60 float; else it is
+/// double-quoted (go-yaml v3 `encode.go` `stringv`).
 fn reads_back_as_string(s: &str) -> bool {
     const OLD_BOOLS: &[&str] =
         &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
-    if OLD_BOOLS.contains(&s) {
+    static BASE60: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$").expect("static regex"));
+    !(OLD_BOOLS.contains(&s) || BASE60.is_match(s) || resolves_to_non_string(s))
+}
+
+/// go-yaml v3's `resolve` for a plain scalar: whether it is anything but a string.
+fn resolves_to_non_string(s: &str) -> bool {
+    static FLOAT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").expect("static regex"));
+    static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?(?:Z|[-+][0-9]{2}:[0-9]{2}))|(?: [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?))?$")
+            .expect("static regex")
+    });
+    const SPECIAL: &[&str] = &[
+        "", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", ".inf", ".Inf", ".INF",
+        "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
+    ];
+    if SPECIAL.contains(&s) {
+        return true;
+    }
+    let first = s.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
         return false;
     }
-    match serde_norway::from_str::<Yaml>(s) {
-        Ok(Yaml::String(t)) => t == s,
-        Ok(_) => false,
-        Err(_) => true,
-    }
+    let plain = s.replace('_', "");
+    go_int_base0(&plain) || FLOAT.is_match(&plain) || (first.is_ascii_digit() && TIMESTAMP.is_match(s))
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` / `ParseUint` syntax (range aside: larger decimals are
+/// floats to go-yaml, which is not a string either).
+fn go_int_base0(s: &str) -> bool {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let lower = body.to_ascii_lowercase();
+    let (digits, radix) = if let Some(d) = lower.strip_prefix("0x") {
+        (d, 16)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (d, 8)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (d, 2)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (&lower[1..], 8)
+    } else {
+        (lower.as_str(), 10)
+    };
+    !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix))
 }
 
 /// Whether go-yaml's emitter may write `s` as a plain scalar.
@@ -242,7 +278,8 @@ fn plain_ok(s: &str) -> bool {
     if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return false;
     }
-    if "?:,[]{}#&*!|>'\"%@`".contains(first) || (first == '-' && (s.len() == 1 || s[1..].starts_with(' '))) {
+    let followed_by_blank = |i: usize| s[i..].chars().nth(1).is_none_or(|c| c == ' ' || c == '\t');
+    if ",[]{}#&*!|>'\"%@`".contains(first) || ("?:-".contains(first) && followed_by_blank(0)) {
         return false;
     }
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(char::is_control) {
