@@ -223,6 +223,12 @@ pub enum SourceError {
         /// The limit.
         limit: u64,
     },
+    /// A kustomization path is not a directory.
+    #[error("'{}' is not a directory", path.display())]
+    NotADirectory {
+        /// The path, relative to the root.
+        path: PathBuf,
+    },
     /// A directory has more than one kustomization file.
     #[error("found multiple kustomization files in '{}'", dir.display())]
     MultipleKustomizations {

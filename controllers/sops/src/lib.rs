@@ -103,7 +103,8 @@ impl Keys {
                 return Err(SopsError::UnsupportedKeyService { entry: name.clone(), service });
             }
             let invalid = |reason| SopsError::InvalidKey { entry: name.clone(), reason };
-            match Path::new(name).extension().and_then(|e| e.to_str()) {
+            // Go's filepath.Ext: the suffix from the last dot, so `.agekey` counts too.
+            match name.rsplit_once('.').map(|(_, ext)| ext) {
                 Some("agekey") => {
                     let text = std::str::from_utf8(value).map_err(|_| invalid(KeyError::NotUtf8))?;
                     keys.age.extend(age::parse_identities(text).map_err(invalid)?);

@@ -144,3 +144,10 @@ fn generator_sources_never_leave_the_root() {
     decrypt_sources(root, Path::new("."), &age_keys(&[&key])).unwrap();
     assert_eq!(std::fs::read_to_string(root.join("real.env")).unwrap(), "O=1\n");
 }
+
+#[test]
+fn missing_top_level_directory_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = decrypt_sources(dir.path(), Path::new("nope"), &age_keys(&[&age_key(35)])).unwrap_err();
+    assert!(matches!(err, SopsError::Source(_)), "{err:?}");
+}

@@ -304,3 +304,39 @@ fn shamir_key_groups() {
     let err = decrypt(&enc, Format::Yaml, &age_keys(&[&b])).unwrap_err().to_string();
     assert!(err.contains("2 successful groups required, got 1"), "{err}");
 }
+
+#[test]
+fn passphrase_protected_pgp_keys_are_refused() {
+    let sb = Sandbox::new();
+    let home = sb.path().join("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str]| {
+        let out = std::process::Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", "pw"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    gpg(&["--quick-gen-key", "Locked <l@example.com>", "future-default", "default", "never"]);
+    let armored = gpg(&["--armor", "--export-secret-keys"]);
+    let mut data = BTreeMap::new();
+    data.insert("locked.asc".to_owned(), armored);
+    let err = Keys::from_secret_data(&data).unwrap_err();
+    assert!(matches!(err, SopsError::InvalidKey { .. }), "{err:?}");
+    assert!(err.to_string().contains("passphrase") && err.to_string().contains("locked.asc"), "{err}");
+}
+
+#[test]
+fn unencrypted_numbers_count_in_the_mac_as_go_reads_them() {
+    let sb = Sandbox::new();
+    let key = age_key(15);
+    let plain = "a_unencrypted: 1e3\nb_unencrypted: .5\nc_unencrypted: -12\nd_unencrypted: 0x1F\ne_unencrypted: 0755\nf_unencrypted: 1_000\ng_unencrypted: 0o17\nsecret: s\n";
+    let enc = sb.encrypt("n.yaml", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = decrypt(&enc, Format::Yaml, &age_keys(&[&key])).unwrap();
+    let theirs = sb.decrypt("n.yaml", &enc, &key.identity);
+    assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+}

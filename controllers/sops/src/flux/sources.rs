@@ -50,9 +50,10 @@ struct Walk<'a> {
     decrypted: HashSet<PathBuf>,
 }
 
-/// Why a directory was skipped instead of failing the walk.
+/// Why a directory was skipped instead of failing the walk: not there or not a directory
+/// (a remote or file resource) is ignored below the top, an error at the top.
 enum Skip {
-    Ignore,
+    Ignore(SourceError),
     Fail(SopsError),
 }
 
@@ -72,8 +73,8 @@ impl Walk<'_> {
     fn kustomization(&mut self, dir: &Path, top: bool) -> Result<(), SopsError> {
         match self.visit(dir) {
             Ok(()) => Ok(()),
-            Err(Skip::Ignore) if !top => Ok(()),
-            Err(Skip::Ignore) => Ok(()),
+            Err(Skip::Ignore(_)) if !top => Ok(()),
+            Err(Skip::Ignore(e)) => Err(e.into()),
             Err(Skip::Fail(e)) => Err(e),
         }
     }
@@ -83,11 +84,12 @@ impl Walk<'_> {
         if !self.visited_dirs.insert(abs.clone()) {
             return Ok(());
         }
+        let rel = strip_root(self.root, &abs);
         match std::fs::symlink_metadata(&abs) {
             Ok(meta) if meta.is_dir() => {}
-            _ => return Err(Skip::Ignore),
+            Ok(_) => return Err(Skip::Ignore(SourceError::NotADirectory { path: rel })),
+            Err(source) => return Err(Skip::Ignore(SourceError::Io { op: "lstat", path: rel, source })),
         }
-        let rel = strip_root(self.root, &abs);
         let kus = self.load_kustomization(&abs, &rel)?;
         let list = |v: Option<&Yaml>| -> Vec<String> {
             v.and_then(Yaml::as_sequence)
