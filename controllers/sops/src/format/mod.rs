@@ -5,6 +5,7 @@ pub(crate) mod dotenv;
 pub(crate) mod ini;
 pub(crate) mod json;
 pub(crate) mod yaml;
+mod yaml_scalar;
 
 use crate::Format;
 use crate::error::DocumentError;

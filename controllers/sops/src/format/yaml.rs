@@ -5,12 +5,10 @@
 //! and verification are unaffected, but the output has none, and documents whose metadata
 //! uses a comment regex are refused (which values are encrypted would depend on them).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use serde::Deserialize as _;
 use serde_norway::Value as Yaml;
 
+use super::yaml_scalar::scalar_str;
 use crate::error::DocumentError;
 use crate::gofmt;
 use crate::tree::{Branch, Item, Key, Value};
@@ -102,7 +100,7 @@ fn map_body(out: &mut String, items: &[&Item], indent: usize, inline: bool) {
         if n > 0 || !inline {
             out.push_str(&" ".repeat(indent));
         }
-        out.push_str(&scalar_str(key, indent));
+        out.push_str(&scalar_str(key, indent, true));
         out.push(':');
         value_after_key(out, &item.value, indent);
     }
@@ -170,8 +168,8 @@ fn seq_body(out: &mut String, values: &[&Value], indent: usize) {
 
 fn scalar_text(value: &Value, indent: usize) -> String {
     match value {
-        Value::Str(s) | Value::Time(s) | Value::Comment(s) => scalar_str(s, indent),
-        Value::Bytes(b) => scalar_str(&String::from_utf8_lossy(b), indent),
+        Value::Str(s) | Value::Time(s) | Value::Comment(s) => scalar_str(s, indent, false),
+        Value::Bytes(b) => scalar_str(&String::from_utf8_lossy(b), indent, false),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => match gofmt::format_g(*f).as_str() {
             "+Inf" => ".inf".into(),
@@ -183,127 +181,6 @@ fn scalar_text(value: &Value, indent: usize) -> String {
         Value::Null => "null".into(),
         Value::Map(_) | Value::Seq(_) => String::new(),
     }
-}
-
-/// A string scalar: plain when it reads back as the same string, a literal block for
-/// multi-line text, else quoted.
-fn scalar_str(s: &str, indent: usize) -> String {
-    if s.contains('\n') && s.chars().all(|c| c == '\n' || !c.is_control() || c == '\t') && !s.starts_with(' ') {
-        let chomp = if !s.ends_with('\n') {
-            "-"
-        } else if s.ends_with("\n\n") {
-            "+"
-        } else {
-            ""
-        };
-        let body = s.strip_suffix('\n').unwrap_or(s);
-        let mut out = format!("|{chomp}");
-        for line in body.split('\n') {
-            out.push('\n');
-            if !line.is_empty() {
-                out.push_str(&" ".repeat(indent));
-                out.push_str(line);
-            }
-        }
-        return out;
-    }
-    if s.is_empty() || !reads_back_as_string(s) {
-        return double_quoted(s);
-    }
-    if plain_ok(s) {
-        return s.to_owned();
-    }
-    if s.chars().all(|c| !c.is_control()) {
-        return format!("'{}'", s.replace('\'', "''"));
-    }
-    double_quoted(s)
-}
-
-/// Whether go-yaml may write `s` plain: it must resolve to a string (not null, a bool, a
-/// number or a timestamp) and not be a YAML 1.1 boolean or base-60 float; else it is
-/// double-quoted (go-yaml v3 `encode.go` `stringv`).
-fn reads_back_as_string(s: &str) -> bool {
-    const OLD_BOOLS: &[&str] =
-        &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
-    static BASE60: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$").expect("static regex"));
-    !(OLD_BOOLS.contains(&s) || BASE60.is_match(s) || resolves_to_non_string(s))
-}
-
-/// go-yaml v3's `resolve` for a plain scalar: whether it is anything but a string.
-fn resolves_to_non_string(s: &str) -> bool {
-    static FLOAT: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$").expect("static regex"));
-    static TIMESTAMP: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?(?:Z|[-+][0-9]{2}:[0-9]{2}))|(?: [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]*)?))?$")
-            .expect("static regex")
-    });
-    const SPECIAL: &[&str] = &[
-        "", "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", ".inf", ".Inf", ".INF",
-        "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
-    ];
-    if SPECIAL.contains(&s) {
-        return true;
-    }
-    let first = s.as_bytes()[0];
-    if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
-        return false;
-    }
-    let plain = s.replace('_', "");
-    go_int_base0(&plain) || FLOAT.is_match(&plain) || (first.is_ascii_digit() && TIMESTAMP.is_match(s))
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)` / `ParseUint` syntax (range aside: larger decimals are
-/// floats to go-yaml, which is not a string either).
-fn go_int_base0(s: &str) -> bool {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let lower = body.to_ascii_lowercase();
-    let (digits, radix) = if let Some(d) = lower.strip_prefix("0x") {
-        (d, 16)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (d, 8)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (d, 2)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (&lower[1..], 8)
-    } else {
-        (lower.as_str(), 10)
-    };
-    !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix))
-}
-
-/// Whether go-yaml's emitter may write `s` as a plain scalar.
-fn plain_ok(s: &str) -> bool {
-    let Some(first) = s.chars().next() else { return false };
-    if s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
-        return false;
-    }
-    let followed_by_blank = |i: usize| s[i..].chars().nth(1).is_none_or(|c| c == ' ' || c == '\t');
-    if ",[]{}#&*!|>'\"%@`".contains(first) || ("?:-".contains(first) && followed_by_blank(0)) {
-        return false;
-    }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(char::is_control) {
-        return false;
-    }
-    !(s.starts_with("---") || s.starts_with("..."))
-}
-
-fn double_quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
