@@ -135,8 +135,8 @@ pub enum KeyError {
     #[error("no armored OpenPGP key found")]
     NoPgpKey,
     /// An `.asc` entry does not parse as armored OpenPGP keys.
-    #[error("cannot read armored OpenPGP key data: {0}")]
-    Pgp(String),
+    #[error("cannot read armored OpenPGP key data")]
+    Pgp,
     /// An OpenPGP secret key is protected by a passphrase (there is nobody to type it).
     #[error("OpenPGP secret key {fingerprint} is protected by a passphrase, which is not supported")]
     PgpPassphrase {

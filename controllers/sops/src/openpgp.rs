@@ -37,12 +37,12 @@ pub(crate) fn parse_keys(data: &[u8]) -> Result<Vec<SecretKey>, KeyError> {
     let text = std::str::from_utf8(data).map_err(|_| KeyError::NotUtf8)?;
     let mut found_block = false;
     let mut keys = Vec::new();
+    // rPGP's messages may quote the input: keep only that it failed.
     for block in armor_blocks(text) {
         found_block = true;
-        let (parsed, _) =
-            PublicOrSecret::from_reader_many(block.as_bytes()).map_err(|e| KeyError::Pgp(e.to_string()))?;
+        let (parsed, _) = PublicOrSecret::from_reader_many(block.as_bytes()).map_err(|_| KeyError::Pgp)?;
         for key in parsed {
-            match key.map_err(|e| KeyError::Pgp(e.to_string()))? {
+            match key.map_err(|_| KeyError::Pgp)? {
                 PublicOrSecret::Secret(key) => {
                     let fingerprint = format!("{:X}", key.fingerprint());
                     let locked = key.primary_key.secret_params().is_encrypted()

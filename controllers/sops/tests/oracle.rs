@@ -439,3 +439,21 @@ fn tricky_strings_dotenv_and_ini() {
     let ours = String::from_utf8(decrypt(&enc, Format::Ini, &keys).unwrap()).unwrap();
     assert_eq!(ours, String::from_utf8(sb.decrypt("t.ini", &enc, &key.identity)).unwrap());
 }
+
+#[test]
+fn service_keys_are_named_as_unsupported() {
+    let sb = Sandbox::new();
+    let key = age_key(18);
+    let enc = String::from_utf8(sb.encrypt("k.yaml", b"k: v\n", &["--age", &key.recipient])).unwrap();
+    // A KMS key next to the age key (the metadata is outside the MAC).
+    let arn = "arn:aws:kms:us-east-1:000000000000:key/test";
+    let with_kms = enc.replacen(
+        "sops:\n",
+        &format!("sops:\n    kms:\n        - arn: {arn}\n          created_at: \"2024-01-01T00:00:00Z\"\n          enc: AQICAHg=\n          aws_profile: \"\"\n"),
+        1,
+    );
+    assert_eq!(yaml(&decrypt(with_kms.as_bytes(), Format::Yaml, &age_keys(&[&key])).unwrap()), yaml(b"k: v\n"));
+    let err = decrypt(with_kms.as_bytes(), Format::Yaml, &age_keys(&[&age_key(19)])).unwrap_err().to_string();
+    assert!(err.contains(arn) && err.contains("AWS KMS is not supported"), "{err}");
+    assert!(err.contains(&key.recipient), "{err}");
+}

@@ -170,10 +170,11 @@ impl Walk<'_> {
         if !meta.is_file() {
             return Err(SourceError::Irregular { path: rel }.into());
         }
-        if meta.len() > MAX_FILE_SIZE {
-            return Err(SourceError::TooLarge { path: rel, size: meta.len(), limit: MAX_FILE_SIZE }.into());
-        }
-        let data = std::fs::read(&abs).map_err(|source| SourceError::Io { op: "read", path: rel.clone(), source })?;
+        let data = read_regular(&abs).map_err(|e| match e {
+            ReadError::Io(source) => SourceError::Io { op: "read", path: rel.clone(), source },
+            ReadError::Irregular => SourceError::Irregular { path: rel.clone() },
+            ReadError::TooLarge(size) => SourceError::TooLarge { path: rel.clone(), size, limit: MAX_FILE_SIZE },
+        })?;
         let marker = MARKERS.iter().find(|(f, _)| *f == if format == Format::Binary { Format::Json } else { format });
         if !marker.is_some_and(|(_, m)| contains(&data, m.as_bytes())) {
             return Ok(());
@@ -185,6 +186,36 @@ impl Walk<'_> {
         self.decrypted.insert(abs);
         Ok(())
     }
+}
+
+enum ReadError {
+    Io(std::io::Error),
+    Irregular,
+    TooLarge(u64),
+}
+
+/// Reads a regular file of at most [`MAX_FILE_SIZE`] bytes, never through a symlink (the
+/// checks are made on the opened file, so a swap after the `lstat` cannot redirect the read).
+fn read_regular(path: &Path) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read as _;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+        .map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.is_file() {
+        return Err(ReadError::Irregular);
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(ReadError::TooLarge(meta.len()));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut data).map_err(ReadError::Io)?;
+    if data.len() as u64 > MAX_FILE_SIZE {
+        return Err(ReadError::TooLarge(data.len() as u64));
+    }
+    Ok(data)
 }
 
 /// Rewrites `path` (a regular file, checked by the caller) with mode 0600, never following a
@@ -258,6 +289,16 @@ mod tests {
         std::fs::write(root.join("b.txt"), "plain").unwrap();
         decrypt_sources(root, Path::new("."), &Keys::default()).unwrap();
         assert_eq!(std::fs::read_to_string(root.join("b.txt")).unwrap(), "plain");
+    }
+
+    #[test]
+    fn oversized_sources_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("kustomization.yaml"), "secretGenerator:\n- name: s\n  envs: [big.env]\n").unwrap();
+        std::fs::write(root.join("big.env"), vec![b'x'; (MAX_FILE_SIZE + 1) as usize]).unwrap();
+        let err = decrypt_sources(root, Path::new("."), &Keys::default()).unwrap_err();
+        assert!(matches!(err, SopsError::Source(SourceError::TooLarge { .. })), "{err:?}");
     }
 
     #[test]
