@@ -384,7 +384,7 @@ pub(crate) fn go_rfc3339(s: &str) -> Option<String> {
         z if z.len() == 6
             && matches!(z.as_bytes()[0], b'+' | b'-')
             && z.as_bytes()[3] == b':'
-            && z[1..3].bytes().chain(z[4..6].bytes()).all(|c| c.is_ascii_digit()) =>
+            && [1, 2, 4, 5].iter().all(|&k| z.as_bytes()[k].is_ascii_digit()) =>
         {
             if &z[1..] == "00:00" {
                 "Z".to_owned()
