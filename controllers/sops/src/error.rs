@@ -103,6 +103,42 @@ pub enum SopsError {
     Source(#[from] SourceError),
 }
 
+/// The broad class of a [`SopsError`], matching the four general variants (for callers
+/// that only need to tell a bad Secret from a bad document, a missing key or tampering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCategory {
+    /// The decryption Secret is unusable.
+    Key,
+    /// A document, file or path is unusable.
+    Format,
+    /// No key at hand opens the data key.
+    NoKey,
+    /// A value or the MAC failed to authenticate.
+    Integrity,
+}
+
+impl SopsError {
+    /// The broad class of this error (of its cause, for [`SopsError::Object`] and
+    /// [`SopsError::File`]).
+    #[must_use]
+    pub fn category(&self) -> ErrorCategory {
+        match self {
+            SopsError::Key(_) | SopsError::InvalidKey { .. } | SopsError::UnsupportedKeyService { .. } => {
+                ErrorCategory::Key
+            }
+            SopsError::Format(_) | SopsError::Document { .. } | SopsError::Emit { .. } | SopsError::Source(_) => {
+                ErrorCategory::Format
+            }
+            SopsError::NoKey(_) | SopsError::DataKey(_) => ErrorCategory::NoKey,
+            SopsError::Integrity(_)
+            | SopsError::Value { .. }
+            | SopsError::MacUnreadable { .. }
+            | SopsError::MacMismatch => ErrorCategory::Integrity,
+            SopsError::Object { source, .. } | SopsError::File { source, .. } => source.category(),
+        }
+    }
+}
+
 /// What is wrong with a key in the Secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {

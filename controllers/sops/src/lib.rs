@@ -46,7 +46,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub use datakey::{DataKeyError, KeyFailure};
-pub use error::{DocumentError, KeyError, SopsError, SourceError, ValueError};
+pub use error::{DocumentError, ErrorCategory, KeyError, SopsError, SourceError, ValueError};
 
 /// A document's format, as SOPS tells it from the file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

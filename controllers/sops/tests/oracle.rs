@@ -177,6 +177,7 @@ fn several_recipients_one_key_matches() {
     }
     let err = decrypt(&enc, Format::Yaml, &age_keys(&[&c])).unwrap_err();
     assert!(matches!(err, SopsError::DataKey(_)), "{err:?}");
+    assert_eq!(err.category(), eddy_sops::ErrorCategory::NoKey);
     let msg = err.to_string();
     assert!(msg.contains("0 successful groups required, got 0"), "{msg}");
     assert!(msg.contains(&a.recipient) && msg.contains(&b.recipient), "{msg}");
@@ -199,6 +200,7 @@ fn tampering_is_detected() {
     let swapped = enc.replace(&value("a"), "@A@").replace(&value("b"), &value("a")).replace("@A@", &value("b"));
     let err = decrypt(swapped.as_bytes(), Format::Yaml, &keys).unwrap_err();
     assert!(matches!(err, SopsError::Value { .. }), "{err:?}");
+    assert_eq!(err.category(), eddy_sops::ErrorCategory::Integrity);
     assert!(!err.to_string().contains("one") && !err.to_string().contains("two"));
 
     // Changing a value left in clear: the MAC no longer matches.
@@ -456,4 +458,15 @@ fn service_keys_are_named_as_unsupported() {
     let err = decrypt(with_kms.as_bytes(), Format::Yaml, &age_keys(&[&age_key(19)])).unwrap_err().to_string();
     assert!(err.contains(arn) && err.contains("AWS KMS is not supported"), "{err}");
     assert!(err.contains(&key.recipient), "{err}");
+}
+
+#[test]
+fn ini_comments_defaults_and_delimiters() {
+    let sb = Sandbox::new();
+    let key = age_key(23);
+    let plain = "top = level\n; about the db\n# second line\n[db]\n; the user\nuser = admin\npass: p@ss\nquoted = \"with spaces\"\nempty =\n[other]\nk = v ; trailing comment\n";
+    let enc = sb.encrypt("c.ini", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = String::from_utf8(decrypt(&enc, Format::Ini, &age_keys(&[&key])).unwrap()).unwrap();
+    let theirs = String::from_utf8(sb.decrypt("c.ini", &enc, &key.identity)).unwrap();
+    assert_eq!(ours, theirs);
 }
