@@ -222,6 +222,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keys_and_errors_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Keys>();
+        send_sync::<SopsError>();
+    }
+
+    #[test]
     fn formats_from_paths() {
         assert_eq!(Format::from_path(Path::new("a/b.yaml")), Format::Yaml);
         assert_eq!(Format::from_path(Path::new("b.yml")), Format::Yaml);
