@@ -149,10 +149,10 @@ fn trim_suffix(s: &[u8], pattern: &[u8], longest: bool) -> Vec<u8> {
 /// Decodes one rune as Go does (an invalid byte is U+FFFD of width 1).
 fn decode(s: &[u8]) -> (char, usize) {
     for n in 1..=s.len().min(4) {
-        if let Ok(t) = std::str::from_utf8(&s[..n]) {
-            if let Some(c) = t.chars().next() {
-                return (c, n);
-            }
+        if let Ok(t) = std::str::from_utf8(&s[..n])
+            && let Some(c) = t.chars().next()
+        {
+            return (c, n);
         }
     }
     (char::REPLACEMENT_CHARACTER, 1)
@@ -168,11 +168,11 @@ fn glob_match(mut pattern: &[u8], mut name: &[u8]) -> Result<bool, ()> {
             return Ok(true);
         }
         let first = match_chunk(chunk, name);
-        if let Ok(Some(t)) = first {
-            if t.is_empty() || !pattern.is_empty() {
-                name = t;
-                continue;
-            }
+        if let Ok(Some(t)) = first
+            && (t.is_empty() || !pattern.is_empty())
+        {
+            name = t;
+            continue;
         }
         first?;
         if star {

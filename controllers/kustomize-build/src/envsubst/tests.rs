@@ -16,7 +16,8 @@ fn run(vars: &[(&str, &str)], input: &str, strict: bool) -> Result<String, EvalE
 #[test]
 fn expansions() {
     let path = "/srv/data/reports/q3.summary.csv";
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
         (&[], "plain text 42", "plain text 42"),
         (&[("word", "heLLo7x")], "${#word}", "7"),
         (&[("word", "heLLo7x")], "${word^}", "HeLLo7x"),

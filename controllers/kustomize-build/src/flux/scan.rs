@@ -34,8 +34,9 @@ fn walk(root: &Path, base: &Path, dir: &Path, found: &mut Vec<String>) -> Result
         .collect::<Result<_, _>>()
         .map_err(io(dir))?;
     // Go sorts the names as byte strings.
-    entries
-        .sort_by(|a, b| a.file_name().map(|n| n.as_encoded_bytes()).cmp(&b.file_name().map(|n| n.as_encoded_bytes())));
+    entries.sort_by(|a, b| {
+        a.file_name().map(std::ffi::OsStr::as_encoded_bytes).cmp(&b.file_name().map(std::ffi::OsStr::as_encoded_bytes))
+    });
     for path in entries {
         let meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
         if meta.is_dir() {
