@@ -17,7 +17,10 @@
 //! - `mode: flux`: as kustomize-controller does — the tree is copied, Flux's
 //!   generator runs on the build directory, and the build may read files
 //!   anywhere inside the tree (`--load-restrictor LoadRestrictionsNone` for
-//!   the references, `BoundaryOnly` with the tree as boundary for Eddy).
+//!   the references, `BoundaryOnly` with the tree as boundary for Eddy);
+//! - with `mode: flux`, `target-namespace`, `name-prefix`, `name-suffix` and
+//!   `component` (repeatable) set those fields of the Kustomization, which the
+//!   generator merges into the kustomization file.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -95,6 +98,7 @@ struct Reference {
 struct Case {
     path: Option<String>,
     flux: bool,
+    overlay: flux::Overlay,
 }
 
 fn case(tree: &Path) -> Case {
@@ -104,6 +108,10 @@ fn case(tree: &Path) -> Case {
         match line.split_once(':').map(|(k, v)| (k.trim(), v.trim())) {
             Some(("path", v)) => c.path = Some(v.to_string()),
             Some(("mode", "flux")) => c.flux = true,
+            Some(("target-namespace", v)) => c.overlay.target_namespace = Some(v.to_string()),
+            Some(("name-prefix", v)) => c.overlay.name_prefix = Some(v.to_string()),
+            Some(("name-suffix", v)) => c.overlay.name_suffix = Some(v.to_string()),
+            Some(("component", v)) => c.overlay.components.push(v.to_string()),
             _ => panic!("{}: unknown .corpus line {line:?}", tree.display()),
         }
     }
@@ -148,7 +156,7 @@ fn check(reference: &Reference, tree: &Path) -> Option<String> {
     let mut cmd = Command::new(&reference.bin);
     cmd.arg(reference.subcommand);
     if case.flux {
-        if let Err(e) = flux::generate_within(&root, &dir, &flux::Overlay::default()) {
+        if let Err(e) = flux::generate_within(&root, &dir, &case.overlay) {
             return Some(format!("{name}: Flux's generator failed: {e}"));
         }
         opts.boundary = Some(root.clone());
