@@ -81,8 +81,9 @@ pub fn substitute_with(
                 EvalError::NotSet(_) => format!("envsubst error: variable substitution failed: {e}"),
             })
         })?;
-        let docs =
-            yaml::parse_documents_v2(&output).map_err(|e| fail(format!("envsubst error: YAMLToJSON: yaml: {e}")))?;
+        let docs = yaml::parse_documents_v2(&output).map_err(|e| {
+            fail(format!("envsubst error: YAMLToJSON: yaml: line {}: {}", e.line, without_quoted(&e.message)))
+        })?;
         match docs.into_iter().next() {
             Some(Value::Map(m)) => r.obj = m,
             Some(other) => {
@@ -95,6 +96,11 @@ pub fn substitute_with(
         }
     }
     Ok(())
+}
+
+/// A parse error's message without the text it quotes (a substituted value may be a secret).
+fn without_quoted(message: &str) -> String {
+    message.split('"').step_by(2).collect::<Vec<_>>().join("…")
 }
 
 /// Whether a resource opts out through its labels or annotations.

@@ -144,6 +144,19 @@ fn newlines_in_values_are_dropped_and_values_never_reach_errors() {
     let msg = err.to_string();
     assert!(msg.starts_with("post build failed for 'Secret.v1.[noGrp]/s': envsubst error: YAMLToJSON"), "{msg}");
     assert!(!msg.contains("s3cr3t"), "{msg}");
+
+    // A value that makes two keys equal: sigs.k8s.io/yaml keeps the last one.
+    let doc = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  ${a}: x\n  ${b}: y\n";
+    let mut rs = resources(doc);
+    substitute(&mut rs, &vars(&[("a", "same"), ("b", "same")]), false).expect("last key wins");
+    assert_eq!(rs[0].to_json()["stringData"], json!({"same": "y"}));
+
+    // A value that breaks a quoted scalar: the error quotes nothing of it.
+    let doc = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  k: \"${token}\"\n";
+    let mut rs = resources(doc);
+    let err = substitute(&mut rs, &vars(&[("token", "hunter2\" x: \"")]), false).expect_err("broken quoting");
+    let msg = err.to_string();
+    assert!(!msg.contains("hunter2"), "{msg}");
 }
 
 #[test]
