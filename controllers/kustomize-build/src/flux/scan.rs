@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::Error;
 use crate::loader::KUSTOMIZATION_NAMES;
+use crate::yaml::{Map, Value};
 
 /// Walks `dir` in lexical order (as Go's `filepath.Walk`) and returns, as `./relative` paths,
 /// every `.yaml`/`.yml` file (each must decode as Kubernetes objects, or the walk fails as
@@ -62,11 +63,8 @@ fn walk(root: &Path, base: &Path, dir: &Path, found: &mut Vec<String>) -> Result
         }
         let text = std::fs::read_to_string(&real).map_err(io(&path))?;
         if let Err(e) = crate::build::resources_from_text(&text, &path) {
-            return Err(Error::Flux(format!(
-                "failed to decode Kubernetes YAML from {}: {}",
-                path.display(),
-                decode_reason(&e, &path)
-            )));
+            let reason = decode_reason(&e, &path, &text);
+            return Err(Error::Flux(format!("failed to decode Kubernetes YAML from {}: {reason}", path.display())));
         }
         found.push(relative(base, &path));
     }
@@ -74,15 +72,62 @@ fn walk(root: &Path, base: &Path, dir: &Path, found: &mut Vec<String>) -> Result
 }
 
 /// The reason without the path the build's errors start with (Flux names the file itself).
-fn decode_reason(e: &Error, path: &Path) -> String {
+fn decode_reason(e: &Error, path: &Path, text: &str) -> String {
     match e {
         Error::Yaml { source, .. } => format!("yaml: {source}"),
-        Error::Resource(m) if m.contains("missing its kind") => "missing kind in object".to_string(),
-        Error::Resource(m) if m.contains("missing metadata.name") => "missing metadata.name in object".to_string(),
+        Error::Resource(m) if m.contains("missing its kind") => {
+            format!("missing kind in object {}", first_offender(text, |m| str_field(m, "kind").is_empty()))
+        }
+        Error::Resource(m) if m.contains("missing metadata.name") => format!(
+            "missing metadata.name in object {}",
+            first_offender(text, |m| { !str_field(m, "kind").ends_with("List") && meta_field(m, "name").is_empty() })
+        ),
         other => {
             let text = other.to_string();
             let prefix = format!("{}: ", path.display());
             text.strip_prefix(&prefix).map_or_else(|| text.clone(), str::to_string)
         }
     }
+}
+
+fn str_field<'a>(m: &'a Map, key: &str) -> &'a str {
+    m.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn meta_field<'a>(m: &'a Map, key: &str) -> &'a str {
+    match m.get("metadata") {
+        Some(Value::Map(meta)) => str_field(meta, key),
+        _ => "",
+    }
+}
+
+/// kyaml's `ResourceMeta` of the first document `bad` holds for, printed as Go's `%v` does:
+/// `{{apiVersion kind} {{name namespace} map[labels] map[annotations]}}`.
+fn first_offender(text: &str, bad: impl Fn(&Map) -> bool) -> String {
+    let docs = crate::yaml::parse_documents(text).unwrap_or_default();
+    let Some(m) = docs.iter().filter_map(Value::as_map).find(|m| !m.is_empty() && bad(m)) else {
+        return String::new();
+    };
+    let go_map = |key: &str| {
+        let mut pairs: Vec<String> = match m.get("metadata") {
+            Some(Value::Map(meta)) => match meta.get(key) {
+                Some(Value::Map(x)) => {
+                    x.iter().map(|(k, v)| format!("{k}:{}", v.as_str().unwrap_or_default())).collect()
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        pairs.sort();
+        format!("map[{}]", pairs.join(" "))
+    };
+    format!(
+        "{{{{{} {}}} {{{{{} {}}} {} {}}}}}",
+        str_field(m, "apiVersion"),
+        str_field(m, "kind"),
+        meta_field(m, "name"),
+        meta_field(m, "namespace"),
+        go_map("labels"),
+        go_map("annotations")
+    )
 }

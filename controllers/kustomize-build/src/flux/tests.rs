@@ -73,11 +73,17 @@ fn yaml_that_is_not_kubernetes_objects_fails_as_in_flux() {
     let err = generate(d, &Overlay::default()).expect_err("no kind");
     assert_eq!(
         err.to_string(),
-        format!("failed to decode Kubernetes YAML from {}: missing kind in object", d.join("values.yaml").display())
+        format!(
+            "failed to decode Kubernetes YAML from {}: missing kind in object {{{{ }} {{{{ }} map[] map[]}}}}",
+            d.join("values.yaml").display()
+        )
     );
-    write(d, "values.yaml", "kind: ConfigMap\napiVersion: v1\nmetadata: {}\n");
+    write(d, "values.yaml", "kind: ConfigMap\napiVersion: v1\nmetadata:\n  labels: {b: '2', a: '1'}\n");
     let err = generate(d, &Overlay::default()).expect_err("no name");
-    assert!(err.to_string().ends_with("missing metadata.name in object"), "{err}");
+    assert!(
+        err.to_string().ends_with("missing metadata.name in object {{v1 ConfigMap} {{ } map[a:1 b:2] map[]}}"),
+        "{err}"
+    );
     write(d, "values.yaml", "a: [\n");
     let err = generate(d, &Overlay::default()).expect_err("bad YAML");
     assert!(err.to_string().contains("failed to decode Kubernetes YAML from"), "{err}");
