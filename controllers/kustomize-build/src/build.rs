@@ -64,7 +64,15 @@ impl TransformerConfig {
 /// Builds the tree rooted at `root`.
 pub fn run(root: &Path, opts: &BuildOptions) -> Result<Vec<Resource>, Error> {
     let root = root.canonicalize().map_err(|source| Error::Io { path: root.to_path_buf(), source })?;
-    let boundary = opts.boundary.clone().unwrap_or_else(|| root.clone());
+    // kustomize's root-only rule confines the *files* a kustomization names to its own
+    // directory (`Loader::resolve_file`) but loads other kustomization directories (bases,
+    // components) from anywhere, so without an explicit boundary nothing else is confined.
+    // Flux's mode (files anywhere) is confined to the build root unless told otherwise.
+    let boundary = match (&opts.boundary, opts.load_restrictions) {
+        (Some(b), _) => b.clone(),
+        (None, crate::LoadRestrictions::RootOnly) => PathBuf::from("/"),
+        (None, crate::LoadRestrictions::BoundaryOnly) => root.clone(),
+    };
     let loader = Loader::new(&boundary, opts.load_restrictions)?;
     if !root.starts_with(loader_boundary(&boundary)?) {
         return Err(Error::Restricted(format!("'{}' is not in or below '{}'", root.display(), boundary.display())));

@@ -1,12 +1,19 @@
 //! What Flux's kustomize-controller does around a build (fluxcd/pkg/kustomize): generate a
-//! kustomization file where the path has none, and overlay the Kustomization's own fields.
-//!
-//! SKELETON: the public API below is agreed between the crates; bodies are being written.
+//! kustomization file where the path has none, and overlay the Kustomization's own fields
+//! (`kustomize_generator.go`); and `spec.commonMetadata`, which kustomize-controller applies to
+//! each object after the build and the substitution ([`apply_common_metadata`]).
+
+mod generator;
+mod scan;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use crate::Error;
+pub use generator::{Action, generate, generate_within};
+
+use crate::Resource;
+use crate::yaml::Value;
 
 /// A patch of `spec.patches` (strategic merge or JSON 6902, told apart by its content).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,9 +65,11 @@ pub struct Overlay {
     pub name_prefix: Option<String>,
     /// `spec.nameSuffix`.
     pub name_suffix: Option<String>,
-    /// `spec.commonMetadata.labels`.
+    /// `spec.commonMetadata.labels`. Not written into the kustomization: Flux sets them on
+    /// each object's metadata after the build ([`apply_common_metadata`]).
     pub common_labels: BTreeMap<String, String>,
-    /// `spec.commonMetadata.annotations`.
+    /// `spec.commonMetadata.annotations`. Not written into the kustomization: see
+    /// [`Overlay::common_labels`].
     pub common_annotations: BTreeMap<String, String>,
     /// `spec.patches`.
     pub patches: Vec<Patch>,
@@ -74,14 +83,22 @@ pub struct Overlay {
     pub build_metadata: Vec<String>,
 }
 
-/// Flux's generator: when `dir` has no kustomization file, writes one listing every YAML file
-/// that parses as a Kubernetes object (a subdirectory with its own kustomization file becomes a
-/// resource and is not entered); then merges `overlay` into the kustomization file, as
-/// kustomize-controller does before it builds.
-///
-/// # Errors
-/// Unreadable files or an invalid existing kustomization file.
-pub fn generate(dir: &Path, overlay: &Overlay) -> Result<(), Error> {
-    let _ = (dir, overlay);
-    unimplemented!("skeleton")
+/// Sets `spec.commonMetadata` on every object as kustomize-controller does just before it
+/// applies them (fluxcd/pkg/ssa `SetCommonMetadata`): each label and annotation is added to
+/// `metadata.labels` / `metadata.annotations`, overriding a value already there; selectors,
+/// templates and other fields are left alone. Call it after [`crate::varsub::substitute`]:
+/// Flux does not substitute variables in these values.
+pub fn apply_common_metadata(resources: &mut [Resource], overlay: &Overlay) {
+    for r in resources {
+        for (field, values) in [("labels", &overlay.common_labels), ("annotations", &overlay.common_annotations)] {
+            if values.is_empty() {
+                continue;
+            }
+            let meta = r.obj.entry_map("metadata");
+            let map = meta.entry_map(field);
+            for (k, v) in values {
+                map.insert(k.clone(), Value::str(v.clone()));
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! cannot escape it and remote resources are refused.
 
 mod build;
+pub mod envsubst;
 mod fieldspec;
 pub mod flux;
 mod generators;
@@ -29,8 +30,10 @@ pub use resource::{ResId, Resource};
 /// Options of a build.
 #[derive(Debug, Clone, Default)]
 pub struct BuildOptions {
-    /// The directory nothing may be read from outside of. Defaults to the
-    /// build root itself.
+    /// The directory nothing may be read from outside of. Without one, a
+    /// `RootOnly` build reads bases and components from anywhere (as
+    /// `kustomize build` does; files stay confined to their kustomization's
+    /// directory) and a `BoundaryOnly` build is confined to the build root.
     pub boundary: Option<PathBuf>,
     /// The value of the `app.kubernetes.io/managed-by` label written by
     /// `buildMetadata: [managedByLabel]`. Defaults to what the reference
@@ -44,8 +47,10 @@ pub struct BuildOptions {
 /// inputs) may live.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LoadRestrictions {
-    /// Only in or below the kustomization's own directory, as
-    /// `kustomize build` and `kubectl kustomize` enforce by default.
+    /// Files only in or below the kustomization's own directory, as
+    /// `kustomize build` and `kubectl kustomize` enforce by default; other
+    /// kustomization directories (bases such as `../base`, components) may
+    /// be anywhere inside the boundary.
     #[default]
     RootOnly,
     /// Anywhere inside the build boundary, as Flux's kustomize-controller
@@ -93,6 +98,17 @@ pub enum Error {
     /// A transformer or generator failed.
     #[error("{0}")]
     Transform(String),
+    /// Flux's generator refused the directory or the Kustomization's fields (Flux's message).
+    #[error("{0}")]
+    Flux(String),
+    /// Post-build variable substitution failed for an object (Flux's message).
+    #[error("post build failed for '{object}': {message}")]
+    Substitute {
+        /// The object, as Flux names it (`Deployment.v1.apps/app`).
+        object: String,
+        /// What failed (never a variable's value).
+        message: String,
+    },
 }
 
 impl Error {

@@ -83,6 +83,7 @@ struct Info {
     kind: String,
     name: String,
     orig_name: String,
+    orig_namespace: String,
     namespace: String,
     cluster: bool,
     prefixes: Vec<String>,
@@ -95,6 +96,7 @@ impl Info {
             kind: r.kind().to_string(),
             name: r.name().to_string(),
             orig_name: r.orig.name.clone(),
+            orig_namespace: r.orig.namespace.clone(),
             namespace: r.namespace().to_string(),
             cluster: r.is_cluster_scoped(),
             prefixes: r.prefixes.clone(),
@@ -122,11 +124,23 @@ fn new_name(
     let Some(cands) = idx.by_name.get(&(referent_kind.to_string(), old.to_string())) else {
         return Ok(None);
     };
+    // An explicit namespace next to the name (RBAC subjects) selects the referents by the
+    // namespace they were declared in when any referent of the kind was declared there (so a
+    // ServiceAccount declared without a namespace is `default`'s even after a namespace
+    // transformer moved it), else by their current namespace — kustomize's
+    // filterMapCandidatesByNamespace.
+    let by_original = explicit_ns
+        && idx
+            .infos
+            .iter()
+            .any(|r| r.kind == referent_kind && !r.cluster && crate::resource::ns_eq(&r.orig_namespace, referrer_ns));
     let mut pick: Vec<&Info> = cands
         .iter()
         .map(|i| &idx.infos[*i])
         .filter(|r| {
-            if explicit_ns {
+            if by_original {
+                !r.cluster && crate::resource::ns_eq(&r.orig_namespace, referrer_ns)
+            } else if explicit_ns {
                 r.cluster || crate::resource::ns_eq(&r.namespace, referrer_ns)
             } else {
                 referrer.cluster || r.cluster || crate::resource::ns_eq(&r.namespace, referrer_ns)

@@ -333,8 +333,10 @@ pub fn apply(loader: &Loader, dir: &Path, ra: &mut [Resource], entries: &[Value]
             value = Value::str(*part);
         }
         for t in &rep.targets {
-            let tsel = Selector::exact(&t.select)?;
-            let rejects: Vec<Selector> = t.reject.iter().map(Selector::exact).collect::<Result<_, _>>()?;
+            // kustomize v5.6 and later (the v5.8 Flux embeds) read a target's group, version,
+            // kind, name and namespace as anchored regular expressions; the source stays exact.
+            let tsel = Selector::new(&t.select)?;
+            let rejects: Vec<Selector> = t.reject.iter().map(Selector::new).collect::<Result<_, _>>()?;
             for r in ra.iter_mut() {
                 if !tsel.matches(r) || rejects.iter().any(|x| x.matches(r)) {
                     continue;

@@ -106,12 +106,12 @@ fn str_at<'a>(m: &'a Map, path: &[&str]) -> &'a str {
 }
 
 impl Resource {
-    /// The object as JSON (for the apply step): scalars keep the types YAML resolved them to.
-    ///
-    /// SKELETON: being written.
+    /// The object as JSON (for the apply step): scalars keep the types YAML resolved them to
+    /// (integers, floats, booleans, nulls; timestamps as RFC 3339 strings; see
+    /// [`crate::yaml::to_json`]).
     #[must_use]
     pub fn to_json(&self) -> serde_json::Value {
-        unimplemented!("skeleton")
+        crate::yaml::map_to_json(&self.obj)
     }
 
     /// Wraps a freshly loaded object.

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use eddy_kustomize::{BuildOptions, Error, build, build_resources, render};
+use eddy_kustomize::{BuildOptions, Error, LoadRestrictions, build, build_resources, render};
 
 fn write(dir: &Path, name: &str, text: &str) {
     let p = dir.join(name);
@@ -21,13 +21,38 @@ fn bases_outside_the_boundary_are_refused() {
     write(repo.path(), "base/cm.yaml", CM);
     write(repo.path(), "app/kustomization.yaml", "resources:\n- ../base\n");
     let app = repo.path().join("app");
-    // By default the build root is the boundary, so ../base is out of reach.
-    let err = build(&app, &BuildOptions::default()).expect_err("must be refused");
-    assert!(matches!(err, Error::Restricted(_)), "{err}");
+    // By default, as `kustomize build app/`, a base may live outside the build root.
+    let out = build(&app, &BuildOptions::default()).expect("the base/overlay layout builds");
+    assert!(out.contains("name: c\n"), "{out}");
+    // An explicit boundary keeps it out of reach, in either load restriction.
+    for load_restrictions in [LoadRestrictions::RootOnly, LoadRestrictions::BoundaryOnly] {
+        let opts = BuildOptions { boundary: Some(app.clone()), load_restrictions, ..BuildOptions::default() };
+        let err = build(&app, &opts).expect_err("must be refused");
+        assert!(matches!(err, Error::Restricted(_)), "{err}");
+    }
+    // Flux's mode without a boundary is confined to the build root.
+    let opts = BuildOptions { load_restrictions: LoadRestrictions::BoundaryOnly, ..BuildOptions::default() };
+    assert!(matches!(build(&app, &opts), Err(Error::Restricted(_))));
     // With the repository as the boundary the overlay builds.
     let opts = BuildOptions { boundary: Some(repo.path().to_path_buf()), ..BuildOptions::default() };
     let out = build(&app, &opts).expect("builds inside the boundary");
     assert!(out.contains("name: c\n"), "{out}");
+}
+
+#[test]
+fn files_stay_in_their_kustomization_directory_by_default() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    write(repo.path(), "shared/cm.yaml", CM);
+    write(repo.path(), "app/kustomization.yaml", "resources:\n- ../shared/cm.yaml\n");
+    let app = repo.path().join("app");
+    let err = build(&app, &BuildOptions::default()).expect_err("a file outside the kustomization directory");
+    assert!(matches!(err, Error::Restricted(_)), "{err}");
+    let opts = BuildOptions {
+        boundary: Some(repo.path().to_path_buf()),
+        load_restrictions: LoadRestrictions::BoundaryOnly,
+        ..BuildOptions::default()
+    };
+    assert!(build(&app, &opts).expect("Flux's mode reads it").contains("name: c\n"));
 }
 
 #[cfg(unix)]
@@ -39,7 +64,8 @@ fn symlinked_directories_cannot_escape_the_boundary() {
     let root = tempfile::tempdir().expect("tempdir");
     std::os::unix::fs::symlink(outside.path(), root.path().join("linked")).expect("symlink");
     write(root.path(), "kustomization.yaml", "resources:\n- linked\n");
-    let err = build(root.path(), &BuildOptions::default()).expect_err("must be refused");
+    let opts = BuildOptions { boundary: Some(root.path().to_path_buf()), ..BuildOptions::default() };
+    let err = build(root.path(), &opts).expect_err("must be refused");
     assert!(matches!(err, Error::Restricted(_)), "{err}");
 }
 

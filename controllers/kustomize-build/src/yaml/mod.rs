@@ -6,10 +6,12 @@
 //! through go-yaml v2, so keys come out sorted and scalars are re-quoted.
 
 mod emit;
+mod json;
 mod parse;
 mod resolve;
 
 pub use emit::{emit_document, format_go_float};
+pub use json::{map_to_json, to_json};
 pub use parse::{YamlError, parse_documents, parse_documents_v2};
 pub use resolve::{Kind, is_true, resolve_plain};
 
