@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use eddy_api::kustomize::Kustomization;
-use eddy_apply::{DeleteOptions, ResourceManager};
+use eddy_apply::DeleteOptions;
 
 use crate::reconcile::{Flow, GROUP, KustomizationReconciler, retry_interval, timeout};
-use crate::run::{change_set_text, inventory_objects, owner, owner_labels};
+use crate::run::{change_set_text, inventory_objects, owner_labels};
 
 impl KustomizationReconciler {
     pub(crate) async fn finalize(&self, obj: &mut Kustomization) -> Flow {
@@ -33,7 +33,7 @@ impl KustomizationReconciler {
                     Ok(c) => c,
                     Err(e) => return Flow::Backoff(e.to_string()),
                 };
-                let manager = ResourceManager::new(client, owner());
+                let manager = self.factory.manager(obj, client, self.options.concurrent_ssa);
                 let (name, ns) =
                     (obj.metadata.name.clone().unwrap_or_default(), obj.metadata.namespace.clone().unwrap_or_default());
                 let options = DeleteOptions {

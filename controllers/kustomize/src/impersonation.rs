@@ -20,6 +20,7 @@ pub struct ClientFactory {
     default_client: kube::Client,
     default_service_account: Option<String>,
     cache: Mutex<HashMap<String, kube::Client>>,
+    managers: Mutex<HashMap<String, eddy_apply::ResourceManager>>,
 }
 
 /// Why no client could be built.
@@ -32,7 +33,13 @@ impl ClientFactory {
     /// is the client built from it.
     #[must_use]
     pub fn new(base: kube::Config, default_client: kube::Client, default_service_account: Option<String>) -> Self {
-        Self { base, default_client, default_service_account, cache: Mutex::new(HashMap::new()) }
+        Self {
+            base,
+            default_client,
+            default_service_account,
+            cache: Mutex::new(HashMap::new()),
+            managers: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The service account a Kustomization acts as, if any.
@@ -71,6 +78,22 @@ impl ClientFactory {
         let client = kube::Client::try_from(config).map_err(|e| ClientBuildError(e.to_string()))?;
         self.cache.lock().insert(user, client.clone());
         Ok(client)
+    }
+
+    /// The apply manager for `obj`'s identity, reusing the discovery cache of earlier
+    /// reconciles with the same identity (a remote cluster gets a fresh one each time).
+    #[must_use]
+    pub fn manager(&self, obj: &Kustomization, client: kube::Client, concurrency: usize) -> eddy_apply::ResourceManager {
+        let owner = crate::run::owner();
+        if obj.spec.kube_config.as_ref().is_some_and(|k| k.secret_ref.is_some()) {
+            return eddy_apply::ResourceManager::new(client, owner).with_concurrency(concurrency);
+        }
+        let user = self.username(obj).unwrap_or_default();
+        self.managers
+            .lock()
+            .entry(user)
+            .or_insert_with(|| eddy_apply::ResourceManager::new(client, owner).with_concurrency(concurrency))
+            .clone()
     }
 
     /// Whether the identity `obj` acts as exists (Flux's `CanImpersonate`): no service

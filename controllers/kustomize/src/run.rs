@@ -96,7 +96,7 @@ impl KustomizationReconciler {
             }
         };
 
-        let manager = ResourceManager::new(client, owner());
+        let manager = self.factory.manager(obj, client, self.options.concurrent_ssa);
         let mut objects = built.objects.clone();
         let (name, ns) =
             (obj.metadata.name.clone().unwrap_or_default(), obj.metadata.namespace.clone().unwrap_or_default());
@@ -266,13 +266,18 @@ impl KustomizationReconciler {
             }
         }
         if let Some(meta) = &obj.spec.common_metadata {
-            set_common_metadata(&mut objects, meta.labels.as_ref(), meta.annotations.as_ref());
+            eddy_apply::set_common_metadata(
+                &mut objects,
+                &meta.labels.clone().unwrap_or_default(),
+                &meta.annotations.clone().unwrap_or_default(),
+            );
         }
         let options = ApplyOptions {
             force: obj.spec.force.unwrap_or(false),
             force_selector: [(format!("{GROUP}/force"), "enabled".to_owned())].into(),
             exclusion_selector: [(format!("{GROUP}/reconcile"), "disabled".to_owned())].into(),
             if_not_present_selector: [(format!("{GROUP}/ssa"), "IfNotPresent".to_owned())].into(),
+            drift_ignore_rules: ignore_rules(obj),
             ..ApplyOptions::default()
         };
         let change_set = manager.apply_all_staged(objects, &options).await.map_err(|e| e.to_string())?;
@@ -412,27 +417,25 @@ pub(crate) fn inventory_objects(obj: &Kustomization) -> Vec<(ObjMetadata, String
         .collect()
 }
 
-/// `spec.commonMetadata` stamped on every object (fluxcd/pkg `SetCommonMetadata`).
-fn set_common_metadata(
-    objects: &mut [Value],
-    labels: Option<&BTreeMap<String, String>>,
-    annotations: Option<&BTreeMap<String, String>>,
-) {
-    for o in objects {
-        let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) else { continue };
-        for (field, values) in [("labels", labels), ("annotations", annotations)] {
-            let Some(values) = values.filter(|v| !v.is_empty()) else { continue };
-            let entry = meta.entry(field).or_insert_with(|| Value::Object(serde_json::Map::new()));
-            if !entry.is_object() {
-                *entry = Value::Object(serde_json::Map::new());
-            }
-            if let Some(map) = entry.as_object_mut() {
-                for (k, v) in values {
-                    map.insert(k.clone(), Value::String(v.clone()));
-                }
-            }
-        }
-    }
+/// `spec.ignore` as the apply layer's drift ignore rules.
+fn ignore_rules(obj: &Kustomization) -> Vec<eddy_apply::IgnoreRule> {
+    obj.spec
+        .ignore
+        .iter()
+        .flatten()
+        .map(|r| eddy_apply::IgnoreRule {
+            paths: r.paths.clone(),
+            selector: r.target.as_ref().map(|t| eddy_apply::IgnoreSelector {
+                group: t.group.clone().unwrap_or_default(),
+                version: t.version.clone().unwrap_or_default(),
+                kind: t.kind.clone().unwrap_or_default(),
+                name: t.name.clone().unwrap_or_default(),
+                namespace: t.namespace.clone().unwrap_or_default(),
+                annotation_selector: t.annotation_selector.clone().unwrap_or_default(),
+                label_selector: t.label_selector.clone().unwrap_or_default(),
+            }),
+        })
+        .collect()
 }
 
 /// An I/O error as Go prints it (`no such file or directory`).

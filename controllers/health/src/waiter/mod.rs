@@ -200,14 +200,28 @@ impl Waiter {
                     Err(_) => break,
                 }
             }
-            let reads = slots.iter_mut().filter(|s| s.needs_fresh).map(|slot| async move {
-                slot.needs_fresh = false;
-                if let Some(cache) = &slot.cache {
-                    slot.fresh = cache.fresh(&slot.target.name).await;
+            // Owned inputs, so that the future stays `Send` for any caller (borrowing the
+            // slots in the stream's closures defeats the compiler's Send inference).
+            let pending: Vec<(usize, Arc<KindCache>, String)> = slots
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, s)| s.needs_fresh)
+                .filter_map(|(i, s)| {
+                    s.needs_fresh = false;
+                    s.cache.clone().map(|c| (i, c, s.target.name.clone()))
+                })
+                .collect();
+            if !pending.is_empty() {
+                let reads = futures_util::stream::iter(pending)
+                    .map(|(i, cache, name)| async move { (i, cache.fresh(&name).await) })
+                    .buffer_unordered(FRESH_READS)
+                    .collect::<Vec<_>>();
+                if let Ok(results) = tokio::time::timeout_at(deadline, reads).await {
+                    for (i, fresh) in results {
+                        slots[i].fresh = fresh;
+                    }
                 }
-            });
-            let reads = futures_util::stream::iter(reads).buffer_unordered(FRESH_READS).collect::<Vec<()>>();
-            let _ = tokio::time::timeout_at(deadline, reads).await;
+            }
             let entries: Vec<(String, Observed, bool)> =
                 slots.iter().map(|s| (s.target.to_string(), observe(s, checks), s.ttl_job)).collect();
             match report::verdict(&entries, options.fail_fast) {
