@@ -52,6 +52,16 @@ fn cm(ns: &str, name: &str, data: Value) -> Value {
     obj
 }
 
+/// Waits until the deployment controller has annotated a new Deployment with its revision
+/// (a change racing with a dry-run would be reported as drift, in Flux too).
+fn settle_deployment(c: &Cluster, ns: &str, name: &str) {
+    let annotated = eddy_e2e::eventually(Duration::from_secs(60), || {
+        let d = get(c, "deployment", ns, name);
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str().map(|_| ())
+    });
+    assert!(annotated.is_some(), "the deployment controller did not annotate {ns}/{name}");
+}
+
 fn get(c: &Cluster, kind: &str, ns: &str, name: &str) -> Value {
     json(&c.kubectl(&["get", kind, name, "-n", ns, "-o", "json"]).ok("kubectl get"))
 }
@@ -86,6 +96,7 @@ async fn create_unchanged_configured_and_drift_corrected() {
     let live = get(c, "configmap", &ns, "settings");
     assert_eq!(live["metadata"]["labels"][format!("{GROUP}/name")], "app");
     let rv = live["metadata"]["resourceVersion"].clone();
+    settle_deployment(c, &ns, "web");
 
     let set = m.apply_all_staged(objects.clone(), &opts).await.expect("second apply");
     assert!(set.entries.iter().all(|e| e.action == Action::Unchanged), "{set}");
@@ -410,7 +421,18 @@ async fn impersonated_service_account_without_rbac_is_forbidden() {
             &format!("--serviceaccount={ns}:tenant"),
         ])
         .ok("rolebinding");
-    let set = m.apply_all_staged(vec![cm(&ns, "denied", json!({}))], &flux_options()).await.expect("apply as tenant");
+    // The authorizer sees the binding through its informer, a moment later.
+    let mut attempts = 0;
+    let set = loop {
+        match m.apply_all_staged(vec![cm(&ns, "denied", json!({}))], &flux_options()).await {
+            Ok(set) => break set,
+            Err(e) if attempts < 60 && e.to_string().contains("(Forbidden)") => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("apply as tenant: {e}"),
+        }
+    };
     assert_eq!(set.entries[0].action, Action::Created);
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
@@ -438,6 +460,7 @@ async fn ignored_fields_owned_by_another_manager_are_left_alone() {
     };
     let replicas = || get(c, "deployment", &ns, "web")["spec"]["replicas"].clone();
     m.apply_all_staged(vec![deploy("a")], &flux_options()).await.expect("create");
+    settle_deployment(c, &ns, "web");
 
     // Without an ignore rule the other manager's change is drift, and reverted.
     scale_to_3();
