@@ -90,13 +90,20 @@ async fn unschedulable_and_missing_objects_time_out_with_fluxs_message() {
     let ns = c.namespace("health-timeout");
     let _ = c.kubectl_stdin(&["apply", "-f", "-"], &deployment(&ns, "stuck", 1, "type: no-such-node")).ok("apply");
     let w = waiter(c).await;
-    let targets = [target("apps/v1", "Deployment", &ns, "stuck"), target("v1", "Service", &ns, "absent")];
+    // The GitRepository kind is Eddy's, served through the aggregator: discovered and watched
+    // like any other.
+    let targets = [
+        target("apps/v1", "Deployment", &ns, "stuck"),
+        target("v1", "Service", &ns, "absent"),
+        target("source.toolkit.fluxcd.io/v1", "GitRepository", &ns, "absent"),
+    ];
     let err = w.wait(&targets, &options(4)).await.expect_err("cannot become ready");
     match err {
         HealthError::Timeout(msg) => assert_eq!(
             msg,
             format!(
-                "timeout waiting for: [Deployment/{ns}/stuck status: 'InProgress', Service/{ns}/absent status: 'NotFound']"
+                "timeout waiting for: [Deployment/{ns}/stuck status: 'InProgress', Service/{ns}/absent status: 'NotFound', \
+                 GitRepository/{ns}/absent status: 'NotFound']"
             )
         ),
         other => panic!("not a timeout: {other:?}"),
