@@ -90,6 +90,7 @@ fn cel_go_wording(e: &cel::ExecutionError) -> String {
     match e {
         cel::ExecutionError::NoSuchKey(key) => format!("no such key: {key}"),
         cel::ExecutionError::UndeclaredReference(name) => format!("no such attribute(s): {name}"),
+        cel::ExecutionError::IndexOutOfBounds(cel::Value::Int(i)) => format!("index out of bounds: {i}"),
         other => other.to_string(),
     }
 }

@@ -90,13 +90,20 @@ async fn unschedulable_and_missing_objects_time_out_with_fluxs_message() {
     let ns = c.namespace("health-timeout");
     let _ = c.kubectl_stdin(&["apply", "-f", "-"], &deployment(&ns, "stuck", 1, "type: no-such-node")).ok("apply");
     let w = waiter(c).await;
-    let targets = [target("apps/v1", "Deployment", &ns, "stuck"), target("v1", "Service", &ns, "absent")];
+    // The GitRepository kind is Eddy's, served through the aggregator: discovered and watched
+    // like any other.
+    let targets = [
+        target("apps/v1", "Deployment", &ns, "stuck"),
+        target("v1", "Service", &ns, "absent"),
+        target("source.toolkit.fluxcd.io/v1", "GitRepository", &ns, "absent"),
+    ];
     let err = w.wait(&targets, &options(4)).await.expect_err("cannot become ready");
     match err {
         HealthError::Timeout(msg) => assert_eq!(
             msg,
             format!(
-                "timeout waiting for: [Deployment/{ns}/stuck status: 'InProgress', Service/{ns}/absent status: 'NotFound']"
+                "timeout waiting for: [Deployment/{ns}/stuck status: 'InProgress', Service/{ns}/absent status: 'NotFound', \
+                 GitRepository/{ns}/absent status: 'NotFound']"
             )
         ),
         other => panic!("not a timeout: {other:?}"),
@@ -239,4 +246,49 @@ async fn concurrent_waits_share_one_watch() {
     // A later wait in the same namespace reuses it too.
     w.wait(&first, &opts).await.expect("third wait");
     assert_eq!(w.watch_count(), 1);
+}
+
+fn job(ns: &str, name: &str, extra_spec: &str, node_selector: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  {extra_spec}\n  backoffLimit: 0\n  \
+         template:\n    spec:\n      restartPolicy: Never\n      nodeSelector: {{{node_selector}}}\n      \
+         containers: [{{name: c, image: example.invalid/job:1}}]\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_current_once_complete_and_a_failed_job_stops_the_wait() {
+    let c = cluster();
+    let ns = c.namespace("health-jobs");
+    let w = waiter(c).await;
+    // kwok completes the pods of Jobs: Flux's rule holds the wait until the Job is Complete.
+    let applier = apply_later(c, job(&ns, "migrate", "completions: 1", "type: kwok"));
+    w.wait(&[target("batch/v1", "Job", &ns, "migrate")], &options(120)).await.expect("the Job completes");
+    let complete = c
+        .kubectl(&[
+            "get",
+            "job",
+            "migrate",
+            "-n",
+            &ns,
+            "-o",
+            r#"jsonpath={.status.conditions[?(@.type=="Complete")].status}"#,
+        ])
+        .ok("get job");
+    assert_eq!(complete, "True");
+    applier.join().expect("applier");
+
+    // A Job whose pod cannot be scheduled fails at its deadline; without fail-fast the wait
+    // still stops early once only Current and Failed objects are left.
+    let _ = c
+        .kubectl_stdin(&["apply", "-f", "-"], &job(&ns, "doomed", "activeDeadlineSeconds: 1", "type: no-such-node"))
+        .ok("apply");
+    let targets = [target("batch/v1", "Job", &ns, "migrate"), target("batch/v1", "Job", &ns, "doomed")];
+    let err = w.wait(&targets, &options(120)).await.expect_err("the Job fails");
+    match err {
+        HealthError::Failed(msg) => {
+            assert_eq!(msg, format!("failed early due to stalled resources: [Job/{ns}/doomed status: 'Failed']"));
+        }
+        other => panic!("not failed early: {other:?}"),
+    }
 }

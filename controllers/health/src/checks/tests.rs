@@ -140,6 +140,16 @@ fn evaluation_errors() {
         err(&json!({"apiVersion": "v1", "kind": "ConfigMap"})),
         "failed to evaluate the CEL expression 'data.ready == 'true'': no such attribute(s): data"
     );
+    let checks =
+        CustomChecks::compile(&[entry("v1", "Pod", "status.conditions[1].status == 'True'", None, None)]).unwrap();
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "status": {"conditions": [{"status": "True"}]}});
+    match checks.evaluate(&pod) {
+        Some(Err(HealthError::Evaluation(m))) => assert_eq!(
+            m,
+            "failed to evaluate the CEL expression 'status.conditions[1].status == 'True'': index out of bounds: 1"
+        ),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         err(&json!({"apiVersion": "v1", "kind": "Secret", "data": {"a": "b"}})),
         "failed to evaluate CEL expression as boolean: 'data'"

@@ -60,10 +60,12 @@ pub(crate) fn verdict(entries: &[(String, Observed, bool)], fail_fast: bool) -> 
     if all_current {
         return Verdict::Done;
     }
-    if all_known && any_failed && (fail_fast || terminal) {
+    // Fail-fast needs one Failed object; otherwise only Current and Failed may be left.
+    if any_failed && (fail_fast || (terminal && all_known)) {
+        // As WaitForSet lists them: the Failed ones, and those it knows nothing of.
         let failed: Vec<String> = entries
             .iter()
-            .filter(|(_, o, _)| matches!(o, Observed::Status(Status::Failed, _)))
+            .filter(|(_, o, _)| matches!(o, Observed::Status(Status::Failed, _) | Observed::Nothing))
             .map(|(n, o, _)| entry(n, o))
             .collect();
         return Verdict::FailedEarly(format!("failed early due to stalled resources: [{}]", failed.join(", ")));
@@ -117,7 +119,14 @@ mod tests {
             Verdict::FailedEarly("failed early due to stalled resources: [Job/ns/j status: 'Failed']".to_owned());
         assert_eq!(verdict(&[failed.clone(), prog.clone()], true), early);
         assert_eq!(verdict(&[cur.clone(), failed.clone()], false), early);
-        assert_eq!(verdict(&[failed.clone(), nothing], true), Verdict::Wait);
+        assert_eq!(verdict(&[failed.clone(), nothing.clone()], false), Verdict::Wait);
+        assert_eq!(
+            verdict(&[failed.clone(), nothing], true),
+            Verdict::FailedEarly(
+                "failed early due to stalled resources: [Job/ns/j status: 'Failed', can't determine status for X/ns/x]"
+                    .to_owned()
+            )
+        );
         let ttl = ("Job/ns/t".to_owned(), s(Status::NotFound), true);
         assert_eq!(verdict(&[cur, ttl], false), Verdict::Done);
     }
