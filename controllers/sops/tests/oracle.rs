@@ -470,3 +470,15 @@ fn ini_comments_defaults_and_delimiters() {
     let theirs = String::from_utf8(sb.decrypt("c.ini", &enc, &key.identity)).unwrap();
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn json_duplicate_keys_and_huge_numbers_as_go_reads_them() {
+    let sb = Sandbox::new();
+    let key = age_key(24);
+    let plain =
+        r#"{"a": "first", "a": "second", "huge": 18446744073709551615, "neg": -9223372036854775808, "e": 1e300}"#;
+    let enc = sb.encrypt("d.json", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = decrypt(&enc, Format::Json, &age_keys(&[&key])).unwrap();
+    let theirs = sb.decrypt("d.json", &enc, &key.identity);
+    assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+}
