@@ -21,10 +21,10 @@
 //! Each is also a test in `tests/known_differences.rs` that fails once it no longer differs.
 //!
 //! - YAML comments are recovered by a line scan of the block style go-yaml writes (every
-//!   sops-encrypted file); in a stream of several documents, or in shapes the scan does not
-//!   follow (anchors, flow collections over several lines, inline comments on sequence
-//!   items), the output has no comments. Comments are outside the MAC, so what decrypts and
-//!   verifies is unchanged — except that such a document using `encrypted_comment_regex` or
+//!   sops-encrypted file). In a shape the scan does not follow (a comment left in clear next
+//!   to a sequence item, anchors, flow collections over several lines) the document's output
+//!   has no comments. Comments are outside the MAC, so what decrypts and verifies is
+//!   unchanged — except that such a document using `encrypted_comment_regex` or
 //!   `unencrypted_comment_regex` is refused ([`DocumentError::Unsupported`]).
 //!
 //! And by design, as Flux's kustomize-controller runs it: only age X25519 identities and

@@ -542,3 +542,19 @@ fn yaml_comment_regexes() {
         assert_eq!(ours, theirs, "{flag}");
     }
 }
+
+#[test]
+fn multi_document_yaml_comments() {
+    let sb = Sandbox::new();
+    let key = age_key(27);
+    let keys = age_keys(&[&key]);
+    let plain = "# one\na: 1\n---\n# two\nb: 2 # inline\n# end\n";
+    let enc = sb.encrypt("m.yaml", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = String::from_utf8(decrypt(&enc, Format::Yaml, &keys).unwrap()).unwrap();
+    assert_eq!(ours, String::from_utf8(sb.decrypt("m.yaml", &enc, &key.identity)).unwrap());
+    let plain = "# sops:enc\na: 1\n---\nb: two\n";
+    let enc =
+        sb.encrypt("r.yaml", plain.as_bytes(), &["--age", &key.recipient, "--encrypted-comment-regex", "sops:enc"]);
+    let ours = String::from_utf8(decrypt(&enc, Format::Yaml, &keys).unwrap()).unwrap();
+    assert_eq!(ours, String::from_utf8(sb.decrypt("r.yaml", &enc, &key.identity)).unwrap());
+}

@@ -4,10 +4,11 @@
 //! into the tree where sops' loader (`stores/yaml`) would put them: comment lines before an
 //! entry (its head comments), a comment after a scalar value on its line (an inline comment),
 //! and comments after the last entry of a mapping or sequence (its foot). The scan understands
-//! the block style go-yaml writes — which is what every sops-encrypted file is — and gives up
-//! on anything else (flow collections over several lines, anchors, nested sequences on one
-//! line, several documents): the tree is then left without comments, which only affects the
-//! output's comment lines (comments are outside the MAC).
+//! the block style go-yaml writes — which is what every sops-encrypted file is — document by
+//! document, and gives up on anything else (flow collections over several lines, anchors,
+//! nested sequences on one line, a comment next to a sequence item): the tree is then left
+//! without comments, which only affects the output's comment lines (comments are outside the
+//! MAC).
 
 use std::collections::HashMap;
 
@@ -46,23 +47,48 @@ struct Frame {
     next_index: usize,
 }
 
-/// Weaves the comments of `text` into `branches` (one document); leaves them untouched and
+/// Weaves the comments of `text` into `branches` (its documents); leaves them untouched and
 /// returns false when the text is not in a shape the scan understands.
 pub(crate) fn weave(text: &[u8], branches: &mut [Branch]) -> bool {
-    let [branch] = branches else { return false };
     let Ok(text) = std::str::from_utf8(text) else { return false };
-    let Some(plan) = scan(text) else { return false };
-    let mut copy = Value::Map(branch.clone());
-    for (path, notes) in &plan {
-        let Some(container) = find(&mut copy, path) else { return false };
-        if !apply(container, notes) {
-            return false;
+    let mut docs: Vec<String> = vec![String::new()];
+    for line in text.lines() {
+        if line.trim_end() == "---" {
+            docs.push(String::new());
+        } else if let Some(doc) = docs.last_mut() {
+            doc.push_str(line);
+            doc.push('\n');
         }
     }
-    if let Value::Map(items) = copy {
-        *branch = items;
+    if docs.len() > 1 && docs[0].trim().is_empty() && docs.len() == branches.len() + 1 {
+        docs.remove(0);
+    }
+    if docs.len() != branches.len() {
+        return false;
+    }
+    let mut woven = Vec::with_capacity(branches.len());
+    for (doc, branch) in docs.iter().zip(branches.iter()) {
+        let Some(b) = weave_one(doc, branch) else { return false };
+        woven.push(b);
+    }
+    for (branch, b) in branches.iter_mut().zip(woven) {
+        *branch = b;
     }
     true
+}
+
+fn weave_one(text: &str, branch: &Branch) -> Option<Branch> {
+    let plan = scan(text)?;
+    let mut copy = Value::Map(branch.clone());
+    for (path, notes) in &plan {
+        if !apply(find(&mut copy, path)?, notes) {
+            return None;
+        }
+    }
+    match copy {
+        Value::Map(items) => Some(items),
+        _ => None,
+    }
 }
 
 fn find<'a>(value: &'a mut Value, path: &[Seg]) -> Option<&'a mut Value> {
