@@ -14,16 +14,18 @@
 //!
 //! `tests/` encrypt fixtures with the sops v3.13.3 CLI (built by `hack/build-sops`) and
 //! compare this crate's output with the plaintext and with `sops --decrypt`, byte for byte
-//! for JSON, dotenv, INI, binary and comment-free YAML.
+//! for every format (YAML comments included).
 //!
 //! ## Known differences from sops
 //!
 //! Each is also a test in `tests/known_differences.rs` that fails once it no longer differs.
 //!
-//! - YAML comments are not read, so the YAML output has none (values, order and styles are
-//!   sops'); comments are outside the MAC, so what decrypts and verifies is unchanged.
-//! - YAML documents whose metadata uses `encrypted_comment_regex` or
-//!   `unencrypted_comment_regex` are refused ([`DocumentError::Unsupported`]).
+//! - YAML comments are recovered by a line scan of the block style go-yaml writes (every
+//!   sops-encrypted file). In a shape the scan does not follow (a comment left in clear next
+//!   to a sequence item, anchors, flow collections over several lines) the document's output
+//!   has no comments. Comments are outside the MAC, so what decrypts and verifies is
+//!   unchanged — except that such a document using `encrypted_comment_regex` or
+//!   `unencrypted_comment_regex` is refused ([`DocumentError::Unsupported`]).
 //!
 //! And by design, as Flux's kustomize-controller runs it: only age X25519 identities and
 //! OpenPGP secret keys without a passphrase; cloud KMS and Vault keys in a document are

@@ -140,7 +140,7 @@ fn to_json(value: &Value) -> Json {
                 .iter()
                 .filter_map(|i| match &i.key {
                     Key::Str(k) => Some((k.clone(), to_json(&i.value))),
-                    Key::Comment(_) => None,
+                    Key::Comment(_) | Key::LineComment(_) => None,
                 })
                 .collect(),
         ),

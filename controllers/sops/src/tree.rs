@@ -56,6 +56,9 @@ pub(crate) enum Key {
     Str(String),
     /// A comment line.
     Comment(String),
+    /// A comment that stood after a scalar value on its line (YAML); written back after the
+    /// next entry's value, unless decrypting it as a `comment` value drops that flag (as sops).
+    LineComment(String),
 }
 
 impl Item {
@@ -170,15 +173,18 @@ impl Walker<'_> {
         comments.push(Vec::new());
         for item in items.iter_mut() {
             match &mut item.key {
-                Key::Comment(text) => {
+                Key::Comment(text) | Key::LineComment(text) => {
                     let level = comments.len() - 1;
                     comments[level].push(text.clone());
-                    let mut value = Value::Comment(std::mem::take(text));
-                    self.leaf(&mut value, path, comments)?;
-                    *text = match value {
-                        Value::Comment(c) | Value::Str(c) => c,
-                        _ => String::new(),
-                    };
+                    if self.rules.should_encrypt(path, comments, true) {
+                        let aad = format!("{}:", path.join(":"));
+                        // A comment that does not decrypt was never encrypted (older sops).
+                        match cipher::decrypt(text, self.key, &aad) {
+                            Ok(Value::Comment(plain)) => item.key = Key::Comment(plain),
+                            Ok(Value::Str(plain)) => *text = plain,
+                            _ => {}
+                        }
+                    }
                 }
                 Key::Str(k) => {
                     let value_is_comment = matches!(item.value, Value::Comment(_));
@@ -259,7 +265,9 @@ impl Walker<'_> {
                 }
             }
         }
-        if (!self.rules.mac_only_encrypted || encrypted) && !is_comment {
+        // sops v3.13.3 looks at the result: a sequence comment is stored as an encrypted
+        // string that decrypts to a comment, and comments are never in the MAC.
+        if (!self.rules.mac_only_encrypted || encrypted) && !matches!(value, Value::Comment(_)) {
             self.hash.update(mac_bytes(value));
         }
         Ok(())

@@ -151,3 +151,18 @@ fn missing_top_level_directory_is_an_error() {
     let err = decrypt_sources(dir.path(), Path::new("nope"), &age_keys(&[&age_key(35)])).unwrap_err();
     assert!(matches!(err, SopsError::Source(_)), "{err:?}");
 }
+
+#[test]
+fn root_given_through_a_symlink() {
+    let sb = Sandbox::new();
+    let key = age_key(36);
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    write(&real, "app/kustomization.yaml", b"secretGenerator:\n  - name: a\n    envs: [s.env]\n");
+    write(&real, "app/s.env", &sb.encrypt("s.env", b"S=1\n", &["--age", &key.recipient]));
+    decrypt_sources(&link, &link.join("app"), &age_keys(&[&key])).unwrap();
+    assert_eq!(std::fs::read_to_string(real.join("app/s.env")).unwrap(), "S=1\n");
+}

@@ -470,3 +470,91 @@ fn ini_comments_defaults_and_delimiters() {
     let theirs = String::from_utf8(sb.decrypt("c.ini", &enc, &key.identity)).unwrap();
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn json_duplicate_keys_and_huge_numbers_as_go_reads_them() {
+    let sb = Sandbox::new();
+    let key = age_key(24);
+    let plain =
+        r#"{"a": "first", "a": "second", "huge": 18446744073709551615, "neg": -9223372036854775808, "e": 1e300}"#;
+    let enc = sb.encrypt("d.json", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = decrypt(&enc, Format::Json, &age_keys(&[&key])).unwrap();
+    let theirs = sb.decrypt("d.json", &enc, &key.identity);
+    assert_eq!(String::from_utf8(ours).unwrap(), String::from_utf8(theirs).unwrap());
+}
+
+const COMMENTED: &str = "# head comment
+
+# second head
+apiVersion: v1
+kind: Secret # kind inline
+metadata:
+  # name head
+  name: demo # inline
+  labels:
+    a: b
+  # foot of metadata?
+stringData:
+  # the password
+  password: x # after the password
+  block: |
+    text
+  list:
+    # item head
+    - one
+    - two
+    # list foot
+  maps:
+    - k: v
+      # second key
+      l: w
+# final foot
+";
+
+#[test]
+fn yaml_comments_as_sops_writes_them() {
+    let sb = Sandbox::new();
+    let key = age_key(25);
+    let keys = age_keys(&[&key]);
+    for args in [vec![], vec!["--encrypted-regex", "^(data|stringData)$"], vec!["--unencrypted-suffix", "_clear"]] {
+        let mut all = vec!["--age", key.recipient.as_str()];
+        all.extend(args.iter().copied());
+        let enc = sb.encrypt("c.yaml", COMMENTED.as_bytes(), &all);
+        let ours = match decrypt(&enc, Format::Yaml, &keys) {
+            Ok(o) => String::from_utf8(o).unwrap(),
+            Err(e) => panic!("sops {args:?}: {e}\n{}", String::from_utf8_lossy(&enc)),
+        };
+        let theirs = String::from_utf8(sb.decrypt("c.yaml", &enc, &key.identity)).unwrap();
+        assert_eq!(ours, theirs, "sops {args:?}");
+    }
+}
+
+#[test]
+fn yaml_comment_regexes() {
+    let sb = Sandbox::new();
+    let key = age_key(26);
+    let keys = age_keys(&[&key]);
+    let plain = "# sops:enc\npassword: secret\nuser: admin\nnested:\n    # sops:enc\n    token: t\n    clear: c\n";
+    for (flag, regex) in [("--encrypted-comment-regex", "sops:enc"), ("--unencrypted-comment-regex", "sops:enc")] {
+        let enc = sb.encrypt("r.yaml", plain.as_bytes(), &["--age", &key.recipient, flag, regex]);
+        let ours = String::from_utf8(decrypt(&enc, Format::Yaml, &keys).unwrap()).unwrap();
+        let theirs = String::from_utf8(sb.decrypt("r.yaml", &enc, &key.identity)).unwrap();
+        assert_eq!(ours, theirs, "{flag}");
+    }
+}
+
+#[test]
+fn multi_document_yaml_comments() {
+    let sb = Sandbox::new();
+    let key = age_key(27);
+    let keys = age_keys(&[&key]);
+    let plain = "# one\na: 1\n---\n# two\nb: 2 # inline\n# end\n";
+    let enc = sb.encrypt("m.yaml", plain.as_bytes(), &["--age", &key.recipient]);
+    let ours = String::from_utf8(decrypt(&enc, Format::Yaml, &keys).unwrap()).unwrap();
+    assert_eq!(ours, String::from_utf8(sb.decrypt("m.yaml", &enc, &key.identity)).unwrap());
+    let plain = "# sops:enc\na: 1\n---\nb: two\n";
+    let enc =
+        sb.encrypt("r.yaml", plain.as_bytes(), &["--age", &key.recipient, "--encrypted-comment-regex", "sops:enc"]);
+    let ours = String::from_utf8(decrypt(&enc, Format::Yaml, &keys).unwrap()).unwrap();
+    assert_eq!(ours, String::from_utf8(sb.decrypt("r.yaml", &enc, &key.identity)).unwrap());
+}

@@ -30,6 +30,11 @@ fn mutated_documents_fail_cleanly() {
     let secret = "Sup3rS3cretValue";
     let cases = [
         ("m.yaml", Format::Yaml, format!("a: {secret}\nb:\n    - 1\n    - x: {secret}\n")),
+        (
+            "c.yaml",
+            Format::Yaml,
+            format!("# head\na: {secret} # inline\nb:\n    # item\n    - 1\n    - x: |\n        {secret}\n# foot\n"),
+        ),
         ("m.json", Format::Json, format!("{{\"a\": \"{secret}\", \"n\": [1, 2.5, true]}}")),
         ("m.env", Format::Dotenv, format!("# c\nA={secret}\n")),
         ("m.ini", Format::Ini, format!("[s]\na = {secret}\n")),

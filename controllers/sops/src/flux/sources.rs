@@ -34,13 +34,19 @@ const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml
 /// # Errors
 /// A file outside `root`, or a decryption failure naming the file.
 pub fn decrypt_sources(root: &Path, dir: &Path, keys: &Keys) -> Result<(), SopsError> {
+    let root_arg = root;
     let root = root.canonicalize().map_err(|source| SourceError::Io {
         op: "resolve root",
         path: root.to_path_buf(),
         source,
     })?;
+    // An absolute `dir` may be spelled through the root as given or as resolved.
+    let dir = match dir.strip_prefix(root_arg) {
+        Ok(rel) if dir.is_absolute() => rel.to_path_buf(),
+        _ => relative_to_root(&root, dir),
+    };
     let mut walk = Walk { root: &root, keys, visited_dirs: HashSet::new(), decrypted: HashSet::new() };
-    walk.kustomization(&relative_to_root(&root, dir), true)
+    walk.kustomization(&dir, true)
 }
 
 struct Walk<'a> {

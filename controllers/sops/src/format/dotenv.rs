@@ -33,7 +33,7 @@ pub(crate) fn emit(branches: &[Branch]) -> Result<Vec<u8>, String> {
     let mut out = String::new();
     for item in branch {
         match &item.key {
-            Key::Comment(c) => {
+            Key::Comment(c) | Key::LineComment(c) => {
                 out.push('#');
                 out.push_str(c);
                 out.push('\n');

@@ -111,14 +111,14 @@ pub(crate) fn emit(branches: &[Branch]) -> Result<Vec<u8>, String> {
                 return Err("Section values should always be TreeBranches".into());
             };
             let (section_comment, rest) = match items.first() {
-                Some(Item { key: Key::Comment(c), .. }) => (Some(c.as_str()), &items[1..]),
+                Some(Item { key: Key::Comment(c) | Key::LineComment(c), .. }) => (Some(c.as_str()), &items[1..]),
                 _ => (None, &items[..]),
             };
             // Each key's comment is the comment item that follows it.
             let mut keys: Vec<(&str, String, Option<&str>)> = Vec::new();
             for item in rest {
                 match &item.key {
-                    Key::Comment(c) => {
+                    Key::Comment(c) | Key::LineComment(c) => {
                         if let Some(last) = keys.last_mut() {
                             last.2 = Some(c);
                         }

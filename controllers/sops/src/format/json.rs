@@ -8,15 +8,84 @@ use crate::error::DocumentError;
 use crate::gofmt;
 use crate::tree::{Branch, Item, Key, Value};
 
-/// Parses a JSON document into one branch.
+/// Parses a JSON document into one branch, keeping duplicate keys as Go's token decoder
+/// does (each is its own entry, in the MAC too).
 pub(crate) fn load(data: &[u8]) -> Result<Vec<Branch>, DocumentError> {
-    let json: Json = serde_json::from_slice(data)
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let value = serde::Deserializer::deserialize_any(&mut de, TreeVisitor)
+        .and_then(|v| de.end().map(|()| v))
         .map_err(|e| DocumentError::Syntax(format!("Could not unmarshal input data: {e}")))?;
-    match json {
-        Json::Object(map) => Ok(vec![object(map)]),
+    match value {
+        Value::Map(items) => Ok(vec![items]),
         _ => Err(DocumentError::Syntax(
             "SOPS only supports JSON files with a top-level object (starting with '{')".into(),
         )),
+    }
+}
+
+/// Builds tree values straight from the JSON tokens.
+struct TreeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TreeVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        // Beyond int64 Go falls back to float64.
+        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::Float(f))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::Str(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::Str(s))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Seed)? {
+            out.push(v);
+        }
+        Ok(Value::Seq(out))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            items.push(Item::new(key, map.next_value_seed(Seed)?));
+        }
+        Ok(Value::Map(items))
+    }
+}
+
+struct Seed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Seed {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(TreeVisitor)
     }
 }
 

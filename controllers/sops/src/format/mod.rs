@@ -5,6 +5,7 @@ pub(crate) mod dotenv;
 pub(crate) mod ini;
 pub(crate) mod json;
 pub(crate) mod yaml;
+mod yaml_comments;
 mod yaml_scalar;
 
 use crate::Format;
@@ -26,7 +27,8 @@ pub(crate) fn load(data: &[u8], format: Format) -> Result<(Vec<Branch>, Metadata
         Format::Dotenv => metadata::extract_prefixed(&mut branches)?,
         Format::Ini => metadata::extract_section(&mut branches)?,
     };
-    if format == Format::Yaml
+    let comments_read = format != Format::Yaml || yaml_comments::weave(data, &mut branches);
+    if !comments_read
         && (meta.rules.encrypted_comment_regex.is_some() || meta.rules.unencrypted_comment_regex.is_some())
     {
         return Err(DocumentError::Unsupported(

@@ -1,9 +1,8 @@
 //! YAML documents (sops `stores/yaml`): every document of a stream is a branch; the output is
 //! written block style with an indent of 4, as sops' go-yaml v3 encoder does.
 //!
-//! Comments are not read (serde_norway drops them); they are outside the MAC, so decryption
-//! and verification are unaffected, but the output has none, and documents whose metadata
-//! uses a comment regex are refused (which values are encrypted would depend on them).
+//! Values come from serde_norway, which drops comments; `yaml_comments` recovers them from
+//! the text and the writer lays them out as sops' `appendTreeBranch` does.
 
 use serde::Deserialize as _;
 use serde_norway::Value as Yaml;
@@ -81,11 +80,11 @@ pub(crate) fn emit(branches: &[Branch]) -> Vec<u8> {
         if i > 0 {
             out.push_str("---\n");
         }
-        let items: Vec<&Item> = branch.iter().filter(|i| matches!(i.key, Key::Str(_))).collect();
-        if items.is_empty() {
-            out.push_str("{}\n");
+        if branch.iter().any(|i| matches!(i.key, Key::Str(_))) {
+            map_body(&mut out, branch, 0, false);
         } else {
-            map_body(&mut out, &items, 0, false);
+            write_comments(&mut out, branch.iter().filter_map(comment_text), 0);
+            out.push_str("{}\n");
         }
     }
     out.into_bytes()
@@ -93,62 +92,123 @@ pub(crate) fn emit(branches: &[Branch]) -> Vec<u8> {
 
 const INDENT: usize = 4;
 
-/// Writes mapping entries at `indent`; the first line is already positioned when `inline`.
-fn map_body(out: &mut String, items: &[&Item], indent: usize, inline: bool) {
-    for (n, item) in items.iter().enumerate() {
-        let Key::Str(key) = &item.key else { continue };
-        if n > 0 || !inline {
-            out.push_str(&" ".repeat(indent));
-        }
-        out.push_str(&scalar_str(key, indent, true));
-        out.push(':');
-        value_after_key(out, &item.value, indent);
+fn comment_text(item: &Item) -> Option<&str> {
+    match &item.key {
+        Key::Comment(c) | Key::LineComment(c) => Some(c),
+        Key::Str(_) => None,
     }
 }
 
-fn value_after_key(out: &mut String, value: &Value, indent: usize) {
-    match value {
-        Value::Map(items) => {
-            let items: Vec<&Item> = items.iter().filter(|i| matches!(i.key, Key::Str(_))).collect();
-            if items.is_empty() {
-                out.push_str(" {}\n");
-            } else {
-                out.push('\n');
-                map_body(out, &items, indent + INDENT, false);
+fn write_comments<'a>(out: &mut String, comments: impl IntoIterator<Item = &'a str>, indent: usize) {
+    for c in comments {
+        out.push_str(&" ".repeat(indent));
+        out.push('#');
+        out.push_str(c);
+        out.push('\n');
+    }
+}
+
+/// Writes mapping entries at `indent` as sops' `appendTreeBranch` lays comments out: comment
+/// lines before an entry become its head comment, inline ones its value's line comment, and
+/// what is left at the end the last entry's foot comment. The first line is already positioned
+/// when `inline` (a mapping inside a sequence item).
+fn map_body(out: &mut String, items: &[Item], indent: usize, inline: bool) {
+    let mut heads: Vec<&str> = Vec::new();
+    let mut lines: Vec<&str> = Vec::new();
+    let mut first = true;
+    for item in items {
+        match &item.key {
+            Key::Comment(c) => heads.push(c),
+            Key::LineComment(c) => lines.push(c),
+            Key::Str(key) => {
+                if !(first && inline) {
+                    write_comments(out, heads.drain(..), indent);
+                    out.push_str(&" ".repeat(indent));
+                }
+                heads.clear();
+                first = false;
+                out.push_str(&scalar_str(key, indent, true));
+                out.push(':');
+                value_after_key(out, &item.value, indent, &lines);
+                lines.clear();
             }
         }
-        Value::Seq(values) => {
-            let values: Vec<&Value> = values.iter().filter(|v| !matches!(v, Value::Comment(_))).collect();
-            if values.is_empty() {
-                out.push_str(" []\n");
-            } else {
-                out.push('\n');
-                seq_body(out, &values, indent + INDENT);
-            }
+    }
+    heads.extend(lines);
+    write_comments(out, heads, indent);
+}
+
+fn line_comment(lines: &[&str]) -> String {
+    lines.iter().map(|c| format!(" #{c}")).collect()
+}
+
+fn value_after_key(out: &mut String, value: &Value, indent: usize, lines: &[&str]) {
+    match value {
+        Value::Map(items) if items.iter().any(|i| matches!(i.key, Key::Str(_))) => {
+            out.push_str(&line_comment(lines));
+            out.push('\n');
+            map_body(out, items, indent + INDENT, false);
+        }
+        Value::Seq(values) if values.iter().any(|v| !matches!(v, Value::Comment(_))) => {
+            out.push_str(&line_comment(lines));
+            out.push('\n');
+            seq_body(out, values, indent + INDENT);
+        }
+        Value::Map(_) => {
+            out.push_str(" {}");
+            out.push_str(&line_comment(lines));
+            out.push('\n');
+        }
+        Value::Seq(_) => {
+            out.push_str(" []");
+            out.push_str(&line_comment(lines));
+            out.push('\n');
         }
         scalar => {
             out.push(' ');
-            out.push_str(&scalar_text(scalar, indent + INDENT));
+            let text = scalar_text(scalar, indent + INDENT);
+            // A block scalar's line comment follows its indicator.
+            match text.split_once('\n') {
+                Some((indicator, body)) if !lines.is_empty() => {
+                    out.push_str(indicator);
+                    out.push_str(&line_comment(lines));
+                    out.push('\n');
+                    out.push_str(body);
+                }
+                _ => {
+                    out.push_str(&text);
+                    out.push_str(&line_comment(lines));
+                }
+            }
             out.push('\n');
         }
     }
 }
 
-fn seq_body(out: &mut String, values: &[&Value], indent: usize) {
+fn seq_body(out: &mut String, values: &[Value], indent: usize) {
+    let mut heads: Vec<&str> = Vec::new();
     for value in values {
-        out.push_str(&" ".repeat(indent));
-        out.push_str("- ");
+        if let Value::Comment(c) = value {
+            heads.push(c);
+            continue;
+        }
+        write_comments(out, heads.drain(..), indent);
         match value {
-            Value::Map(items) => {
-                let items: Vec<&Item> = items.iter().filter(|i| matches!(i.key, Key::Str(_))).collect();
-                if items.is_empty() {
-                    out.push_str("{}\n");
-                } else {
-                    map_body(out, &items, indent + 2, true);
-                }
+            Value::Map(items) if items.iter().any(|i| matches!(i.key, Key::Str(_))) => {
+                let lead = items.iter().take_while(|i| !matches!(i.key, Key::Str(_))).count();
+                write_comments(out, items[..lead].iter().filter_map(comment_text), indent);
+                out.push_str(&" ".repeat(indent));
+                out.push_str("- ");
+                map_body(out, &items[lead..], indent + 2, true);
+            }
+            Value::Map(_) => {
+                out.push_str(&" ".repeat(indent));
+                out.push_str("- {}\n");
             }
             Value::Seq(inner) => {
-                let inner: Vec<&Value> = inner.iter().filter(|v| !matches!(v, Value::Comment(_))).collect();
+                let inner: Vec<Value> = inner.iter().filter(|v| !matches!(v, Value::Comment(_))).cloned().collect();
+                out.push_str(&" ".repeat(indent));
+                out.push_str("- ");
                 if inner.is_empty() {
                     out.push_str("[]\n");
                 } else {
@@ -159,11 +219,14 @@ fn seq_body(out: &mut String, values: &[&Value], indent: usize) {
                 }
             }
             scalar => {
+                out.push_str(&" ".repeat(indent));
+                out.push_str("- ");
                 out.push_str(&scalar_text(scalar, indent + INDENT));
                 out.push('\n');
             }
         }
     }
+    write_comments(out, heads, indent);
 }
 
 fn scalar_text(value: &Value, indent: usize) -> String {
