@@ -271,7 +271,7 @@ fn typed_like(old: &crate::yaml::Scalar, value: Value) -> Value {
     match value {
         Value::Scalar(v) if old.kind != Kind::Null => {
             let kind = if old.kind == Kind::Timestamp { Kind::Str } else { old.kind };
-            Value::Scalar(crate::yaml::Scalar { text: v.text, kind, style: v.style })
+            Value::Scalar(crate::yaml::Scalar { text: v.text, kind })
         }
         other => other,
     }
@@ -283,7 +283,7 @@ fn fresh_scalar(value: Value, string_field: bool) -> Value {
     match value {
         Value::Scalar(s) => {
             let kind = if string_field { Kind::Str } else { crate::yaml::resolve_plain(&s.text) };
-            Value::Scalar(crate::yaml::Scalar { text: s.text, kind, style: s.style })
+            Value::Scalar(crate::yaml::Scalar { text: s.text, kind })
         }
         other => other,
     }

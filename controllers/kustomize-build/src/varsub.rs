@@ -68,7 +68,8 @@ pub fn substitute_with(
         if let Some(bad) = vars.keys().find(|k| !valid_name(k)) {
             return Err(fail(format!("envsubst error: '{bad}' var name is invalid, must match '{VAR_NAME_PATTERN}'")));
         }
-        let text = render::render(&r.obj);
+        let text = yaml::emit_document(&Value::Map(r.obj.clone()))
+            .map_err(|e| fail(format!("envsubst error: rendering: {}", e.message)))?;
         let lookup = |name: &str| match vars.get(name) {
             Some(v) => Some(v.clone()),
             None if options.strict => None,
@@ -121,6 +122,5 @@ fn object_name(r: &Resource) -> String {
     format!("{}.{}.{}/{}", or(r.kind(), "[noKind]"), or(r.version(), "[noVer]"), or(r.group(), "[noGrp]"), r.name())
 }
 
-mod render;
 #[cfg(test)]
 mod tests;

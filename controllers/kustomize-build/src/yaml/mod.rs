@@ -16,38 +16,12 @@ pub use parse::{YamlError, parse_documents, parse_documents_v2};
 pub use resolve::{Kind, is_true, resolve_plain};
 
 /// A scalar as read from YAML: its text and the type it resolved to.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Scalar {
     /// The scalar's text after unescaping.
     pub text: String,
     /// The resolved type.
     pub kind: Kind,
-    /// How the scalar was written in its source ([`Style::Plain`] for values made by the
-    /// engine). kustomize's output ignores it; Flux's post-build substitution, which works on
-    /// kyaml's rendering of the object, depends on it. Not part of equality.
-    pub style: Style,
-}
-
-impl PartialEq for Scalar {
-    fn eq(&self, other: &Self) -> bool {
-        self.text == other.text && self.kind == other.kind
-    }
-}
-
-/// The presentation style of a scalar in its source.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Style {
-    /// Plain (unquoted), or made by the engine.
-    #[default]
-    Plain,
-    /// `'single quoted'`.
-    SingleQuoted,
-    /// `"double quoted"`.
-    DoubleQuoted,
-    /// A `|` literal block.
-    Literal,
-    /// A `>` folded block.
-    Folded,
 }
 
 /// A YAML node.
@@ -164,25 +138,25 @@ impl FromIterator<(String, Value)> for Map {
 impl Value {
     /// A string scalar.
     pub fn str(s: impl Into<String>) -> Self {
-        Value::Scalar(Scalar { text: s.into(), kind: Kind::Str, style: Style::Plain })
+        Value::Scalar(Scalar { text: s.into(), kind: Kind::Str })
     }
 
     /// A null scalar.
     #[must_use]
     pub fn null() -> Self {
-        Value::Scalar(Scalar { text: "null".into(), kind: Kind::Null, style: Style::Plain })
+        Value::Scalar(Scalar { text: "null".into(), kind: Kind::Null })
     }
 
     /// An integer scalar.
     #[must_use]
     pub fn int(i: i64) -> Self {
-        Value::Scalar(Scalar { text: i.to_string(), kind: Kind::Int, style: Style::Plain })
+        Value::Scalar(Scalar { text: i.to_string(), kind: Kind::Int })
     }
 
     /// A boolean scalar.
     #[must_use]
     pub fn bool(b: bool) -> Self {
-        Value::Scalar(Scalar { text: b.to_string(), kind: Kind::Bool, style: Style::Plain })
+        Value::Scalar(Scalar { text: b.to_string(), kind: Kind::Bool })
     }
 
     /// The mapping, if this is one.

@@ -6,7 +6,7 @@ use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 use super::resolve::{Kind, resolve_plain, resolve_plain_v2};
-use super::{Map, Scalar, Style, Value};
+use super::{Map, Scalar, Value};
 
 /// A YAML syntax or structure error, with a 1-based line number.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -189,14 +189,7 @@ fn node(
                     }
                 }
             };
-            let style = match style {
-                TScalarStyle::SingleQuoted => Style::SingleQuoted,
-                TScalarStyle::DoubleQuoted => Style::DoubleQuoted,
-                TScalarStyle::Literal => Style::Literal,
-                TScalarStyle::Folded => Style::Folded,
-                _ => Style::Plain,
-            };
-            let v = Value::Scalar(Scalar { text, kind, style });
+            let v = Value::Scalar(Scalar { text, kind });
             if anchor > 0 {
                 anchors.insert(anchor, v.clone());
             }
@@ -252,7 +245,7 @@ fn node(
                     continue;
                 }
                 let key = match key {
-                    Value::Scalar(Scalar { text, kind: Kind::Str, .. }) => text,
+                    Value::Scalar(Scalar { text, kind: Kind::Str }) => text,
                     Value::Scalar(s) => {
                         return Err(err(kmark, format!("mapping key {:?} is not a string (quote it)", s.text)));
                     }
