@@ -2,13 +2,17 @@
 // the version kustomize-controller v1.10.1 uses) over a kustomize build, so eddy-kustomize's
 // varsub can be compared with it: it builds DIR as kustomize-controller does, substitutes
 // the NAME VALUE pairs in strict mode and prints each object as one line of JSON, or Flux's
-// error message on stderr.
+// error message on stderr. With -generate it runs Flux's generator instead (as
+// kustomize-controller does before building): SPEC is a Kustomization's spec as JSON, DIR the
+// directory the kustomization file is generated or overlaid in, confined to ROOT.
 //
 //	cd hack/varsub-oracle && GOTOOLCHAIN=go1.27.3 go run . DIR [NAME VALUE]...
+//	cd hack/varsub-oracle && GOTOOLCHAIN=go1.27.3 go run . -generate ROOT DIR SPEC
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -21,6 +25,10 @@ func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: varsub-oracle DIR [NAME VALUE]...")
 		os.Exit(2)
+	}
+	if os.Args[1] == "-generate" {
+		generate()
+		return
 	}
 	vars := map[string]interface{}{}
 	for i := 2; i+1 < len(os.Args); i += 2 {
@@ -56,5 +64,22 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println(string(j))
+	}
+}
+
+func generate() {
+	if len(os.Args) != 5 {
+		fmt.Fprintln(os.Stderr, "usage: varsub-oracle -generate ROOT DIR SPEC")
+		os.Exit(2)
+	}
+	var spec map[string]interface{}
+	if err := json.Unmarshal([]byte(os.Args[4]), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ks := unstructured.Unstructured{Object: map[string]interface{}{"spec": spec}}
+	if _, err := kustomize.NewGenerator(os.Args[2], ks).WriteFile(os.Args[3]); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 }
