@@ -84,6 +84,9 @@ pub fn substitute_with(
         let docs = yaml::parse_documents_v2(&output).map_err(|e| {
             fail(format!("envsubst error: YAMLToJSON: yaml: line {}: {}", e.line, without_quoted(&e.message)))
         })?;
+        if let Some(v) = docs.first().and_then(unsupported_number) {
+            return Err(fail(format!("envsubst error: YAMLToJSON: json: unsupported value: {v}")));
+        }
         match docs.into_iter().next() {
             Some(Value::Map(m)) => r.obj = m,
             Some(other) => {
@@ -101,6 +104,22 @@ pub fn substitute_with(
 /// A parse error's message without the text it quotes (a substituted value may be a secret).
 fn without_quoted(message: &str) -> String {
     message.split('"').step_by(2).collect::<Vec<_>>().join("…")
+}
+
+/// The first infinity or NaN in a document, as Go names it (JSON cannot hold them, so Flux's
+/// conversion fails).
+fn unsupported_number(v: &Value) -> Option<&'static str> {
+    match v {
+        Value::Scalar(s) if s.kind == yaml::Kind::Float => match s.text.to_ascii_lowercase().as_str() {
+            ".inf" | "+.inf" => Some("+Inf"),
+            "-.inf" => Some("-Inf"),
+            ".nan" => Some("NaN"),
+            _ => None,
+        },
+        Value::Scalar(_) => None,
+        Value::Seq(items) => items.iter().find_map(unsupported_number),
+        Value::Map(m) => m.iter().find_map(|(_, v)| unsupported_number(v)),
+    }
 }
 
 /// Whether a resource opts out through its labels or annotations.

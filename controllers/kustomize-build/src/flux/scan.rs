@@ -62,8 +62,7 @@ fn walk(root: &Path, base: &Path, dir: &Path, found: &mut Vec<String>) -> Result
             )));
         }
         let text = std::fs::read_to_string(&real).map_err(io(&path))?;
-        if let Err(e) = crate::build::resources_from_text(&text, &path) {
-            let reason = decode_reason(&e, &path, &text);
+        if let Err(reason) = decode(&text) {
             return Err(Error::Flux(format!("failed to decode Kubernetes YAML from {}: {reason}", path.display())));
         }
         found.push(relative(base, &path));
@@ -71,22 +70,52 @@ fn walk(root: &Path, base: &Path, dir: &Path, found: &mut Vec<String>) -> Result
     Ok(())
 }
 
-/// The reason without the path the build's errors start with (Flux names the file itself).
-fn decode_reason(e: &Error, path: &Path, text: &str) -> String {
-    match e {
-        Error::Yaml { source, .. } => format!("yaml: {source}"),
-        Error::Resource(m) if m.contains("missing its kind") => {
-            format!("missing kind in object {}", first_offender(text, |m| str_field(m, "kind").is_empty()))
+/// kustomize's resource factory check (`SliceFromBytes`): every document that is not empty
+/// must carry metadata (kyaml's `GetMeta`), a kind and, unless it is a list, a name. The error
+/// texts are kyaml's.
+fn decode(text: &str) -> Result<(), String> {
+    let docs = crate::yaml::parse_documents(text)
+        .map_err(|e| format!("MalformedYAMLError: yaml: line {}: {}", e.line, e.message))?;
+    for d in &docs {
+        let m = match d {
+            Value::Map(m) if m.is_empty() => continue,
+            Value::Seq(s) if s.is_empty() => continue,
+            Value::Scalar(_) if d.is_null() => continue,
+            Value::Map(m) => m,
+            _ => return Err("missing Resource metadata".to_string()),
+        };
+        if missing_metadata(m) {
+            return Err("missing Resource metadata".to_string());
         }
-        Error::Resource(m) if m.contains("missing metadata.name") => format!(
-            "missing metadata.name in object {}",
-            first_offender(text, |m| { !str_field(m, "kind").ends_with("List") && meta_field(m, "name").is_empty() })
-        ),
-        other => {
-            let text = other.to_string();
-            let prefix = format!("{}: ", path.display());
-            text.strip_prefix(&prefix).map_or_else(|| text.clone(), str::to_string)
+        if str_field(m, "kind").is_empty() {
+            return Err(format!("missing kind in object {}", resource_meta(m)));
         }
+        if !str_field(m, "kind").ends_with("List") && meta_field(m, "name").is_empty() {
+            return Err(format!("missing metadata.name in object {}", resource_meta(m)));
+        }
+    }
+    Ok(())
+}
+
+/// A field kyaml counts as set: present and not null, `{}` or `[]`.
+fn is_set(v: Option<&Value>) -> bool {
+    match v {
+        None => false,
+        Some(Value::Map(m)) => !m.is_empty(),
+        Some(Value::Seq(s)) => !s.is_empty(),
+        Some(v) => !v.is_null(),
+    }
+}
+
+/// kyaml's `ErrMissingMetadata`: no apiVersion, no kind and no name, namespace, labels or
+/// annotations.
+fn missing_metadata(m: &Map) -> bool {
+    if is_set(m.get("apiVersion")) || is_set(m.get("kind")) {
+        return false;
+    }
+    match m.get("metadata") {
+        Some(Value::Map(meta)) => !["name", "namespace", "labels", "annotations"].iter().any(|k| is_set(meta.get(k))),
+        _ => true,
     }
 }
 
@@ -101,13 +130,9 @@ fn meta_field<'a>(m: &'a Map, key: &str) -> &'a str {
     }
 }
 
-/// kyaml's `ResourceMeta` of the first document `bad` holds for, printed as Go's `%v` does:
+/// kyaml's `ResourceMeta` printed as Go's `%v` does:
 /// `{{apiVersion kind} {{name namespace} map[labels] map[annotations]}}`.
-fn first_offender(text: &str, bad: impl Fn(&Map) -> bool) -> String {
-    let docs = crate::yaml::parse_documents(text).unwrap_or_default();
-    let Some(m) = docs.iter().filter_map(Value::as_map).find(|m| !m.is_empty() && bad(m)) else {
-        return String::new();
-    };
+fn resource_meta(m: &Map) -> String {
     let go_map = |key: &str| {
         let mut pairs: Vec<String> = match m.get("metadata") {
             Some(Value::Map(meta)) => match meta.get(key) {

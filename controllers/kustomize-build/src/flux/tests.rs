@@ -73,10 +73,7 @@ fn yaml_that_is_not_kubernetes_objects_fails_as_in_flux() {
     let err = generate(d, &Overlay::default()).expect_err("no kind");
     assert_eq!(
         err.to_string(),
-        format!(
-            "failed to decode Kubernetes YAML from {}: missing kind in object {{{{ }} {{{{ }} map[] map[]}}}}",
-            d.join("values.yaml").display()
-        )
+        format!("failed to decode Kubernetes YAML from {}: missing Resource metadata", d.join("values.yaml").display())
     );
     write(d, "values.yaml", "kind: ConfigMap\napiVersion: v1\nmetadata:\n  labels: {b: '2', a: '1'}\n");
     let err = generate(d, &Overlay::default()).expect_err("no name");
@@ -84,6 +81,18 @@ fn yaml_that_is_not_kubernetes_objects_fails_as_in_flux() {
         err.to_string().ends_with("missing metadata.name in object {{v1 ConfigMap} {{ } map[a:1 b:2] map[]}}"),
         "{err}"
     );
+    write(d, "values.yaml", "apiVersion: v1\nmetadata:\n  name: x\n");
+    let err = generate(d, &Overlay::default()).expect_err("no kind");
+    assert!(err.to_string().ends_with("missing kind in object {{v1 } {{x } map[] map[]}}"), "{err}");
+    for not_an_object in ["just a string\n", "- a\n- b\n"] {
+        write(d, "values.yaml", not_an_object);
+        let err = generate(d, &Overlay::default()).expect_err(not_an_object);
+        assert!(err.to_string().ends_with(": missing Resource metadata"), "{err}");
+    }
+    // Lists need no name, empty documents are skipped.
+    write(d, "values.yaml", "kind: FooList\napiVersion: v1\n---\n{}\n---\n");
+    generate(d, &Overlay::default()).expect("accepted");
+    fs::remove_file(d.join("kustomization.yaml")).expect("generated");
     write(d, "values.yaml", "a: [\n");
     let err = generate(d, &Overlay::default()).expect_err("bad YAML");
     assert!(err.to_string().contains("failed to decode Kubernetes YAML from"), "{err}");

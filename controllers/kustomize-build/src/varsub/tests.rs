@@ -169,3 +169,36 @@ fn malformed_expressions_fail_with_the_parser_message() {
         "post build failed for 'Deployment.v1.apps/d': envsubst error: variable substitution failed: missing closing brace"
     );
 }
+
+#[test]
+fn infinities_fail_like_go_json() {
+    let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: ${v}\n";
+    for (value, name) in [(".inf", "+Inf"), ("-.Inf", "-Inf"), (".NaN", "NaN")] {
+        let mut rs = resources(doc);
+        let err = substitute(&mut rs, &vars(&[("v", value)]), false).expect_err(value);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "post build failed for 'ConfigMap.v1.[noGrp]/cm': envsubst error: YAMLToJSON: json: unsupported value: {name}"
+            )
+        );
+    }
+    // Out of float range is not a number at all: it stays a string.
+    let mut rs = resources(doc);
+    substitute(&mut rs, &vars(&[("v", "1e400")]), false).expect("a string");
+    assert_eq!(rs[0].to_json()["data"]["a"], json!("1e400"));
+}
+
+#[test]
+fn scalars_are_retyped_as_flux_retypes_them() {
+    // Expected values observed with fluxcd/pkg/kustomize v1.44.0's SubstituteVariables.
+    let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  quoted: \"${n}\"\n  single: '${n}'\n  mode: \"${m}\"\n  on: on\n  y: y\n  ts: ${ts}\n  exp: ${e}\n  hex: ${h}\n  oct: ${o}\n  lit: |\n    run ${n}\n";
+    let mut rs = resources(doc);
+    let v = vars(&[("n", "8080"), ("m", "on"), ("ts", "2024-01-02"), ("e", "1e3"), ("h", "0x1F"), ("o", "0755")]);
+    substitute(&mut rs, &v, true).expect("substitutes");
+    assert_eq!(
+        rs[0].to_json()["data"],
+        json!({"quoted": 8080, "single": 8080, "mode": true, "on": "on", "y": "y", "ts": "2024-01-02",
+               "exp": 1000, "hex": 31, "oct": 493, "lit": "run 8080\n"})
+    );
+}

@@ -44,10 +44,26 @@ fn scalar_to_json(s: &Scalar) -> serde_json::Value {
         }
         Kind::Float => {
             let plain: String = s.text.chars().filter(|c| *c != '_').collect();
-            go_parse_float(&plain).and_then(serde_json::Number::from_f64).map_or_else(text, serde_json::Value::Number)
+            go_parse_float(&plain).and_then(float_to_json).unwrap_or_else(text)
         }
         Kind::Timestamp => timestamp_rfc3339(&s.text).map_or_else(text, serde_json::Value::String),
     }
+}
+
+/// A float as Go's JSON encoder writes it: integral values below 1e21 without a fraction
+/// (`1e3` is `1000`), others as floats; `None` for values JSON cannot hold.
+fn float_to_json(f: f64) -> Option<serde_json::Value> {
+    if f.fract() == 0.0 && f.abs() < 1e21 && !(f == 0.0 && f.is_sign_negative()) {
+        // An integral f64 below 2^63 converts exactly; larger ones stay floats.
+        #[allow(clippy::cast_possible_truncation)]
+        let i = f as i64;
+        #[allow(clippy::cast_precision_loss)]
+        let exact = i as f64 == f;
+        if exact {
+            return Some(serde_json::Value::from(i));
+        }
+    }
+    serde_json::Number::from_f64(f).map(serde_json::Value::Number)
 }
 
 #[cfg(test)]
@@ -71,7 +87,10 @@ mod tests {
             ("v: 1_000", json!(1000)),
             ("v: 18446744073709551615", json!(18_446_744_073_709_551_615_u64)),
             ("v: 1.5", json!(1.5)),
-            ("v: 1e3", json!(1000.0)),
+            ("v: 1e3", json!(1000)),
+            ("v: 2.0", json!(2)),
+            ("v: 1e30", json!(1e30)),
+            ("v: -0.0", json!(-0.0)),
             ("v: true", json!(true)),
             ("v: False", json!(false)),
             ("v: null", json!(null)),
@@ -95,7 +114,7 @@ mod tests {
     #[test]
     fn nesting_and_order_are_kept() {
         let v = convert("b: [1, two, {c: 3.0}]\na: {x: null}\n");
-        assert_eq!(v, json!({"b": [1, "two", {"c": 3.0}], "a": {"x": null}}));
+        assert_eq!(v, json!({"b": [1, "two", {"c": 3}], "a": {"x": null}}));
         let keys: Vec<&String> = v.as_object().expect("object").keys().collect();
         assert_eq!(keys.len(), 2);
     }

@@ -68,7 +68,12 @@ pub fn resolve_plain_v2(s: &str) -> Kind {
         "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off"
         | "OFF" => Kind::Bool,
         _ if !s.is_empty() && !v2_needs_quotes(s) => Kind::Str,
-        _ => resolve_plain(s),
+        // go-yaml v2 only makes a time of a timestamp when decoding into a time value;
+        // `sigs.k8s.io/yaml` decodes into interfaces, so the text stays a string.
+        _ => match resolve_plain(s) {
+            Kind::Timestamp => Kind::Str,
+            other => other,
+        },
     }
 }
 
