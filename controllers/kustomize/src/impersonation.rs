@@ -83,7 +83,12 @@ impl ClientFactory {
     /// The apply manager for `obj`'s identity, reusing the discovery cache of earlier
     /// reconciles with the same identity (a remote cluster gets a fresh one each time).
     #[must_use]
-    pub fn manager(&self, obj: &Kustomization, client: kube::Client, concurrency: usize) -> eddy_apply::ResourceManager {
+    pub fn manager(
+        &self,
+        obj: &Kustomization,
+        client: kube::Client,
+        concurrency: usize,
+    ) -> eddy_apply::ResourceManager {
         let owner = crate::run::owner();
         if obj.spec.kube_config.as_ref().is_some_and(|k| k.secret_ref.is_some()) {
             return eddy_apply::ResourceManager::new(client, owner).with_concurrency(concurrency);

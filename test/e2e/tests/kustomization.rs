@@ -168,7 +168,9 @@ fn the_gitops_loop_applies_prunes_corrects_drift_and_deletes() {
             format!("{ns}_web_apps_Deployment v1")
         ]
     );
-    let cm = get(c, "configmap", &ns, "app-config").expect("configmap applied");
+    let cm = json(
+        &c.kubectl(&["get", "configmap", "app-config", "-n", &ns, "-o", "json", "--show-managed-fields"]).ok("get cm"),
+    );
     assert_eq!(cm["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"], "app");
     assert_eq!(cm["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/namespace"], ns.as_str());
     let managers: Vec<&str> = cm["metadata"]["managedFields"]
