@@ -133,3 +133,45 @@ impl KustomizationController {
         sources_task.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use eddy_api::meta::Artifact;
+    use eddy_api::source::{GitRepository, GitRepositoryStatus};
+
+    use super::*;
+
+    fn repo(revision: Option<&str>) -> Option<Arc<GitRepository>> {
+        Some(Arc::new(GitRepository {
+            status: Some(GitRepositoryStatus {
+                artifact: revision.map(|rev| Artifact { revision: rev.into(), ..Default::default() }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn only_a_new_or_changed_artifact_enqueues() {
+        let change = |old, new| Change { old, new };
+        assert!(revision_changed(&change(repo(None), repo(Some("main@sha1:a")))));
+        assert!(revision_changed(&change(None, repo(Some("main@sha1:a")))));
+        assert!(revision_changed(&change(repo(Some("main@sha1:a")), repo(Some("main@sha1:b")))));
+        assert!(!revision_changed(&change(repo(Some("main@sha1:a")), repo(Some("main@sha1:a")))));
+        assert!(!revision_changed(&change(repo(Some("main@sha1:a")), repo(None))));
+        assert!(!revision_changed(&change(repo(Some("main@sha1:a")), None)));
+    }
+
+    #[test]
+    fn kustomizations_are_indexed_by_their_source() {
+        let mut k = Kustomization::default();
+        k.metadata.namespace = Some("apps".into());
+        k.spec.source_ref.kind = "GitRepository".into();
+        k.spec.source_ref.name = "fleet".into();
+        assert_eq!(source_index(&k), vec!["GitRepository/apps/fleet".to_owned()]);
+        k.spec.source_ref.namespace = Some("flux-system".into());
+        assert_eq!(source_index(&k), vec!["GitRepository/flux-system/fleet".to_owned()]);
+    }
+}
