@@ -1,0 +1,301 @@
+//! Overload protection, as kube-apiserver's generic filters provide it:
+//!
+//! - [`with_max_in_flight`]: at most `--max-requests-inflight` read-only and
+//!   `--max-mutating-requests-inflight` mutating requests at a time; one more is answered at
+//!   once with 429 `TooManyRequests` and `Retry-After: 1` (kube's `WithMaxInFlightLimit`).
+//!   Long-running requests (watches) count against neither limit; their number has its own cap
+//!   ([`crate::HttpOptions::max_watches`]).
+//! - [`with_request_timeout`]: a request that is not long-running gets `--request-timeout` to
+//!   produce its answer, or 504 `Timeout` (kube's `WithTimeoutForNonLongRunningRequests`). The
+//!   abandoned handler is cancelled; every store operation it awaited is atomic, so it leaves
+//!   either all or nothing of that operation behind — as kube, the client cannot tell which.
+//!
+//! A request holds its in-flight slot until its answer's body is written, so a large streamed
+//! LIST counts for as long as it is being sent.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::Method;
+use axum::middleware::Next;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::connection::hold_until_sent;
+use crate::http::error_response;
+use crate::status::ApiError;
+
+/// Limits that keep the server answering under load and against slow or hostile clients.
+/// The defaults are kube-apiserver's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Read-only requests (GET, LIST; not watches) served at a time; 0 means no limit.
+    pub max_requests_inflight: usize,
+    /// Mutating requests (POST, PUT, PATCH, DELETE) served at a time; 0 means no limit.
+    pub max_mutating_requests_inflight: usize,
+    /// Time a request that is not long-running gets to produce its answer.
+    pub request_timeout: Duration,
+    /// Time a client gets to finish its TLS handshake and send a request's headers; on an
+    /// HTTP/1.1 connection it also bounds the wait for the next request.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress for this long is closed.
+    pub idle_timeout: Duration,
+    /// HTTP/2 streams (concurrent requests) a single connection may open.
+    pub http2_max_streams_per_connection: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_requests_inflight: 400,
+            max_mutating_requests_inflight: 200,
+            request_timeout: Duration::from_secs(60),
+            // Go's `http.Server` fields as kube-apiserver sets them.
+            header_read_timeout: Duration::from_secs(32),
+            idle_timeout: Duration::from_secs(90),
+            http2_max_streams_per_connection: 100,
+        }
+    }
+}
+
+/// How the limits see a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A watch: exempt from the in-flight limits and the request timeout.
+    LongRunning,
+    /// GET and HEAD.
+    ReadOnly,
+    /// Every other method.
+    Mutating,
+}
+
+impl RequestKind {
+    /// Classifies a request by method and query, as kube's `LongRunningRequestCheck` and the
+    /// non-mutating verbs (get, list, watch) do.
+    #[must_use]
+    pub fn of(method: &Method, query: Option<&str>) -> Self {
+        let read_only = method == Method::GET || method == Method::HEAD;
+        let watch = || crate::query::Query::parse(query).is_ok_and(|q| q.flag("watch"));
+        match (read_only, read_only && watch()) {
+            (_, true) => Self::LongRunning,
+            (true, false) => Self::ReadOnly,
+            (false, _) => Self::Mutating,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::LongRunning => "longRunning",
+            Self::ReadOnly => "readOnly",
+            Self::Mutating => "mutating",
+        }
+    }
+}
+
+/// Counters of the overload protection, process-wide (as Prometheus' default registry is).
+struct Counters {
+    in_flight: [AtomicI64; 2],
+    rejected: [AtomicU64; 2],
+    timeouts: AtomicU64,
+}
+
+static COUNTERS: Counters = Counters {
+    in_flight: [AtomicI64::new(0), AtomicI64::new(0)],
+    rejected: [AtomicU64::new(0), AtomicU64::new(0)],
+    timeouts: AtomicU64::new(0),
+};
+
+fn slot(kind: RequestKind) -> usize {
+    usize::from(kind == RequestKind::Mutating)
+}
+
+/// Requests answered 429 by the in-flight limits so far: (read-only, mutating).
+#[must_use]
+pub fn rejected() -> (u64, u64) {
+    (COUNTERS.rejected[0].load(Ordering::Relaxed), COUNTERS.rejected[1].load(Ordering::Relaxed))
+}
+
+/// Requests answered 504 by the request timeout so far.
+#[must_use]
+pub fn timeouts() -> u64 {
+    COUNTERS.timeouts.load(Ordering::Relaxed)
+}
+
+/// The Prometheus text of the overload counters (and of the panic counter).
+#[must_use]
+pub fn render_metrics() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    out.push_str("# HELP apiserver_current_inflight_requests Requests being served, per request kind.\n");
+    out.push_str("# TYPE apiserver_current_inflight_requests gauge\n");
+    for kind in [RequestKind::ReadOnly, RequestKind::Mutating] {
+        let n = COUNTERS.in_flight[slot(kind)].load(Ordering::Relaxed).max(0);
+        let _ = writeln!(out, "apiserver_current_inflight_requests{{request_kind=\"{}\"}} {n}", kind.label());
+    }
+    out.push_str(
+        "# HELP apiserver_request_terminations_total Requests the server refused or cut short in self-defense.\n",
+    );
+    out.push_str("# TYPE apiserver_request_terminations_total counter\n");
+    let (read_only, mutating) = rejected();
+    let _ = writeln!(out, "apiserver_request_terminations_total{{request_kind=\"readOnly\",code=\"429\"}} {read_only}");
+    let _ = writeln!(out, "apiserver_request_terminations_total{{request_kind=\"mutating\",code=\"429\"}} {mutating}");
+    let _ = writeln!(out, "apiserver_request_terminations_total{{code=\"504\"}} {}", timeouts());
+    out.push_str("# HELP apiserver_request_panics_total Requests whose handling panicked (answered 500).\n");
+    out.push_str("# TYPE apiserver_request_panics_total counter\n");
+    let _ = writeln!(out, "apiserver_request_panics_total {}", crate::panic::panics());
+    out
+}
+
+/// The 429 answer of a full in-flight limit (kube's words).
+#[must_use]
+pub fn too_many_requests() -> ApiError {
+    ApiError {
+        code: 429,
+        reason: "TooManyRequests",
+        message: "Too many requests, please try again later.".into(),
+        target: None,
+        causes: Vec::new(),
+        retry_after: Some(1),
+    }
+}
+
+/// The 504 answer of a request that ran out of time (kube's words).
+#[must_use]
+pub fn request_timed_out() -> ApiError {
+    ApiError {
+        code: 504,
+        reason: "Timeout",
+        message: "Timeout: request did not complete within the allotted timeout".into(),
+        target: None,
+        causes: Vec::new(),
+        retry_after: None,
+    }
+}
+
+/// One in-flight slot: the semaphore permit (when limited) and the gauge.
+struct InFlight {
+    kind: RequestKind,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl InFlight {
+    fn new(kind: RequestKind, permit: Option<OwnedSemaphorePermit>) -> Self {
+        COUNTERS.in_flight[slot(kind)].fetch_add(1, Ordering::Relaxed);
+        Self { kind, _permit: permit }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        COUNTERS.in_flight[slot(self.kind)].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The semaphores of the two in-flight limits.
+struct Gates {
+    read_only: Option<Arc<Semaphore>>,
+    mutating: Option<Arc<Semaphore>>,
+}
+
+impl Gates {
+    fn admit(&self, kind: RequestKind) -> Result<InFlight, ApiError> {
+        let gate = match kind {
+            RequestKind::ReadOnly => &self.read_only,
+            RequestKind::Mutating => &self.mutating,
+            RequestKind::LongRunning => &None,
+        };
+        let permit = match gate {
+            Some(semaphore) => Some(Arc::clone(semaphore).try_acquire_owned().map_err(|_| {
+                COUNTERS.rejected[slot(kind)].fetch_add(1, Ordering::Relaxed);
+                too_many_requests()
+            })?),
+            None => None,
+        };
+        Ok(InFlight::new(kind, permit))
+    }
+}
+
+/// Wraps `app` in the two in-flight limits of `limits` (watches exempt).
+pub fn with_max_in_flight(app: axum::Router, limits: &Limits) -> axum::Router {
+    let semaphore = |n: usize| (n > 0).then(|| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))));
+    let gates = Arc::new(Gates {
+        read_only: semaphore(limits.max_requests_inflight),
+        mutating: semaphore(limits.max_mutating_requests_inflight),
+    });
+    app.layer(axum::middleware::from_fn(move |req: Request, next: Next| {
+        let gates = Arc::clone(&gates);
+        async move {
+            let kind = RequestKind::of(req.method(), req.uri().query());
+            if kind == RequestKind::LongRunning {
+                return next.run(req).await;
+            }
+            match gates.admit(kind) {
+                Ok(in_flight) => hold_until_sent(next.run(req).await, in_flight),
+                Err(e) => {
+                    tracing::debug!(method = %req.method(), path = %req.uri().path(), "too many requests in flight");
+                    error_response(&e)
+                }
+            }
+        }
+    }))
+}
+
+/// Wraps `app` so that a request that is not long-running gets `timeout` to produce its
+/// answer (the headers; a streamed body is not cut), else 504.
+pub fn with_request_timeout(app: axum::Router, timeout: Duration) -> axum::Router {
+    app.layer(axum::middleware::from_fn(move |req: Request, next: Next| async move {
+        if RequestKind::of(req.method(), req.uri().query()) == RequestKind::LongRunning {
+            return next.run(req).await;
+        }
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+        match tokio::time::timeout(timeout, next.run(req)).await {
+            Ok(response) => response,
+            Err(_) => {
+                COUNTERS.timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%method, %path, ?timeout, "request timed out");
+                error_response(&request_timed_out())
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_classified_as_kube_does() {
+        let kind = |m: Method, q: Option<&str>| RequestKind::of(&m, q);
+        assert_eq!(kind(Method::GET, None), RequestKind::ReadOnly);
+        assert_eq!(kind(Method::HEAD, Some("limit=5")), RequestKind::ReadOnly);
+        assert_eq!(kind(Method::GET, Some("watch=true")), RequestKind::LongRunning);
+        assert_eq!(kind(Method::GET, Some("labelSelector=a&watch=1")), RequestKind::LongRunning);
+        assert_eq!(kind(Method::GET, Some("watch=false")), RequestKind::ReadOnly);
+        assert_eq!(kind(Method::POST, Some("watch=true")), RequestKind::Mutating);
+        assert_eq!(kind(Method::DELETE, None), RequestKind::Mutating);
+        assert_eq!(kind(Method::PATCH, None), RequestKind::Mutating);
+    }
+
+    #[test]
+    fn a_full_gate_rejects_with_429_and_frees_its_slot_when_done() {
+        let gates = Gates { read_only: Some(Arc::new(Semaphore::new(1))), mutating: None };
+        let held = gates.admit(RequestKind::ReadOnly);
+        assert!(held.is_ok());
+        let rejected = gates.admit(RequestKind::ReadOnly).err();
+        assert_eq!(
+            rejected.as_ref().map(|e| (e.code, e.reason, e.retry_after)),
+            Some((429, "TooManyRequests", Some(1)))
+        );
+        assert!(gates.admit(RequestKind::Mutating).is_ok(), "no mutating limit");
+        drop(held);
+        assert!(gates.admit(RequestKind::ReadOnly).is_ok());
+    }
+
+    #[test]
+    fn metrics_text_names_kube_metrics() {
+        let text = render_metrics();
+        assert!(text.contains("apiserver_current_inflight_requests{request_kind=\"mutating\"}"));
+        assert!(text.contains("apiserver_request_panics_total "));
+    }
+}
