@@ -115,7 +115,7 @@ mod tests {
     use super::*;
 
     async fn status_of(answer: Response) -> serde_json::Value {
-        let bytes = answer.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let bytes = answer.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
         serde_json::from_slice(&bytes).unwrap_or_default()
     }
 
