@@ -43,6 +43,8 @@ struct Activity {
     active: AtomicUsize,
     /// `None` until the first request starts.
     last: Mutex<Option<Instant>>,
+    /// Wakes the connection's idle timer when a request starts or ends.
+    changed: tokio::sync::Notify,
 }
 
 /// Marks one request in progress until dropped (with its response body).
@@ -50,12 +52,13 @@ struct InProgress(Arc<Activity>);
 
 impl Activity {
     fn new() -> Arc<Self> {
-        Arc::new(Self { active: AtomicUsize::new(0), last: Mutex::new(None) })
+        Arc::new(Self { active: AtomicUsize::new(0), last: Mutex::new(None), changed: tokio::sync::Notify::new() })
     }
 
     fn begin(self: &Arc<Self>) -> InProgress {
         self.active.fetch_add(1, Ordering::AcqRel);
         *self.last.lock() = Some(Instant::now());
+        self.changed.notify_one();
         InProgress(Arc::clone(self))
     }
 
@@ -77,6 +80,7 @@ impl Drop for InProgress {
     fn drop(&mut self) {
         *self.0.last.lock() = Some(Instant::now());
         self.0.active.fetch_sub(1, Ordering::AcqRel);
+        self.0.changed.notify_one();
     }
 }
 
@@ -180,6 +184,7 @@ async fn serve_connection(
                 return;
             }
             _ = stopped.changed() => return,
+            () = activity.changed.notified() => {}
             () = tokio::time::sleep_until(deadline) => {
                 let Some(idle_since) = activity.idle_deadline(opened, &limits) else { continue };
                 if idle_since > Instant::now() {

@@ -292,6 +292,61 @@ mod tests {
         assert!(gates.admit(RequestKind::ReadOnly).is_ok());
     }
 
+    /// A router whose requests with `hold` in the query wait until `release` is notified,
+    /// telling `started` when they do.
+    fn holding_router(
+        started: tokio::sync::mpsc::UnboundedSender<()>,
+        release: Arc<tokio::sync::Notify>,
+    ) -> axum::Router {
+        axum::Router::new().fallback(move |req: Request| {
+            let (started, release) = (started.clone(), Arc::clone(&release));
+            async move {
+                if req.uri().query().is_some_and(|q| q.contains("hold")) {
+                    let _ = started.send(());
+                    release.notified().await;
+                }
+                "ok"
+            }
+        })
+    }
+
+    async fn code(app: &axum::Router, uri: &str) -> u16 {
+        let req = Request::get(uri).body(axum::body::Body::empty()).unwrap_or_default();
+        let Ok(answer) = tower::ServiceExt::oneshot(app.clone(), req).await;
+        answer.status().as_u16()
+    }
+
+    #[tokio::test]
+    async fn watches_pass_a_full_read_limit_and_slots_return() {
+        let (started, mut held) = tokio::sync::mpsc::unbounded_channel();
+        let release = Arc::new(tokio::sync::Notify::new());
+        let limits = Limits { max_requests_inflight: 1, ..Limits::default() };
+        let app = with_max_in_flight(holding_router(started, Arc::clone(&release)), &limits);
+        let holder = tokio::spawn({
+            let app = app.clone();
+            async move { code(&app, "/?hold").await }
+        });
+        assert_eq!(held.recv().await, Some(()));
+        assert_eq!(code(&app, "/").await, 429);
+        assert_eq!(code(&app, "/?watch=true").await, 200, "watches are exempt");
+        release.notify_one();
+        assert_eq!(holder.await.ok(), Some(200));
+        assert_eq!(code(&app, "/").await, 200, "the slot came back");
+    }
+
+    #[tokio::test]
+    async fn a_request_past_its_time_is_504_and_quick_ones_pass() {
+        let (started, _held) = tokio::sync::mpsc::unbounded_channel();
+        let app = with_request_timeout(
+            holding_router(started, Arc::new(tokio::sync::Notify::new())),
+            Duration::from_millis(50),
+        );
+        let before = timeouts();
+        assert_eq!(code(&app, "/?hold").await, 504);
+        assert!(timeouts() > before);
+        assert_eq!(code(&app, "/").await, 200);
+    }
+
     #[test]
     fn metrics_text_names_kube_metrics() {
         let text = render_metrics();

@@ -27,6 +27,8 @@ const PATIENCE: Duration = Duration::from_secs(60);
 struct Server {
     running: eddy_apiserver::Running,
     tls: TlsConnector,
+    /// The same, offering only HTTP/2 (ALPN `h2`).
+    tls_h2: TlsConnector,
     _dir: tempfile::TempDir,
 }
 
@@ -48,7 +50,9 @@ async fn server(limits: Limits) -> Server {
         .expect("TLS versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Server { running, tls: TlsConnector::from(Arc::new(client)), _dir: dir }
+    let mut h2 = client.clone();
+    h2.alpn_protocols = vec![b"h2".to_vec()];
+    Server { running, tls: TlsConnector::from(Arc::new(client)), tls_h2: TlsConnector::from(Arc::new(h2)), _dir: dir }
 }
 
 /// One answer, read off the wire.
@@ -270,5 +274,33 @@ async fn stalled_handshakes_headers_and_idle_connections_are_closed() {
     assert!(closed_by_server(&mut idle).await, "idle keep-alive connection");
     // The server itself is fine.
     assert_eq!(s.send("GET", "/healthz", "").await.code, 200);
+    s.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn http2_connections_advertise_the_stream_limit_and_close_when_idle() {
+    let limits =
+        Limits { http2_max_streams_per_connection: 3, idle_timeout: Duration::from_millis(400), ..Limits::default() };
+    let s = server(limits).await;
+    let tcp = TcpStream::connect(s.running.addr).await.expect("connect");
+    let name = ServerName::try_from("localhost").expect("server name");
+    let tls = s.tls_h2.connect(name, tcp).await.expect("TLS handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (client, connection) = h2::client::handshake(tls).await.expect("HTTP/2 handshake");
+    let driver = tokio::spawn(connection);
+    let mut client = client.ready().await.expect("ready");
+    let request = axum::http::Request::get("https://localhost/apis")
+        .header("authorization", format!("Bearer {}", s.running.credentials.token))
+        .body(())
+        .expect("request");
+    let (answer, _) = client.send_request(request, true).expect("send");
+    // The server's SETTINGS come before its first answer.
+    assert_eq!(answer.await.expect("answer").status().as_u16(), 200);
+    assert_eq!(client.current_max_send_streams(), 3);
+    // The client keeps its end open; the server closes the idle connection (hyper has no idle
+    // timeout of its own for HTTP/2).
+    let ended = tokio::time::timeout(PATIENCE, driver).await;
+    assert!(ended.is_ok(), "the server closed the idle HTTP/2 connection");
+    drop(client);
     s.running.shutdown().await;
 }
