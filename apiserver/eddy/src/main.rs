@@ -120,33 +120,13 @@ impl LimitFlags {
     }
 }
 
-/// A duration as kube-apiserver's flags take it: a number with a unit (`ms`, `s`, `m`, `h`),
-/// or several (`1m30s`); a plain number is seconds. Zero is refused (it would refuse every
-/// request or connection).
+/// A duration as kube-apiserver's flags take it (Go's syntax: `60s`, `1m30s`, `500ms`). Zero
+/// and negative durations are refused (they would refuse every request or connection).
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let bad = || format!("{text:?} is not a duration such as 60s, 1m30s or 500ms");
-    if let Ok(seconds) = text.parse::<u64>() {
-        return (seconds > 0).then(|| std::time::Duration::from_secs(seconds)).ok_or_else(bad);
+    match eddy_apiserver::duration::parse_go_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("{text:?} is not a positive duration such as 60s, 1m30s or 500ms")),
     }
-    let mut total = std::time::Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let millis = match &rest[..unit] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            _ => return Err(bad()),
-        };
-        rest = &rest[unit..];
-        let part = number.checked_mul(millis).map(std::time::Duration::from_millis).ok_or_else(bad)?;
-        total = total.checked_add(part).ok_or_else(bad)?;
-    }
-    (!total.is_zero()).then_some(total).ok_or_else(bad)
 }
 
 #[derive(Subcommand)]
@@ -345,8 +325,8 @@ mod tests {
         assert_eq!(super::parse_duration("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(super::parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(super::parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(super::parse_duration("45"), Ok(Duration::from_secs(45)));
-        for bad in ["", "0", "0s", "s", "10x", "1.5s", "-1s", "99999999999999999999h"] {
+        assert_eq!(super::parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "0", "0s", "45", "s", "10x", "-1s", "99999999999999999999h"] {
             assert!(super::parse_duration(bad).is_err(), "{bad}");
         }
     }

@@ -37,6 +37,7 @@ pub mod auth;
 pub mod codec;
 mod connection;
 pub mod discovery;
+pub mod duration;
 pub mod http;
 pub mod limits;
 pub mod metrics;

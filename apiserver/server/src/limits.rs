@@ -241,13 +241,32 @@ pub fn with_max_in_flight(app: axum::Router, limits: &Limits) -> axum::Router {
     }))
 }
 
+/// The `timeout` query parameter (a Go duration), as kube's `WithRequestDeadline` reads it.
+fn requested_timeout(query: Option<&str>) -> Result<Option<Duration>, ApiError> {
+    // A malformed query string is the router's to report.
+    let Ok(query) = crate::query::Query::parse(query) else { return Ok(None) };
+    match query.get("timeout") {
+        None => Ok(None),
+        Some(t) => crate::duration::parse_go_duration(t)
+            .map(Some)
+            .map_err(|_| ApiError::bad_request("invalid timeout specified in the request URL")),
+    }
+}
+
 /// Wraps `app` so that a request that is not long-running gets `timeout` to produce its
-/// answer (the headers; a streamed body is not cut), else 504.
+/// answer (the headers; a streamed body is not cut), else 504. A client may shorten it with
+/// the `timeout` query parameter, as kube-apiserver allows.
 pub fn with_request_timeout(app: axum::Router, timeout: Duration) -> axum::Router {
     app.layer(axum::middleware::from_fn(move |req: Request, next: Next| async move {
         if RequestKind::of(req.method(), req.uri().query()) == RequestKind::LongRunning {
             return next.run(req).await;
         }
+        let timeout = match requested_timeout(req.uri().query()) {
+            // A client may ask for less time, never for more (0: no wish of its own).
+            Ok(Some(asked)) if !asked.is_zero() && asked < timeout => asked,
+            Ok(_) => timeout,
+            Err(e) => return error_response(&e),
+        };
         let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         match tokio::time::timeout(timeout, next.run(req)).await {
             Ok(response) => response,
@@ -345,6 +364,10 @@ mod tests {
         assert_eq!(code(&app, "/?hold").await, 504);
         assert!(timeouts() > before);
         assert_eq!(code(&app, "/").await, 200);
+        assert_eq!(code(&app, "/?timeout=1ms&hold").await, 504, "a client may ask for less time");
+        assert_eq!(code(&app, "/?timeout=0&hold").await, 504, "0 is the server's timeout");
+        assert_eq!(code(&app, "/?timeout=soon").await, 400);
+        assert_eq!(code(&app, "/?timeout=1h").await, 200);
     }
 
     #[test]

@@ -110,6 +110,14 @@ proptest! {
     }
 
     #[test]
+    fn go_durations_parse_or_fail(text in hostile_text(), made in "[+-]?([0-9]{0,22}(\\.[0-9]{0,12})?(ns|us|µs|ms|s|m|h|x)?){1,3}") {
+        let _ = eddy_apiserver::duration::parse_go_duration(&text);
+        if let Ok(d) = eddy_apiserver::duration::parse_go_duration(&made) {
+            prop_assert!(tokio::time::Instant::now().checked_add(d).is_some());
+        }
+    }
+
+    #[test]
     fn selectors_parse_or_fail_with_400(text in hostile_text()) {
         if let Err(e) = LabelSelector::parse(&text) {
             prop_assert_eq!(e.code, 400);
