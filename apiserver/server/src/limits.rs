@@ -216,7 +216,13 @@ impl Gates {
     }
 }
 
-/// Wraps `app` in the two in-flight limits of `limits` (watches exempt).
+/// Whether the authenticated user of `req` is in `system:masters`.
+fn is_privileged(req: &Request) -> bool {
+    req.extensions().get::<crate::auth::UserInfo>().is_some_and(|u| u.groups.iter().any(|g| g == "system:masters"))
+}
+
+/// Wraps `app` in the two in-flight limits of `limits` (watches exempt; so is a
+/// `system:masters` user when the limit is full, as in kube-apiserver).
 pub fn with_max_in_flight(app: axum::Router, limits: &Limits) -> axum::Router {
     let semaphore = |n: usize| (n > 0).then(|| Arc::new(Semaphore::new(n.min(Semaphore::MAX_PERMITS))));
     let gates = Arc::new(Gates {
@@ -232,6 +238,9 @@ pub fn with_max_in_flight(app: axum::Router, limits: &Limits) -> axum::Router {
             }
             match gates.admit(kind) {
                 Ok(in_flight) => hold_until_sent(next.run(req).await, in_flight),
+                // As kube: a system:masters user (a cluster's super-admin, in aggregated mode)
+                // is always answered.
+                Err(_) if is_privileged(&req) => next.run(req).await,
                 Err(e) => {
                     tracing::debug!(method = %req.method(), path = %req.uri().path(), "too many requests in flight");
                     error_response(&e)
@@ -348,6 +357,15 @@ mod tests {
         assert_eq!(held.recv().await, Some(()));
         assert_eq!(code(&app, "/").await, 429);
         assert_eq!(code(&app, "/?watch=true").await, 200, "watches are exempt");
+        let mut admin = Request::get("/").body(axum::body::Body::empty()).unwrap_or_default();
+        admin.extensions_mut().insert(crate::auth::UserInfo {
+            name: "admin".into(),
+            uid: String::new(),
+            groups: vec!["system:masters".into(), "system:authenticated".into()],
+            extra: std::collections::BTreeMap::new(),
+        });
+        let Ok(answer) = tower::ServiceExt::oneshot(app.clone(), admin).await;
+        assert_eq!(answer.status().as_u16(), 200, "system:masters is always answered");
         release.notify_one();
         assert_eq!(holder.await.ok(), Some(200));
         assert_eq!(code(&app, "/").await, 200, "the slot came back");
