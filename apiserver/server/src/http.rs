@@ -887,8 +887,11 @@ fn watch<E: KvEngine>(
         include: query.include_object()?,
         bookmarks: query.flag("allowWatchBookmarks"),
         bookmark_interval: shared.options.bookmark_interval,
-        // Clamped far in the future rather than overflowing.
-        deadline: now.checked_add(timeout).unwrap_or_else(|| now + crate::query::MAX_WATCH_TIMEOUT),
+        // Where the platform's clock cannot reach that far, a year (a client reconnects).
+        deadline: now
+            .checked_add(timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+            .unwrap_or(now),
     };
     let rv = query.get("resourceVersion").filter(|s| !s.is_empty());
     let send_initial = match query.get("sendInitialEvents") {
