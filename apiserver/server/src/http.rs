@@ -35,6 +35,16 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 /// kind), low enough that a client looping on watches cannot exhaust memory or tasks.
 pub const DEFAULT_MAX_WATCHES: usize = 10_000;
 
+/// Marks a request of an in-process caller ([`crate::Running::local`], Eddy's own
+/// controllers): exempt from the cap on open watches, as kube's loopback client is from its
+/// limits. Only the server inserts it; no client can.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Loopback;
+
+fn is_loopback(req: &Request) -> bool {
+    req.extensions().get::<Loopback>().is_some()
+}
+
 /// Tunables of the HTTP layer.
 #[derive(Clone)]
 pub struct HttpOptions {
@@ -48,7 +58,8 @@ pub struct HttpOptions {
     /// More Prometheus text appended to `/metrics` (the in-process controllers' metrics).
     pub extra_metrics: Option<ExtraMetrics>,
     /// Watches open at a time (each holds a store watcher and a task); one more is answered
-    /// 429 `TooManyRequests`. 0 means no limit.
+    /// 429 `TooManyRequests`. 0 means no limit. In-process callers of `Running::local` are
+    /// exempt.
     pub max_watches: usize,
 }
 
@@ -278,7 +289,7 @@ async fn dispatch<E: KvEngine>(shared: &Shared<E>, req: Request) -> Result<Respo
         ["apis", group, version, plural] => {
             let res = Resource::find(group, version, plural).ok_or_else(|| ApiError::path_not_found(&path))?;
             match *req.method() {
-                Method::GET => list_or_watch(shared, &res, None, &query, req.headers()).await,
+                Method::GET => list_or_watch(shared, &res, None, &query, req.headers(), is_loopback(&req)).await,
                 _ => Err(ApiError::method_not_allowed(format!(
                     "{} is not supported on all namespaces of {}",
                     req.method(),
@@ -561,7 +572,7 @@ async fn collection<E: KvEngine>(
     req: Request,
 ) -> Result<Response, ApiError> {
     match *req.method() {
-        Method::GET => list_or_watch(shared, res, Some(namespace), query, req.headers()).await,
+        Method::GET => list_or_watch(shared, res, Some(namespace), query, req.headers(), is_loopback(&req)).await,
         Method::POST => {
             let body_type = body_type(req.headers())?;
             let (format, encoding) = negotiate_objects(req.headers())?;
@@ -688,6 +699,7 @@ async fn list_or_watch<E: KvEngine>(
     namespace: Option<&str>,
     query: &Query,
     headers: &HeaderMap,
+    loopback: bool,
 ) -> Result<Response, ApiError> {
     let (format, encoding) = negotiate_objects(headers)?;
     let selectors = Selectors { labels: query.label_selector()?, fields: query.field_selector()? };
@@ -695,7 +707,7 @@ async fn list_or_watch<E: KvEngine>(
         if encoding == Encoding::Yaml {
             return Err(ApiError::not_acceptable("watch streams are served as application/json only"));
         }
-        return watch(shared, res, namespace, query, format, selectors);
+        return watch(shared, res, namespace, query, format, selectors, loopback);
     }
     let limit = query.limit()?;
     let cont = query.get("continue").filter(|c| !c.is_empty()).map(Continue::decode).transpose()?;
@@ -867,18 +879,19 @@ fn watch<E: KvEngine>(
     query: &Query,
     format: ObjectFormat,
     selectors: Selectors,
+    loopback: bool,
 ) -> Result<Response, ApiError> {
     let timeout = query.watch_timeout(shared.options.default_watch_timeout)?;
     let now = tokio::time::Instant::now();
     let permit = match &shared.watches {
-        Some(watches) => Some(Arc::clone(watches).try_acquire_owned().map_err(|_| ApiError {
+        Some(watches) if !loopback => Some(Arc::clone(watches).try_acquire_owned().map_err(|_| ApiError {
             message: format!(
                 "too many open watches (the limit is {}); please try again later",
                 shared.options.max_watches
             ),
             ..crate::limits::too_many_requests()
         })?),
-        None => None,
+        _ => None,
     };
     let spec = WatchSpec {
         resource: *res,

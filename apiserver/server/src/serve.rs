@@ -404,6 +404,10 @@ pub async fn start_with_store<E: KvEngine>(config: ServeConfig, store: Store<E>)
     // unauthenticated requests never take a slot. `local` (in-process callers, Eddy's own
     // controllers) is exempt from the limits, as kube's loopback client (system:masters) is.
     let app = with_request_timeout(app, limits.request_timeout).layer(crate::panic::CatchPanicLayer);
+    let local = local.layer(axum::middleware::map_request(|mut req: Request| async move {
+        req.extensions_mut().insert(crate::http::Loopback);
+        req
+    }));
     let tls = tokio_rustls::TlsAcceptor::from(tls_config(&credentials, verifier)?);
     let addr = SocketAddr::new(config.bind_address, config.secure_port);
     let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;

@@ -33,12 +33,20 @@ struct Server {
 }
 
 async fn server(limits: Limits) -> Server {
+    server_with(limits, 0).await
+}
+
+/// A server with `max_watches` (0: the default).
+async fn server_with(limits: Limits, max_watches: usize) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let store =
         Store::open(MemoryEngine::new(), StoreOptions { sync: false, ..StoreOptions::default() }).expect("store");
     let mut config = ServeConfig::new(dir.path());
     config.secure_port = 0;
     config.limits = limits;
+    if max_watches > 0 {
+        config.http.max_watches = max_watches;
+    }
     let running = start_with_store(config, store).await.expect("server");
     assert!(running.addr.ip().is_loopback());
     let mut roots = rustls::RootCertStore::empty();
@@ -302,5 +310,29 @@ async fn http2_connections_advertise_the_stream_limit_and_close_when_idle() {
     let ended = tokio::time::timeout(PATIENCE, driver).await;
     assert!(ended.is_ok(), "the server closed the idle HTTP/2 connection");
     drop(client);
+    s.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_watch_cap_applies_to_clients_not_to_in_process_callers() {
+    let s = server_with(Limits::default(), 1).await;
+    // Eddy's own controllers watch through `local`: never refused by the cap.
+    let mut local_watches = Vec::new();
+    for _ in 0..3 {
+        let req =
+            axum::http::Request::get(format!("{GIT}?watch=true")).body(axum::body::Body::empty()).expect("request");
+        let Ok(answer) = tower::ServiceExt::oneshot(s.running.local.clone(), req).await;
+        assert_eq!(answer.status().as_u16(), 200);
+        local_watches.push(answer);
+    }
+    let mut first = s.connect().await;
+    first.write_all(s.head("GET", &format!("{GIT}?watch=true"), "").as_bytes()).await.expect("write");
+    let mut head = [0u8; 12];
+    first.read_exact(&mut head).await.expect("the first watch starts");
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let refused = s.send("GET", &format!("{GIT}?watch=true"), "").await;
+    assert_eq!(refused.code, 429);
+    assert!(refused.status()["message"].as_str().is_some_and(|m| m.contains("too many open watches")));
+    drop((first, local_watches));
     s.running.shutdown().await;
 }
