@@ -388,6 +388,23 @@ mod tests {
         assert_eq!(code(&app, "/?timeout=1h").await, 200);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn watches_are_not_timed_out() {
+        let (started, mut held) = tokio::sync::mpsc::unbounded_channel();
+        let release = Arc::new(tokio::sync::Notify::new());
+        let app = with_request_timeout(holding_router(started, Arc::clone(&release)), Duration::from_secs(1));
+        let watch = tokio::spawn({
+            let app = app.clone();
+            async move { code(&app, "/?watch=true&hold").await }
+        });
+        assert_eq!(held.recv().await, Some(()));
+        // Paused time jumps ahead: a timed request would have been answered 504 by now.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(!watch.is_finished(), "the watch is still being served");
+        release.notify_one();
+        assert_eq!(watch.await.ok(), Some(200));
+    }
+
     #[test]
     fn metrics_text_names_kube_metrics() {
         let text = render_metrics();
