@@ -62,6 +62,8 @@ enum Command {
         #[arg(long)]
         kubeconfig: Option<PathBuf>,
         #[command(flatten)]
+        limits: LimitFlags,
+        #[command(flatten)]
         controllers: controllers::ControllerFlags,
     },
     /// Run a benchmark and print its figures as Markdown.
@@ -74,6 +76,57 @@ enum Command {
         #[command(subcommand)]
         what: Kustomize,
     },
+}
+
+/// Overload protection of `eddy serve` (kube-apiserver's flags and defaults).
+#[derive(clap::Args)]
+struct LimitFlags {
+    /// Read-only requests (GET, LIST) served at a time; more are answered 429 with
+    /// Retry-After. Watches are exempt. 0: no limit.
+    #[arg(long, default_value_t = 400)]
+    max_requests_inflight: usize,
+    /// Mutating requests (POST, PUT, PATCH, DELETE) served at a time; more are answered 429
+    /// with Retry-After. 0: no limit.
+    #[arg(long, default_value_t = 200)]
+    max_mutating_requests_inflight: usize,
+    /// Time a request other than a watch gets to produce its answer before a 504, e.g. 60s, 2m.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    request_timeout: std::time::Duration,
+    /// Time a client gets for its TLS handshake and each request's headers (slow clients).
+    #[arg(long, default_value = "32s", value_parser = parse_duration)]
+    header_read_timeout: std::time::Duration,
+    /// A connection with no request in progress for this long is closed.
+    #[arg(long, default_value = "90s", value_parser = parse_duration)]
+    idle_timeout: std::time::Duration,
+    /// Concurrent streams (requests) one HTTP/2 connection may open.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    http2_max_streams_per_connection: u32,
+    /// Watches open at a time; more are answered 429. 0: no limit.
+    #[arg(long, default_value_t = eddy_apiserver::http::DEFAULT_MAX_WATCHES)]
+    max_watches: usize,
+}
+
+impl LimitFlags {
+    fn apply(&self, config: &mut eddy_apiserver::ServeConfig) {
+        config.limits = eddy_apiserver::Limits {
+            max_requests_inflight: self.max_requests_inflight,
+            max_mutating_requests_inflight: self.max_mutating_requests_inflight,
+            request_timeout: self.request_timeout,
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            http2_max_streams_per_connection: self.http2_max_streams_per_connection,
+        };
+        config.http.max_watches = self.max_watches;
+    }
+}
+
+/// A duration as kube-apiserver's flags take it (Go's syntax: `60s`, `1m30s`, `500ms`). Zero
+/// and negative durations are refused (they would refuse every request or connection).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    match eddy_apiserver::duration::parse_go_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("{text:?} is not a positive duration such as 60s, 1m30s or 500ms")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -197,9 +250,11 @@ fn main() -> anyhow::Result<()> {
             token_file,
             aggregated,
             kubeconfig,
+            limits,
             controllers,
         } => {
             let mut config = eddy_apiserver::ServeConfig::new(data_dir);
+            limits.apply(&mut config);
             config.bind_address = bind_address;
             config.secure_port = secure_port;
             config.tls_cert_file = tls_cert_file;
@@ -260,4 +315,21 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_kube_flags_do() {
+        assert_eq!(super::parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(super::parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(super::parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(super::parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(super::parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "0", "0s", "45", "s", "10x", "-1s", "99999999999999999999h"] {
+            assert!(super::parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

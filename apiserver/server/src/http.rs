@@ -31,6 +31,20 @@ use crate::watch::{self, WatchSpec, WatchStream, error_line};
 /// Largest request body accepted (kube-apiserver's limit is 3 MiB).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
+/// Default of [`HttpOptions::max_watches`]: far above what Flux's controllers open (a few per
+/// kind), low enough that a client looping on watches cannot exhaust memory or tasks.
+pub const DEFAULT_MAX_WATCHES: usize = 10_000;
+
+/// Marks a request of an in-process caller ([`crate::Running::local`], Eddy's own
+/// controllers): exempt from the cap on open watches, as kube's loopback client is from its
+/// limits. Only the server inserts it; no client can.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Loopback;
+
+fn is_loopback(req: &Request) -> bool {
+    req.extensions().get::<Loopback>().is_some()
+}
+
 /// Tunables of the HTTP layer.
 #[derive(Clone)]
 pub struct HttpOptions {
@@ -43,6 +57,10 @@ pub struct HttpOptions {
     pub namespace_lifecycle: Option<Arc<dyn NamespaceLifecycle>>,
     /// More Prometheus text appended to `/metrics` (the in-process controllers' metrics).
     pub extra_metrics: Option<ExtraMetrics>,
+    /// Watches open at a time (each holds a store watcher and a task); one more is answered
+    /// 429 `TooManyRequests`. 0 means no limit. In-process callers of `Running::local` are
+    /// exempt.
+    pub max_watches: usize,
 }
 
 /// Renders metrics text (Prometheus exposition format 0.0.4) to append to `/metrics`.
@@ -55,6 +73,7 @@ impl std::fmt::Debug for HttpOptions {
             .field("bookmark_interval", &self.bookmark_interval)
             .field("namespace_lifecycle", &self.namespace_lifecycle)
             .field("extra_metrics", &self.extra_metrics.is_some())
+            .field("max_watches", &self.max_watches)
             .finish()
     }
 }
@@ -66,6 +85,7 @@ impl Default for HttpOptions {
             bookmark_interval: Duration::from_secs(60),
             namespace_lifecycle: None,
             extra_metrics: None,
+            max_watches: DEFAULT_MAX_WATCHES,
         }
     }
 }
@@ -103,11 +123,17 @@ pub struct Shared<E: KvEngine> {
     api_v2beta1: Cached,
     openapi: crate::openapi::Documents,
     metrics: crate::metrics::Metrics,
+    /// Open watches (`None`: no limit).
+    watches: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// The API as a tower service (an axum [`axum::Router`]): what `serve` puts behind TLS, and
 /// what in-process clients call directly.
+///
+/// A panic while answering a request is answered 500 (see [`crate::panic`]).
 pub fn router<E: KvEngine>(registry: Registry<E>, options: HttpOptions) -> axum::Router {
+    let watches = (options.max_watches > 0)
+        .then(|| Arc::new(tokio::sync::Semaphore::new(options.max_watches.min(tokio::sync::Semaphore::MAX_PERMITS))));
     let shared = Arc::new(Shared {
         registry,
         options,
@@ -117,8 +143,9 @@ pub fn router<E: KvEngine>(registry: Registry<E>, options: HttpOptions) -> axum:
         api_v2beta1: Cached::new(&discovery::aggregated_legacy("v2beta1")),
         openapi: crate::openapi::Documents::build(),
         metrics: crate::metrics::Metrics::default(),
+        watches,
     });
-    axum::Router::new().fallback(handle::<E>).with_state(shared)
+    axum::Router::new().fallback(handle::<E>).with_state(shared).layer(crate::panic::CatchPanicLayer)
 }
 
 async fn handle<E: KvEngine>(State(shared): State<Arc<Shared<E>>>, req: Request) -> Response {
@@ -215,6 +242,7 @@ async fn dispatch<E: KvEngine>(shared: &Shared<E>, req: Request) -> Result<Respo
                 ("eddy_store_watchers", "Open watchers.", stats.watchers as f64),
             ];
             let mut text = shared.metrics.render(&extra);
+            text.push_str(&crate::limits::render_metrics());
             if let Some(more) = &shared.options.extra_metrics {
                 text.push_str(&more());
             }
@@ -261,7 +289,7 @@ async fn dispatch<E: KvEngine>(shared: &Shared<E>, req: Request) -> Result<Respo
         ["apis", group, version, plural] => {
             let res = Resource::find(group, version, plural).ok_or_else(|| ApiError::path_not_found(&path))?;
             match *req.method() {
-                Method::GET => list_or_watch(shared, &res, None, &query, req.headers()).await,
+                Method::GET => list_or_watch(shared, &res, None, &query, req.headers(), is_loopback(&req)).await,
                 _ => Err(ApiError::method_not_allowed(format!(
                     "{} is not supported on all namespaces of {}",
                     req.method(),
@@ -398,9 +426,24 @@ fn decode_body(bytes: &[u8], kind: BodyType) -> Result<Value, ApiError> {
         BodyType::Json => serde_json::from_slice(bytes)
             .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}"))),
         BodyType::Yaml => {
-            decode_yaml(bytes).map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
+            let value = decode_yaml(bytes)
+                .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))?;
+            within_nesting(value)
         }
     }
+}
+
+/// Refuses a YAML document nested deeper than JSON can be read back (the YAML decoder allows
+/// one level more than the JSON one): stored, it would become an object nobody can read.
+fn within_nesting(value: Value) -> Result<Value, ApiError> {
+    let depth = crate::patch::nesting(&value);
+    if depth > crate::patch::MAX_NESTING {
+        return Err(ApiError::bad_request(format!(
+            "the request body is nested {depth} levels deep, more than the limit of {}",
+            crate::patch::MAX_NESTING
+        )));
+    }
+    Ok(value)
 }
 
 fn content_type(headers: &HeaderMap) -> String {
@@ -529,7 +572,7 @@ async fn collection<E: KvEngine>(
     req: Request,
 ) -> Result<Response, ApiError> {
     match *req.method() {
-        Method::GET => list_or_watch(shared, res, Some(namespace), query, req.headers()).await,
+        Method::GET => list_or_watch(shared, res, Some(namespace), query, req.headers(), is_loopback(&req)).await,
         Method::POST => {
             let body_type = body_type(req.headers())?;
             let (format, encoding) = negotiate_objects(req.headers())?;
@@ -656,6 +699,7 @@ async fn list_or_watch<E: KvEngine>(
     namespace: Option<&str>,
     query: &Query,
     headers: &HeaderMap,
+    loopback: bool,
 ) -> Result<Response, ApiError> {
     let (format, encoding) = negotiate_objects(headers)?;
     let selectors = Selectors { labels: query.label_selector()?, fields: query.field_selector()? };
@@ -663,7 +707,7 @@ async fn list_or_watch<E: KvEngine>(
         if encoding == Encoding::Yaml {
             return Err(ApiError::not_acceptable("watch streams are served as application/json only"));
         }
-        return watch(shared, res, namespace, query, format, selectors);
+        return watch(shared, res, namespace, query, format, selectors, loopback);
     }
     let limit = query.limit()?;
     let cont = query.get("continue").filter(|c| !c.is_empty()).map(Continue::decode).transpose()?;
@@ -835,8 +879,20 @@ fn watch<E: KvEngine>(
     query: &Query,
     format: ObjectFormat,
     selectors: Selectors,
+    loopback: bool,
 ) -> Result<Response, ApiError> {
-    let timeout = query.timeout_seconds()?.map_or(shared.options.default_watch_timeout, Duration::from_secs);
+    let timeout = query.watch_timeout(shared.options.default_watch_timeout)?;
+    let now = tokio::time::Instant::now();
+    let permit = match &shared.watches {
+        Some(watches) if !loopback => Some(Arc::clone(watches).try_acquire_owned().map_err(|_| ApiError {
+            message: format!(
+                "too many open watches (the limit is {}); please try again later",
+                shared.options.max_watches
+            ),
+            ..crate::limits::too_many_requests()
+        })?),
+        _ => None,
+    };
     let spec = WatchSpec {
         resource: *res,
         selectors,
@@ -844,7 +900,11 @@ fn watch<E: KvEngine>(
         include: query.include_object()?,
         bookmarks: query.flag("allowWatchBookmarks"),
         bookmark_interval: shared.options.bookmark_interval,
-        deadline: tokio::time::Instant::now() + timeout,
+        // Where the platform's clock cannot reach that far, a year (a client reconnects).
+        deadline: now
+            .checked_add(timeout)
+            .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+            .unwrap_or(now),
     };
     let rv = query.get("resourceVersion").filter(|s| !s.is_empty());
     let send_initial = match query.get("sendInitialEvents") {
@@ -902,8 +962,9 @@ fn watch<E: KvEngine>(
         Err(e) => return Err(ApiError::from_storage(&e, res.target(""))),
     };
     let stream = WatchStream::new(spec, watcher, pending);
-    let body = futures_util::stream::unfold(stream, |mut s| async move {
-        s.next_chunk().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), s))
+    // The watch slot is held by the stream: freed when the watch ends or its client leaves.
+    let body = futures_util::stream::unfold((stream, permit), |(mut s, permit)| async move {
+        s.next_chunk().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), (s, permit)))
     });
     let mut r = Response::new(Body::from_stream(body));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -955,8 +1016,9 @@ async fn object<E: KvEngine>(
             let bytes = read_bytes(req).await?;
             let body = match kind {
                 PatchKind::Apply => {
-                    let config =
-                        decode_yaml(&bytes).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                    let config = within_nesting(
+                        decode_yaml(&bytes).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
+                    )?;
                     if !config.is_object() && !config.is_null() {
                         return Err(ApiError::bad_request(
                             "error decoding YAML: an apply configuration must be an object",

@@ -16,6 +16,8 @@
 //!   copy bytes instead of decoding objects;
 //! - [`watch`]: chunked watch streams with selectors, bookmarks and streaming lists;
 //! - [`status`]: every error as a `metav1.Status` with reason, code and field causes;
+//! - [`limits`], [`panic`]: overload protection (in-flight limits, request timeout,
+//!   connection timeouts, HTTP/2 stream limit, watch cap) and the catch-panic layer;
 //! - [`serve`]: TLS (rustls, HTTP/1.1 and HTTP/2), bearer-token authentication and the
 //!   standalone data directory (RocksDB store, self-signed CA and certificate, admin token,
 //!   kubeconfig).
@@ -33,11 +35,15 @@
 pub mod admission;
 pub mod auth;
 pub mod codec;
+mod connection;
 pub mod discovery;
+pub mod duration;
 pub mod http;
+pub mod limits;
 pub mod metrics;
 pub mod negotiate;
 pub mod openapi;
+pub mod panic;
 pub mod patch;
 pub mod query;
 pub mod registry;
@@ -48,6 +54,7 @@ pub mod table;
 pub mod watch;
 
 pub use http::{HttpOptions, router};
+pub use limits::Limits;
 pub use registry::Registry;
 pub use serve::{Running, ServeConfig, start_with_store};
 #[cfg(feature = "rocksdb")]

@@ -4,6 +4,66 @@ use serde_json::{Map, Value};
 
 use crate::status::ApiError;
 
+/// Most operations in one JSON patch (kube-apiserver's `maxJSONPatchOperations`).
+pub const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+
+/// Most bytes one JSON patch may copy in all (kube-apiserver's default
+/// `JSONPatchMaxCopyBytes`): without it, a few dozen `copy` operations double a document
+/// into gigabytes.
+pub const MAX_JSON_PATCH_COPY_BYTES: usize = 3 * 1024 * 1024;
+
+/// Deepest nesting of arrays and objects a patched document may reach: what the JSON decoder
+/// reads back (serde_json's recursion limit), so nothing written becomes unreadable, and no
+/// recursive walk of a document can exhaust the stack.
+pub const MAX_NESTING: usize = 127;
+
+/// Nesting depth of a value (a scalar is 0, `[]` is 1), computed without recursion.
+#[must_use]
+pub fn nesting(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(m) => Box::new(m.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    deepest
+}
+
+/// Roughly the bytes of a value's JSON (exact for ASCII without escapes), without recursion
+/// and without building the text.
+fn json_size(value: &Value) -> usize {
+    let mut size = 0usize;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        size = size.saturating_add(match v {
+            Value::Null => 4,
+            Value::Bool(b) => {
+                if *b {
+                    4
+                } else {
+                    5
+                }
+            }
+            Value::Number(n) => n.to_string().len(),
+            Value::String(s) => s.len() + 2,
+            Value::Array(a) => {
+                stack.extend(a.iter());
+                2 + a.len()
+            }
+            Value::Object(m) => {
+                stack.extend(m.values());
+                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
+            }
+        });
+    }
+    size
+}
+
 /// Applies a JSON merge patch: objects merge recursively, `null` removes, anything else replaces.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     let Value::Object(patch) = patch else {
@@ -77,6 +137,9 @@ fn get<'a>(doc: &'a Value, path: &str) -> Result<&'a Value, String> {
 
 fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
     let tokens = split_pointer(path)?;
+    if tokens.len() + nesting(&value) > MAX_NESTING {
+        return Err(format!("adding at {path:?} would nest the document deeper than {MAX_NESTING} levels"));
+    }
     let Some((last, init)) = tokens.split_last() else {
         *doc = value;
         return Ok(());
@@ -121,14 +184,23 @@ fn field_str<'a>(op: &'a Value, name: &str, index: usize) -> Result<&'a str, Str
 /// Applies a JSON patch (a list of operations) to `doc`, all or nothing.
 ///
 /// # Errors
-/// 422 when an operation fails (missing path, failed `test`), 400 when the patch is malformed.
+/// 422 when an operation fails (missing path, failed `test`, a document nested too deep or
+/// copies beyond [`MAX_JSON_PATCH_COPY_BYTES`]), 413 for more than
+/// [`MAX_JSON_PATCH_OPERATIONS`] operations, 400 when the patch is malformed.
 pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, ApiError> {
     let Some(ops) = patch.as_array() else {
         return Err(ApiError::bad_request("a JSON patch must be a list of operations"));
     };
+    if ops.len() > MAX_JSON_PATCH_OPERATIONS {
+        return Err(ApiError::too_large(format!(
+            "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {}",
+            ops.len()
+        )));
+    }
     let mut out = doc.clone();
+    let mut copied = 0usize;
     for (i, op) in ops.iter().enumerate() {
-        apply_op(&mut out, op, i).map_err(|e| ApiError {
+        apply_op(&mut out, op, i, &mut copied).map_err(|e| ApiError {
             code: 422,
             reason: "Invalid",
             message: format!("the server rejected our request due to an error in our request: {e}"),
@@ -140,7 +212,7 @@ pub fn json_patch(doc: &Value, patch: &Value) -> Result<Value, ApiError> {
     Ok(out)
 }
 
-fn apply_op(doc: &mut Value, op: &Value, i: usize) -> Result<(), String> {
+fn apply_op(doc: &mut Value, op: &Value, i: usize, copied: &mut usize) -> Result<(), String> {
     let path = field_str(op, "path", i)?;
     match field_str(op, "op", i)? {
         "add" => add(doc, path, field(op, "value", i)?.clone()),
@@ -163,7 +235,14 @@ fn apply_op(doc: &mut Value, op: &Value, i: usize) -> Result<(), String> {
             add(doc, path, v)
         }
         "copy" => {
-            let v = get(doc, field_str(op, "from", i)?)?.clone();
+            let from = get(doc, field_str(op, "from", i)?)?;
+            *copied = copied.saturating_add(json_size(from));
+            if *copied > MAX_JSON_PATCH_COPY_BYTES {
+                return Err(format!(
+                    "operation {i}: the patch copies more than {MAX_JSON_PATCH_COPY_BYTES} bytes in all"
+                ));
+            }
+            let v = from.clone();
             add(doc, path, v)
         }
         "test" => {
@@ -251,5 +330,46 @@ mod tests {
         assert!(
             json_patch(&doc, &json!([{"op": "remove", "path": "/spec"}, {"op": "remove", "path": "/nope"}])).is_err()
         );
+    }
+
+    fn nested(depth: usize) -> Value {
+        (0..depth).fold(json!(1), |inner, _| json!([inner]))
+    }
+
+    #[test]
+    fn the_nesting_limit_is_what_the_json_decoder_reads_back() {
+        let deepest = nested(MAX_NESTING);
+        assert_eq!(nesting(&deepest), MAX_NESTING);
+        assert!(serde_json::from_str::<Value>(&deepest.to_string()).is_ok());
+        assert!(serde_json::from_str::<Value>(&nested(MAX_NESTING + 1).to_string()).is_err());
+        assert_eq!(nesting(&json!({"a": [1, {"b": {}}], "c": 2})), 4);
+        assert_eq!(nesting(&json!("scalar")), 0);
+    }
+
+    #[test]
+    fn patches_cannot_nest_without_bound() {
+        // Each value is shallow enough to decode, but added at the bottom of the previous one.
+        let step = nested(100);
+        let mut ops = vec![json!({"op": "add", "path": "/spec", "value": step})];
+        ops.push(json!({"op": "add", "path": format!("/spec{}", "/0".repeat(99)), "value": step}));
+        let e = json_patch(&json!({"spec": {}}), &Value::Array(ops)).err();
+        assert_eq!(e.map(|e| e.code), Some(422));
+    }
+
+    #[test]
+    fn copies_cannot_blow_a_document_up() {
+        let mut ops = vec![json!({"op": "add", "path": "/a", "value": "x".repeat(1024)})];
+        for i in 0..40 {
+            ops.push(json!({"op": "copy", "from": "", "path": format!("/c{i}")}));
+        }
+        let e = json_patch(&json!({}), &Value::Array(ops)).err();
+        assert_eq!(e.as_ref().map(|e| e.code), Some(422));
+        assert!(e.is_some_and(|e| e.message.contains("copies more than")));
+    }
+
+    #[test]
+    fn too_many_operations_are_413() {
+        let ops = vec![json!({"op": "test", "path": "", "value": {}}); MAX_JSON_PATCH_OPERATIONS + 1];
+        assert_eq!(json_patch(&json!({}), &Value::Array(ops)).err().map(|e| e.code), Some(413));
     }
 }

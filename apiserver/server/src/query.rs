@@ -1,6 +1,7 @@
 //! Query parameters of API requests, parsed and checked once.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use base64::Engine as _;
 use eddy_api::admission::FieldValidation;
@@ -103,19 +104,44 @@ impl Query {
         }
     }
 
-    /// `timeoutSeconds` of a watch.
+    /// `timeoutSeconds` of a watch, as kube decodes it: a 64-bit signed number of seconds
+    /// (a negative one reads as 0).
     ///
     /// # Errors
-    /// 400 when not a number.
+    /// 400 when not a number that fits 64 bits.
     pub fn timeout_seconds(&self) -> Result<Option<u64>, ApiError> {
+        self.signed_timeout_seconds().map(|t| t.map(|t| u64::try_from(t).unwrap_or(0)))
+    }
+
+    fn signed_timeout_seconds(&self) -> Result<Option<i64>, ApiError> {
         match self.get("timeoutSeconds") {
             None | Some("") => Ok(None),
-            Some(t) => {
-                t.parse().map(Some).map_err(|_| ApiError::bad_request(format!("timeoutSeconds: invalid value {t:?}")))
-            }
+            Some(t) => t
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::bad_request(format!("timeoutSeconds: invalid value {t:?}"))),
         }
     }
+
+    /// How long a watch lasts, as kube-apiserver decides it: the client's `timeoutSeconds`
+    /// when positive, `default` when absent or 0, and no time at all when negative (the
+    /// stream ends at once). Clamped to [`MAX_WATCH_TIMEOUT`] (the longest duration Go can
+    /// represent), so no value can overflow a deadline.
+    ///
+    /// # Errors
+    /// 400 when `timeoutSeconds` is not a number that fits 64 bits.
+    pub fn watch_timeout(&self, default: Duration) -> Result<Duration, ApiError> {
+        Ok(match self.signed_timeout_seconds()? {
+            None | Some(0) => default,
+            Some(t) if t < 0 => Duration::ZERO,
+            Some(t) => Duration::from_secs(t.unsigned_abs()).min(MAX_WATCH_TIMEOUT),
+        })
+    }
 }
+
+/// The longest watch: Go's largest `time.Duration` (about 292 years), which is what
+/// kube-apiserver can represent.
+pub const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(i64::MAX as u64 / 1_000_000_000);
 
 /// Where a paginated list continues: the list's revision and the last key returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,5 +206,20 @@ mod tests {
         let bad = Query::parse(Some("dryRun=Some&limit=x&fieldValidation=strict")).unwrap_or_default();
         assert!(bad.dry_run().is_err() && bad.limit().is_err() && bad.field_validation().is_err());
         assert_eq!(Query::parse(Some("limit=0")).ok().and_then(|q| q.limit().ok().flatten()), None);
+    }
+
+    #[test]
+    fn watch_timeouts_are_clamped_never_overflowing() {
+        let default = Duration::from_secs(1800);
+        let timeout = |q: &str| Query::parse(Some(q)).and_then(|q| q.watch_timeout(default)).map_err(|e| e.code);
+        assert_eq!(timeout("timeoutSeconds=30"), Ok(Duration::from_secs(30)));
+        assert_eq!(timeout("timeoutSeconds=0"), Ok(default));
+        assert_eq!(timeout("watch=1"), Ok(default));
+        assert_eq!(timeout("timeoutSeconds=-5"), Ok(Duration::ZERO));
+        assert_eq!(timeout("timeoutSeconds=9223372036854775807"), Ok(MAX_WATCH_TIMEOUT));
+        assert_eq!(timeout("timeoutSeconds=18446744073709551615"), Err(400));
+        assert_eq!(timeout("timeoutSeconds=soon"), Err(400));
+        let now = tokio::time::Instant::now();
+        assert!(now.checked_add(MAX_WATCH_TIMEOUT).is_some(), "the clamp itself fits a deadline");
     }
 }

@@ -12,15 +12,13 @@ use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine as _;
 use eddy_storage::{KvEngine, Store, StoreOptions};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::http::{HttpOptions, error_response, router};
+use crate::limits::{with_max_in_flight, with_request_timeout};
 use crate::registry::Registry;
 use crate::status::ApiError;
 
@@ -81,6 +79,8 @@ pub struct ServeConfig {
     pub store: StoreOptions,
     /// HTTP tuning.
     pub http: HttpOptions,
+    /// Overload protection and connection timeouts (kube-apiserver's defaults).
+    pub limits: crate::limits::Limits,
     /// Aggregated mode: serve behind a kube-apiserver, which authenticates (front proxy,
     /// client certificates, TokenReview) and authorizes (SubjectAccessReview) every request
     /// and owns the namespaces. `None`: standalone, with the admin token.
@@ -147,6 +147,7 @@ impl ServeConfig {
             token_file: None,
             store: StoreOptions::default(),
             http: HttpOptions::default(),
+            limits: crate::limits::Limits::default(),
             aggregated: None,
         }
     }
@@ -383,6 +384,7 @@ pub async fn start_with_store<E: KvEngine>(config: ServeConfig, store: Store<E>)
     std::fs::create_dir_all(&config.data_dir).map_err(io_err(&config.data_dir))?;
     let credentials = credentials(&config)?;
     let mut http = config.http.clone();
+    let limits = &config.limits;
     let (app, local, verifier): (
         axum::Router,
         axum::Router,
@@ -390,7 +392,7 @@ pub async fn start_with_store<E: KvEngine>(config: ServeConfig, store: Store<E>)
     ) = match &config.aggregated {
         None => {
             let api = router(Registry::new(store), http);
-            let app = with_bearer_token(api.clone(), credentials.token.clone());
+            let app = with_bearer_token(with_max_in_flight(api.clone(), limits), credentials.token.clone());
             (app, api, None)
         }
         Some(aggregated) => {
@@ -402,10 +404,19 @@ pub async fn start_with_store<E: KvEngine>(config: ServeConfig, store: Store<E>)
                     .map_err(Error::Cluster)?;
             http.namespace_lifecycle = Some(crate::admission::ClusterNamespaces::start(client));
             let api = router(Registry::new(store), http);
-            let app = crate::auth::with_delegated_auth(api.clone(), delegated);
+            let app = crate::auth::with_delegated_auth(with_max_in_flight(api.clone(), limits), delegated);
             (app, api, Some(verifier as Arc<dyn rustls::server::danger::ClientCertVerifier>))
         }
     };
+    // As kube-apiserver's filter chain: panic recovery outermost, then the request timeout
+    // (which also bounds authentication), authentication, and the in-flight limits, so
+    // unauthenticated requests never take a slot. `local` (in-process callers, Eddy's own
+    // controllers) is exempt from the limits, as kube's loopback client (system:masters) is.
+    let app = with_request_timeout(app, limits.request_timeout).layer(crate::panic::CatchPanicLayer);
+    let local = local.layer(axum::middleware::map_request(|mut req: Request| async move {
+        req.extensions_mut().insert(crate::http::Loopback);
+        req
+    }));
     let tls = tokio_rustls::TlsAcceptor::from(tls_config(&credentials, verifier)?);
     let addr = SocketAddr::new(config.bind_address, config.secure_port);
     let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
@@ -418,87 +429,12 @@ pub async fn start_with_store<E: KvEngine>(config: ServeConfig, store: Store<E>)
         None
     };
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, tls, app, stopped));
+    let task = tokio::spawn(crate::connection::accept_loop(listener, tls, app, config.limits.clone(), stopped));
     match &kubeconfig {
         Some(k) => tracing::info!(%addr, kubeconfig = %k.display(), "serving the Flux API (standalone)"),
         None => tracing::info!(%addr, "serving the Flux API (aggregated)"),
     }
     Ok(Running { addr, credentials, kubeconfig, local, stop, task })
-}
-
-/// Socket options for an accepted connection: `TCP_NODELAY`, as Go's net package sets on every
-/// TCP connection (kube-apiserver's included). Without it a response written in several pieces
-/// (headers, then body chunks, or watch events) waits for the client's delayed ACK (Nagle's
-/// algorithm): up to 40 ms per request, which was the p99 of one-namespace LISTs and most of a
-/// paginated LIST's time.
-fn configure_connection(tcp: &tokio::net::TcpStream, peer: SocketAddr) {
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::debug!(%peer, error = %e, "setting TCP_NODELAY");
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    tls: tokio_rustls::TlsAcceptor,
-    app: axum::Router,
-    mut stopped: watch::Receiver<bool>,
-) {
-    // Connections are tracked so that shutdown waits for them: the last of them holds the
-    // store open.
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accepting a connection");
-                    continue;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
-            _ = stopped.changed() => break,
-        };
-        configure_connection(&tcp, peer);
-        let (tls, app, mut stopped) = (tls.clone(), app.clone(), stopped.clone());
-        connections.spawn(async move {
-            let stream = tokio::select! {
-                s = tls.accept(tcp) => match s {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                },
-                _ = stopped.changed() => return,
-            };
-            // The connection's client certificates travel with each of its requests.
-            let certs = crate::auth::PeerCertificates(Arc::new(
-                stream
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-                    .unwrap_or_default(),
-            ));
-            let app =
-                tower::ServiceExt::map_request(app, move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(certs.clone());
-                    req
-                });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(app));
-            tokio::select! {
-                result = conn => {
-                    if let Err(e) = result {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                }
-                _ = stopped.changed() => {}
-            }
-        });
-    }
-    drop(listener);
-    while connections.join_next().await.is_some() {}
 }
 
 #[cfg(feature = "rocksdb")]
@@ -540,18 +476,4 @@ pub async fn serve(config: ServeConfig) -> Result<(), Error> {
         }
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn accepted_connections_do_not_wait_for_delayed_acks() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (tcp, peer) = listener.accept().await.unwrap();
-        assert!(!tcp.nodelay().unwrap(), "the platform default this guards against");
-        super::configure_connection(&tcp, peer);
-        assert!(tcp.nodelay().unwrap());
-    }
 }
