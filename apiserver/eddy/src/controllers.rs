@@ -109,8 +109,8 @@ pub struct ControllerFlags {
     /// Objects applied concurrently per stage by each Kustomization reconcile.
     #[arg(long, default_value_t = 4)]
     pub concurrent_ssa: usize,
-    /// Feature gates, `Name=true|false` comma separated (`StrictPostBuildSubstitutions`,
-    /// `DisableFailFastBehavior`).
+    /// Feature gates, `Name=true|false` comma separated (`StrictPostBuildSubstitutions`, on by
+    /// default as in kustomize-controller v1.9+; `DisableFailFastBehavior`).
     #[arg(long, value_delimiter = ',')]
     pub feature_gates: Vec<String>,
 }
@@ -296,7 +296,7 @@ pub async fn start(
             no_cross_namespace_refs: flags.no_cross_namespace_refs,
             no_remote_bases: flags.no_remote_bases,
             default_service_account: flags.default_service_account.clone().filter(|s| !s.is_empty()),
-            strict_substitution: flags.gate("StrictPostBuildSubstitutions", false)?,
+            strict_substitution: flags.gate("StrictPostBuildSubstitutions", true)?,
             fail_fast: !flags.gate("DisableFailFastBehavior", false)?,
             concurrent_ssa: flags.concurrent_ssa.max(1),
         };

@@ -22,6 +22,9 @@ pub async fn check(flux: &kube::Client, obj: &Kustomization, artifact: &Artifact
         let api = FluxApi::<Kustomization>::namespaced(flux.clone(), &ns);
         let found = match api.get(&dep.name).await {
             Ok(k) => k,
+            Err(eddy_controller_runtime::ClientError::Api(kube::Error::Api(status))) => {
+                return Err(format!("dependency '{key}' not found: {}", status.message));
+            }
             Err(e) => return Err(format!("dependency '{key}' not found: {e}")),
         };
         let observed = found.status.as_ref().and_then(|s| s.observed_generation).unwrap_or(-1);

@@ -51,7 +51,8 @@ pub struct Options {
     /// The service account to impersonate when a Kustomization names none
     /// (`--default-service-account`).
     pub default_service_account: Option<String>,
-    /// Fail on unset post-build variables (the `StrictPostBuildSubstitutions` feature gate).
+    /// Fail on unset post-build variables (the `StrictPostBuildSubstitutions` feature gate, on
+    /// by default since kustomize-controller v1.9).
     pub strict_substitution: bool,
     /// Stop health checks at the first failed object (`--feature-gates=...` FailFast is the default).
     pub fail_fast: bool,
@@ -68,7 +69,7 @@ impl Default for Options {
             no_cross_namespace_refs: false,
             no_remote_bases: false,
             default_service_account: None,
-            strict_substitution: false,
+            strict_substitution: true,
             fail_fast: true,
             concurrent_ssa: 4,
         }

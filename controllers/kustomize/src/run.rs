@@ -78,7 +78,19 @@ impl KustomizationReconciler {
             .client(obj)
             .await
             .map_err(|e| fail(obj, reasons::RECONCILIATION_FAILED, format!("failed to build kube client: {e}")))?;
-        let inputs = self.inputs(obj, artifact).await?;
+        let inputs = match self.inputs(obj, artifact).await {
+            Ok(i) => i,
+            Err(e) => {
+                // Flux reads these while building: the attempt is recorded first.
+                obj.status.get_or_insert_with(Default::default).last_attempted_revision = Some(revision.clone());
+                cond::mark_reconciling(
+                    obj,
+                    reasons::PROGRESSING,
+                    format!("Building manifests for revision {revision} with a timeout of {limit}"),
+                );
+                return Err(e);
+            }
+        };
         let key = obj.key();
         let cached = self.builds.lock().get(&key).filter(|(f, _)| *f == inputs.fingerprint).map(|(_, b)| b.clone());
         let built = match cached {
@@ -145,7 +157,8 @@ impl KustomizationReconciler {
             self.check_health(obj, patcher, &change_set, &revision, origin, is_new_revision, drifted, checks).await
         {
             crate::history::upsert(obj, &built.digest, start.elapsed(), reasons::HEALTH_CHECK_FAILED, &revision);
-            return Err(RunError::Failed(e));
+            // Healthy keeps the waiter's message; Ready gets it with the elapsed time, as Flux.
+            return Err(fail(obj, reasons::HEALTH_CHECK_FAILED, e));
         }
         let status = obj.status.get_or_insert_with(Default::default);
         status.last_applied_revision = Some(revision.clone());
@@ -275,7 +288,11 @@ impl KustomizationReconciler {
         let options = ApplyOptions {
             force: obj.spec.force.unwrap_or(false),
             force_selector: [(format!("{GROUP}/force"), "enabled".to_owned())].into(),
-            exclusion_selector: [(format!("{GROUP}/reconcile"), "disabled".to_owned())].into(),
+            exclusion_selector: [
+                (format!("{GROUP}/reconcile"), "disabled".to_owned()),
+                (format!("{GROUP}/ssa"), "Ignore".to_owned()),
+            ]
+            .into(),
             if_not_present_selector: [(format!("{GROUP}/ssa"), "IfNotPresent".to_owned())].into(),
             drift_ignore_rules: ignore_rules(obj),
             ..ApplyOptions::default()
