@@ -20,6 +20,10 @@ pub struct Normaliser {
 static HASH: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(sha1|sha256|sha384|sha512|blake3):[0-9a-f]{40,128}\b").expect("regex"));
 static BARE_SHA: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b[0-9a-f]{40}\b|\b[0-9a-f]{64}\b").expect("regex"));
+/// A Kustomization's working directory (Flux: `/tmp/kustomization-N`; Eddy: under its data
+/// directory), up to and including its `kustomization-*` component.
+static WORKDIR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(/[^\s'\x22:,\]\)]*)?/kustomization-[A-Za-z0-9]+").expect("regex"));
 static TMP_PATH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"/tmp/[^\s'\x22:,\]\)]+").expect("regex"));
 static PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"127\.0\.0\.1:\d+").expect("regex"));
 static DURATION: LazyLock<Regex> =
@@ -47,6 +51,7 @@ impl Normaliser {
         let s = HASH.replace_all(&s, "$1:<hash>");
         let s = BARE_SHA.replace_all(&s, "<hash>");
         let s = TIMESTAMP.replace_all(&s, "<time>");
+        let s = WORKDIR.replace_all(&s, "<workdir>");
         let s = TMP_PATH.replace_all(&s, "<tmp>");
         let s = PORT.replace_all(&s, "127.0.0.1:<port>");
         let s = GENERATED.replace_all(&s, "-<generated>");
@@ -95,8 +100,11 @@ impl Normaliser {
             .as_array()
             .map(|h| {
                 h.iter()
-                    .map(|e| {
-                        let mut e = self.value(e);
+                    .map(|h| {
+                        let mut e = self.value(h);
+                        // The digest of the applied manifests is the same on both sides when
+                        // they applied the same objects: compared as is.
+                        e["digest"] = h["digest"].clone();
                         if let Some(m) = e.as_object_mut() {
                             for k in
                                 ["firstReconciled", "lastReconciled", "lastReconciledDuration", "totalReconciliations"]
@@ -236,7 +244,7 @@ mod tests {
     #[test]
     fn text_replaces_run_hashes_ports_paths_and_durations() {
         let s = "Applied revision: main@sha1:0123456789abcdef0123456789abcdef01234567 in ns-a1b2c3 \
-                 from http://127.0.0.1:34567/x.git, /tmp/kustomization-12345/deploy: took 1.25s, 2m3.5s";
+                 from http://127.0.0.1:34567/x.git, /tmp/other/deploy: took 1.25s, 2m3.5s";
         assert_eq!(
             n().text(s),
             "Applied revision: main@sha1:<hash> in ns-RUN from http://127.0.0.1:<port>/x.git, <tmp>: \
@@ -256,6 +264,15 @@ mod tests {
         assert_eq!(n().text("ConfigMap/ns/settings-7h4c9m6dkb created"), "ConfigMap/ns/settings-<generated> created");
         // A plain name with a dash is not a generated one.
         assert_eq!(n().text("ConfigMap/ns/my-settings created"), "ConfigMap/ns/my-settings created");
+    }
+
+    #[test]
+    fn working_directories_are_replaced_up_to_the_kustomization_dir() {
+        assert_eq!(n().text("stat /tmp/kustomization-2973/nope: no such file"), "stat <workdir>/nope: no such file");
+        assert_eq!(
+            n().text("stat /root/data/work-kustomize/kustomization-H2vGwu/src/nope: x"),
+            "stat <workdir>/src/nope: x"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ fn cm(name: &str, data: &[(&str, &str)]) -> String {
 
 /// A ConfigMap with extra metadata lines (indented by two spaces, under `metadata:`).
 fn cm_meta(name: &str, meta: &str, data: &[(&str, &str)]) -> String {
-    let mut s = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{meta}data:\n");
+    let namespace = if meta.contains("namespace:") { "" } else { "  namespace: {ns}\n" };
+    let mut s = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n{namespace}{meta}data:\n");
     for (k, v) in data {
         s.push_str(&format!("  {k}: \"{v}\"\n"));
     }
@@ -17,7 +18,7 @@ fn cm_meta(name: &str, meta: &str, data: &[(&str, &str)]) -> String {
 
 fn deployment(name: &str, pod_extra: &str) -> String {
     format!(
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: {name}\n\
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: {{ns}}\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: {name}\n\
          \x20 template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n{pod_extra}      containers:\n      - name: app\n        image: nginx:1.27\n"
     )
 }
@@ -43,7 +44,7 @@ fn two_cms(second_meta: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-const ENCRYPTED_SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ntype: Opaque\ndata:\n  \
+const ENCRYPTED_SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n  namespace: {ns}\ntype: Opaque\ndata:\n  \
 password: ENC[AES256_GCM,data:cGFzc3dvcmQ=,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n\
 sops:\n  age:\n  - recipient: age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq\n    enc: |\n      \
 -----BEGIN AGE ENCRYPTED FILE-----\n      YWdl\n      -----END AGE ENCRYPTED FILE-----\n  \
@@ -291,7 +292,7 @@ pub fn all() -> Vec<Scenario> {
             "crd-and-custom-object",
             vec![
                 ("deploy/crd.yaml", CRD.into()),
-                ("deploy/widget.yaml", "apiVersion: g{run}.eddy.test/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 3\n".into()),
+                ("deploy/widget.yaml", "apiVersion: g{run}.eddy.test/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: {ns}\nspec:\n  size: 3\n".into()),
             ],
             Ks::app(""),
         ),
