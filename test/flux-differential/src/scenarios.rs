@@ -25,7 +25,7 @@ fn deployment(name: &str, pod_extra: &str) -> String {
 
 fn service(name: &str) -> String {
     format!(
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector:\n    app: {name}\n  ports:\n  - port: 80\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {{ns}}\nspec:\n  selector:\n    app: {name}\n  ports:\n  - port: 80\n"
     )
 }
 
@@ -80,7 +80,7 @@ pub fn all() -> Vec<Scenario> {
                 (
                     "deploy/kustomization.yaml",
                     kustomization_yaml(
-                        "resources:\n- app.yaml\nconfigMapGenerator:\n- name: settings\n  literals:\n  - mode=fast\nlabels:\n- pairs:\n    tier: backend\n",
+                        "namespace: {ns}\nresources:\n- app.yaml\nconfigMapGenerator:\n- name: settings\n  literals:\n  - mode=fast\nlabels:\n- pairs:\n    tier: backend\n",
                     ),
                 ),
             ],
@@ -157,8 +157,8 @@ pub fn all() -> Vec<Scenario> {
             Ks::app("  postBuild:\n    substituteFrom:\n    - kind: ConfigMap\n      name: absent\n      optional: true\n")),
         Scenario::new("postbuild-required-missing", vec![("deploy/app.yaml", cm("app", &[("color", "${color:=green}")]))],
             Ks::app("  postBuild:\n    substituteFrom:\n    - kind: Secret\n      name: absent\n").expect(Expect::Failed)),
-        Scenario::new("postbuild-strict-off", vec![("deploy/app.yaml", cm("app", &[("color", "${unset}"), ("x", "a${unset}b")]))],
-            Ks::app("  postBuild:\n    substitute:\n      other: value\n")),
+        Scenario::new("postbuild-unset-variable", vec![("deploy/app.yaml", cm("app", &[("color", "${unset}"), ("x", "a${unset}b")]))],
+            Ks::app("  postBuild:\n    substitute:\n      other: value\n").expect(Expect::Failed)),
         Scenario::new(
             "substitute-disabled",
             vec![
