@@ -127,11 +127,11 @@ impl Harness<'_> {
                 && o["status"]["artifact"]["revision"] == revision)
                 .then_some(()))
         })?;
-        for ks in &s.kustomizations {
-            side.apply(&fill(&ks.manifest(ns), ns, &self.run))?;
-        }
+        // One at a time, each settled before the next is created: a dependent created next to
+        // its dependency would race it (a DependencyNotReady round or not, by timing).
         let mut out = Map::new();
         for ks in &s.kustomizations {
+            side.apply(&fill(&ks.manifest(ns), ns, &self.run))?;
             out.insert(ks.name.to_owned(), Value::Bool(settle(side, ns, ks.name, ks.expect, None)));
         }
         Ok(Value::Object(out))
