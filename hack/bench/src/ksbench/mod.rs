@@ -227,7 +227,9 @@ where
 {
     let (m, c) = (Meter::start(&side.procs), Meter::start(&side.context));
     let start = Instant::now();
-    send().await?;
+    tokio::time::timeout(timeout, send())
+        .await
+        .with_context(|| format!("{} {label}: sending timed out", side.name))??;
     let sending_seconds = start.elapsed().as_secs_f64();
     let completion = tracker.wait_all(goals, start, timeout, &format!("{} {label}", side.name)).await?;
     let (phase, context) = (m.finish().await, c.finish().await);
