@@ -7,6 +7,8 @@
 //! - `ssa`: issue 6's server-side apply benchmark.
 //! - `git-repositories`: issue 17's GitRepository benchmark, Flux's source-controller and Eddy
 //!   side by side (`gitrepo`).
+//! - `kustomizations`: issue 18's Kustomization benchmark, Flux's kustomize-controller and Eddy
+//!   side by side (`ksbench`).
 //! - `flux-smoke`: a GitRepository reaches Ready on a cluster and its artifact checks out (the
 //!   reference cluster's smoke test, `smoke`).
 //!
@@ -17,6 +19,7 @@ mod api;
 mod conn;
 mod crd;
 mod gitrepo;
+mod ksbench;
 mod side;
 mod smoke;
 mod ssa;
@@ -148,6 +151,53 @@ enum Command {
         /// Skip the push + requestedAt phase.
         #[arg(long)]
         no_requested_at: bool,
+    },
+    /// Issue 18: Kustomizations on Flux's cluster (kustomize-controller) and on Eddy's, one after the other.
+    Kustomizations {
+        /// Admin kubeconfig of the Flux cluster (`hack/cluster up --flux`).
+        #[arg(long, requires = "flux_cluster_dir")]
+        flux_kubeconfig: Option<PathBuf>,
+        /// Its state directory (pid files of source-controller, kustomize-controller, kube-apiserver, etcd).
+        #[arg(long)]
+        flux_cluster_dir: Option<PathBuf>,
+        /// Admin kubeconfig of Eddy's cluster (`hack/cluster up --eddy`; through kube-apiserver).
+        #[arg(long, requires = "eddy_cluster_dir")]
+        eddy_kubeconfig: Option<PathBuf>,
+        /// Its state directory (pid files of eddy, kube-apiserver, etcd).
+        #[arg(long)]
+        eddy_cluster_dir: Option<PathBuf>,
+        /// Which side runs first.
+        #[arg(long, value_delimiter = ',', default_value = "flux,eddy")]
+        order: Vec<String>,
+        /// Kustomizations.
+        #[arg(long, default_value_t = 1_000)]
+        objects: usize,
+        /// Repositories (one GitRepository each); Kustomization i builds repository i mod this.
+        #[arg(long, default_value_t = 10)]
+        repos: usize,
+        /// `spec.interval` of the Kustomizations.
+        #[arg(long, default_value = "5m")]
+        interval: String,
+        /// `spec.interval` of the GitRepositories.
+        #[arg(long, default_value = "1m")]
+        source_interval: String,
+        /// Length of the steady-state phase.
+        #[arg(long, default_value_t = 300)]
+        steady_seconds: u64,
+        #[arg(long, default_value = "bench-ks")]
+        namespace: String,
+        /// Concurrent creates.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Bound of every wait for all objects to be Ready.
+        #[arg(long, default_value_t = 900)]
+        ready_timeout_seconds: u64,
+        /// A service account (bound to cluster-admin in the namespace) the Kustomizations impersonate.
+        #[arg(long)]
+        service_account: Option<String>,
+        /// The command line to print in the report.
+        #[arg(long, env = "EDDY_BENCH_COMMAND", default_value = "eddy-bench kustomizations")]
+        command: String,
     },
     /// A GitRepository from a local git server reaches Ready on a cluster; its artifact checks out.
     FluxSmoke {
@@ -342,6 +392,58 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
                 requested_at: !no_requested_at,
             };
             println!("{}", gitrepo::run(&config).await?);
+        }
+        Command::Kustomizations {
+            flux_kubeconfig,
+            flux_cluster_dir,
+            eddy_kubeconfig,
+            eddy_cluster_dir,
+            order,
+            objects,
+            repos,
+            interval,
+            source_interval,
+            steady_seconds,
+            namespace,
+            concurrency,
+            ready_timeout_seconds,
+            service_account,
+            command,
+        } => {
+            let mut sides = Vec::new();
+            for name in &order {
+                let side = match name.as_str() {
+                    "flux" => flux_kubeconfig
+                        .as_ref()
+                        .zip(flux_cluster_dir.as_ref())
+                        .map(|(k, d)| side_of("Flux", k, d, &["source-controller", "kustomize-controller"])),
+                    "eddy" => eddy_kubeconfig
+                        .as_ref()
+                        .zip(eddy_cluster_dir.as_ref())
+                        .map(|(k, d)| side_of("Eddy", k, d, &["eddy"])),
+                    other => bail!("unknown side {other:?} (flux, eddy)"),
+                };
+                if let Some(side) = side {
+                    sides.push(side?);
+                }
+            }
+            if sides.is_empty() {
+                bail!("give --flux-kubeconfig/--flux-cluster-dir, --eddy-kubeconfig/--eddy-cluster-dir, or both");
+            }
+            let config = ksbench::Config {
+                sides,
+                objects,
+                repos,
+                interval,
+                source_interval,
+                steady: std::time::Duration::from_secs(steady_seconds),
+                namespace,
+                concurrency,
+                ready_timeout: std::time::Duration::from_secs(ready_timeout_seconds),
+                service_account,
+                command,
+            };
+            println!("{}", ksbench::run(&config).await?);
         }
         Command::FluxSmoke { kubeconfig, namespace, timeout_seconds } => {
             let summary = smoke::run(&kubeconfig, &namespace, std::time::Duration::from_secs(timeout_seconds)).await?;

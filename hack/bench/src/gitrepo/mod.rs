@@ -19,9 +19,9 @@
 //! Flux runs for the same job); Eddy's are its whole process, which also serves the API and
 //! stores the objects (Flux keeps those in kube-apiserver and etcd, reported for context).
 
-mod procs;
+pub mod procs;
 mod report;
-mod repos;
+pub mod repos;
 pub mod tracker;
 
 use std::collections::HashMap;
@@ -257,7 +257,7 @@ fn goal_map(config: &Config, repos: &Repos, token: Option<&str>) -> HashMap<Stri
 }
 
 /// Runs `f(i)` for `0..n` on `concurrency` tasks.
-async fn each<F, Fut>(n: usize, concurrency: usize, f: F) -> anyhow::Result<()>
+pub async fn each<F, Fut>(n: usize, concurrency: usize, f: F) -> anyhow::Result<()>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -326,7 +326,7 @@ async fn annotate_all(client: &kube::Client, collection: &str, config: &Config, 
     .await
 }
 
-async fn ensure_namespace(client: &kube::Client, ns: &str) -> anyhow::Result<()> {
+pub async fn ensure_namespace(client: &kube::Client, ns: &str) -> anyhow::Result<()> {
     let body = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))?;
     conn::expect(
         client,

@@ -6,8 +6,13 @@
 use anyhow::Context as _;
 use eddy_test_git::{HttpGitServer, RepoBuilder, RequestCounts};
 
+/// What a repository holds: `fill(builder, repository, release)` writes release `release` of
+/// repository `repository` into the work tree.
+pub type Fill = fn(&mut RepoBuilder, usize, usize) -> anyhow::Result<()>;
+
 /// The repositories and their server.
 pub struct Repos {
+    fill: Fill,
     builders: Vec<RepoBuilder>,
     heads: Vec<String>,
     pushes: usize,
@@ -22,6 +27,14 @@ impl Repos {
     /// # Errors
     /// git or the server fail.
     pub fn create(count: usize) -> anyhow::Result<Self> {
+        Self::create_with(count, fill)
+    }
+
+    /// Creates `count` repositories whose content `fill` writes, and serves them.
+    ///
+    /// # Errors
+    /// git or the server fail.
+    pub fn create_with(count: usize, fill: Fill) -> anyhow::Result<Self> {
         let root = tempfile::Builder::new().prefix("eddy-bench-git").tempdir()?;
         let mut builders = Vec::with_capacity(count);
         let mut heads = Vec::with_capacity(count);
@@ -33,7 +46,7 @@ impl Repos {
             builders.push(b);
         }
         let server = HttpGitServer::start(root.path()).context("starting the git server")?;
-        Ok(Self { builders, heads, pushes: 0, server, _root: root })
+        Ok(Self { fill, builders, heads, pushes: 0, server, _root: root })
     }
 
     /// How many repositories there are.
@@ -61,7 +74,7 @@ impl Repos {
     pub fn push_all(&mut self) -> anyhow::Result<()> {
         self.pushes += 1;
         for (r, b) in self.builders.iter_mut().enumerate() {
-            fill(b, r, self.pushes)?;
+            (self.fill)(b, r, self.pushes)?;
             self.heads[r] = b.commit(&format!("release {}", self.pushes))?;
             b.push()?;
         }

@@ -24,7 +24,7 @@ use crate::conn;
 pub struct Seen {
     /// `Ready` is `True` and `status.observedGeneration` equals `metadata.generation`.
     pub ready: bool,
-    /// `status.artifact.revision`.
+    /// `status.artifact.revision` (sources), else `status.lastAppliedRevision` (Kustomizations).
     pub revision: Option<String>,
     /// `status.lastHandledReconcileAt`.
     pub handled: Option<String>,
@@ -48,7 +48,10 @@ impl Seen {
         let ready = ready_cond["status"] == "True" && generation.is_some() && generation == observed;
         Self {
             ready,
-            revision: obj["status"]["artifact"]["revision"].as_str().map(str::to_owned),
+            revision: obj["status"]["artifact"]["revision"]
+                .as_str()
+                .or_else(|| obj["status"]["lastAppliedRevision"].as_str())
+                .map(str::to_owned),
             handled: obj["status"]["lastHandledReconcileAt"].as_str().map(str::to_owned),
             ready_reason: format!(
                 "{}: {}",
@@ -388,6 +391,25 @@ mod tests {
         let token = Goal { revision: "main@sha1:1".into(), handled: Some("t1".into()) };
         assert!(token.met_by(&Seen::of(&obj(2, 2, "True", "main@sha1:1", Some("t1")), now)));
         assert!(!token.met_by(&Seen::of(&obj(2, 2, "True", "main@sha1:1", Some("t0")), now)));
+    }
+
+    #[test]
+    fn kustomizations_are_tracked_by_their_last_applied_revision() {
+        let now = Instant::now();
+        let goal = Goal { revision: "main@sha1:2".into(), handled: None };
+        let ks = |applied: &str| {
+            json!({
+                "metadata": {"name": "a", "generation": 1},
+                "status": {
+                    "observedGeneration": 1,
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded"}],
+                    "lastAttemptedRevision": "main@sha1:2",
+                    "lastAppliedRevision": applied,
+                }
+            })
+        };
+        assert!(goal.met_by(&Seen::of(&ks("main@sha1:2"), now)));
+        assert!(!goal.met_by(&Seen::of(&ks("main@sha1:1"), now)), "only attempted, not applied");
     }
 
     #[test]
