@@ -120,8 +120,11 @@ async fn events_reach_the_cluster_and_the_notification_pipeline_in_fluxs_shape()
     // The notification pipeline: everything but the trace, in-process and over HTTP alike.
     let requests = receiver.requests();
     assert_eq!(requests.len(), 2);
-    let forwarded: Vec<FluxEvent> = requests.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
-    let published = sink.0.lock().unwrap().clone();
+    // Delivery is concurrent (as Flux posts each event on its own): compare in a fixed order.
+    let mut forwarded: Vec<FluxEvent> = requests.iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    let mut published = sink.0.lock().unwrap().clone();
+    forwarded.sort_by(|a, b| b.reason.cmp(&a.reason));
+    published.sort_by(|a, b| b.reason.cmp(&a.reason));
     assert_eq!(published.len(), 2);
     for (f, p) in forwarded.iter().zip(&published) {
         assert_eq!(f, p);
