@@ -53,7 +53,6 @@ impl Identity {
     }
 
     /// The `AGE-SECRET-KEY-1…` string.
-    #[cfg(test)]
     pub(crate) fn to_secret_string(&self) -> String {
         bech32::encode(IDENTITY_HRP, self.secret.as_bytes()).to_uppercase()
     }

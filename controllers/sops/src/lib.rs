@@ -169,6 +169,15 @@ impl Keys {
     }
 }
 
+/// The age identity (`AGE-SECRET-KEY-1…`) and recipient (`age1…`) of 32 secret bytes — for
+/// tools and tests that make keys (`age-keygen` without the binary). Returns key material: keep
+/// it out of logs.
+#[must_use]
+pub fn age_key_from_secret(secret: [u8; 32]) -> (String, String) {
+    let identity = age::Identity::from_bytes(secret);
+    (identity.to_secret_string(), identity.recipient())
+}
+
 /// Whether `data` is a SOPS document of `format` (has SOPS metadata with a MAC).
 #[must_use]
 pub fn is_encrypted(data: &[u8], format: Format) -> bool {

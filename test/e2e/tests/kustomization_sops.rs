@@ -20,53 +20,11 @@ fn sops_bin() -> PathBuf {
 
 /// A throwaway age identity (`AGE-SECRET-KEY-1…`) and its recipient.
 fn age_key(seed: u8) -> (String, String) {
-    let bytes: Vec<u8> = (0..32u8).map(|i| seed.wrapping_mul(29).wrapping_add(i).wrapping_mul(13)).collect();
-    let identity = bech32("age-secret-key-", &bytes).to_uppercase();
-    let mut keys = eddy_sops::Keys::default();
-    keys.add_age_identities(&identity).expect("identity parses");
-    let recipient = keys.age_recipients().remove(0);
-    (identity, recipient)
-}
-
-fn bech32(hrp: &str, data: &[u8]) -> String {
-    const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-    const GEN: [u32; 5] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3];
-    let polymod = |values: &[u8]| {
-        let mut chk: u32 = 1;
-        for v in values {
-            let top = chk >> 25;
-            chk = ((chk & 0x01ff_ffff) << 5) ^ u32::from(*v);
-            for (i, g) in GEN.iter().enumerate() {
-                if (top >> i) & 1 == 1 {
-                    chk ^= g;
-                }
-            }
-        }
-        chk
-    };
-    let mut values = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in data {
-        acc = (acc << 8) | u32::from(*b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            values.push(((acc >> bits) & 31) as u8);
-        }
+    let mut bytes = [0u8; 32];
+    for (i, b) in (0u8..).zip(bytes.iter_mut()) {
+        *b = seed.wrapping_mul(29).wrapping_add(i).wrapping_mul(13);
     }
-    if bits > 0 {
-        values.push(((acc << (5 - bits)) & 31) as u8);
-    }
-    let mut input: Vec<u8> = hrp.bytes().map(|b| b >> 5).collect();
-    input.push(0);
-    input.extend(hrp.bytes().map(|b| b & 31));
-    input.extend_from_slice(&values);
-    input.extend_from_slice(&[0; 6]);
-    let m = polymod(&input) ^ 1;
-    let mut out = format!("{hrp}1");
-    out.extend(values.iter().map(|v| CHARSET[*v as usize] as char));
-    out.extend((0..6).map(|i| CHARSET[((m >> (5 * (5 - i))) & 31) as usize] as char));
-    out
+    eddy_sops::age_key_from_secret(bytes)
 }
 
 /// An OpenPGP key made by gpg in `home`: (fingerprint, armored secret key).

@@ -36,10 +36,7 @@ pub fn age_key(seed: u8) -> AgeKey {
     for (i, b) in bytes.iter_mut().enumerate() {
         *b = seed.wrapping_mul(31).wrapping_add(i as u8).wrapping_mul(17);
     }
-    let identity = bech32_encode("age-secret-key-", &bytes).to_uppercase();
-    let mut keys = Keys::default();
-    keys.add_age_identities(&identity).expect("generated identity parses");
-    let recipient = keys.age_recipients().remove(0);
+    let (identity, recipient) = eddy_sops::age_key_from_secret(bytes);
     AgeKey { identity, recipient }
 }
 
@@ -49,47 +46,6 @@ pub fn age_keys(ids: &[&AgeKey]) -> Keys {
     let mut data = BTreeMap::new();
     data.insert("identity.agekey".to_owned(), format!("# test keys\n{}\n", text.join("\n")).into_bytes());
     Keys::from_secret_data(&data).expect("age keys import")
-}
-
-fn bech32_encode(hrp: &str, data: &[u8]) -> String {
-    const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-    const GEN: [u32; 5] = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
-    let polymod = |values: &[u8]| {
-        let mut chk: u32 = 1;
-        for v in values {
-            let b = chk >> 25;
-            chk = ((chk & 0x1ffffff) << 5) ^ u32::from(*v);
-            for (i, g) in GEN.iter().enumerate() {
-                if (b >> i) & 1 == 1 {
-                    chk ^= g;
-                }
-            }
-        }
-        chk
-    };
-    let mut values = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in data {
-        acc = (acc << 8) | u32::from(*b);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            values.push(((acc >> bits) & 31) as u8);
-        }
-    }
-    if bits > 0 {
-        values.push(((acc << (5 - bits)) & 31) as u8);
-    }
-    let mut input: Vec<u8> = hrp.bytes().map(|b| b >> 5).collect();
-    input.push(0);
-    input.extend(hrp.bytes().map(|b| b & 31));
-    input.extend_from_slice(&values);
-    input.extend_from_slice(&[0; 6]);
-    let m = polymod(&input) ^ 1;
-    let mut out = format!("{hrp}1");
-    out.extend(values.iter().map(|v| CHARSET[*v as usize] as char));
-    out.extend((0..6).map(|i| CHARSET[((m >> (5 * (5 - i))) & 31) as usize] as char));
-    out
 }
 
 /// A sandbox for running sops: its own HOME/XDG dirs so no user key or config is picked up.
