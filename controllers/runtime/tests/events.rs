@@ -137,7 +137,8 @@ async fn events_reach_the_cluster_and_the_notification_pipeline_in_fluxs_shape()
     assert_eq!(forwarded[0].metadata, annotations);
     assert_eq!(forwarded[1].severity, Severity::Error);
     assert_eq!(forwarded[1].metadata.get("event.toolkit.fluxcd.io/deploy-id").map(String::as_str), Some("42"));
-    assert_eq!(requests[0].json()["severity"], "info");
+    let info = requests.iter().find(|r| r.json()["reason"] == "NewArtifact").expect("NewArtifact was posted");
+    assert_eq!(info.json()["severity"], "info");
 
     // As people see them.
     let kubectl_events = kubectl(&["events", "-n", &ns.name]);
