@@ -110,7 +110,8 @@ pub struct ControllerFlags {
     #[arg(long, default_value_t = 4)]
     pub concurrent_ssa: usize,
     /// Feature gates, `Name=true|false` comma separated (`StrictPostBuildSubstitutions`, on by
-    /// default as in kustomize-controller v1.9+; `DisableFailFastBehavior`).
+    /// default as in kustomize-controller v1.9+; `DisableFailFastBehavior`;
+    /// `AdditiveCELDependencyCheck`).
     #[arg(long, value_delimiter = ',')]
     pub feature_gates: Vec<String>,
 }
@@ -299,6 +300,7 @@ pub async fn start(
             strict_substitution: flags.gate("StrictPostBuildSubstitutions", true)?,
             fail_fast: !flags.gate("DisableFailFastBehavior", false)?,
             concurrent_ssa: flags.concurrent_ssa.max(1),
+            additive_cel_dependency_check: flags.gate("AdditiveCELDependencyCheck", false)?,
         };
         let factory = eddy_kustomize_controller::ClientFactory::new(
             cluster_config,

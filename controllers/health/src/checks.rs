@@ -46,7 +46,7 @@ struct Expr {
 /// The CEL environment of Flux's expressions: the standard library and macros, optional
 /// types, the strings and encoders extensions; repeated map-literal keys keep the last one as
 /// cel-go does.
-fn env() -> Arc<cel::Env> {
+pub(crate) fn env() -> Arc<cel::Env> {
     static ENV: OnceLock<Arc<cel::Env>> = OnceLock::new();
     Arc::clone(ENV.get_or_init(|| {
         let mut env = cel::Env::stdlib().with_optional_support(true);
@@ -86,7 +86,7 @@ impl Expr {
 }
 
 /// cel-go's words for the errors users meet most (they end up in Flux's messages).
-fn cel_go_wording(e: &cel::ExecutionError) -> String {
+pub(crate) fn cel_go_wording(e: &cel::ExecutionError) -> String {
     match e {
         cel::ExecutionError::NoSuchKey(key) => format!("no such key: {key}"),
         cel::ExecutionError::UndeclaredReference(name) => format!("no such attribute(s): {name}"),
@@ -148,7 +148,7 @@ impl Evaluator {
 
 /// A JSON value as Go's unstructured decoding hands it to cel-go: integers are `int`
 /// (beyond int64, `double`), other numbers `double`.
-fn to_cel(v: &Value) -> cel::Value {
+pub(crate) fn to_cel(v: &Value) -> cel::Value {
     match v {
         Value::Null => cel::Value::Null,
         Value::Bool(b) => cel::Value::Bool(*b),

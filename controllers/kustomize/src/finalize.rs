@@ -61,7 +61,8 @@ impl KustomizationReconciler {
                                 .filter(|e| e.action == eddy_apply::Action::Deleted)
                                 .map(|e| e.object_metadata.clone())
                                 .collect();
-                            if let Err(e) = manager.wait_for_termination(&deleted, timeout(obj)).await {
+                            let wait = manager.wait_for_termination(&deleted, timeout(obj));
+                            if let Err(e) = eddy_controller_runtime::slot::released(wait).await {
                                 let msg = format!("waiting for termination of resources failed: {e}");
                                 self.event(obj, &revision, &origin, true, &msg, BTreeMap::new());
                                 return Flow::After(retry_interval(obj).min(Duration::from_secs(30)));

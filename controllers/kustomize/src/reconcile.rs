@@ -58,6 +58,9 @@ pub struct Options {
     pub fail_fast: bool,
     /// Objects applied concurrently per stage (`--concurrent-ssa`).
     pub concurrent_ssa: usize,
+    /// A dependency's `readyExpr` adds to the built-in readiness check instead of replacing
+    /// it (the `AdditiveCELDependencyCheck` feature gate, off by default).
+    pub additive_cel_dependency_check: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             strict_substitution: true,
             fail_fast: true,
             concurrent_ssa: 4,
+            additive_cel_dependency_check: false,
         }
     }
 }
@@ -205,8 +209,24 @@ impl KustomizationReconciler {
         };
         let origin = src.origin_revision();
         if obj.spec.depends_on.as_ref().is_some_and(|d| !d.is_empty()) {
-            if let Err(e) = crate::dependencies::check(&self.clients.flux, obj, &artifact).await {
-                cond::mark_false(obj, READY, reasons::DEPENDENCY_NOT_READY, e);
+            let checked = crate::dependencies::check(
+                &self.clients.flux,
+                obj,
+                &artifact,
+                self.options.additive_cel_dependency_check,
+            )
+            .await;
+            if let Err(crate::dependencies::DependencyError::InvalidExpression(e)) = &checked {
+                let msg = format!("Reconciliation failed terminally due to configuration error: {e}");
+                cond::mark_false(obj, READY, reasons::INVALID_CEL_EXPRESSION, msg.clone());
+                cond::mark_stalled(obj, reasons::INVALID_CEL_EXPRESSION, msg.clone());
+                let generation = obj.generation();
+                obj.set_observed_generation(generation);
+                self.event(obj, &artifact.revision, &origin, true, &msg, BTreeMap::new());
+                return Flow::Done;
+            }
+            if let Err(e) = checked {
+                cond::mark_false(obj, READY, reasons::DEPENDENCY_NOT_READY, e.to_string());
                 let msg = format!(
                     "Dependencies do not meet ready condition, retrying in {}",
                     duration::format(self.options.requeue_dependency)

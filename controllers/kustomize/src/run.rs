@@ -388,7 +388,9 @@ impl KustomizationReconciler {
         self.patch(obj, patcher).await?;
         let start = Instant::now();
         let options = eddy_health::WaitOptions { timeout: limit, fail_fast: self.options.fail_fast, checks };
-        if let Err(e) = self.waiter.wait(&targets, &options).await {
+        // A wait of up to spec.timeout on the cluster: the worker slot goes to other objects.
+        let waited = eddy_controller_runtime::slot::released(self.waiter.wait(&targets, &options)).await;
+        if let Err(e) = waited {
             let text = e.to_string();
             cond::mark_false(obj, READY, reasons::HEALTH_CHECK_FAILED, text.clone());
             cond::mark_false(obj, HEALTHY, reasons::HEALTH_CHECK_FAILED, text.clone());

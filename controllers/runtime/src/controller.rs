@@ -7,8 +7,10 @@
 //!   `GenerationChangedPredicate` or `ReconcileRequestedPredicate`). Status-only updates —
 //!   mostly our own — do not. Related kinds enqueue through [`Controller::watch_related`]
 //!   with a mapper (usually an index lookup), in the order the mapper returns.
-//! - **Workers.** `concurrency` workers (`--concurrent`) take keys from the queue; the queue
-//!   never hands out a key that is being reconciled.
+//! - **Workers.** Up to `concurrency` reconciles (`--concurrent`) work at once, each on its
+//!   own task holding a slot; a reconcile waiting on the outside world gives its slot back
+//!   ([`crate::slot::released`]). The queue never hands out a key that is being reconciled.
+//!   A reconcile that panics is logged and retried with backoff, as an error.
 //! - **Decisions.** An error retries with the item's backoff; `After(d)` forgets the failures
 //!   and requeues after `d`; `WithBackoff` requeues with backoff; `Never` forgets.
 //! - **Leadership.** Workers take items only while the leadership signal is `true`; the cache
@@ -21,13 +23,18 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt as _;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use crate::informer::{Change, Informer, Store};
 use crate::object::{FluxObject, ObjectKey};
 use crate::queue::{Backoff, QueueObserver, WorkQueue};
 use crate::result::{Decision, Requeue};
+use crate::slot::Slot;
 
 /// Reconciles objects of one kind.
 pub trait Reconciler<T>: Send + Sync + 'static {
@@ -219,23 +226,20 @@ impl<T: FluxObject> Controller<T> {
                 }
             })
         };
-        let mut workers = Vec::new();
-        for _ in 0..concurrency {
-            let worker = Worker {
-                config: config.clone(),
-                store: store.clone(),
-                queue: queue.clone(),
-                reconciler: Arc::clone(&reconciler),
-                leader: leader.clone(),
-            };
-            workers.push(tokio::spawn(worker.run()));
-        }
+        let dispatcher = Dispatcher {
+            slots: Arc::new(Semaphore::new(concurrency)),
+            config,
+            store,
+            queue: queue.clone(),
+            reconciler,
+            leader,
+            running: TaskTracker::new(),
+        };
+        let dispatching = tokio::spawn(dispatcher.run());
         shutdown.await;
         queue.shut_down();
         unfinished.abort();
-        for w in workers {
-            let _ = w.await;
-        }
+        let _ = dispatching.await;
         pump.abort();
         for r in related {
             r.abort();
@@ -264,22 +268,30 @@ async fn leadership_lost(leader: &mut watch::Receiver<bool>) {
     }
 }
 
-struct Worker<T, R> {
+/// Hands queued keys to reconciles, each on its own task holding one of `slots`.
+struct Dispatcher<T, R> {
+    slots: Arc<Semaphore>,
     config: Config,
     store: Store<T>,
     queue: WorkQueue<ObjectKey>,
     reconciler: Arc<R>,
     leader: watch::Receiver<bool>,
+    running: TaskTracker,
 }
 
-impl<T: FluxObject, R: Reconciler<T>> Worker<T, R> {
+impl<T: FluxObject, R: Reconciler<T>> Dispatcher<T, R> {
+    /// Dispatches until the queue shuts down, then waits for the running reconciles.
     async fn run(mut self) {
         loop {
             if self.leader.wait_for(|l| *l).await.is_err() {
-                return;
+                break;
             }
+            let permit = tokio::select! {
+                p = Arc::clone(&self.slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                () = leadership_lost(&mut self.leader) => continue,
+            };
             let key = tokio::select! {
-                k = self.queue.get() => match k { Some(k) => k, None => return },
+                k = self.queue.get() => match k { Some(k) => k, None => break },
                 () = leadership_lost(&mut self.leader) => continue,
             };
             let Some(obj) = self.store.get(&key) else {
@@ -288,28 +300,64 @@ impl<T: FluxObject, R: Reconciler<T>> Worker<T, R> {
                 self.queue.done(&key);
                 continue;
             };
-            let busy = self.config.observer.busy(&self.config.name);
-            let span = tracing::info_span!("reconcile", controller = %self.config.name, object = %key);
-            let start = Instant::now();
-            let decision = self.reconciler.reconcile(obj).instrument(span.clone()).await;
-            let took = start.elapsed();
-            drop(busy);
-            self.config.observer.reconciled(&self.config.name, T::KIND, &key, took, &decision);
-            match (&decision.error, decision.requeue) {
-                (Some(e), _) => {
-                    span.in_scope(|| tracing::error!(error = %e, "reconciliation failed"));
-                    self.queue.add_rate_limited(key.clone());
-                }
-                (None, Requeue::After(d)) => {
-                    self.queue.forget(&key);
-                    self.queue.add_after(key.clone(), d);
-                }
-                (None, Requeue::WithBackoff) => self.queue.add_rate_limited(key.clone()),
-                (None, Requeue::Never) => self.queue.forget(&key),
-            }
-            self.queue.done(&key);
+            let slot =
+                Slot::new(Arc::clone(&self.slots), permit, Arc::clone(&self.config.observer), self.config.name.clone());
+            let one = ReconcileOne {
+                config: self.config.clone(),
+                queue: self.queue.clone(),
+                reconciler: Arc::clone(&self.reconciler),
+            };
+            self.running.spawn(slot.scope(one.run(key, obj)));
         }
+        self.running.close();
+        self.running.wait().await;
     }
+}
+
+/// One reconcile of one key, and what its decision does to the queue.
+struct ReconcileOne<R> {
+    config: Config,
+    queue: WorkQueue<ObjectKey>,
+    reconciler: Arc<R>,
+}
+
+impl<R> ReconcileOne<R> {
+    async fn run<T: FluxObject>(self, key: ObjectKey, obj: Arc<T>)
+    where
+        R: Reconciler<T>,
+    {
+        let span = tracing::info_span!("reconcile", controller = %self.config.name, object = %key);
+        let start = Instant::now();
+        let reconcile = AssertUnwindSafe(self.reconciler.reconcile(obj)).catch_unwind().instrument(span.clone());
+        let decision = reconcile.await.unwrap_or_else(|panic| {
+            let what = panic_message(panic.as_ref());
+            Decision::failed(format!("reconciler panicked: {what}"))
+        });
+        let took = start.elapsed();
+        self.config.observer.reconciled(&self.config.name, T::KIND, &key, took, &decision);
+        match (&decision.error, decision.requeue) {
+            (Some(e), _) => {
+                span.in_scope(|| tracing::error!(error = %e, "reconciliation failed"));
+                self.queue.add_rate_limited(key.clone());
+            }
+            (None, Requeue::After(d)) => {
+                self.queue.forget(&key);
+                self.queue.add_after(key.clone(), d);
+            }
+            (None, Requeue::WithBackoff) => self.queue.add_rate_limited(key.clone()),
+            (None, Requeue::Never) => self.queue.forget(&key),
+        }
+        self.queue.done(&key);
+    }
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("non-string panic payload")
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //!   it.
 //! - [`queue`]: the work queue (never one object twice at once, delays, per-object backoff).
 //! - [`controller`]: the driver: which changes enqueue, workers, leadership gating, decisions.
+//! - [`slot`]: `--concurrent` bounds reconciles that work, not those waiting on the world.
 //! - [`conditions`]: fluxcd/pkg `runtime/conditions` semantics (Ready / Reconciling / Stalled).
 //! - [`result`] and [`summarize`]: **the one place** that turns a reconcile's outcome into
 //!   conditions, `observedGeneration` and a requeue decision.
@@ -43,6 +44,7 @@ pub mod patch;
 pub mod queue;
 pub mod recorder;
 pub mod result;
+pub mod slot;
 pub mod summarize;
 
 pub use client::{ClientError, Clients, FluxApi};

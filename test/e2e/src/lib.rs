@@ -210,15 +210,78 @@ impl Cluster {
         path
     }
 
-    /// Creates a namespace with a unique name starting with `prefix`.
+    /// Creates a namespace with a unique name starting with `prefix`; it is deleted (with
+    /// everything in it, Flux objects included) when the returned guard drops, so that a
+    /// test's objects never keep reconciling in the shared cluster after it ends.
     ///
     /// # Panics
     /// When kubectl fails.
     #[must_use]
-    pub fn namespace(&self, prefix: &str) -> String {
+    pub fn namespace(&self, prefix: &str) -> TestNamespace {
         let name = format!("{prefix}-{:06x}", rand::random::<u32>() & 0xff_ffff);
         let _ = self.kubectl(&["create", "namespace", &name]).ok("create namespace");
-        name
+        TestNamespace { name, kubeconfig: self.kubeconfig.clone() }
+    }
+}
+
+/// A test's namespace, deleted when dropped (see [`Cluster::namespace`]).
+#[derive(Debug)]
+pub struct TestNamespace {
+    name: String,
+    kubeconfig: PathBuf,
+}
+
+impl TestNamespace {
+    /// The namespace's name.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::ops::Deref for TestNamespace {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl AsRef<str> for TestNamespace {
+    fn as_ref(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for TestNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl PartialEq<str> for TestNamespace {
+    fn eq(&self, other: &str) -> bool {
+        self.name == other
+    }
+}
+
+impl PartialEq<&str> for TestNamespace {
+    fn eq(&self, other: &&str) -> bool {
+        self.name == *other
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        // Not waited for: the namespace controller finishes it (Kustomizations run their
+        // finalizers first) while the next test runs.
+        let _ = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["delete", "namespace", &self.name, "--wait=false", "--ignore-not-found"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 

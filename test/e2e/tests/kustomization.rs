@@ -247,6 +247,7 @@ fn a_monorepo_chained_by_depends_on_becomes_ready() {
                 "patches:\n- target:\n    kind: Deployment\n    name: webapp\n  patch: |-\n    - op: replace\n      path: /spec/replicas\n      value: 2\n",
             ),
         );
+    repo.write("gated/gated.yaml", &config_map("gated", "gate", "open"));
     let rev = repo.commit("fleet");
     apply(c, &git_repository(&ns, "fleet", &repo.url()));
     apply(
@@ -283,6 +284,32 @@ fn a_monorepo_chained_by_depends_on_becomes_ready() {
     let o = wait_reason(c, &ns, "orphan", "DependencyNotReady");
     let msg = condition(&o, "Ready").2;
     assert!(msg.contains(&format!("dependency '{ns}/missing' not found")), "{msg}");
+
+    // dependsOn[].readyExpr (CEL over self and dep) replaces the built-in check.
+    let gate = "  targetNamespace: {ns}\n  retryInterval: 5s\n  dependsOn:\n  - name: infrastructure-configs\n    \
+                readyExpr: self.metadata.annotations['app/version'] == dep.metadata.annotations['app/version']\n";
+    let _ =
+        c.kubectl(&["annotate", "-n", &ns, "kustomization/infrastructure-configs", "app/version=v1"]).ok("annotate");
+    let gated = kustomization(&ns, "gated", "fleet", "./gated", &gate.replace("{ns}", &ns));
+    apply(c, &gated.replace("  namespace: ", "  annotations:\n    app/version: v2\n  namespace: "));
+    let o = wait_reason(c, &ns, "gated", "DependencyNotReady");
+    let msg = condition(&o, "Ready").2;
+    assert_eq!(msg, format!("dependency '{ns}/infrastructure-configs' is not ready according to readyExpr eval"));
+    assert!(get(c, "configmap", &ns, "gated").is_none(), "applied before its dependency was ready");
+    let _ = c
+        .kubectl(&["annotate", "--overwrite", "-n", &ns, "kustomization/infrastructure-configs", "app/version=v2"])
+        .ok("annotate");
+    let _ = c.flux(&["reconcile", "kustomization", "gated", "-n", &ns]);
+    let _ = wait_ready(c, &ns, "gated", Some(&rev));
+    assert_eq!(data(c, &ns, "gated", "gate").as_deref(), Some("open"));
+
+    // An expression that does not compile is a configuration error: Stalled, not retried.
+    let bad = gate.replace("{ns}", &ns).replace("readyExpr: self.metadata", "readyExpr: deps.metadata");
+    apply(c, &kustomization(&ns, "bad-expr", "fleet", "./gated", &bad));
+    let o = wait_reason(c, &ns, "bad-expr", "InvalidCELExpression");
+    let (_, _, msg) = condition(&o, "Ready");
+    assert!(msg.starts_with("Reconciliation failed terminally due to configuration error: failed to evaluate dependency infrastructure-configs: failed to parse the CEL expression"), "{msg}");
+    assert_eq!(condition(&o, "Stalled").0, "True", "{}", o["status"]);
 }
 
 #[test]

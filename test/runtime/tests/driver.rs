@@ -337,3 +337,82 @@ async fn a_shard_reconciles_only_the_objects_its_selector_matches() {
         r.stop().await;
     }
 }
+
+/// Works (counted), then waits for all of `waiters` to be waiting at once inside
+/// [`eddy_controller_runtime::slot::released`]; panics once for objects named `panics`.
+struct Waiting {
+    working: Arc<std::sync::atomic::AtomicUsize>,
+    max_working: Arc<std::sync::atomic::AtomicUsize>,
+    all_waiting: Arc<tokio::sync::Barrier>,
+    done: Arc<Mutex<Vec<String>>>,
+    panicked: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Waiting {
+    async fn work(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.working.fetch_add(1, SeqCst) + 1;
+        self.max_working.fetch_max(n, SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.working.fetch_sub(1, SeqCst);
+    }
+}
+
+impl Reconciler<GitRepository> for Waiting {
+    async fn reconcile(&self, obj: Arc<GitRepository>) -> Decision {
+        let name = obj.key().name;
+        if name == "panics" && !self.panicked.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            panic!("the first reconcile of {name} panics");
+        }
+        self.work().await;
+        if name != "panics" {
+            // Completes only when every waiter is waiting at the same time: with one slot that
+            // needs the slot to be given back during the wait.
+            let _ = eddy_controller_runtime::slot::released(self.all_waiting.wait()).await;
+        }
+        self.work().await;
+        self.done.lock().push(name);
+        Decision::after(Duration::from_secs(600))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_released_wait_frees_the_slot_and_a_panic_is_retried() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let client = client();
+    let mut informer: Informer<GitRepository> = Informer::new(client.clone(), None, None);
+    let controller = Controller::new(&mut informer, config(1));
+    let reconciler = Arc::new(Waiting {
+        working: Arc::default(),
+        max_working: Arc::default(),
+        all_waiting: Arc::new(tokio::sync::Barrier::new(3)),
+        done: Arc::default(),
+        panicked: Arc::default(),
+    });
+    let (stop, mut stop_rx) = watch::channel(false);
+    let task = {
+        let reconciler = Arc::clone(&reconciler);
+        tokio::spawn(async move {
+            let informer_task = tokio::spawn(informer.run());
+            let leader = watch::channel(true).1;
+            controller.run(reconciler, leader, async move { drop(stop_rx.wait_for(|s| *s).await) }).await;
+            informer_task.abort();
+        })
+    };
+    let api = FluxApi::<GitRepository>::namespaced(client, "default");
+    for name in ["w1", "panics", "w2", "w3"] {
+        create(&api, name).await;
+    }
+    let all_done = async {
+        while reconciler.done.lock().len() < 4 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), all_done)
+        .await
+        .unwrap_or_else(|_| panic!("not all reconciled with one slot: {:?}", reconciler.done.lock()));
+    assert!(reconciler.panicked.load(SeqCst), "the panicking reconcile ran");
+    assert_eq!(reconciler.max_working.load(SeqCst), 1, "work outside waits exceeded --concurrent=1");
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), task).await.expect("controller stops").expect("join");
+}
