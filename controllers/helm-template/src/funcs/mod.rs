@@ -1,0 +1,151 @@
+//! The function map templates see: Go's builtins, Sprig as Helm exposes it, and Helm's own.
+
+pub mod builtin;
+pub mod helm;
+pub mod sprig;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::template::exec::{Exec, ExecError};
+use crate::template::format::sprint_v;
+use crate::value::Value;
+
+/// How a function call fails.
+#[derive(Debug)]
+pub enum FuncError {
+    /// An argument error Go reports before the call (no `error calling` prefix).
+    Arg(String),
+    /// The function returned an error that is itself a template error message.
+    Call(String),
+    /// The function returned a plain (non-template) error.
+    Plain(String),
+    /// A nested template execution failed (`include`, `tpl`).
+    Nested(ExecError),
+}
+
+/// A template function.
+pub type Func = fn(&mut Exec, Vec<Value>) -> Result<Value, FuncError>;
+
+/// The result of a function.
+pub type FResult = Result<Value, FuncError>;
+
+fn table() -> &'static HashMap<&'static str, Func> {
+    static T: OnceLock<HashMap<&'static str, Func>> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut m: HashMap<&'static str, Func> = HashMap::new();
+        sprig::register(&mut m);
+        builtin::register(&mut m);
+        helm::register(&mut m);
+        m
+    })
+}
+
+/// The function called `name`, if there is one.
+pub fn lookup(name: &str) -> Option<Func> {
+    if name == "and" || name == "or" {
+        return Some(builtin::and_or_placeholder);
+    }
+    table().get(name).copied()
+}
+
+/// Whether a function called `name` exists.
+pub fn exists(name: &str) -> bool {
+    lookup(name).is_some()
+}
+
+/// Checks the argument count as Go's reflection call does.
+pub fn want(args: &[Value], n: usize, name: &str) -> Result<(), FuncError> {
+    if args.len() != n {
+        return Err(FuncError::Arg(format!("wrong number of args for {name}: want {n} got {}", args.len())));
+    }
+    Ok(())
+}
+
+/// Checks a minimum argument count (variadic functions).
+pub fn want_at_least(args: &[Value], n: usize, name: &str) -> Result<(), FuncError> {
+    if args.len() < n {
+        return Err(FuncError::Arg(format!("wrong number of args for {name}: want at least {n} got {}", args.len())));
+    }
+    Ok(())
+}
+
+/// A `string` parameter.
+pub fn arg_str(v: &Value) -> Result<String, FuncError> {
+    match v {
+        Value::Str(s) => Ok(s.to_string()),
+        Value::Nil => Err(FuncError::Arg("invalid value; expected string".into())),
+        other => Err(FuncError::Arg(format!("wrong type for value; expected string; got {}", other.type_name()))),
+    }
+}
+
+/// An `int` parameter (Go converts untyped constants, not values).
+pub fn arg_int(v: &Value) -> Result<i64, FuncError> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::Nil => Err(FuncError::Arg("invalid value; expected int".into())),
+        other => Err(FuncError::Arg(format!("wrong type for value; expected int; got {}", other.type_name()))),
+    }
+}
+
+/// A `[]interface{}` parameter (Sprig's list functions take `interface{}` and convert).
+pub fn arg_list(v: &Value, name: &str) -> Result<Vec<Value>, FuncError> {
+    match v {
+        Value::List(l) => Ok(l.to_vec()),
+        Value::Nil => Ok(Vec::new()),
+        other => Err(FuncError::Plain(format!("Cannot find {name} on type {}", other.type_name()))),
+    }
+}
+
+/// Sprig's `strval`: strings as they are, everything else with `%v`.
+pub fn strval(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.to_string(),
+        Value::Nil => String::new(),
+        other => sprint_v(other),
+    }
+}
+
+/// spf13/cast's `ToInt64` as Sprig uses it: numbers truncate, strings parse, anything else is 0.
+pub fn to_int64(v: &Value) -> i64 {
+    match v {
+        Value::Int(i) => *i,
+        Value::Float(f) => *f as i64,
+        Value::Bool(b) => i64::from(*b),
+        Value::Str(s) => parse_go_int(s).or_else(|| s.parse::<f64>().ok().map(|f| f as i64)).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`.
+pub fn parse_go_int(s: &str) -> Option<i64> {
+    let t = s.replace('_', "");
+    let (neg, b) = match t.strip_prefix('-') {
+        Some(r) => (true, r.to_string()),
+        None => (false, t.trim_start_matches('+').to_string()),
+    };
+    let l = b.to_ascii_lowercase();
+    let v = if let Some(h) = l.strip_prefix("0x") {
+        i64::from_str_radix(h, 16).ok()
+    } else if let Some(o) = l.strip_prefix("0o") {
+        i64::from_str_radix(o, 8).ok()
+    } else if let Some(x) = l.strip_prefix("0b") {
+        i64::from_str_radix(x, 2).ok()
+    } else if l.len() > 1 && l.starts_with('0') {
+        i64::from_str_radix(&l[1..], 8).ok()
+    } else {
+        l.parse().ok()
+    }?;
+    Some(if neg { -v } else { v })
+}
+
+/// spf13/cast's `ToFloat64`.
+pub fn to_float64(v: &Value) -> f64 {
+    match v {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Str(s) => s.parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}

@@ -1,0 +1,7 @@
+//! Go's `text/template`: lexer, parser, executor and `fmt` formatting.
+
+pub mod exec;
+pub mod format;
+pub mod lex;
+pub mod node;
+pub mod parse;

@@ -1,0 +1,195 @@
+//! The values templates work on, keeping the distinctions Go's reflection makes: `nil`, `int64`
+//! versus `float64` (YAML and JSON numbers decode as `float64` in Helm, template literals and
+//! Sprig arithmetic give integers), maps iterated in sorted key order and shared by reference
+//! (Sprig's `set` mutates a dict in place, as in Go).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+
+/// A map shared by reference, as a Go `map[string]interface{}` is.
+pub type Map = Rc<RefCell<BTreeMap<String, Value>>>;
+
+/// A template value.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// Go's nil (an empty interface, a missing map entry).
+    #[default]
+    Nil,
+    /// A `bool`.
+    Bool(bool),
+    /// An integer (`int`/`int64`).
+    Int(i64),
+    /// A `float64`.
+    Float(f64),
+    /// A `string`.
+    Str(Rc<str>),
+    /// A slice (`[]interface{}` or `[]string`).
+    List(Rc<Vec<Value>>),
+    /// A `map[string]interface{}`.
+    Map(Map),
+    /// A host object with fields and methods (`.Files`, `.Capabilities`, …).
+    Object(Rc<dyn Object>),
+}
+
+/// A host object exposed to templates, with Go-like fields and methods.
+pub trait Object {
+    /// The Go type name, as `%T` or error messages print it.
+    fn type_name(&self) -> &str;
+    /// A field or argument-less method by name, if there is one.
+    fn field(&self, name: &str) -> Option<Value>;
+    /// Calls the method `name` with `args`; `None` when there is no such method.
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
+    /// How `%v` prints the object.
+    fn display(&self) -> String;
+    /// The object as plain data (for `toYaml`/`toJson`), if it has such a form.
+    fn to_data(&self) -> Value {
+        Value::Nil
+    }
+}
+
+impl Value {
+    /// A string value.
+    pub fn str(s: impl Into<Rc<str>>) -> Value {
+        Value::Str(s.into())
+    }
+
+    /// A list value.
+    pub fn list(v: Vec<Value>) -> Value {
+        Value::List(Rc::new(v))
+    }
+
+    /// A new map value.
+    pub fn map(m: BTreeMap<String, Value>) -> Value {
+        Value::Map(Rc::new(RefCell::new(m)))
+    }
+
+    /// An empty map value.
+    pub fn empty_map() -> Value {
+        Value::map(BTreeMap::new())
+    }
+
+    /// Whether this is nil.
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+
+    /// Go template truth: false, 0, nil and empty strings, slices and maps are false.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.borrow().is_empty(),
+            Value::Object(_) => true,
+        }
+    }
+
+    /// The string inside, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The Go type name (`%T`, `typeOf`).
+    pub fn type_name(&self) -> String {
+        match self {
+            Value::Nil => "<nil>".into(),
+            Value::Bool(_) => "bool".into(),
+            Value::Int(_) => "int".into(),
+            Value::Float(_) => "float64".into(),
+            Value::Str(_) => "string".into(),
+            Value::List(_) => "[]interface {}".into(),
+            Value::Map(_) => "map[string]interface {}".into(),
+            Value::Object(o) => o.type_name().to_string(),
+        }
+    }
+
+    /// The Go reflect kind name (`kindOf`).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "invalid",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::Str(_) => "string",
+            Value::List(_) => "slice",
+            Value::Map(_) => "map",
+            Value::Object(_) => "ptr",
+        }
+    }
+
+    /// A deep copy (maps are fresh, not shared).
+    pub fn deep_copy(&self) -> Value {
+        match self {
+            Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
+            Value::Map(m) => Value::map(m.borrow().iter().map(|(k, v)| (k.clone(), v.deep_copy())).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// Go's `reflect.DeepEqual` over template values.
+    pub fn deep_equal(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.deep_equal(y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                let (a, b) = (a.borrow(), b.borrow());
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|((ka, va), (kb, vb))| ka == kb && va.deep_equal(vb))
+            }
+            (Value::Object(a), Value::Object(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Nil => write!(f, "nil"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}f"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(l) => f.debug_list().entries(l.iter()).finish(),
+            Value::Map(m) => f.debug_map().entries(m.borrow().iter()).finish(),
+            Value::Object(o) => write!(f, "<{}>", o.type_name()),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::str(s)
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::str(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
