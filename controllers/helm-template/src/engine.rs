@@ -54,7 +54,7 @@ pub fn render_chart(chart: &Chart, top: &Value, strict: bool) -> Result<BTreeMap
             t.insert("BasePath".to_string(), Value::str(r.base_path.as_str()));
             m.borrow_mut().insert("Template".into(), Value::map(t));
         }
-        let s = exec.execute_template(name, r.vals.clone()).map_err(|e| exec_error(name, &e))?;
+        let s = exec.execute_template(name, &r.vals).map_err(|e| exec_error(name, &e))?;
         out.insert(name.to_string(), s.replace("<no value>", ""));
     }
     Ok(out)

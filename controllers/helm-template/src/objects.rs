@@ -123,14 +123,24 @@ impl Object for Files {
             }),
             "Glob" => arg().map(|p| Value::Object(Rc::new(self.glob(&p)))),
             "Lines" => arg().map(|p| {
-                let s = self.get(&p);
-                if s.is_empty() {
+                let Some(bytes) = self.files.get(&p) else {
                     return Value::list(Vec::new());
-                }
+                };
+                let s = String::from_utf8_lossy(bytes).into_owned();
+                let s = s.strip_suffix('\n').unwrap_or(&s);
                 Value::list(s.split('\n').map(Value::str).collect())
             }),
             _ => return None,
         })
+    }
+
+    fn entries(&self) -> Option<Vec<(String, Value)>> {
+        Some(
+            self.files
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::list(v.iter().map(|x| Value::Int(i64::from(*x))).collect())))
+                .collect(),
+        )
     }
 
     fn display(&self) -> String {

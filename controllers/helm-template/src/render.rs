@@ -241,7 +241,7 @@ fn render_here(chart: &Chart, options: &Options) -> Result<Rendered, Error> {
     let vals = user_values(options)?;
     deps::check_dependencies(chart).map_err(|e| {
         Error::Chart(ChartError::Missing(format!(
-            "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: {e}"
+            "an error occurred while checking for chart dependencies. You may need to run 'helm dependency build' to fetch missing dependencies: {e}"
         )))
     })?;
     let mut chart = chart.clone();
@@ -265,7 +265,7 @@ fn render_here(chart: &Chart, options: &Options) -> Result<Rendered, Error> {
     let (hooks, manifests) = sort::sort_manifests(&files).map_err(Error::Manifest)?;
     let mut crds = Vec::new();
     if options.include_crds {
-        collect_crds(&chart, &chart.name().to_string(), &mut crds);
+        collect_crds(&chart, chart.name(), &mut crds);
     }
     Ok(Rendered { crds, manifests, hooks, notes, skip_tests: options.skip_tests, no_hooks: options.no_hooks })
 }

@@ -91,41 +91,21 @@ pub struct Hook {
     pub delete_policies: Vec<String>,
 }
 
-/// Helm's `SplitManifests`: documents in order.
+/// Helm's `SplitManifests`: documents in order (split on lines starting with `---`).
 pub fn split_manifests(big: &str) -> Vec<String> {
     let trimmed = big.trim_start();
     let mut docs = Vec::new();
     let mut cur = String::new();
-    let mut first = true;
     for line in trimmed.split_inclusive('\n') {
-        if line.starts_with("---") && line[3..].trim_start_matches([' ', '\t']).is_empty_or_newline() {
+        if let Some(rest) = line.strip_prefix("---") {
             docs.push(std::mem::take(&mut cur));
-            // The rest of the separator line after `---` and blanks stays in the next document.
-            let rest = line[3..].trim_start_matches([' ', '\t']);
-            cur.push_str(rest);
-            first = false;
-            continue;
-        }
-        if line.starts_with("---") {
-            docs.push(std::mem::take(&mut cur));
-            cur.push_str(line[3..].trim_start_matches([' ', '\t']));
+            cur.push_str(rest.trim_start_matches([' ', '\t']));
             continue;
         }
         cur.push_str(line);
     }
-    let _ = first;
     docs.push(cur);
     docs.into_iter().filter(|d| !d.trim().is_empty()).map(|d| d.trim_start().to_string()).collect()
-}
-
-trait EmptyOrNewline {
-    fn is_empty_or_newline(&self) -> bool;
-}
-
-impl EmptyOrNewline for str {
-    fn is_empty_or_newline(&self) -> bool {
-        self.is_empty() || self == "\n" || self == "\r\n"
-    }
 }
 
 fn get(v: &Value, k: &str) -> Value {

@@ -43,6 +43,10 @@ pub trait Object {
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
     /// How `%v` prints the object.
     fn display(&self) -> String;
+    /// The entries `range` iterates over, if the object is a Go map.
+    fn entries(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
     /// The object as plain data (for `toYaml`/`toJson`), if it has such a form.
     fn to_data(&self) -> Value {
         Value::Nil

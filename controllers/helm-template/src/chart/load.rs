@@ -106,7 +106,7 @@ pub fn load_files(files: Vec<File>) -> Result<Chart, ChartError> {
             }
             match rest.split_once('/') {
                 Some((dir, inner)) => {
-                    sub.entry(dir.to_string()).or_default().push(File { name: inner.to_string(), data: f.data })
+                    sub.entry(dir.to_string()).or_default().push(File { name: inner.to_string(), data: f.data });
                 }
                 None if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") => archives.push(f),
                 None => chart.files.push(f),

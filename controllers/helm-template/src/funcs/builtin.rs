@@ -12,26 +12,26 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("len", len);
     m.insert("index", index);
     m.insert("slice", slice);
-    m.insert("print", |_, a| Ok(Value::str(sprint(&a))));
-    m.insert("println", |_, a| Ok(Value::str(sprintln(&a))));
+    m.insert("print", |_, a| Ok(Value::str(sprint(a))));
+    m.insert("println", |_, a| Ok(Value::str(sprintln(a))));
     m.insert("printf", printf);
     m.insert("eq", eq);
     m.insert("ne", |_, a| {
-        want(&a, 2, "ne")?;
+        want(a, 2, "ne")?;
         Ok(Value::Bool(!eq_values(&a[0], &a[1])?))
     });
     m.insert("lt", |_, a| cmp(a, "lt", |o| o == std::cmp::Ordering::Less));
     m.insert("le", |_, a| cmp(a, "le", |o| o != std::cmp::Ordering::Greater));
     m.insert("gt", |_, a| cmp(a, "gt", |o| o == std::cmp::Ordering::Greater));
     m.insert("ge", |_, a| cmp(a, "ge", |o| o != std::cmp::Ordering::Less));
-    m.insert("html", |_, a| Ok(Value::str(html_escape(&eval_args(&a)))));
-    m.insert("js", |_, a| Ok(Value::str(js_escape(&eval_args(&a)))));
-    m.insert("urlquery", |_, a| Ok(Value::str(query_escape(&eval_args(&a)))));
+    m.insert("html", |_, a| Ok(Value::str(html_escape(&eval_args(a)))));
+    m.insert("js", |_, a| Ok(Value::str(js_escape(&eval_args(a)))));
+    m.insert("urlquery", |_, a| Ok(Value::str(query_escape(&eval_args(a)))));
     m.insert("call", |_, _| Err(FuncError::Call("call of nil".into())));
 }
 
 /// Never called: the executor evaluates `and` and `or` itself.
-pub(super) fn and_or_placeholder(_: &mut Exec, _: Vec<Value>) -> FResult {
+pub(super) fn and_or_placeholder(_: &mut Exec, _: &[Value]) -> FResult {
     Ok(Value::Nil)
 }
 
@@ -42,13 +42,13 @@ fn eval_args(a: &[Value]) -> String {
     sprint(a)
 }
 
-fn not(_: &mut Exec, a: Vec<Value>) -> FResult {
-    want(&a, 1, "not")?;
+fn not(_: &mut Exec, a: &[Value]) -> FResult {
+    want(a, 1, "not")?;
     Ok(Value::Bool(!a[0].truthy()))
 }
 
-fn len(_: &mut Exec, a: Vec<Value>) -> FResult {
-    want(&a, 1, "len")?;
+fn len(_: &mut Exec, a: &[Value]) -> FResult {
+    want(a, 1, "len")?;
     let n = match &a[0] {
         Value::Str(s) => s.len(),
         Value::List(l) => l.len(),
@@ -73,8 +73,8 @@ fn index_of(v: &Value, len: usize) -> Result<usize, FuncError> {
     Ok(i as usize)
 }
 
-fn index(_: &mut Exec, a: Vec<Value>) -> FResult {
-    want_at_least(&a, 1, "index")?;
+fn index(_: &mut Exec, a: &[Value]) -> FResult {
+    want_at_least(a, 1, "index")?;
     let mut item = a[0].clone();
     for k in &a[1..] {
         item = match &item {
@@ -96,8 +96,8 @@ fn index(_: &mut Exec, a: Vec<Value>) -> FResult {
     Ok(item)
 }
 
-fn slice(_: &mut Exec, a: Vec<Value>) -> FResult {
-    want_at_least(&a, 1, "slice")?;
+fn slice(_: &mut Exec, a: &[Value]) -> FResult {
+    want_at_least(a, 1, "slice")?;
     let len = match &a[0] {
         Value::List(l) => l.len(),
         Value::Str(s) => s.len(),
@@ -132,9 +132,9 @@ fn slice(_: &mut Exec, a: Vec<Value>) -> FResult {
     })
 }
 
-fn printf(_: &mut Exec, a: Vec<Value>) -> FResult {
-    want_at_least(&a, 1, "printf")?;
-    let f = super::arg_str(&a[0])?;
+fn printf(_: &mut Exec, a: &[Value]) -> FResult {
+    want_at_least(a, 1, "printf")?;
+    let f = super::arg_str(a, 0)?;
     Ok(Value::str(sprintf(&f, &a[1..])))
 }
 
@@ -163,7 +163,11 @@ fn eq_values(a: &Value, b: &Value) -> Result<bool, FuncError> {
     let (ka, kb) = (kind(a), kind(b));
     if ka != kb {
         if ka != Kind::Invalid && kb != Kind::Invalid {
-            return Err(FuncError::Call("incompatible types for comparison".into()));
+            return Err(FuncError::Call(format!(
+                "incompatible types for comparison: {} and {}",
+                a.type_name(),
+                b.type_name()
+            )));
         }
         return Ok(false);
     }
@@ -173,7 +177,7 @@ fn eq_values(a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
-        (Value::List(_), _) | (Value::Map(_), _) => {
+        (Value::List(_) | Value::Map(_), _) => {
             return Err(FuncError::Call(format!(
                 "non-comparable type {}: {}",
                 crate::template::format::sprint_v(b),
@@ -184,7 +188,7 @@ fn eq_values(a: &Value, b: &Value) -> Result<bool, FuncError> {
     })
 }
 
-fn eq(_: &mut Exec, a: Vec<Value>) -> FResult {
+fn eq(_: &mut Exec, a: &[Value]) -> FResult {
     if a.len() < 2 {
         return Err(FuncError::Call("missing argument for comparison".into()));
     }
@@ -196,8 +200,8 @@ fn eq(_: &mut Exec, a: Vec<Value>) -> FResult {
     Ok(Value::Bool(false))
 }
 
-fn cmp(a: Vec<Value>, name: &str, ok: fn(std::cmp::Ordering) -> bool) -> FResult {
-    want(&a, 2, name)?;
+fn cmp(a: &[Value], name: &str, ok: fn(std::cmp::Ordering) -> bool) -> FResult {
+    want(a, 2, name)?;
     let (x, y) = (&a[0], &a[1]);
     let (kx, ky) = (kind(x), kind(y));
     if matches!(kx, Kind::Bool | Kind::Other | Kind::Invalid) || matches!(ky, Kind::Bool | Kind::Other | Kind::Invalid)
@@ -205,7 +209,11 @@ fn cmp(a: Vec<Value>, name: &str, ok: fn(std::cmp::Ordering) -> bool) -> FResult
         return Err(FuncError::Call("invalid type for comparison".into()));
     }
     if kx != ky {
-        return Err(FuncError::Call("incompatible types for comparison".into()));
+        return Err(FuncError::Call(format!(
+            "incompatible types for comparison: {} and {}",
+            x.type_name(),
+            y.type_name()
+        )));
     }
     let o = match (x, y) {
         (Value::Int(p), Value::Int(q)) => p.cmp(q),

@@ -21,8 +21,8 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("include", include);
     m.insert("tpl", tpl);
     m.insert("required", |_, a| {
-        want(&a, 2, "required")?;
-        let warn = arg_str(&a[0])?;
+        want(a, 2, "required")?;
+        let warn = arg_str(a, 0)?;
         match &a[1] {
             Value::Nil => Err(FuncError::Plain(format!("{WARN_START}{warn}{WARN_END}"))),
             Value::Str(s) if s.is_empty() => Err(FuncError::Plain(format!("{WARN_START}{warn}{WARN_END}"))),
@@ -30,24 +30,24 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         }
     });
     m.insert("fail", |_, a| {
-        want(&a, 1, "fail")?;
-        Err(FuncError::Plain(format!("{WARN_START}{}{WARN_END}", arg_str(&a[0])?)))
+        want(a, 1, "fail")?;
+        Err(FuncError::Plain(format!("{WARN_START}{}{WARN_END}", arg_str(a, 0)?)))
     });
     m.insert("toYaml", |_, a| {
-        want(&a, 1, "toYaml")?;
+        want(a, 1, "toYaml")?;
         Ok(Value::str(yaml::emit::marshal(&a[0]).trim_end_matches('\n').to_string()))
     });
     m.insert("mustToYaml", |_, a| {
-        want(&a, 1, "mustToYaml")?;
+        want(a, 1, "mustToYaml")?;
         Ok(Value::str(yaml::emit::marshal(&a[0]).trim_end_matches('\n').to_string()))
     });
     m.insert("toYamlPretty", |_, a| {
-        want(&a, 1, "toYamlPretty")?;
+        want(a, 1, "toYamlPretty")?;
         Ok(Value::str(yaml::emit::marshal(&a[0]).trim_end_matches('\n').to_string()))
     });
     m.insert("fromYaml", |_, a| {
-        want(&a, 1, "fromYaml")?;
-        let s = arg_str(&a[0])?;
+        want(a, 1, "fromYaml")?;
+        let s = arg_str(a, 0)?;
         Ok(match yaml::parse(&s) {
             Ok(Value::Map(m)) => Value::Map(m),
             Ok(Value::Nil) => Value::empty_map(),
@@ -59,8 +59,8 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         })
     });
     m.insert("fromYamlArray", |_, a| {
-        want(&a, 1, "fromYamlArray")?;
-        let s = arg_str(&a[0])?;
+        want(a, 1, "fromYamlArray")?;
+        let s = arg_str(a, 0)?;
         Ok(match yaml::parse(&s) {
             Ok(Value::List(l)) => Value::List(l),
             Ok(Value::Nil) => Value::list(Vec::new()),
@@ -72,25 +72,25 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         })
     });
     m.insert("toJson", |_, a| {
-        want(&a, 1, "toJson")?;
+        want(a, 1, "toJson")?;
         Ok(Value::str(yaml::json::marshal(&a[0])))
     });
     m.insert("mustToJson", |_, a| {
-        want(&a, 1, "mustToJson")?;
+        want(a, 1, "mustToJson")?;
         Ok(Value::str(yaml::json::marshal(&a[0])))
     });
     m.insert("toPrettyJson", |_, a| {
-        want(&a, 1, "toPrettyJson")?;
+        want(a, 1, "toPrettyJson")?;
         Ok(Value::str(yaml::json::marshal_indent(&a[0])))
     });
     m.insert("toRawJson", |_, a| {
-        want(&a, 1, "toRawJson")?;
+        want(a, 1, "toRawJson")?;
         let s = yaml::json::marshal(&a[0]);
         Ok(Value::str(s.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&")))
     });
     m.insert("fromJson", |_, a| {
-        want(&a, 1, "fromJson")?;
-        let s = arg_str(&a[0])?;
+        want(a, 1, "fromJson")?;
+        let s = arg_str(a, 0)?;
         Ok(match yaml::json::parse(&s) {
             Ok(Value::Map(m)) => Value::Map(m),
             Ok(other) => error_map(format!(
@@ -101,8 +101,8 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         })
     });
     m.insert("fromJsonArray", |_, a| {
-        want(&a, 1, "fromJsonArray")?;
-        let s = arg_str(&a[0])?;
+        want(a, 1, "fromJsonArray")?;
+        let s = arg_str(a, 0)?;
         Ok(match yaml::json::parse(&s) {
             Ok(Value::List(l)) => Value::List(l),
             Ok(other) => Value::list(vec![Value::str(format!(
@@ -113,11 +113,11 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         })
     });
     m.insert("lookup", |_, a| {
-        want(&a, 4, "lookup")?;
+        want(a, 4, "lookup")?;
         Ok(Value::empty_map())
     });
     m.insert("getHostByName", |_, a| {
-        want(&a, 1, "getHostByName")?;
+        want(a, 1, "getHostByName")?;
         Ok(Value::str(""))
     });
 }
@@ -139,9 +139,9 @@ fn error_map(msg: String) -> Value {
     Value::map(m)
 }
 
-fn include(ex: &mut Exec, a: Vec<Value>) -> FResult {
-    want(&a, 2, "include")?;
-    let name = arg_str(&a[0])?;
+fn include(ex: &mut Exec, a: &[Value]) -> FResult {
+    want(a, 2, "include")?;
+    let name = arg_str(a, 0)?;
     let count = ex.include_counts.entry(name.clone()).or_insert(0);
     if *count > RECURSION_MAX {
         return Err(FuncError::Plain(format!(
@@ -149,7 +149,7 @@ fn include(ex: &mut Exec, a: Vec<Value>) -> FResult {
         )));
     }
     *count += 1;
-    let r = ex.execute_template(&name, a[1].clone());
+    let r = ex.execute_template(&name, &a[1]);
     if let Some(c) = ex.include_counts.get_mut(&name) {
         *c -= 1;
     }
@@ -159,9 +159,9 @@ fn include(ex: &mut Exec, a: Vec<Value>) -> FResult {
     }
 }
 
-fn tpl(ex: &mut Exec, a: Vec<Value>) -> FResult {
-    want(&a, 2, "tpl")?;
-    let text = arg_str(&a[0])?;
+fn tpl(ex: &mut Exec, a: &[Value]) -> FResult {
+    want(a, 2, "tpl")?;
+    let text = arg_str(a, 0)?;
     let root = ex.root_name.clone();
     let parsed = parse(&root, &text, &super::exists).map_err(|e| {
         FuncError::Plain(format!("cannot parse template {}: {e}", crate::template::format::go_quote(&text)))
@@ -175,7 +175,7 @@ fn tpl(ex: &mut Exec, a: Vec<Value>) -> FResult {
         }
     }
     ex.set = Rc::new(set);
-    let r = ex.execute_tree(&parsed.main, a[1].clone());
+    let r = ex.execute_tree(&parsed.main, &a[1]);
     ex.set = saved;
     match r {
         Ok(s) => Ok(Value::str(s.replace("<no value>", ""))),

@@ -16,6 +16,15 @@ use crate::value::Value;
 pub enum FuncError {
     /// An argument error Go reports before the call (no `error calling` prefix).
     Arg(String),
+    /// Argument `index` is not of the Go type `expected` (`usize::MAX`: the argument is unknown).
+    Type {
+        /// Which argument.
+        index: usize,
+        /// The parameter's Go type.
+        expected: &'static str,
+        /// The function.
+        func: String,
+    },
     /// The function returned an error that is itself a template error message.
     Call(String),
     /// The function returned a plain (non-template) error.
@@ -25,7 +34,7 @@ pub enum FuncError {
 }
 
 /// A template function.
-pub type Func = fn(&mut Exec, Vec<Value>) -> Result<Value, FuncError>;
+pub type Func = fn(&mut Exec, &[Value]) -> Result<Value, FuncError>;
 
 /// The result of a function.
 pub type FResult = Result<Value, FuncError>;
@@ -34,8 +43,9 @@ fn table() -> &'static HashMap<&'static str, Func> {
     static T: OnceLock<HashMap<&'static str, Func>> = OnceLock::new();
     T.get_or_init(|| {
         let mut m: HashMap<&'static str, Func> = HashMap::new();
-        sprig::register(&mut m);
+        // Later registrations win, as Helm's FuncMap entries override Go's builtins.
         builtin::register(&mut m);
+        sprig::register(&mut m);
         helm::register(&mut m);
         m
     })
@@ -70,21 +80,19 @@ pub fn want_at_least(args: &[Value], n: usize, name: &str) -> Result<(), FuncErr
     Ok(())
 }
 
-/// A `string` parameter.
-pub fn arg_str(v: &Value) -> Result<String, FuncError> {
-    match v {
-        Value::Str(s) => Ok(s.to_string()),
-        Value::Nil => Err(FuncError::Arg("invalid value; expected string".into())),
-        other => Err(FuncError::Arg(format!("wrong type for value; expected string; got {}", other.type_name()))),
+/// The `i`th argument as a `string` parameter.
+pub fn arg_str(a: &[Value], i: usize) -> Result<String, FuncError> {
+    match a.get(i) {
+        Some(Value::Str(s)) => Ok(s.to_string()),
+        _ => Err(FuncError::Type { index: i, expected: "string", func: String::new() }),
     }
 }
 
-/// An `int` parameter (Go converts untyped constants, not values).
-pub fn arg_int(v: &Value) -> Result<i64, FuncError> {
-    match v {
-        Value::Int(i) => Ok(*i),
-        Value::Nil => Err(FuncError::Arg("invalid value; expected int".into())),
-        other => Err(FuncError::Arg(format!("wrong type for value; expected int; got {}", other.type_name()))),
+/// The `i`th argument as an `int` parameter (Go converts untyped constants, not values).
+pub fn arg_int(a: &[Value], i: usize) -> Result<i64, FuncError> {
+    match a.get(i) {
+        Some(Value::Int(n)) => Ok(*n),
+        _ => Err(FuncError::Type { index: i, expected: "int", func: String::new() }),
     }
 }
 

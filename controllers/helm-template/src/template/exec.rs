@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::node::{Arg, BranchKind, Command, Node, Pipe};
 use super::parse::Tree;
-use crate::funcs::{self, Func, FuncError};
+use crate::funcs::{self, FuncError};
 use crate::value::Value;
 
 /// Go's limit on nested template invocations.
@@ -46,6 +46,8 @@ pub struct Exec {
     /// The name of the root template (`gotpl` in Helm), used by `tpl`.
     pub root_name: String,
     depth: usize,
+    cmd_pos: usize,
+    cmd_ctx: String,
 }
 
 enum Flow {
@@ -66,11 +68,19 @@ type R<T> = Result<T, ExecError>;
 impl Exec {
     /// A new execution context over `set`.
     pub fn new(set: Rc<TemplateSet>, strict: bool) -> Exec {
-        Exec { set, strict, include_counts: HashMap::new(), root_name: "gotpl".into(), depth: 0 }
+        Exec {
+            set,
+            strict,
+            include_counts: HashMap::new(),
+            root_name: "gotpl".into(),
+            depth: 0,
+            cmd_pos: 0,
+            cmd_ctx: String::new(),
+        }
     }
 
     /// Executes the template `name` with `data` (Go's `ExecuteTemplate`).
-    pub fn execute_template(&mut self, name: &str, data: Value) -> R<String> {
+    pub fn execute_template(&mut self, name: &str, data: &Value) -> R<String> {
         let Some(tree) = self.set.get(name).cloned() else {
             return Err(ExecError::plain(format!(
                 "template: no template {} associated with template {}",
@@ -82,10 +92,10 @@ impl Exec {
     }
 
     /// Executes a tree with `data` as both `.` and `$`.
-    pub fn execute_tree(&mut self, tree: &Tree, data: Value) -> R<String> {
+    pub fn execute_tree(&mut self, tree: &Tree, data: &Value) -> R<String> {
         let mut out = String::new();
         let mut st = State { tree, vars: vec![("$".into(), data.clone())], node_pos: None, node_ctx: String::new() };
-        self.walk_list(&mut st, &data, &tree.root, &mut out)?;
+        self.walk_list(&mut st, data, &tree.root, &mut out)?;
         Ok(out)
     }
 
@@ -135,7 +145,7 @@ impl Exec {
                 st.node_pos = Some(*pos);
                 st.node_ctx = node.go_string();
                 let Some(tree) = self.set.get(name).cloned() else {
-                    return Err(self.error(st, format!("template {name:?} not defined")));
+                    return Err(self.error(st, &format!("template {name:?} not defined")));
                 };
                 let data = match pipe {
                     Some(p) => self.eval_pipeline(st, dot, p)?,
@@ -144,7 +154,7 @@ impl Exec {
                 self.depth += 1;
                 if self.depth >= MAX_EXEC_DEPTH {
                     self.depth -= 1;
-                    return Err(self.error(st, format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})")));
+                    return Err(self.error(st, &format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})")));
                 }
                 let mut sub = State {
                     tree: &tree,
@@ -170,13 +180,16 @@ impl Exec {
             Value::Map(m) => m.borrow().iter().map(|(k, x)| (Value::str(k.as_str()), x.clone())).collect(),
             Value::Int(n) => {
                 if b.pipe.decl.len() > 1 {
-                    return Err(self.error(st, format!("can't use {n} to iterate over more than one variable")));
+                    return Err(self.error(st, &format!("can't use {n} to iterate over more than one variable")));
                 }
                 (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
             }
             Value::Nil => Vec::new(),
+            Value::Object(o) if o.entries().is_some() => {
+                o.entries().unwrap_or_default().into_iter().map(|(k, v)| (Value::str(k), v)).collect()
+            }
             Value::Float(_) | Value::Bool(_) | Value::Str(_) | Value::Object(_) => {
-                return Err(self.error(st, format!("range can't iterate over {}", print_string(&v))));
+                return Err(self.error(st, &format!("range can't iterate over {}", print_string(&v))));
             }
         };
         if items.is_empty() {
@@ -211,15 +224,13 @@ impl Exec {
         Ok(Flow::Normal)
     }
 
-    fn error(&self, st: &State<'_>, msg: String) -> ExecError {
+    fn error(&self, st: &State<'_>, msg: &str) -> ExecError {
         let name = &st.tree.name;
         let message = match st.node_pos {
             None => format!("template: {name}: {msg}"),
             Some(pos) => {
-                let mut ctx = st.node_ctx.clone();
-                if ctx.chars().count() > 20 {
-                    ctx = format!("{}...", ctx.chars().take(20).collect::<String>());
-                }
+                let ctx = &st.node_ctx;
+
                 format!(
                     "template: {}: executing {} at <{ctx}>: {msg}",
                     st.tree.location(pos),
@@ -253,6 +264,7 @@ impl Exec {
     }
 
     fn eval_pipeline_raw(&mut self, st: &mut State<'_>, dot: &Value, pipe: &Pipe) -> R<Value> {
+        Self::at(st, pipe.pos, pipe.to_string());
         let mut value: Option<Value> = None;
         for cmd in &pipe.cmds {
             value = Some(self.eval_command(st, dot, cmd, value)?);
@@ -262,6 +274,23 @@ impl Exec {
 
     fn eval_command(&mut self, st: &mut State<'_>, dot: &Value, cmd: &Command, fin: Option<Value>) -> R<Value> {
         let first = &cmd.args[0];
+        let saved_cmd = (self.cmd_pos, std::mem::take(&mut self.cmd_ctx));
+        self.cmd_pos = cmd.pos;
+        self.cmd_ctx = cmd.to_string();
+        let r = self.eval_command_inner(st, dot, cmd, fin, first);
+        self.cmd_pos = saved_cmd.0;
+        self.cmd_ctx = saved_cmd.1;
+        r
+    }
+
+    fn eval_command_inner(
+        &mut self,
+        st: &mut State<'_>,
+        dot: &Value,
+        cmd: &Command,
+        fin: Option<Value>,
+        first: &Arg,
+    ) -> R<Value> {
         match first {
             Arg::Field(pos, idents) => {
                 Self::at(st, *pos, first.to_string());
@@ -279,32 +308,32 @@ impl Exec {
             Arg::Pipe(pos, p) => {
                 let v = self.eval_pipeline(st, dot, p)?;
                 Self::at(st, *pos, first.to_string());
-                self.not_function(st, cmd, fin)?;
+                self.not_function(st, cmd, fin.is_some())?;
                 Ok(v)
             }
             Arg::Variable(pos, idents) => {
                 Self::at(st, *pos, first.to_string());
                 let v = self.var_value(st, &idents[0])?;
                 if idents.len() == 1 {
-                    self.not_function(st, cmd, fin)?;
+                    self.not_function(st, cmd, fin.is_some())?;
                     return Ok(v);
                 }
                 self.eval_field_chain(st, dot, v, &idents[1..], &cmd.args[1..], fin)
             }
             _ => {
                 Self::at(st, first.pos(), first.to_string());
-                self.not_function(st, cmd, fin)?;
+                self.not_function(st, cmd, fin.is_some())?;
                 match first {
-                    Arg::Nil(_) => Err(self.error(st, "nil is not a command".into())),
+                    Arg::Nil(_) => Err(self.error(st, "nil is not a command")),
                     _ => self.eval_arg(st, dot, first),
                 }
             }
         }
     }
 
-    fn not_function(&self, st: &State<'_>, cmd: &Command, fin: Option<Value>) -> R<()> {
-        if cmd.args.len() > 1 || fin.is_some() {
-            return Err(self.error(st, format!("can't give argument to non-function {}", cmd.args[0])));
+    fn not_function(&self, st: &State<'_>, cmd: &Command, has_final: bool) -> R<()> {
+        if cmd.args.len() > 1 || has_final {
+            return Err(self.error(st, &format!("can't give argument to non-function {}", cmd.args[0])));
         }
         Ok(())
     }
@@ -312,7 +341,7 @@ impl Exec {
     fn var_value(&self, st: &State<'_>, name: &str) -> R<Value> {
         match st.vars.iter().rev().find(|(n, _)| n == name) {
             Some((_, v)) => Ok(v.clone()),
-            None => Err(self.error(st, format!("undefined variable: {name}"))),
+            None => Err(self.error(st, &format!("undefined variable: {name}"))),
         }
     }
 
@@ -328,9 +357,9 @@ impl Exec {
         let n = idents.len();
         for (i, name) in idents.iter().enumerate() {
             if i + 1 < n {
-                recv = self.eval_field(st, dot, name, recv, &[], None)?;
+                recv = self.eval_field(st, dot, name, &recv, &[], None)?;
             } else {
-                return self.eval_field(st, dot, name, recv, args, fin);
+                return self.eval_field(st, dot, name, &recv, args, fin);
             }
         }
         Ok(recv)
@@ -341,16 +370,16 @@ impl Exec {
         st: &mut State<'_>,
         dot: &Value,
         name: &str,
-        recv: Value,
+        recv: &Value,
         args: &[Arg],
         fin: Option<Value>,
     ) -> R<Value> {
         let has_args = !args.is_empty() || fin.is_some();
-        match &recv {
+        match recv {
             Value::Object(o) => {
                 if let Some(v) = o.field(name) {
                     if has_args {
-                        return Err(self.error(st, format!("{name} has arguments but cannot be invoked as function")));
+                        return Err(self.error(st, &format!("{name} has arguments but cannot be invoked as function")));
                     }
                     return Ok(v);
                 }
@@ -363,24 +392,24 @@ impl Exec {
                 }
                 match o.call(name, &vals) {
                     Some(Ok(v)) => Ok(v),
-                    Some(Err(e)) => Err(self.error(st, format!("error calling {name}: {e}"))),
-                    None => Err(self.error(st, format!("can't evaluate field {name} in type {}", o.type_name()))),
+                    Some(Err(e)) => Err(self.error(st, &format!("error calling {name}: {e}"))),
+                    None => Err(self.error(st, &format!("can't evaluate field {name} in type {}", o.type_name()))),
                 }
             }
             Value::Map(m) => {
                 if has_args {
-                    return Err(self.error(st, format!("{name} is not a method but has arguments")));
+                    return Err(self.error(st, &format!("{name} is not a method but has arguments")));
                 }
                 match m.borrow().get(name) {
                     Some(v) => Ok(v.clone()),
                     None if self.strict => {
-                        Err(self.error(st, format!("map has no entry for key {}", super::format::go_quote(name))))
+                        Err(self.error(st, &format!("map has no entry for key {}", super::format::go_quote(name))))
                     }
                     None => Ok(Value::Nil),
                 }
             }
-            Value::Nil => Err(self.error(st, format!("nil pointer evaluating interface {{}}.{name}"))),
-            other => Err(self.error(st, format!("can't evaluate field {name} in type {}", other.type_name()))),
+            Value::Nil => Err(self.error(st, &format!("nil pointer evaluating interface {{}}.{name}"))),
+            _ => Err(self.error(st, &format!("can't evaluate field {name} in type interface {{}}"))),
         }
     }
 
@@ -392,7 +421,7 @@ impl Exec {
         args: &[Arg],
         fin: Option<Value>,
     ) -> R<Value> {
-        let ctx = (st.node_pos, st.node_ctx.clone());
+        let ident_ctx = (st.node_pos, st.node_ctx.clone());
         // `and` and `or` short-circuit.
         if name == "and" || name == "or" {
             let mut all: Vec<Either<'_>> = args.iter().map(Either::Arg).collect();
@@ -400,7 +429,7 @@ impl Exec {
                 all.push(Either::Val(f));
             }
             if all.is_empty() {
-                return Err(self.error(st, format!("wrong number of args for {name}: want at least 1 got 0")));
+                return Err(self.error(st, &format!("wrong number of args for {name}: want at least 1 got 0")));
             }
             let mut v = Value::Nil;
             for a in all {
@@ -415,7 +444,7 @@ impl Exec {
             return Ok(v);
         }
         let Some(func) = funcs::lookup(name) else {
-            return Err(self.error(st, format!("{name:?} is not a defined function")));
+            return Err(self.error(st, &format!("{name:?} is not a defined function")));
         };
         let mut vals = Vec::with_capacity(args.len() + 1);
         for a in args {
@@ -424,33 +453,72 @@ impl Exec {
         if let Some(f) = fin {
             vals.push(f);
         }
-        st.node_pos = ctx.0;
-        st.node_ctx = ctx.1;
-        self.call(st, name, func, vals)
-    }
-
-    fn call(&mut self, st: &State<'_>, name: &str, func: Func, vals: Vec<Value>) -> R<Value> {
-        match func(self, vals) {
+        let last_ctx = (st.node_pos, st.node_ctx.clone());
+        match func(self, &vals) {
             Ok(v) => Ok(v),
-            Err(FuncError::Arg(msg)) => Err(self.error(st, msg)),
-            Err(FuncError::Nested(inner)) => {
-                let mut e = self.error(st, format!("error calling {name}: {}", inner.message));
-                e.chain.extend(inner.chain);
-                e.traceable = inner.traceable;
-                Err(e)
+            Err(FuncError::Type { index, expected, .. }) => {
+                let index = if index == usize::MAX {
+                    vals.iter().position(|v| !matches!(v, Value::Map(_))).unwrap_or(0)
+                } else {
+                    index
+                };
+                let value = vals.get(index).cloned().unwrap_or_default();
+                let node = args.get(index);
+                match node {
+                    Some(a) => {
+                        st.node_pos = Some(a.pos());
+                        st.node_ctx = a.to_string();
+                    }
+                    None if args.is_empty() => {
+                        st.node_pos = ident_ctx.0;
+                        st.node_ctx = ident_ctx.1;
+                    }
+                    None => {
+                        st.node_pos = last_ctx.0;
+                        st.node_ctx = last_ctx.1;
+                    }
+                }
+                let msg = match (&value, node) {
+                    (_, Some(Arg::Field(..) | Arg::Chain(..))) => {
+                        format!("wrong type for value; expected {expected}; got interface {{}}")
+                    }
+                    (Value::Nil, _) => format!("invalid value; expected {expected}"),
+                    (_, Some(a @ (Arg::Number(..) | Arg::String(..) | Arg::Bool(..)))) => {
+                        let what = if expected == "int" { "integer" } else { expected };
+                        format!("expected {what}; found {a}")
+                    }
+                    _ => format!("wrong type for value; expected {expected}; got {}", value.type_name()),
+                };
+                Err(self.error(st, &msg))
             }
-            Err(FuncError::Plain(msg) | FuncError::Call(msg)) => {
-                let mut e = self.error(st, format!("error calling {name}: {msg}"));
-                e.chain.push(msg);
-                e.traceable = false;
-                Err(e)
+            Err(FuncError::Arg(msg)) => Err(self.error(st, &msg)),
+            Err(e) => {
+                st.node_pos = Some(self.cmd_pos);
+                st.node_ctx = self.cmd_ctx.clone();
+                Err(self.call_error(st, name, e))
             }
         }
     }
 
+    fn call_error(&self, st: &State<'_>, name: &str, e: FuncError) -> ExecError {
+        match e {
+            FuncError::Nested(inner) => {
+                let mut e = self.error(st, &format!("error calling {name}: {}", inner.message));
+                e.chain.extend(inner.chain);
+                e
+            }
+            FuncError::Plain(msg) | FuncError::Call(msg) | FuncError::Arg(msg) => {
+                let mut e = self.error(st, &format!("error calling {name}: {msg}"));
+                e.chain.push(msg);
+                e
+            }
+            FuncError::Type { expected, .. } => self.error(st, &format!("wrong type for value; expected {expected}")),
+        }
+    }
+
     fn eval_arg(&mut self, st: &mut State<'_>, dot: &Value, arg: &Arg) -> R<Value> {
-        let saved = (st.node_pos, st.node_ctx.clone());
-        let r = match arg {
+        Self::at(st, arg.pos(), arg.to_string());
+        match arg {
             Arg::Dot(_) => Ok(dot.clone()),
             Arg::Nil(_) => Ok(Value::Nil),
             Arg::Bool(_, b) => Ok(Value::Bool(*b)),
@@ -481,12 +549,7 @@ impl Exec {
                 Self::at(st, *pos, arg.to_string());
                 self.eval_field_chain(st, dot, recv, fields, &[], None)
             }
-        };
-        if r.is_ok() {
-            st.node_pos = saved.0;
-            st.node_ctx = saved.1;
         }
-        r
     }
 }
 

@@ -41,7 +41,7 @@ pub fn format_float(f: f64, verb: char, prec: i32) -> String {
             }
             let mut eprec = if shortest { 6 } else { prec.max(1) };
             let nd = digits.len() as i32;
-            if !shortest && eprec > nd && nd >= exp + 1 {
+            if !shortest && eprec > nd && nd > exp {
                 eprec = nd;
             }
             let s = if exp < -4 || exp >= eprec {
@@ -440,7 +440,7 @@ mod tests {
         assert_eq!(v(0.0001), "0.0001");
         assert_eq!(v(-2.5), "-2.5");
         assert_eq!(v(0.0), "0");
-        assert_eq!(format_float(3.14159, 'f', 2), "3.14");
+        assert_eq!(format_float(1.23456, 'f', 2), "1.23");
         assert_eq!(format_float(1234.5678, 'e', 3), "1.235e+03");
         assert_eq!(format_float(1234.5678, 'g', 3), "1.23e+03");
         assert_eq!(format_float(100.0, 'g', 3), "100");

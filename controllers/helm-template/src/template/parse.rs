@@ -104,7 +104,7 @@ fn item_string(it: &Item) -> String {
 }
 
 impl Parser<'_> {
-    fn err<T>(&self, line: usize, msg: String) -> Result<T, ParseError> {
+    fn err<T>(&self, line: usize, msg: &str) -> Result<T, ParseError> {
         Err(ParseError(format!("template: {}:{line}: {msg}", self.name)))
     }
 
@@ -152,9 +152,9 @@ impl Parser<'_> {
                     extra = extra[" in action".len()..].to_string();
                 }
             }
-            return self.err(it.line, format!("{}{extra}", it.val));
+            return self.err(it.line, &format!("{}{extra}", it.val));
         }
-        self.err(it.line, format!("unexpected {} in {context}", item_string(it)))
+        self.err(it.line, &format!("unexpected {} in {context}", item_string(it)))
     }
 
     fn parse_root(&mut self) -> Result<Vec<Node>, ParseError> {
@@ -172,8 +172,8 @@ impl Parser<'_> {
             }
             match self.text_or_action()? {
                 Parsed1::Node(n) => root.push(n),
-                Parsed1::End(line) => return self.err(line, "unexpected {{end}}".into()),
-                Parsed1::Else(line) => return self.err(line, "unexpected {{else}}".into()),
+                Parsed1::End(line) => return self.err(line, "unexpected {{end}}"),
+                Parsed1::Else(line) => return self.err(line, "unexpected {{else}}"),
             }
         }
         Ok(root)
@@ -190,7 +190,7 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         if let Ended::Else(line) = end {
-            return self.err(line, "unexpected {{else}}".into());
+            return self.err(line, "unexpected {{else}}");
         }
         self.defined.push(Tree {
             name: name.into(),
@@ -219,7 +219,7 @@ impl Parser<'_> {
             }
         }
         let line = self.cur_line();
-        self.err(line, "unexpected EOF".into())
+        self.err(line, "unexpected EOF")
     }
 
     fn text_or_action(&mut self) -> Result<Parsed1, ParseError> {
@@ -247,7 +247,7 @@ impl Parser<'_> {
                         return self.unexpected(&close, &format!("{{{{{}}}}}", tok.val));
                     }
                     if self.range_depth == 0 {
-                        return self.err(tok.line, format!("{{{{{}}}}} outside {{{{range}}}}", tok.val));
+                        return self.err(tok.line, &format!("{{{{{}}}}} outside {{{{range}}}}", tok.val));
                     }
                     return Ok(Parsed1::Node(if tok.val == "break" {
                         Node::Break(tok.pos)
@@ -313,7 +313,7 @@ impl Parser<'_> {
             } else {
                 let (el, end2) = self.item_list()?;
                 if let Ended::Else(line) = end2 {
-                    return self.err(line, "expected end; found {{else}}".into());
+                    return self.err(line, "expected end; found {{else}}");
                 }
                 else_list = Some(el);
             }
@@ -322,8 +322,9 @@ impl Parser<'_> {
         Ok(Node::Branch(Box::new(Branch { kind, pipe, list, else_list })))
     }
 
-    fn template_control(&mut self, pos: usize) -> Result<Node, ParseError> {
+    fn template_control(&mut self, _pos: usize) -> Result<Node, ParseError> {
         let tok = self.next_non_space();
+        let pos = tok.pos;
         let name = self.template_name(&tok, "template clause")?;
         let mut pipe = None;
         if self.next_non_space().typ != ItemType::RightDelim {
@@ -345,7 +346,7 @@ impl Parser<'_> {
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
         if let Ended::Else(line) = end {
-            return self.err(line, "unexpected {{else}}".into());
+            return self.err(line, "unexpected {{else}}");
         }
         self.defined.push(Tree {
             name: name.as_str().into(),
@@ -373,7 +374,7 @@ impl Parser<'_> {
                     pipe.decl.push(v.val.clone());
                     if pipe.is_assign {
                         if !self.vars.contains(&v.val) {
-                            return self.err(v.line, format!("undefined variable {:?}", v.val));
+                            return self.err(v.line, &format!("undefined variable {:?}", v.val));
                         }
                     } else {
                         self.vars.push(v.val.clone());
@@ -389,9 +390,9 @@ impl Parser<'_> {
                         if matches!(p.typ, ItemType::Variable | ItemType::RightDelim | ItemType::RightParen) {
                             continue 'decls;
                         }
-                        return self.err(v.line, "range can only initialize variables".into());
+                        return self.err(v.line, "range can only initialize variables");
                     }
-                    return self.err(v.line, format!("too many declarations in {context}"));
+                    return self.err(v.line, &format!("too many declarations in {context}"));
                 }
                 _ => {
                     self.i = after_var - 1;
@@ -403,14 +404,14 @@ impl Parser<'_> {
             let tok = self.next_non_space();
             if tok.typ == end {
                 if pipe.cmds.is_empty() {
-                    return self.err(tok.line, format!("missing value for {context}"));
+                    return self.err(tok.line, &format!("missing value for {context}"));
                 }
                 for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
                     if matches!(
                         c.args[0],
                         Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(..) | Arg::String(..)
                     ) {
-                        return self.err(tok.line, format!("non executable command in pipeline stage {}", i + 1));
+                        return self.err(tok.line, &format!("non executable command in pipeline stage {}", i + 1));
                     }
                 }
                 return Ok(pipe);
@@ -454,7 +455,7 @@ impl Parser<'_> {
         }
         if cmd.args.is_empty() {
             let line = self.cur_line();
-            return self.err(line, "empty command".into());
+            return self.err(line, "empty command");
         }
         Ok(cmd)
     }
@@ -472,17 +473,17 @@ impl Parser<'_> {
             fields.push(self.next().val[1..].to_string());
         }
         Ok(Some(match node {
-            Arg::Field(p, mut idents) => {
+            Arg::Field(_, mut idents) => {
                 idents.extend(fields);
-                Arg::Field(p, idents)
+                Arg::Field(pos, idents)
             }
-            Arg::Variable(p, mut idents) => {
+            Arg::Variable(_, mut idents) => {
                 idents.extend(fields);
-                Arg::Variable(p, idents)
+                Arg::Variable(pos, idents)
             }
             Arg::Bool(..) | Arg::String(..) | Arg::Number(..) | Arg::Nil(_) | Arg::Dot(_) => {
                 let line = self.cur_line();
-                return self.err(line, format!("unexpected . after term {:?}", node.to_string()));
+                return self.err(line, &format!("unexpected . after term {:?}", node.to_string()));
             }
             other => Arg::Chain(pos, Box::new(other), fields),
         }))
@@ -493,7 +494,7 @@ impl Parser<'_> {
         Ok(Some(match tok.typ {
             ItemType::Identifier => {
                 if !(self.funcs)(&tok.val) {
-                    return self.err(tok.line, format!("function {:?} not defined", tok.val));
+                    return self.err(tok.line, &format!("function {:?} not defined", tok.val));
                 }
                 Arg::Identifier(tok.pos, tok.val)
             }
@@ -501,7 +502,7 @@ impl Parser<'_> {
             ItemType::Nil => Arg::Nil(tok.pos),
             ItemType::Variable => {
                 if !self.vars.contains(&tok.val) {
-                    return self.err(tok.line, format!("undefined variable {:?}", tok.val));
+                    return self.err(tok.line, &format!("undefined variable {:?}", tok.val));
                 }
                 Arg::Variable(tok.pos, vec![tok.val])
             }
@@ -509,7 +510,7 @@ impl Parser<'_> {
             ItemType::Bool => Arg::Bool(tok.pos, tok.val == "true"),
             ItemType::CharConstant | ItemType::Number => match parse_number(&tok.val, tok.typ) {
                 Some(n) => Arg::Number(tok.pos, n),
-                None => return self.err(tok.line, format!("illegal number syntax: {:?}", tok.val)),
+                None => return self.err(tok.line, &format!("illegal number syntax: {:?}", tok.val)),
             },
             ItemType::LeftParen => {
                 let pipe = self.pipeline("parenthesized pipeline", ItemType::RightParen)?;
@@ -517,7 +518,7 @@ impl Parser<'_> {
             }
             ItemType::String | ItemType::RawString => match unquote(&tok.val) {
                 Some(s) => Arg::String(tok.pos, s, tok.val),
-                None => return self.err(tok.line, "invalid syntax".into()),
+                None => return self.err(tok.line, "invalid syntax"),
             },
             _ => {
                 self.backup();

@@ -144,7 +144,7 @@ pub fn resolves_non_string(s: &str) -> bool {
     {
         return true;
     }
-    let float_re = regex_float(&plain);
+    let float_re = is_yaml_float(&plain);
     if float_re {
         return true;
     }
@@ -156,7 +156,8 @@ pub fn resolves_non_string(s: &str) -> bool {
         && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '_' || c == '.'))
 }
 
-fn regex_float(s: &str) -> bool {
+/// yaml.v2's float pattern `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+pub fn is_yaml_float(s: &str) -> bool {
     // ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$
     let b = s.trim_start_matches(['+', '-']);
     let (mant, exp) = match b.find(['e', 'E']) {

@@ -9,7 +9,7 @@ use crate::value::Value;
 
 fn s1(a: &[Value], name: &str) -> Result<String, FuncError> {
     want(a, 1, name)?;
-    arg_str(&a[0])
+    arg_str(a, 0)
 }
 
 fn ok(s: impl Into<String>) -> FResult {
@@ -17,11 +17,11 @@ fn ok(s: impl Into<String>) -> FResult {
 }
 
 pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
-    m.insert("upper", |_, a| ok(s1(&a, "upper")?.to_uppercase()));
-    m.insert("lower", |_, a| ok(s1(&a, "lower")?.to_lowercase()));
-    m.insert("title", |_, a| ok(title(&s1(&a, "title")?)));
+    m.insert("upper", |_, a| ok(s1(a, "upper")?.to_uppercase()));
+    m.insert("lower", |_, a| ok(s1(a, "lower")?.to_lowercase()));
+    m.insert("title", |_, a| ok(title(&s1(a, "title")?)));
     m.insert("untitle", |_, a| {
-        let s = s1(&a, "untitle")?;
+        let s = s1(a, "untitle")?;
         let mut prev_space = true;
         ok(s.chars()
             .map(|c| {
@@ -31,34 +31,34 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
             })
             .collect::<String>())
     });
-    m.insert("trim", |_, a| ok(s1(&a, "trim")?.trim().to_string()));
+    m.insert("trim", |_, a| ok(s1(a, "trim")?.trim().to_string()));
     m.insert("trimAll", |_, a| {
-        want(&a, 2, "trimAll")?;
-        let cut = arg_str(&a[0])?;
-        ok(arg_str(&a[1])?.trim_matches(|c| cut.contains(c)).to_string())
+        want(a, 2, "trimAll")?;
+        let cut = arg_str(a, 0)?;
+        ok(arg_str(a, 1)?.trim_matches(|c| cut.contains(c)).to_string())
     });
     m.insert("trimPrefix", |_, a| {
-        want(&a, 2, "trimPrefix")?;
-        let p = arg_str(&a[0])?;
-        let s = arg_str(&a[1])?;
+        want(a, 2, "trimPrefix")?;
+        let p = arg_str(a, 0)?;
+        let s = arg_str(a, 1)?;
         ok(s.strip_prefix(p.as_str()).unwrap_or(&s).to_string())
     });
     m.insert("trimSuffix", |_, a| {
-        want(&a, 2, "trimSuffix")?;
-        let p = arg_str(&a[0])?;
-        let s = arg_str(&a[1])?;
+        want(a, 2, "trimSuffix")?;
+        let p = arg_str(a, 0)?;
+        let s = arg_str(a, 1)?;
         ok(s.strip_suffix(p.as_str()).unwrap_or(&s).to_string())
     });
-    m.insert("nospace", |_, a| ok(s1(&a, "nospace")?.chars().filter(|c| !c.is_whitespace()).collect::<String>()));
+    m.insert("nospace", |_, a| ok(s1(a, "nospace")?.chars().filter(|c| !c.is_whitespace()).collect::<String>()));
     m.insert("repeat", |_, a| {
-        want(&a, 2, "repeat")?;
-        let n = arg_int(&a[0])?;
-        ok(arg_str(&a[1])?.repeat(n.max(0) as usize))
+        want(a, 2, "repeat")?;
+        let n = arg_int(a, 0)?;
+        ok(arg_str(a, 1)?.repeat(n.max(0) as usize))
     });
     m.insert("substr", |_, a| {
-        want(&a, 3, "substr")?;
-        let (start, end) = (arg_int(&a[0])?, arg_int(&a[1])?);
-        let s = arg_str(&a[2])?;
+        want(a, 3, "substr")?;
+        let (start, end) = (arg_int(a, 0)?, arg_int(a, 1)?);
+        let s = arg_str(a, 2)?;
         let b = s.as_bytes();
         let r = if start < 0 {
             &b[..(end.max(0) as usize).min(b.len())]
@@ -70,9 +70,9 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         ok(String::from_utf8_lossy(r).into_owned())
     });
     m.insert("trunc", |_, a| {
-        want(&a, 2, "trunc")?;
-        let c = arg_int(&a[0])?;
-        let s = arg_str(&a[1])?;
+        want(a, 2, "trunc")?;
+        let c = arg_int(a, 0)?;
+        let s = arg_str(a, 1)?;
         let l = s.len() as i64;
         ok(if c < 0 && l + c > 0 {
             s[(l + c) as usize..].to_string()
@@ -83,20 +83,20 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         })
     });
     m.insert("contains", |_, a| {
-        want(&a, 2, "contains")?;
-        Ok(Value::Bool(arg_str(&a[1])?.contains(arg_str(&a[0])?.as_str())))
+        want(a, 2, "contains")?;
+        Ok(Value::Bool(arg_str(a, 1)?.contains(arg_str(a, 0)?.as_str())))
     });
     m.insert("hasPrefix", |_, a| {
-        want(&a, 2, "hasPrefix")?;
-        Ok(Value::Bool(arg_str(&a[1])?.starts_with(arg_str(&a[0])?.as_str())))
+        want(a, 2, "hasPrefix")?;
+        Ok(Value::Bool(arg_str(a, 1)?.starts_with(arg_str(a, 0)?.as_str())))
     });
     m.insert("hasSuffix", |_, a| {
-        want(&a, 2, "hasSuffix")?;
-        Ok(Value::Bool(arg_str(&a[1])?.ends_with(arg_str(&a[0])?.as_str())))
+        want(a, 2, "hasSuffix")?;
+        Ok(Value::Bool(arg_str(a, 1)?.ends_with(arg_str(a, 0)?.as_str())))
     });
     m.insert("replace", |_, a| {
-        want(&a, 3, "replace")?;
-        ok(arg_str(&a[2])?.replace(arg_str(&a[0])?.as_str(), &arg_str(&a[1])?))
+        want(a, 3, "replace")?;
+        ok(arg_str(a, 2)?.replace(arg_str(a, 0)?.as_str(), &arg_str(a, 1)?))
     });
     m.insert("quote", |_, a| {
         let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(|v| go_quote(&strval(v))).collect();
@@ -111,22 +111,22 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         ok(parts.join(" "))
     });
     m.insert("indent", |_, a| {
-        want(&a, 2, "indent")?;
-        ok(indent(arg_int(&a[0])?, &arg_str(&a[1])?))
+        want(a, 2, "indent")?;
+        ok(indent(arg_int(a, 0)?, &arg_str(a, 1)?))
     });
     m.insert("nindent", |_, a| {
-        want(&a, 2, "nindent")?;
-        ok(format!("\n{}", indent(arg_int(&a[0])?, &arg_str(&a[1])?)))
+        want(a, 2, "nindent")?;
+        ok(format!("\n{}", indent(arg_int(a, 0)?, &arg_str(a, 1)?)))
     });
     m.insert("plural", |_, a| {
-        want(&a, 3, "plural")?;
-        let n = arg_int(&a[2])?;
-        ok(if n == 1 { arg_str(&a[0])? } else { arg_str(&a[1])? })
+        want(a, 3, "plural")?;
+        let n = arg_int(a, 2)?;
+        ok(if n == 1 { arg_str(a, 0)? } else { arg_str(a, 1)? })
     });
     m.insert("split", |_, a| {
-        want(&a, 2, "split")?;
-        let sep = arg_str(&a[0])?;
-        let s = arg_str(&a[1])?;
+        want(a, 2, "split")?;
+        let sep = arg_str(a, 0)?;
+        let s = arg_str(a, 1)?;
         let mut out = std::collections::BTreeMap::new();
         for (i, p) in go_split(&s, &sep).into_iter().enumerate() {
             out.insert(format!("_{i}"), Value::str(p));
@@ -134,16 +134,16 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::map(out))
     });
     m.insert("splitList", |_, a| {
-        want(&a, 2, "splitList")?;
-        let sep = arg_str(&a[0])?;
-        let s = arg_str(&a[1])?;
+        want(a, 2, "splitList")?;
+        let sep = arg_str(a, 0)?;
+        let s = arg_str(a, 1)?;
         Ok(Value::list(go_split(&s, &sep).into_iter().map(Value::str).collect()))
     });
     m.insert("splitn", |_, a| {
-        want(&a, 3, "splitn")?;
-        let sep = arg_str(&a[0])?;
-        let n = arg_int(&a[1])?;
-        let s = arg_str(&a[2])?;
+        want(a, 3, "splitn")?;
+        let sep = arg_str(a, 0)?;
+        let n = arg_int(a, 1)?;
+        let s = arg_str(a, 2)?;
         let parts: Vec<&str> =
             if n < 0 { s.split(sep.as_str()).collect() } else { s.splitn(n as usize, sep.as_str()).collect() };
         let mut out = std::collections::BTreeMap::new();
@@ -153,58 +153,58 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::map(out))
     });
     m.insert("join", |_, a| {
-        want(&a, 2, "join")?;
-        let sep = arg_str(&a[0])?;
+        want(a, 2, "join")?;
+        let sep = arg_str(a, 0)?;
         ok(strslice(&a[1]).join(&sep))
     });
     m.insert("toString", |_, a| {
-        want(&a, 1, "toString")?;
+        want(a, 1, "toString")?;
         ok(strval(&a[0]))
     });
     m.insert("toStrings", |_, a| {
-        want(&a, 1, "toStrings")?;
+        want(a, 1, "toStrings")?;
         Ok(Value::list(strslice(&a[0]).into_iter().map(Value::str).collect()))
     });
     m.insert("sortAlpha", |_, a| {
-        want(&a, 1, "sortAlpha")?;
+        want(a, 1, "sortAlpha")?;
         let mut v = strslice(&a[0]);
         v.sort();
         Ok(Value::list(v.into_iter().map(Value::str).collect()))
     });
-    m.insert("snakecase", |_, a| ok(snake(&s1(&a, "snakecase")?, '_')));
-    m.insert("kebabcase", |_, a| ok(snake(&s1(&a, "kebabcase")?, '-')));
+    m.insert("snakecase", |_, a| ok(snake(&s1(a, "snakecase")?, '_')));
+    m.insert("kebabcase", |_, a| ok(snake(&s1(a, "kebabcase")?, '-')));
     m.insert("camelcase", |_, a| {
-        let s = s1(&a, "camelcase")?;
+        let s = s1(a, "camelcase")?;
         ok(s.split(['_', ' ', '-']).filter(|p| !p.is_empty()).map(title).collect::<String>())
     });
     m.insert("swapcase", |_, a| {
-        ok(s1(&a, "swapcase")?
+        ok(s1(a, "swapcase")?
             .chars()
             .map(|c| if c.is_uppercase() { c.to_lowercase().collect::<String>() } else { c.to_uppercase().collect() })
             .collect::<String>())
     });
     m.insert("initials", |_, a| {
-        ok(s1(&a, "initials")?.split_whitespace().filter_map(|w| w.chars().next()).collect::<String>())
+        ok(s1(a, "initials")?.split_whitespace().filter_map(|w| w.chars().next()).collect::<String>())
     });
     m.insert("abbrev", |_, a| {
-        want(&a, 2, "abbrev")?;
-        let w = arg_int(&a[0])?;
-        let s = arg_str(&a[1])?;
+        want(a, 2, "abbrev")?;
+        let w = arg_int(a, 0)?;
+        let s = arg_str(a, 1)?;
         ok(if w < 4 || (s.len() as i64) <= w { s } else { format!("{}...", &s[..(w - 3) as usize]) })
     });
     m.insert("wrap", |_, a| {
-        want(&a, 2, "wrap")?;
-        let w = arg_int(&a[0])?;
-        ok(wrap(&arg_str(&a[1])?, w.max(1) as usize))
+        want(a, 2, "wrap")?;
+        let w = arg_int(a, 0)?;
+        ok(wrap(&arg_str(a, 1)?, w.max(1) as usize))
     });
-    m.insert("html", |_, a| ok(crate::funcs::builtin::html_escape(&s1(&a, "html")?)));
-    m.insert("shuffle", |_, a| ok(s1(&a, "shuffle")?));
+    m.insert("html", |_, a| ok(crate::funcs::builtin::html_escape(&s1(a, "html")?)));
+    m.insert("shuffle", |_, a| ok(s1(a, "shuffle")?));
     let _: Func = indent_fn;
 }
 
-fn indent_fn(_: &mut Exec, a: Vec<Value>) -> FResult {
-    want_at_least(&a, 2, "indent")?;
-    ok(indent(arg_int(&a[0])?, &arg_str(&a[1])?))
+fn indent_fn(_: &mut Exec, a: &[Value]) -> FResult {
+    want_at_least(a, 2, "indent")?;
+    ok(indent(arg_int(a, 0)?, &arg_str(a, 1)?))
 }
 
 /// Sprig's `indent`.
