@@ -47,6 +47,7 @@ fn table() -> &'static HashMap<&'static str, Func> {
         builtin::register(&mut m);
         sprig::register(&mut m);
         helm::register(&mut m);
+        sprig::register_aliases(&mut m);
         m
     })
 }

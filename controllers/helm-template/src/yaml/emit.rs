@@ -15,7 +15,7 @@ pub fn marshal(v: &Value) -> String {
         Value::Map(m) if !m.borrow().is_empty() => write_map(&mut out, &v, 0),
         Value::List(l) if !l.is_empty() => write_list(&mut out, &v, 0),
         other => {
-            out.push_str(&scalar(other, 0, false));
+            out.push_str(&scalar(other, 0, false, 0));
             out.push('\n');
         }
     }
@@ -55,7 +55,7 @@ fn write_map(out: &mut String, v: &Value, indent: usize) {
         if i > 0 {
             pad(out, indent);
         }
-        out.push_str(&string_scalar(k, indent, true));
+        out.push_str(&string_scalar(k, indent, true, 0));
         out.push(':');
         write_after_key(out, x, indent);
     }
@@ -75,7 +75,8 @@ fn write_after_key(out: &mut String, x: &Value, indent: usize) {
         }
         other => {
             out.push(' ');
-            out.push_str(&scalar(other, indent, false));
+            let col = column(out);
+            out.push_str(&scalar(other, indent, false, col));
             out.push('\n');
         }
     }
@@ -92,14 +93,19 @@ fn write_list(out: &mut String, v: &Value, indent: usize) {
             Value::Map(mm) if !mm.borrow().is_empty() => write_map(out, x, indent + 2),
             Value::List(ll) if !ll.is_empty() => write_list(out, x, indent + 2),
             other => {
-                out.push_str(&scalar(other, indent, false));
+                let col = column(out);
+                out.push_str(&scalar(other, indent, false, col));
                 out.push('\n');
             }
         }
     }
 }
 
-fn scalar(v: &Value, indent: usize, key: bool) -> String {
+fn column(out: &str) -> usize {
+    out.rfind('\n').map_or(out.chars().count(), |i| out[i + 1..].chars().count())
+}
+
+fn scalar(v: &Value, indent: usize, key: bool, col: usize) -> String {
     match v {
         Value::Nil => "null".into(),
         Value::Bool(b) => b.to_string(),
@@ -113,7 +119,7 @@ fn scalar(v: &Value, indent: usize, key: bool) -> String {
                 format_float(*f, 'g', -1)
             }
         }
-        Value::Str(s) => string_scalar(s, indent, key),
+        Value::Str(s) => string_scalar(s, indent, key, col),
         Value::List(_) => "[]".into(),
         Value::Map(_) => "{}".into(),
         Value::Object(_) => "null".into(),
@@ -133,6 +139,9 @@ pub fn resolves_non_string(s: &str) -> bool {
     let first = s.as_bytes()[0];
     if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
         return false;
+    }
+    if is_timestamp(s) {
+        return true;
     }
     let plain = s.replace('_', "");
     if crate::funcs::parse_go_int(s).is_some() || crate::funcs::parse_go_int(&plain).is_some() {
@@ -180,6 +189,19 @@ pub fn is_yaml_float(s: &str) -> bool {
     mant_ok && exp_ok && (s.len() - b.len()) <= 1
 }
 
+/// yaml.v2's timestamp forms (`2006-1-2`, with `T`/`t`/space time and optional zone).
+fn is_timestamp(s: &str) -> bool {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})?)|(?: [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(?:\.[0-9]+)?))?$",
+        )
+        .ok()
+    })
+    .as_ref()
+    .is_some_and(|r| r.is_match(s))
+}
+
 fn printable(c: char) -> bool {
     matches!(c, '\n' | '\u{85}')
         || (' '..='~').contains(&c)
@@ -189,7 +211,7 @@ fn printable(c: char) -> bool {
 }
 
 /// How yaml.v2 writes a string scalar.
-fn string_scalar(s: &str, indent: usize, key: bool) -> String {
+fn string_scalar(s: &str, indent: usize, key: bool, col: usize) -> String {
     let special = s.chars().any(|c| !printable(c));
     let multiline = s.contains('\n');
     if multiline {
@@ -198,18 +220,119 @@ fn string_scalar(s: &str, indent: usize, key: bool) -> String {
         if !key && !special && !space_break && !trailing_space {
             return literal(s, indent);
         }
-        return double_quoted(s);
+        return Quoted { col, indent, wrap: !key }.double(s);
     }
-    if special {
-        return double_quoted(s);
-    }
-    if resolves_non_string(s) {
-        return double_quoted(s);
+    let q = Quoted { col, indent, wrap: !key };
+    if special || resolves_non_string(s) {
+        return q.double(s);
     }
     if plain_allowed(s) {
-        return s.to_string();
+        return q.plain(s);
     }
-    format!("'{}'", s.replace('\'', "''"))
+    q.single(s)
+}
+
+/// Writes flow scalars as libyaml does, folding at a space once the line passes 80 columns.
+struct Quoted {
+    col: usize,
+    indent: usize,
+    wrap: bool,
+}
+
+const BEST_WIDTH: usize = 80;
+
+impl Quoted {
+    fn plain(&self, s: &str) -> String {
+        let chars: Vec<char> = s.chars().collect();
+        let mut out = String::new();
+        let mut col = self.col;
+        let mut spaces = false;
+        for i in 0..chars.len() {
+            let c = chars[i];
+            if c == ' ' {
+                if self.wrap && !spaces && col > BEST_WIDTH && chars.get(i + 1) != Some(&' ') {
+                    col = self.newline(&mut out);
+                } else {
+                    out.push(' ');
+                    col += 1;
+                }
+                spaces = true;
+            } else {
+                out.push(c);
+                col += 1;
+                spaces = false;
+            }
+        }
+        out
+    }
+
+    fn newline(&self, out: &mut String) -> usize {
+        out.push('\n');
+        pad(out, self.indent + 2);
+        self.indent + 2
+    }
+
+    fn single(&self, s: &str) -> String {
+        let chars: Vec<char> = s.chars().collect();
+        let mut out = String::from("'");
+        let mut col = self.col + 1;
+        let mut spaces = false;
+        let n = chars.len();
+        for i in 0..n {
+            let c = chars[i];
+            if c == ' ' {
+                if self.wrap && !spaces && col > BEST_WIDTH && i != 0 && i != n - 1 && chars.get(i + 1) != Some(&' ') {
+                    col = self.newline(&mut out);
+                } else {
+                    out.push(' ');
+                    col += 1;
+                }
+                spaces = true;
+            } else {
+                if c == '\'' {
+                    out.push_str("''");
+                    col += 2;
+                } else {
+                    out.push(c);
+                    col += 1;
+                }
+                spaces = false;
+            }
+        }
+        out.push('\'');
+        out
+    }
+
+    fn double(&self, s: &str) -> String {
+        let chars: Vec<char> = s.chars().collect();
+        let mut out = String::from("\"");
+        let mut col = self.col + 1;
+        let mut spaces = false;
+        let n = chars.len();
+        for i in 0..n {
+            let c = chars[i];
+            if c == ' ' {
+                if self.wrap && !spaces && col > BEST_WIDTH && i != 0 && i != n - 1 {
+                    col = self.newline(&mut out);
+                    if chars.get(i + 1) == Some(&' ') {
+                        out.push('\\');
+                        col += 1;
+                    }
+                } else {
+                    out.push(' ');
+                    col += 1;
+                }
+                spaces = true;
+            } else {
+                let e = escape_char(c);
+                col += e.chars().count();
+                out.push_str(&e);
+                spaces = false;
+            }
+        }
+        out.push('"');
+        out
+    }
 }
 
 fn plain_allowed(s: &str) -> bool {
@@ -238,40 +361,35 @@ fn plain_allowed(s: &str) -> bool {
     true
 }
 
-fn double_quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0b' => out.push_str("\\v"),
-            '\x0c' => out.push_str("\\f"),
-            '\x1b' => out.push_str("\\e"),
-            '\u{85}' => out.push_str("\\N"),
-            '\u{a0}' => out.push_str("\\_"),
-            '\u{2028}' => out.push_str("\\L"),
-            '\u{2029}' => out.push_str("\\P"),
-            c if !printable(c) => {
-                let n = c as u32;
-                if n <= 0xff {
-                    out.push_str(&format!("\\x{n:02X}"));
-                } else if n <= 0xffff {
-                    out.push_str(&format!("\\u{n:04X}"));
-                } else {
-                    out.push_str(&format!("\\U{n:08X}"));
-                }
+fn escape_char(c: char) -> String {
+    match c {
+        '"' => "\\\"".into(),
+        '\\' => "\\\\".into(),
+        '\n' => "\\n".into(),
+        '\t' => "\\t".into(),
+        '\r' => "\\r".into(),
+        '\0' => "\\0".into(),
+        '\x07' => "\\a".into(),
+        '\x08' => "\\b".into(),
+        '\x0b' => "\\v".into(),
+        '\x0c' => "\\f".into(),
+        '\x1b' => "\\e".into(),
+        '\u{85}' => "\\N".into(),
+        '\u{a0}' => "\\_".into(),
+        '\u{2028}' => "\\L".into(),
+        '\u{2029}' => "\\P".into(),
+        c if !printable(c) => {
+            let n = c as u32;
+            if n <= 0xff {
+                format!("\\x{n:02X}")
+            } else if n <= 0xffff {
+                format!("\\u{n:04X}")
+            } else {
+                format!("\\U{n:08X}")
             }
-            c => out.push(c),
         }
+        c => c.to_string(),
     }
-    out.push('"');
-    out
 }
 
 fn literal(s: &str, indent: usize) -> String {
@@ -303,12 +421,12 @@ mod tests {
 
     #[test]
     fn quoting_as_yaml_v2() {
-        assert_eq!(string_scalar("true", 0, false), "\"true\"");
-        assert_eq!(string_scalar("", 0, false), "\"\"");
-        assert_eq!(string_scalar("a: b", 0, false), "'a: b'");
-        assert_eq!(string_scalar("- x", 0, false), "'- x'");
-        assert_eq!(string_scalar("1.5", 0, false), "\"1.5\"");
-        assert_eq!(string_scalar("hello world", 0, false), "hello world");
-        assert_eq!(string_scalar("a\nb\n", 0, false), "|\n  a\n  b");
+        assert_eq!(string_scalar("true", 0, false, 0), "\"true\"");
+        assert_eq!(string_scalar("", 0, false, 0), "\"\"");
+        assert_eq!(string_scalar("a: b", 0, false, 0), "'a: b'");
+        assert_eq!(string_scalar("- x", 0, false, 0), "'- x'");
+        assert_eq!(string_scalar("1.5", 0, false, 0), "\"1.5\"");
+        assert_eq!(string_scalar("hello world", 0, false, 0), "hello world");
+        assert_eq!(string_scalar("a\nb\n", 0, false, 0), "|\n  a\n  b");
     }
 }

@@ -1,7 +1,9 @@
-//! Sprig v3's functions as Helm exposes them (Helm removes `env` and `expandenv`).
+//! Sprig v3's functions as Helm exposes it (Helm removes `env` and `expandenv`).
 
 mod collections;
+mod extra;
 mod misc;
+mod semver;
 mod strings;
 
 use std::collections::HashMap;
@@ -12,4 +14,11 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     strings::register(m);
     collections::register(m);
     misc::register(m);
+    extra::register(m);
+    semver::register(m);
+}
+
+/// The `must*` and other aliases, once every function they stand for is registered.
+pub(super) fn register_aliases(m: &mut HashMap<&'static str, Func>) {
+    extra::register_aliases(m);
 }
