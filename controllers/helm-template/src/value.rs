@@ -19,8 +19,10 @@ pub enum Value {
     Nil,
     /// A `bool`.
     Bool(bool),
-    /// An integer (`int`/`int64`).
+    /// A Go `int` (template literals, `len`, Sprig's `int`).
     Int(i64),
+    /// A Go `int64` (`--set` integers, Sprig's arithmetic).
+    Int64(i64),
     /// A `float64`.
     Float(f64),
     /// A `string`.
@@ -84,12 +86,29 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
             Value::Object(_) => true,
+        }
+    }
+
+    /// The integer inside, of either width.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Int64(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The value with `int64` turned into `int` (for printing and encoding, where Go treats
+    /// them alike).
+    pub fn normalized(&self) -> std::borrow::Cow<'_, Value> {
+        match self {
+            Value::Int64(i) => std::borrow::Cow::Owned(Value::Int(*i)),
+            other => std::borrow::Cow::Borrowed(other),
         }
     }
 
@@ -107,6 +126,7 @@ impl Value {
             Value::Nil => "<nil>".into(),
             Value::Bool(_) => "bool".into(),
             Value::Int(_) => "int".into(),
+            Value::Int64(_) => "int64".into(),
             Value::Float(_) => "float64".into(),
             Value::Str(_) => "string".into(),
             Value::List(_) => "[]interface {}".into(),
@@ -121,6 +141,7 @@ impl Value {
             Value::Nil => "invalid",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "slice",
@@ -143,7 +164,7 @@ impl Value {
         match (self, other) {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
@@ -165,6 +186,7 @@ impl fmt::Debug for Value {
             Value::Nil => write!(f, "nil"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
+            Value::Int64(i) => write!(f, "{i}i64"),
             Value::Float(x) => write!(f, "{x}f"),
             Value::Str(s) => write!(f, "{s:?}"),
             Value::List(l) => f.debug_list().entries(l.iter()).finish(),

@@ -99,13 +99,13 @@ fn typed(s: &str, string_only: bool) -> Value {
         "true" => return Value::Bool(true),
         "false" => return Value::Bool(false),
         "null" => return Value::Nil,
-        "0" => return Value::Int(0),
+        "0" => return Value::Int64(0),
         _ => {}
     }
     if !s.starts_with('0')
         && let Ok(i) = s.parse::<i64>()
     {
-        return Value::Int(i);
+        return Value::Int64(i);
     }
     Value::str(s)
 }

@@ -61,7 +61,7 @@ fn len(_: &mut Exec, a: &[Value]) -> FResult {
 
 fn index_of(v: &Value, len: usize) -> Result<usize, FuncError> {
     let i = match v {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         Value::Nil => return Err(FuncError::Call("cannot index slice/array with nil".into())),
         other => {
             return Err(FuncError::Call(format!("cannot index slice/array with type {}", other.type_name())));
@@ -112,7 +112,7 @@ fn slice(_: &mut Exec, a: &[Value]) -> FResult {
     let mut idx = [0usize, len, len];
     for (i, v) in a[1..].iter().enumerate() {
         let n = match v {
-            Value::Int(n) => *n,
+            Value::Int(n) | Value::Int64(n) => *n,
             other => {
                 return Err(FuncError::Call(format!("cannot index slice/array with type {}", other.type_name())));
             }
@@ -152,7 +152,7 @@ fn kind(v: &Value) -> Kind {
     match v {
         Value::Nil => Kind::Invalid,
         Value::Bool(_) => Kind::Bool,
-        Value::Int(_) => Kind::Int,
+        Value::Int(_) | Value::Int64(_) => Kind::Int,
         Value::Float(_) => Kind::Float,
         Value::Str(_) => Kind::Str,
         _ => Kind::Other,
@@ -173,7 +173,7 @@ fn eq_values(a: &Value, b: &Value) -> Result<bool, FuncError> {
     }
     Ok(match (a, b) {
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
@@ -216,7 +216,7 @@ fn cmp(a: &[Value], name: &str, ok: fn(std::cmp::Ordering) -> bool) -> FResult {
         )));
     }
     let o = match (x, y) {
-        (Value::Int(p), Value::Int(q)) => p.cmp(q),
+        (Value::Int(p) | Value::Int64(p), Value::Int(q) | Value::Int64(q)) => p.cmp(q),
         (Value::Float(p), Value::Float(q)) => p.partial_cmp(q).unwrap_or(std::cmp::Ordering::Greater),
         (Value::Str(p), Value::Str(q)) => p.cmp(q),
         _ => std::cmp::Ordering::Equal,

@@ -112,6 +112,10 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
             Err(e) => Value::list(vec![Value::str(e.to_string())]),
         })
     });
+    m.insert("toToml", |_, a| {
+        want(a, 1, "toToml")?;
+        Ok(Value::str(yaml::toml::encode(&a[0]).unwrap_or_else(|e| e.to_string())))
+    });
     m.insert("lookup", |_, a| {
         want(a, 4, "lookup")?;
         Ok(Value::empty_map())

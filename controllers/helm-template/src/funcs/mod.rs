@@ -118,7 +118,7 @@ pub fn strval(v: &Value) -> String {
 /// spf13/cast's `ToInt64` as Sprig uses it: numbers truncate, strings parse, anything else is 0.
 pub fn to_int64(v: &Value) -> i64 {
     match v {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         Value::Float(f) => *f as i64,
         Value::Bool(b) => i64::from(*b),
         Value::Str(s) => parse_go_int(s).or_else(|| s.parse::<f64>().ok().map(|f| f as i64)).unwrap_or(0),
@@ -151,7 +151,7 @@ pub fn parse_go_int(s: &str) -> Option<i64> {
 /// spf13/cast's `ToFloat64`.
 pub fn to_float64(v: &Value) -> f64 {
     match v {
-        Value::Int(i) => *i as f64,
+        Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Float(f) => *f,
         Value::Bool(b) => f64::from(u8::from(*b)),
         Value::Str(s) => s.parse().unwrap_or(0.0),

@@ -178,11 +178,12 @@ impl Exec {
         let items: Vec<(Value, Value)> = match &v {
             Value::List(l) => l.iter().enumerate().map(|(i, x)| (Value::Int(i as i64), x.clone())).collect(),
             Value::Map(m) => m.borrow().iter().map(|(k, x)| (Value::str(k.as_str()), x.clone())).collect(),
-            Value::Int(n) => {
+            Value::Int(n) | Value::Int64(n) => {
                 if b.pipe.decl.len() > 1 {
                     return Err(self.error(st, &format!("can't use {n} to iterate over more than one variable")));
                 }
-                (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
+                let mk = |i: i64| if matches!(v, Value::Int64(_)) { Value::Int64(i) } else { Value::Int(i) };
+                (0..*n).map(|i| (mk(i), mk(i))).collect()
             }
             Value::Nil => Vec::new(),
             Value::Object(o) if o.entries().is_some() => {

@@ -132,7 +132,7 @@ fn write_v(out: &mut String, v: &Value) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&format_float(*f, 'g', -1)),
         Value::Str(s) => out.push_str(s),
         Value::List(l) => {
@@ -368,6 +368,7 @@ fn format_verb(arg: &Value, verb: char, fl: Flags) -> String {
     if verb == 'T' {
         return arg.type_name();
     }
+    let arg = &*arg.normalized();
     match (arg, verb) {
         (Value::Nil, 'v' | 's' | 'd' | 'q' | 'x' | 'X' | 'f' | 'g' | 'e' | 't') => {
             if verb == 'v' {

@@ -39,6 +39,7 @@ fn through_json(v: &Value) -> Value {
         Value::List(l) => Value::list(l.iter().map(through_json).collect()),
         Value::Map(m) => Value::map(m.borrow().iter().map(|(k, x)| (k.clone(), through_json(x))).collect()),
         Value::Object(o) => through_json(&o.to_data()),
+        Value::Int64(i) => Value::Int(*i),
         other => other.clone(),
     }
 }
@@ -109,7 +110,7 @@ fn scalar(v: &Value, indent: usize, key: bool, col: usize) -> String {
     match v {
         Value::Nil => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
         Value::Float(f) => {
             if f.is_nan() {
                 ".nan".into()

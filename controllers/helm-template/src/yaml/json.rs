@@ -74,7 +74,7 @@ fn write(out: &mut String, v: &Value, indent: Option<&str>, depth: usize) {
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&float(*f)),
         Value::Str(s) => out.push_str(&string(s)),
         Value::List(l) => {

@@ -5,6 +5,7 @@
 pub mod emit;
 pub mod json;
 mod load;
+pub mod toml;
 
 use crate::value::Value;
 

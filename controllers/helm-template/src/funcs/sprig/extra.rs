@@ -35,6 +35,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("mustRegexSplit", "regexSplit"),
     ("mustToPrettyJson", "toPrettyJson"),
     ("mustToRawJson", "toRawJson"),
+    ("mustDateModify", "dateModify"),
     ("mustFromJson", "fromJson"),
     ("mustChunk", "chunk"),
     ("biggest", "max"),

@@ -28,7 +28,7 @@ fn arith(a: &[Value], name: &str, f: fn(i64, i64) -> Option<i64>) -> FResult {
     for v in &a[1..] {
         acc = f(acc, to_int64(v)).ok_or_else(|| FuncError::Plain("runtime error: integer divide by zero".into()))?;
     }
-    Ok(Value::Int(acc))
+    Ok(Value::Int64(acc))
 }
 
 pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
@@ -77,7 +77,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("add", |_, a| arith(a, "add", i64::checked_add));
     m.insert("add1", |_, a| {
         want(a, 1, "add1")?;
-        Ok(Value::Int(to_int64(&a[0]) + 1))
+        Ok(Value::Int64(to_int64(&a[0]) + 1))
     });
     m.insert("sub", |_, a| arith(a, "sub", i64::checked_sub));
     m.insert("mul", |_, a| arith(a, "mul", i64::checked_mul));
@@ -107,7 +107,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("int64", |_, a| {
         want(a, 1, "int64")?;
-        Ok(Value::Int(to_int64(&a[0])))
+        Ok(Value::Int64(to_int64(&a[0])))
     });
     m.insert("float64", |_, a| {
         want(a, 1, "float64")?;

@@ -1,6 +1,7 @@
 //! Sprig v3's functions as Helm exposes it (Helm removes `env` and `expandenv`).
 
 mod collections;
+mod dates;
 mod extra;
 mod misc;
 mod semver;
@@ -16,6 +17,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     misc::register(m);
     extra::register(m);
     semver::register(m);
+    dates::register(m);
 }
 
 /// The `must*` and other aliases, once every function they stand for is registered.
