@@ -177,12 +177,19 @@ fn eq_values(a: &Value, b: &Value) -> Result<bool, FuncError> {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Nil, Value::Nil) => true,
-        (Value::List(_) | Value::Map(_), _) => {
-            return Err(FuncError::Call(format!(
-                "non-comparable type {}: {}",
-                crate::template::format::sprint_v(b),
-                b.type_name()
-            )));
+        (Value::List(_) | Value::Map(_) | Value::Object(_), _) => {
+            let same = std::mem::discriminant(a) == std::mem::discriminant(b);
+            return Err(FuncError::Call(if same {
+                format!("non-comparable type {}: {}", sprintf("%s", std::slice::from_ref(b)), b.type_name())
+            } else {
+                format!(
+                    "non-comparable types {}: {}, {}: {}",
+                    sprintf("%s", std::slice::from_ref(a)),
+                    a.type_name(),
+                    b.type_name(),
+                    sprintf("%v", std::slice::from_ref(b))
+                )
+            }));
         }
         _ => a.deep_equal(b),
     })
@@ -204,8 +211,8 @@ fn cmp(a: &[Value], name: &str, ok: fn(std::cmp::Ordering) -> bool) -> FResult {
     want(a, 2, name)?;
     let (x, y) = (&a[0], &a[1]);
     let (kx, ky) = (kind(x), kind(y));
-    if matches!(kx, Kind::Bool | Kind::Other | Kind::Invalid) || matches!(ky, Kind::Bool | Kind::Other | Kind::Invalid)
-    {
+    let bad = |k: &Kind| matches!(k, Kind::Other | Kind::Invalid);
+    if bad(&kx) || bad(&ky) {
         return Err(FuncError::Call("invalid type for comparison".into()));
     }
     if kx != ky {
@@ -219,7 +226,7 @@ fn cmp(a: &[Value], name: &str, ok: fn(std::cmp::Ordering) -> bool) -> FResult {
         (Value::Int(p) | Value::Int64(p), Value::Int(q) | Value::Int64(q)) => p.cmp(q),
         (Value::Float(p), Value::Float(q)) => p.partial_cmp(q).unwrap_or(std::cmp::Ordering::Greater),
         (Value::Str(p), Value::Str(q)) => p.cmp(q),
-        _ => std::cmp::Ordering::Equal,
+        _ => return Err(FuncError::Call("invalid type for comparison".into())),
     };
     Ok(Value::Bool(ok(o)))
 }

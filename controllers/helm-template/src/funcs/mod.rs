@@ -2,6 +2,7 @@
 
 pub mod builtin;
 pub mod helm;
+pub mod signature;
 pub mod sprig;
 
 use std::collections::HashMap;
@@ -97,13 +98,25 @@ pub fn arg_int(a: &[Value], i: usize) -> Result<i64, FuncError> {
     }
 }
 
-/// A `[]interface{}` parameter (Sprig's list functions take `interface{}` and convert).
+/// A list argument of Sprig's list functions (which take `interface{}` and check the kind).
 pub fn arg_list(v: &Value, name: &str) -> Result<Vec<Value>, FuncError> {
-    match v {
-        Value::List(l) => Ok(l.to_vec()),
-        Value::Nil => Ok(Vec::new()),
-        other => Err(FuncError::Plain(format!("Cannot find {name} on type {}", other.type_name()))),
-    }
+    let kind = match v {
+        Value::List(l) => return Ok(l.to_vec()),
+        Value::Nil => {
+            return Err(FuncError::Plain("runtime error: invalid memory address or nil pointer dereference".into()));
+        }
+        Value::Map(_) => "map",
+        Value::Object(_) => "ptr",
+        other => other.kind_name(),
+    };
+    Err(FuncError::Plain(match name {
+        "append" | "push" => format!("Cannot push on type {kind}"),
+        "prepend" => format!("Cannot prepend on type {kind}"),
+        "compact" => format!("Cannot compact on type {kind}"),
+        "chunk" => format!("Cannot chunk type {kind}"),
+        "concat" => format!("Cannot concat type {kind} as list"),
+        _ => format!("Cannot find {name} on type {kind}"),
+    }))
 }
 
 /// Sprig's `strval`: strings as they are, everything else with `%v`.

@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use super::node::{Arg, BranchKind, Command, Node, Pipe};
 use super::parse::Tree;
+use crate::funcs::signature::P;
 use crate::funcs::{self, FuncError};
 use crate::value::Value;
 
@@ -307,10 +308,11 @@ impl Exec {
                 self.eval_function(st, dot, name, &cmd.args[1..], fin)
             }
             Arg::Pipe(pos, p) => {
-                let v = self.eval_pipeline(st, dot, p)?;
-                Self::at(st, *pos, first.to_string());
-                self.not_function(st, cmd, fin.is_some())?;
-                Ok(v)
+                if cmd.args.len() > 1 || fin.is_some() {
+                    Self::at(st, *pos, first.to_string());
+                    self.not_function(st, cmd, true)?;
+                }
+                self.eval_pipeline(st, dot, p)
             }
             Arg::Variable(pos, idents) => {
                 Self::at(st, *pos, first.to_string());
@@ -447,11 +449,28 @@ impl Exec {
         let Some(func) = funcs::lookup(name) else {
             return Err(self.error(st, &format!("{name:?} is not a defined function")));
         };
-        let mut vals = Vec::with_capacity(args.len() + 1);
-        for a in args {
-            vals.push(self.eval_arg(st, dot, a)?);
+        let sig = funcs::signature::params(name);
+        let total = args.len() + usize::from(fin.is_some());
+        if let Some((ps, variadic)) = sig {
+            let fixed = if variadic { ps.len() - 1 } else { ps.len() };
+            if (variadic && total < fixed) || (!variadic && total != ps.len()) {
+                let want = if variadic { format!("at least {fixed}") } else { ps.len().to_string() };
+                return Err(self.error(st, &format!("wrong number of args for {name}: want {want} got {total}")));
+            }
+        }
+        let param = |i: usize| sig.map(|(ps, _)| ps[i.min(ps.len() - 1)]);
+        let mut vals = Vec::with_capacity(total);
+        for (i, a) in args.iter().enumerate() {
+            let v = self.eval_arg(st, dot, a)?;
+            if let Some(p) = param(i) {
+                self.check_arg(st, p, &v, Some(a))?;
+            }
+            vals.push(v);
         }
         if let Some(f) = fin {
+            if let Some(p) = param(args.len()) {
+                self.check_arg(st, p, &f, None)?;
+            }
             vals.push(f);
         }
         let last_ctx = (st.node_pos, st.node_ctx.clone());
@@ -480,7 +499,7 @@ impl Exec {
                     }
                 }
                 let msg = match (&value, node) {
-                    (_, Some(Arg::Field(..) | Arg::Chain(..))) => {
+                    (Value::Nil, Some(Arg::Field(..) | Arg::Chain(..))) => {
                         format!("wrong type for value; expected {expected}; got interface {{}}")
                     }
                     (Value::Nil, _) => format!("invalid value; expected {expected}"),
@@ -499,6 +518,37 @@ impl Exec {
                 Err(self.call_error(st, name, e))
             }
         }
+    }
+
+    /// Go's conversion of an argument to a typed parameter (`evalArg`/`validateType`).
+    fn check_arg(&self, st: &State<'_>, p: P, v: &Value, node: Option<&Arg>) -> R<()> {
+        let ok = match p {
+            P::Any => true,
+            P::Str => matches!(v, Value::Str(_)),
+            P::Int => matches!(v, Value::Int(_)),
+            P::Bool => matches!(v, Value::Bool(_)),
+            P::Map => matches!(v, Value::Map(_)),
+        };
+        if ok {
+            return Ok(());
+        }
+        let expected = p.go_name();
+        let msg = match node {
+            Some(a @ (Arg::Number(..) | Arg::String(..) | Arg::Bool(..))) => match p {
+                P::Map => format!("can't handle {a} for arg of type {expected}"),
+                P::Int => format!("expected integer; found {a}"),
+                _ => format!("expected {expected}; found {a}"),
+            },
+            Some(Arg::Nil(_)) if p == P::Map => return Ok(()),
+            Some(Arg::Nil(_)) => format!("cannot assign nil to {expected}"),
+            Some(Arg::Field(..) | Arg::Chain(..)) if v.is_nil() => {
+                format!("wrong type for value; expected {expected}; got interface {{}}")
+            }
+            _ if v.is_nil() && p == P::Map => return Ok(()),
+            _ if v.is_nil() => format!("invalid value; expected {expected}"),
+            _ => format!("wrong type for value; expected {expected}; got {}", v.type_name()),
+        };
+        Err(self.error(st, &msg))
     }
 
     fn call_error(&self, st: &State<'_>, name: &str, e: FuncError) -> ExecError {

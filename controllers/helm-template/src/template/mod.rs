@@ -3,5 +3,6 @@
 pub mod exec;
 pub mod format;
 pub mod lex;
+pub mod literal;
 pub mod node;
 pub mod parse;

@@ -13,6 +13,8 @@ fn list_ok(v: Vec<Value>) -> FResult {
 fn arg_map(v: &Value, name: &str) -> Result<Map, FuncError> {
     match v {
         Value::Map(m) => Ok(m.clone()),
+        // A nil map reads as empty (Go passes nil maps through).
+        Value::Nil => Ok(Value::empty_map_rc()),
         _ => Err(FuncError::Type { index: usize::MAX, expected: "map[string]interface {}", func: name.to_string() }),
     }
 }
@@ -38,6 +40,9 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("set", |_, a| {
         want(a, 3, "set")?;
+        if a[0].is_nil() {
+            return Err(FuncError::Plain("assignment to entry in nil map".into()));
+        }
         let d = arg_map(&a[0], "set")?;
         d.borrow_mut().insert(arg_str(a, 1)?, a[2].clone());
         Ok(Value::Map(d))

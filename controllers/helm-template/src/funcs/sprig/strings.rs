@@ -197,7 +197,6 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         let w = arg_int(a, 0)?;
         ok(wrap(&arg_str(a, 1)?, w.max(1) as usize))
     });
-    m.insert("html", |_, a| ok(crate::funcs::builtin::html_escape(&s1(a, "html")?)));
     m.insert("shuffle", |_, a| ok(s1(a, "shuffle")?));
     let _: Func = indent_fn;
 }
