@@ -28,11 +28,33 @@ pub enum Value {
     /// A `string`.
     Str(Rc<str>),
     /// A slice (`[]interface{}` or `[]string`).
-    List(Rc<Vec<Value>>),
+    List(Rc<List>),
     /// A `map[string]interface{}`.
     Map(Map),
     /// A host object with fields and methods (`.Files`, `.Capabilities`, …).
     Object(Rc<dyn Object>),
+}
+
+/// The items of a slice, and whether it is a Go `[]string` (Sprig's `splitList`,
+/// `toStrings`, `sortAlpha`) rather than `[]interface{}`.
+#[derive(Clone, Default, PartialEq)]
+pub struct List {
+    items: Vec<Value>,
+    /// A `[]string`.
+    pub strings: bool,
+}
+
+impl std::ops::Deref for List {
+    type Target = Vec<Value>;
+    fn deref(&self) -> &Vec<Value> {
+        &self.items
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        self.deep_equal(other)
+    }
 }
 
 /// A host object exposed to templates, with Go-like fields and methods.
@@ -63,7 +85,12 @@ impl Value {
 
     /// A list value.
     pub fn list(v: Vec<Value>) -> Value {
-        Value::List(Rc::new(v))
+        Value::List(Rc::new(List { items: v, strings: false }))
+    }
+
+    /// A `[]string` value.
+    pub fn str_list(v: Vec<String>) -> Value {
+        Value::List(Rc::new(List { items: v.into_iter().map(Value::str).collect(), strings: true }))
     }
 
     /// A new map value.
@@ -129,6 +156,7 @@ impl Value {
             Value::Int64(_) => "int64".into(),
             Value::Float(_) => "float64".into(),
             Value::Str(_) => "string".into(),
+            Value::List(l) if l.strings => "[]string".into(),
             Value::List(_) => "[]interface {}".into(),
             Value::Map(_) => "map[string]interface {}".into(),
             Value::Object(o) => o.type_name().to_string(),
@@ -153,7 +181,9 @@ impl Value {
     /// A deep copy (maps are fresh, not shared).
     pub fn deep_copy(&self) -> Value {
         match self {
-            Value::List(l) => Value::list(l.iter().map(Value::deep_copy).collect()),
+            Value::List(l) => {
+                Value::List(Rc::new(List { items: l.iter().map(Value::deep_copy).collect(), strings: l.strings }))
+            }
             Value::Map(m) => Value::map(m.borrow().iter().map(|(k, v)| (k.clone(), v.deep_copy())).collect()),
             other => other.clone(),
         }
@@ -168,7 +198,7 @@ impl Value {
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::Str(a), Value::Str(b)) => a == b,
             (Value::List(a), Value::List(b)) => {
-                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.deep_equal(y))
+                a.strings == b.strings && a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.deep_equal(y))
             }
             (Value::Map(a), Value::Map(b)) => {
                 let (a, b) = (a.borrow(), b.borrow());

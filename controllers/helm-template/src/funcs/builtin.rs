@@ -39,7 +39,9 @@ fn eval_args(a: &[Value]) -> String {
     if let [Value::Str(s)] = a {
         return s.to_string();
     }
-    sprint(a)
+    let printable: Vec<Value> =
+        a.iter().map(|v| if v.is_nil() { Value::str("<no value>") } else { v.clone() }).collect();
+    sprint(&printable)
 }
 
 fn not(_: &mut Exec, a: &[Value]) -> FResult {

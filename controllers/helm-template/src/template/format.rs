@@ -368,6 +368,7 @@ fn format_verb(arg: &Value, verb: char, fl: Flags) -> String {
     if verb == 'T' {
         return arg.type_name();
     }
+    let orig = arg;
     let arg = &*arg.normalized();
     match (arg, verb) {
         (Value::Nil, 'v' | 's' | 'd' | 'q' | 'x' | 'X' | 'f' | 'g' | 'e' | 't') => {
@@ -413,7 +414,7 @@ fn format_verb(arg: &Value, verb: char, fl: Flags) -> String {
         (Value::Str(s), 'X') => s.bytes().map(|b| format!("{b:02X}")).collect(),
         (Value::Object(o), 'v' | 's') => o.display(),
         (_, 'v') => sprint_v(arg),
-        _ => bad_verb(arg, verb),
+        _ => bad_verb(orig, verb),
     }
 }
 

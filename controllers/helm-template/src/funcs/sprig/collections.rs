@@ -93,6 +93,9 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("mergeOverwrite", |_, a| merge(a, true));
     m.insert("deepCopy", |_, a| {
         want(a, 1, "deepCopy")?;
+        if a[0].is_nil() {
+            return Err(FuncError::Plain("reflect: call of reflect.Value.Type on zero Value".into()));
+        }
         Ok(a[0].deep_copy())
     });
     m.insert("dig", dig);
@@ -155,6 +158,9 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("has", |_, a| {
         want(a, 2, "has")?;
+        if a[1].is_nil() {
+            return Ok(Value::Bool(false));
+        }
         let l = arg_list(&a[1], "has")?;
         Ok(Value::Bool(l.iter().any(|x| x.deep_equal(&a[0]))))
     });

@@ -239,6 +239,19 @@ fn term_matches(t: &Term, v: &Version) -> bool {
 
 /// Whether `version` satisfies `constraint`; `Err` carries Masterminds' message.
 pub fn matches(constraint: &str, version: &str) -> Result<bool, String> {
+    let improper = || format!("improper constraint: {}", crate::template::format::go_quote(constraint));
+    // The constraint is parsed first.
+    for group in constraint.split("||") {
+        if group.trim().is_empty() {
+            return Err(improper());
+        }
+        for t in group.split([',', ' ']).filter(|s| !s.is_empty() && *s != "-") {
+            let ops = ["=", "!=", ">", "<", ">=", "<=", "~", "^", "=>", "=<", "~>"];
+            if !ops.contains(&t) && parse_term(t).is_none() {
+                return Err(improper());
+            }
+        }
+    }
     let v = Version::parse(version).ok_or_else(|| "invalid semantic version".to_string())?;
     let mut any = false;
     for group in constraint.split("||") {
@@ -267,7 +280,7 @@ pub fn matches(constraint: &str, version: &str) -> Result<bool, String> {
         }
         let mut ok = true;
         for t in &terms {
-            let term = parse_term(t).ok_or_else(|| format!("improper constraint: {constraint}"))?;
+            let term = parse_term(t).ok_or_else(improper)?;
             if !term_matches(&term, &v) {
                 ok = false;
             }

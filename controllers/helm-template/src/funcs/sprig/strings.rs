@@ -53,7 +53,10 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("repeat", |_, a| {
         want(a, 2, "repeat")?;
         let n = arg_int(a, 0)?;
-        ok(arg_str(a, 1)?.repeat(n.max(0) as usize))
+        if n < 0 {
+            return Err(FuncError::Plain("strings: negative Repeat count".into()));
+        }
+        ok(arg_str(a, 1)?.repeat(n as usize))
     });
     m.insert("substr", |_, a| {
         want(a, 3, "substr")?;
@@ -137,7 +140,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         want(a, 2, "splitList")?;
         let sep = arg_str(a, 0)?;
         let s = arg_str(a, 1)?;
-        Ok(Value::list(go_split(&s, &sep).into_iter().map(Value::str).collect()))
+        Ok(Value::str_list(go_split(&s, &sep)))
     });
     m.insert("splitn", |_, a| {
         want(a, 3, "splitn")?;
@@ -163,13 +166,13 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("toStrings", |_, a| {
         want(a, 1, "toStrings")?;
-        Ok(Value::list(strslice(&a[0]).into_iter().map(Value::str).collect()))
+        Ok(Value::str_list(strslice(&a[0])))
     });
     m.insert("sortAlpha", |_, a| {
         want(a, 1, "sortAlpha")?;
         let mut v = strslice(&a[0]);
         v.sort();
-        Ok(Value::list(v.into_iter().map(Value::str).collect()))
+        Ok(Value::str_list(v))
     });
     m.insert("snakecase", |_, a| ok(snake(&s1(a, "snakecase")?, '_')));
     m.insert("kebabcase", |_, a| ok(snake(&s1(a, "kebabcase")?, '-')));
