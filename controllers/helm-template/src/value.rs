@@ -67,6 +67,10 @@ pub trait Object {
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
     /// How `%v` prints the object.
     fn display(&self) -> String;
+    /// The object as `Any`, for the functions that made it to get it back.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
     /// The entries `range` iterates over, if the object is a Go map.
     fn entries(&self) -> Option<Vec<(String, Value)>> {
         None

@@ -1,6 +1,7 @@
 //! Sprig v3's functions as Helm exposes it (Helm removes `env` and `expandenv`).
 
 mod collections;
+mod crypto;
 mod dates;
 mod extra;
 mod misc;
@@ -18,6 +19,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     extra::register(m);
     semver::register(m);
     dates::register(m);
+    crypto::register(m);
 }
 
 /// The `must*` and other aliases, once every function they stand for is registered.
