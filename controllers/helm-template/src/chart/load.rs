@@ -118,15 +118,11 @@ pub fn load_files(files: Vec<File>) -> Result<Chart, ChartError> {
     if !have_chart_yaml {
         return Err(ChartError::Missing("Chart.yaml file is missing".into()));
     }
+    // Helm's loader reads a Chart.yaml without apiVersion as v1.
     if chart.metadata.api_version.is_empty() {
-        return Err(ChartError::Invalid("validation: chart.metadata.apiVersion is required".into()));
+        chart.metadata.api_version = "v1".into();
     }
-    if chart.metadata.name.is_empty() {
-        return Err(ChartError::Invalid("validation: chart.metadata.name is required".into()));
-    }
-    if chart.metadata.version.is_empty() {
-        return Err(ChartError::Invalid("validation: chart.metadata.version is required".into()));
-    }
+    validate(&chart.metadata)?;
     if let Some(req) = chart.requirements.take()
         && chart.metadata.api_version == "v1"
         && let Ok(Value::Map(m)) = yaml::parse(&req)
@@ -134,13 +130,37 @@ pub fn load_files(files: Vec<File>) -> Result<Chart, ChartError> {
     {
         chart.metadata.dependencies = deps.iter().map(super::Dependency::from_value).collect();
     }
-    for (_, files) in sub {
-        chart.dependencies.push(load_files(files)?);
+    for (dir, files) in sub {
+        let dep = load_files(files).map_err(|e| {
+            ChartError::Invalid(format!("error unpacking subchart {dir} in {}: {e}", chart.metadata.name))
+        })?;
+        chart.dependencies.push(dep);
     }
     for a in archives {
         chart.dependencies.push(load_archive(&a.data)?);
     }
     Ok(chart)
+}
+
+/// Helm's `Metadata.Validate`.
+fn validate(md: &Metadata) -> Result<(), ChartError> {
+    let invalid = |m: String| Err(ChartError::Invalid(format!("validation: {m}")));
+    if md.name.is_empty() {
+        return invalid("chart.metadata.name is required".into());
+    }
+    if md.name.contains('/') {
+        return invalid(format!("chart.metadata.name {:?} is invalid", md.name));
+    }
+    if md.version.is_empty() {
+        return invalid("chart.metadata.version is required".into());
+    }
+    if crate::funcs::sprig_version_valid(&md.version).is_none() {
+        return invalid(format!("chart.metadata.version {:?} is invalid", md.version));
+    }
+    if !matches!(md.chart_type.as_str(), "" | "application" | "library") {
+        return invalid("chart.metadata.type must be application or library".into());
+    }
+    Ok(())
 }
 
 /// `.helmignore` rules (a subset of gitignore, as Helm's `ignore` package reads them).

@@ -53,6 +53,11 @@ fn table() -> &'static HashMap<&'static str, Func> {
     })
 }
 
+/// Whether `v` parses as a semantic version (Masterminds' lenient rules), as chart versions must.
+pub fn sprig_version_valid(v: &str) -> Option<()> {
+    sprig::version_valid(v)
+}
+
 /// The function called `name`, if there is one.
 pub fn lookup(name: &str) -> Option<Func> {
     if name == "and" || name == "or" {

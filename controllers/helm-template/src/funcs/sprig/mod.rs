@@ -26,3 +26,8 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
 pub(super) fn register_aliases(m: &mut HashMap<&'static str, Func>) {
     extra::register_aliases(m);
 }
+
+/// Whether `v` parses as a semantic version.
+pub(super) fn version_valid(v: &str) -> Option<()> {
+    semver::Version::parse(v).map(|_| ())
+}
