@@ -88,6 +88,10 @@ pub struct Options {
     pub set: Vec<String>,
     /// `--set-string` expressions.
     pub set_string: Vec<String>,
+    /// `--set-json` expressions (`path=JSON`).
+    pub set_json: Vec<String>,
+    /// `--set-file` values: the key path and the file's content (read by the caller).
+    pub set_file: Vec<(String, String)>,
     /// `--kube-version`.
     pub kube_version: Option<String>,
     /// `--api-versions` (added to the defaults).
@@ -112,6 +116,8 @@ impl Default for Options {
             values_files: Vec::new(),
             set: Vec::new(),
             set_string: Vec::new(),
+            set_json: Vec::new(),
+            set_file: Vec::new(),
             kube_version: None,
             api_versions: Vec::new(),
             include_crds: false,
@@ -209,6 +215,12 @@ fn user_values(options: &Options) -> Result<Value, Error> {
     for s in &options.set_string {
         strvals::parse_into(s, &base, true).map_err(|e| Error::Values(e.to_string()))?;
     }
+    for s in &options.set_json {
+        strvals::parse_json_into(s, &base).map_err(|e| Error::Values(e.to_string()))?;
+    }
+    for (key, content) in &options.set_file {
+        strvals::set_value(&base, key, Value::str(content.as_str())).map_err(|e| Error::Values(e.to_string()))?;
+    }
     Ok(Value::Map(base))
 }
 
@@ -246,6 +258,21 @@ fn render_here(chart: &Chart, options: &Options) -> Result<Rendered, Error> {
     })?;
     let mut chart = chart.clone();
     deps::process(&mut chart, &vals);
+    let caps = capabilities(options)?;
+    if !chart.metadata.kube_version.is_empty() {
+        let version = match &caps {
+            Value::Object(o) => {
+                o.field("KubeVersion").map(|k| crate::template::format::sprint_v(&k)).unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        if !crate::funcs::semver_satisfies(&chart.metadata.kube_version, &version) {
+            return Err(Error::Chart(ChartError::Invalid(format!(
+                "chart requires kubeVersion: {} which is incompatible with Kubernetes {version}",
+                chart.metadata.kube_version
+            ))));
+        }
+    }
     let mut release = BTreeMap::new();
     release.insert("Name".to_string(), Value::str(options.release_name.as_str()));
     release.insert("Namespace".to_string(), Value::str(options.namespace.as_str()));
@@ -254,7 +281,7 @@ fn render_here(chart: &Chart, options: &Options) -> Result<Rendered, Error> {
     release.insert("Revision".to_string(), Value::Int(1));
     release.insert("Service".to_string(), Value::str("Helm"));
     let mut top = BTreeMap::new();
-    top.insert("Capabilities".to_string(), capabilities(options)?);
+    top.insert("Capabilities".to_string(), caps);
     top.insert("Release".to_string(), Value::map(release));
     top.insert("Values".to_string(), values::coalesce_values(&chart, &vals, false));
     let top = Value::map(top);

@@ -5,7 +5,7 @@
 //!
 //! A case is a directory holding the chart in `chart/`, values files beside it, and an optional
 //! `args` file with one `helm template` flag per line (`--set a=b`, `--set-string a=b`,
-//! `--include-crds`, `--skip-tests`, `--no-hooks`, `--kube-version 1.30`, `--api-versions x/v1`,
+//! `--set-json a={"b":1}`, `--include-crds`, `--skip-tests`, `--no-hooks`, `--kube-version 1.30`, `--api-versions x/v1`,
 //! `--name-template NAME` is not supported; the release name is `release-name`).
 //!
 //! Runs that differ on purpose or for a known gap are listed in `tests/corpus/known-differences.txt`
@@ -76,6 +76,7 @@ fn options(args: &[String], values: Option<&Path>) -> Options {
         match flag {
             "--set" => o.set.push(val.to_string()),
             "--set-string" => o.set_string.push(val.to_string()),
+            "--set-json" => o.set_json.push(val.to_string()),
             "--include-crds" => o.include_crds = true,
             "--skip-tests" => o.skip_tests = true,
             "--no-hooks" => o.no_hooks = true,

@@ -110,6 +110,20 @@ fn typed(s: &str, string_only: bool) -> Value {
     Value::str(s)
 }
 
+/// Parses a `--set-json` expression (`a.b=JSON`) into `into`.
+pub fn parse_json_into(s: &str, into: &Map) -> Result<(), StrvalsError> {
+    let Some((key, json)) = split_once_unescaped(s, '=') else {
+        return Err(StrvalsError(format!("key {s:?} has no value")));
+    };
+    let v = crate::yaml::json::parse(&json).map_err(|e| StrvalsError(e.to_string()))?;
+    set_path(into, &key, v)
+}
+
+/// Sets `value` at the `--set`-style key path `key` (`--set-file`).
+pub fn set_value(into: &Map, key: &str, value: Value) -> Result<(), StrvalsError> {
+    set_path(into, key, value)
+}
+
 fn set_path(into: &Map, key: &str, value: Value) -> Result<(), StrvalsError> {
     // Split on unescaped dots.
     let mut parts = Vec::new();

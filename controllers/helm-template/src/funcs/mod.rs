@@ -58,6 +58,11 @@ pub fn sprig_version_valid(v: &str) -> Option<()> {
     sprig::version_valid(v)
 }
 
+/// Helm's `IsCompatibleRange`: whether `version` satisfies the semver `constraint`.
+pub fn semver_satisfies(constraint: &str, version: &str) -> bool {
+    sprig::satisfies(constraint, version)
+}
+
 /// The function called `name`, if there is one.
 pub fn lookup(name: &str) -> Option<Func> {
     if name == "and" || name == "or" {

@@ -31,3 +31,8 @@ pub(super) fn register_aliases(m: &mut HashMap<&'static str, Func>) {
 pub(super) fn version_valid(v: &str) -> Option<()> {
     semver::Version::parse(v).map(|_| ())
 }
+
+/// Whether `version` satisfies `constraint` (false when either does not parse).
+pub(super) fn satisfies(constraint: &str, version: &str) -> bool {
+    semver::matches(constraint, version).unwrap_or(false)
+}
