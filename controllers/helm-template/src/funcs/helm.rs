@@ -43,7 +43,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("toYamlPretty", |_, a| {
         want(a, 1, "toYamlPretty")?;
-        Ok(Value::str(yaml::emit::marshal(&a[0]).trim_end_matches('\n').to_string()))
+        Ok(Value::str(yaml::emit::marshal_pretty(&a[0]).trim_end_matches('\n').to_string()))
     });
     m.insert("fromYaml", |_, a| {
         want(a, 1, "fromYaml")?;

@@ -9,17 +9,37 @@ use super::json;
 
 /// Marshals a value as Helm's `toYaml` input (with the trailing newline).
 pub fn marshal(v: &Value) -> String {
+    emit(&through_json(v), false)
+}
+
+/// Marshals a value as Helm's `toYamlPretty`: yaml.v3 with two-space indentation (sequences
+/// indented under their key, no line folding, numbers as Go prints them).
+pub fn marshal_pretty(v: &Value) -> String {
+    emit(&plain_data(v), true)
+}
+
+fn emit(v: &Value, pretty: bool) -> String {
     let mut out = String::new();
-    let v = through_json(v);
-    match &v {
-        Value::Map(m) if !m.borrow().is_empty() => write_map(&mut out, &v, 0),
-        Value::List(l) if !l.is_empty() => write_list(&mut out, &v, 0),
+    match v {
+        Value::Map(m) if !m.borrow().is_empty() => write_map(&mut out, v, 0, pretty),
+        Value::List(l) if !l.is_empty() => write_list(&mut out, v, 0, pretty),
         other => {
-            out.push_str(&scalar(other, 0, false, 0));
+            out.push_str(&scalar(other, 0, false, 0, pretty));
             out.push('\n');
         }
     }
     out
+}
+
+/// Objects as their data, `int64` as `int`.
+fn plain_data(v: &Value) -> Value {
+    match v {
+        Value::List(l) => Value::list(l.iter().map(plain_data).collect()),
+        Value::Map(m) => Value::map(m.borrow().iter().map(|(k, x)| (k.clone(), plain_data(x))).collect()),
+        Value::Object(o) => plain_data(&o.to_data()),
+        Value::Int64(i) => Value::Int(*i),
+        other => other.clone(),
+    }
 }
 
 /// The value as JSON round-trips it into yaml.v2: floats with integral JSON text are ints.
@@ -50,40 +70,41 @@ fn pad(out: &mut String, n: usize) {
     }
 }
 
-fn write_map(out: &mut String, v: &Value, indent: usize) {
+fn write_map(out: &mut String, v: &Value, indent: usize, pretty: bool) {
     let Value::Map(m) = v else { return };
     for (i, (k, x)) in m.borrow().iter().enumerate() {
         if i > 0 {
             pad(out, indent);
         }
-        out.push_str(&string_scalar(k, indent, true, 0));
+        out.push_str(&string_scalar(k, indent, true, 0, pretty));
         out.push(':');
-        write_after_key(out, x, indent);
+        write_after_key(out, x, indent, pretty);
     }
 }
 
-fn write_after_key(out: &mut String, x: &Value, indent: usize) {
+fn write_after_key(out: &mut String, x: &Value, indent: usize, pretty: bool) {
     match x {
         Value::Map(mm) if !mm.borrow().is_empty() => {
             out.push('\n');
             pad(out, indent + 2);
-            write_map(out, x, indent + 2);
+            write_map(out, x, indent + 2, pretty);
         }
         Value::List(l) if !l.is_empty() => {
             out.push('\n');
-            pad(out, indent);
-            write_list(out, x, indent);
+            let at = if pretty { indent + 2 } else { indent };
+            pad(out, at);
+            write_list(out, x, at, pretty);
         }
         other => {
             out.push(' ');
             let col = column(out);
-            out.push_str(&scalar(other, indent, false, col));
+            out.push_str(&scalar(other, indent, false, col, pretty));
             out.push('\n');
         }
     }
 }
 
-fn write_list(out: &mut String, v: &Value, indent: usize) {
+fn write_list(out: &mut String, v: &Value, indent: usize, pretty: bool) {
     let Value::List(l) = v else { return };
     for (i, x) in l.iter().enumerate() {
         if i > 0 {
@@ -91,11 +112,11 @@ fn write_list(out: &mut String, v: &Value, indent: usize) {
         }
         out.push_str("- ");
         match x {
-            Value::Map(mm) if !mm.borrow().is_empty() => write_map(out, x, indent + 2),
-            Value::List(ll) if !ll.is_empty() => write_list(out, x, indent + 2),
+            Value::Map(mm) if !mm.borrow().is_empty() => write_map(out, x, indent + 2, pretty),
+            Value::List(ll) if !ll.is_empty() => write_list(out, x, indent + 2, pretty),
             other => {
                 let col = column(out);
-                out.push_str(&scalar(other, indent, false, col));
+                out.push_str(&scalar(other, indent, false, col, pretty));
                 out.push('\n');
             }
         }
@@ -106,7 +127,7 @@ fn column(out: &str) -> usize {
     out.rfind('\n').map_or(out.chars().count(), |i| out[i + 1..].chars().count())
 }
 
-fn scalar(v: &Value, indent: usize, key: bool, col: usize) -> String {
+fn scalar(v: &Value, indent: usize, key: bool, col: usize, pretty: bool) -> String {
     match v {
         Value::Nil => "null".into(),
         Value::Bool(b) => b.to_string(),
@@ -120,7 +141,7 @@ fn scalar(v: &Value, indent: usize, key: bool, col: usize) -> String {
                 format_float(*f, 'g', -1)
             }
         }
-        Value::Str(s) => string_scalar(s, indent, key, col),
+        Value::Str(s) => string_scalar(s, indent, key, col, pretty),
         Value::List(_) => "[]".into(),
         Value::Map(_) => "{}".into(),
         Value::Object(_) => "null".into(),
@@ -212,7 +233,7 @@ fn printable(c: char) -> bool {
 }
 
 /// How yaml.v2 writes a string scalar.
-fn string_scalar(s: &str, indent: usize, key: bool, col: usize) -> String {
+fn string_scalar(s: &str, indent: usize, key: bool, col: usize, pretty: bool) -> String {
     let special = s.chars().any(|c| !printable(c));
     let multiline = s.contains('\n');
     if multiline {
@@ -221,9 +242,9 @@ fn string_scalar(s: &str, indent: usize, key: bool, col: usize) -> String {
         if !key && !special && !space_break && !trailing_space {
             return literal(s, indent);
         }
-        return Quoted { col, indent, wrap: !key }.double(s);
+        return Quoted { col, indent, wrap: !key && !pretty }.double(s);
     }
-    let q = Quoted { col, indent, wrap: !key };
+    let q = Quoted { col, indent, wrap: !key && !pretty };
     if special || resolves_non_string(s) {
         return q.double(s);
     }
@@ -422,12 +443,12 @@ mod tests {
 
     #[test]
     fn quoting_as_yaml_v2() {
-        assert_eq!(string_scalar("true", 0, false, 0), "\"true\"");
-        assert_eq!(string_scalar("", 0, false, 0), "\"\"");
-        assert_eq!(string_scalar("a: b", 0, false, 0), "'a: b'");
-        assert_eq!(string_scalar("- x", 0, false, 0), "'- x'");
-        assert_eq!(string_scalar("1.5", 0, false, 0), "\"1.5\"");
-        assert_eq!(string_scalar("hello world", 0, false, 0), "hello world");
-        assert_eq!(string_scalar("a\nb\n", 0, false, 0), "|\n  a\n  b");
+        assert_eq!(string_scalar("true", 0, false, 0, false), "\"true\"");
+        assert_eq!(string_scalar("", 0, false, 0, false), "\"\"");
+        assert_eq!(string_scalar("a: b", 0, false, 0, false), "'a: b'");
+        assert_eq!(string_scalar("- x", 0, false, 0, false), "'- x'");
+        assert_eq!(string_scalar("1.5", 0, false, 0, false), "\"1.5\"");
+        assert_eq!(string_scalar("hello world", 0, false, 0, false), "hello world");
+        assert_eq!(string_scalar("a\nb\n", 0, false, 0, false), "|\n  a\n  b");
     }
 }
