@@ -11,6 +11,10 @@ use crate::funcs::signature::P;
 use crate::funcs::{self, FuncError};
 use crate::value::Value;
 
+/// The most output one execution may produce (a runaway `range` fails instead of exhausting
+/// memory).
+const MAX_OUTPUT: usize = 256 << 20;
+
 /// Go's limit on nested template invocations.
 const MAX_EXEC_DEPTH: usize = 10_000;
 
@@ -176,16 +180,30 @@ impl Exec {
     fn walk_range(&mut self, st: &mut State<'_>, dot: &Value, b: &super::node::Branch, out: &mut String) -> R<Flow> {
         let v = self.eval_pipeline(st, dot, &b.pipe)?;
         let mark = st.vars.len();
+        // Integer ranges are walked lazily: `range 1000000000` must not allocate.
+        if let Value::Int(n) | Value::Int64(n) = &v {
+            if b.pipe.decl.len() > 1 {
+                return Err(self.error(st, &format!("can't use {n} to iterate over more than one variable")));
+            }
+            if *n <= 0 {
+                if let Some(el) = &b.else_list {
+                    return self.walk_list(st, dot, el, out);
+                }
+                return Ok(Flow::Normal);
+            }
+            let wide = matches!(v, Value::Int64(_));
+            for i in 0..*n {
+                let x = if wide { Value::Int64(i) } else { Value::Int(i) };
+                if self.range_step(st, b, mark, x.clone(), &x, out)? {
+                    break;
+                }
+            }
+            return Ok(Flow::Normal);
+        }
         let items: Vec<(Value, Value)> = match &v {
             Value::List(l) => l.iter().enumerate().map(|(i, x)| (Value::Int(i as i64), x.clone())).collect(),
             Value::Map(m) => m.borrow().iter().map(|(k, x)| (Value::str(k.as_str()), x.clone())).collect(),
-            Value::Int(n) | Value::Int64(n) => {
-                if b.pipe.decl.len() > 1 {
-                    return Err(self.error(st, &format!("can't use {n} to iterate over more than one variable")));
-                }
-                let mk = |i: i64| if matches!(v, Value::Int64(_)) { Value::Int64(i) } else { Value::Int(i) };
-                (0..*n).map(|i| (mk(i), mk(i))).collect()
-            }
+            Value::Int(_) | Value::Int64(_) => Vec::new(),
             Value::Nil => Vec::new(),
             Value::Object(o) if o.entries().is_some() => {
                 o.entries().unwrap_or_default().into_iter().map(|(k, v)| (Value::str(k), v)).collect()
@@ -200,30 +218,46 @@ impl Exec {
             }
             return Ok(Flow::Normal);
         }
-        let decl = &b.pipe.decl;
         for (index, elem) in items {
-            if !decl.is_empty() {
-                if b.pipe.is_assign {
-                    let val = if decl.len() > 1 { index.clone() } else { elem.clone() };
-                    assign_var(st, &decl[0], val);
-                } else {
-                    set_top_var(st, mark, 1, elem.clone());
-                }
-            }
-            if decl.len() > 1 {
-                if b.pipe.is_assign {
-                    assign_var(st, &decl[1], elem.clone());
-                } else {
-                    set_top_var(st, mark, 2, index.clone());
-                }
-            }
-            let f = self.walk_list(st, &elem, &b.list, out);
-            st.vars.truncate(mark);
-            if let Flow::Break = f? {
+            if self.range_step(st, b, mark, index, &elem, out)? {
                 break;
             }
         }
         Ok(Flow::Normal)
+    }
+
+    /// One iteration of a range: sets the loop variables, walks the body; true on `break`.
+    fn range_step(
+        &mut self,
+        st: &mut State<'_>,
+        b: &super::node::Branch,
+        mark: usize,
+        index: Value,
+        elem: &Value,
+        out: &mut String,
+    ) -> R<bool> {
+        let decl = &b.pipe.decl;
+        if !decl.is_empty() {
+            if b.pipe.is_assign {
+                let val = if decl.len() > 1 { index.clone() } else { elem.clone() };
+                assign_var(st, &decl[0], val);
+            } else {
+                set_top_var(st, mark, 1, elem.clone());
+            }
+        }
+        if decl.len() > 1 {
+            if b.pipe.is_assign {
+                assign_var(st, &decl[1], elem.clone());
+            } else {
+                set_top_var(st, mark, 2, index);
+            }
+        }
+        let f = self.walk_list(st, elem, &b.list, out);
+        st.vars.truncate(mark);
+        if out.len() > MAX_OUTPUT {
+            return Err(self.error(st, &format!("rendered output exceeds {MAX_OUTPUT} bytes")));
+        }
+        Ok(matches!(f?, Flow::Break))
     }
 
     fn error(&self, st: &State<'_>, msg: &str) -> ExecError {

@@ -56,7 +56,11 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         if n < 0 {
             return Err(FuncError::Plain("strings: negative Repeat count".into()));
         }
-        ok(arg_str(a, 1)?.repeat(n as usize))
+        let s = arg_str(a, 1)?;
+        if (s.len() as u128) * (n as u128) > 1 << 30 {
+            return Err(FuncError::Plain("strings: Repeat output length overflow".into()));
+        }
+        ok(s.repeat(n as usize))
     });
     m.insert("substr", |_, a| {
         want(a, 3, "substr")?;
@@ -77,10 +81,11 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         let c = arg_int(a, 0)?;
         let s = arg_str(a, 1)?;
         let l = s.len() as i64;
+        let b = s.as_bytes();
         ok(if c < 0 && l + c > 0 {
-            s[(l + c) as usize..].to_string()
+            String::from_utf8_lossy(&b[(l + c) as usize..]).into_owned()
         } else if c >= 0 && l > c {
-            s[..c as usize].to_string()
+            String::from_utf8_lossy(&b[..c as usize]).into_owned()
         } else {
             s
         })
@@ -193,7 +198,11 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         want(a, 2, "abbrev")?;
         let w = arg_int(a, 0)?;
         let s = arg_str(a, 1)?;
-        ok(if w < 4 || (s.len() as i64) <= w { s } else { format!("{}...", &s[..(w - 3) as usize]) })
+        ok(if w < 4 || (s.len() as i64) <= w {
+            s
+        } else {
+            format!("{}...", String::from_utf8_lossy(&s.as_bytes()[..(w - 3) as usize]))
+        })
     });
     m.insert("wrap", |_, a| {
         want(a, 2, "wrap")?;
