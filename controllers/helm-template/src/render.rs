@@ -167,6 +167,74 @@ impl Rendered {
     }
 }
 
+impl Rendered {
+    /// The text `helm template --show-only PATTERN...` prints: the documents whose template path
+    /// (without the chart name) matches a pattern (Go's `filepath.Match`), pattern by pattern.
+    pub fn to_helm_output_show_only(&self, patterns: &[String]) -> Result<String, Error> {
+        let all = self.to_helm_output();
+        let docs = crate::sort::split_manifests(&all);
+        let mut out = String::new();
+        for p in patterns {
+            let re = match_regex(p);
+            let mut found = false;
+            for d in &docs {
+                let Some(path) = d
+                    .strip_prefix("# Source: ")
+                    .and_then(|rest| rest.lines().next())
+                    .and_then(|src| src.split_once('/').map(|(_, p)| p.to_string()))
+                else {
+                    continue;
+                };
+                if re.as_ref().is_some_and(|r| r.is_match(&path)) {
+                    out.push_str(&format!("---\n{d}\n"));
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(Error::Template(format!("could not find template {p} in chart")));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Go's `filepath.Match` pattern as an anchored regex (`*` and `?` stop at `/`).
+fn match_regex(p: &str) -> Option<regex::Regex> {
+    let mut re = String::from("^");
+    let mut chars = p.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            '[' => {
+                re.push('[');
+                if chars.peek() == Some(&'^') {
+                    chars.next();
+                    re.push('^');
+                }
+                for c in chars.by_ref() {
+                    if c == ']' {
+                        break;
+                    }
+                    if c == '\\' || c == '[' {
+                        re.push('\\');
+                    }
+                    re.push(c);
+                }
+                re.push(']');
+            }
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    re.push_str(&regex::escape(&n.to_string()));
+                }
+            }
+            c => re.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).ok()
+}
+
 /// Why a render failed; the message is Helm's.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {

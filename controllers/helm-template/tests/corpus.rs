@@ -5,7 +5,7 @@
 //!
 //! A case is a directory holding the chart in `chart/`, values files beside it, and an optional
 //! `args` file with one `helm template` flag per line (`--set a=b`, `--set-string a=b`,
-//! `--set-json a={"b":1}`, `--include-crds`, `--skip-tests`, `--no-hooks`, `--kube-version 1.30`, `--api-versions x/v1`,
+//! `--set-json a={"b":1}`, `--include-crds`, `--skip-tests`, `--no-hooks`, `--kube-version 1.30`, `--api-versions x/v1`, `--show-only templates/x.yaml`,
 //! `--name-template NAME` is not supported; the release name is `release-name`).
 //!
 //! Runs that differ on purpose or for a known gap are listed in `tests/corpus/known-differences.txt`
@@ -83,6 +83,7 @@ fn options(args: &[String], values: Option<&Path>) -> Options {
             "--kube-version" => o.kube_version = Some(val.to_string()),
             "--api-versions" => o.api_versions.push(val.to_string()),
             "--strict" => o.strict = true,
+            "--show-only" => {}
             other => panic!("unsupported corpus flag {other}"),
         }
     }
@@ -121,7 +122,14 @@ fn helm_run(helm: &str, home: &Path, chart: &Path, args: &[String], values: Opti
 
 fn ours(chart: &Path, args: &[String], values: Option<&Path>) -> Result<String, String> {
     let c = load_dir(chart).map_err(|e| e.to_string())?;
-    render(&c, &options(args, values)).map(|r| r.to_helm_output()).map_err(|e| e.to_string())
+    let show_only: Vec<String> =
+        args.iter().filter_map(|a| a.strip_prefix("--show-only ").map(|p| p.trim().to_string())).collect();
+    let rendered = render(&c, &options(args, values)).map_err(|e| e.to_string())?;
+    if show_only.is_empty() {
+        Ok(rendered.to_helm_output())
+    } else {
+        rendered.to_helm_output_show_only(&show_only).map_err(|e| e.to_string())
+    }
 }
 
 fn known_differences() -> BTreeMap<String, String> {
