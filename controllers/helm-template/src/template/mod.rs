@@ -1,5 +1,6 @@
 //! Go's `text/template`: lexer, parser, executor and `fmt` formatting.
 
+mod call;
 pub mod exec;
 pub mod format;
 pub mod lex;
