@@ -57,6 +57,7 @@ pub fn params(name: &str) -> Option<(&'static [P], bool)> {
         "plural" => (&[Str, Str, Int], false),
         "splitn" => (&[Str, Int, Str], false),
         "join" => (&[Str, Any], false),
+        "encryptAES" | "decryptAES" => (&[Str, Str], false),
         "randAlphaNum" | "randAlpha" | "randNumeric" | "randAscii" | "randBytes" | "until" => (&[Int], false),
         "untilStep" => (&[Int, Int, Int], false),
         "chunk" | "mustChunk" => (&[Int, Any], false),

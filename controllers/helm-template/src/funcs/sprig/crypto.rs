@@ -113,7 +113,64 @@ fn cert_value(cert: Certificate, key_pem: String, key: KeyPair, keep: bool) -> V
     Value::Object(Rc::new(Cert { cert_pem, key_pem, issuer: keep.then_some((cert, key)) }))
 }
 
+fn aes_key(password: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let p = password.as_bytes();
+    let n = p.len().min(32);
+    key[..n].copy_from_slice(&p[..n]);
+    key
+}
+
+/// Sprig's `encryptAES`: AES-256-CBC with a random IV, PKCS#7 padding, base64 of IV + data.
+fn encrypt_aes(password: &str, plaintext: &str) -> String {
+    use cbc::cipher::{BlockEncryptMut, KeyIvInit, block_padding::Pkcs7};
+    if plaintext.is_empty() {
+        return String::new();
+    }
+    let mut iv = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut iv);
+    let enc = cbc::Encryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv.into());
+    let mut out = iv.to_vec();
+    out.extend(enc.encrypt_padded_vec_mut::<Pkcs7>(plaintext.as_bytes()));
+    base64::engine::general_purpose::STANDARD.encode(out)
+}
+
+/// Sprig's `decryptAES`.
+fn decrypt_aes(password: &str, crypt64: &str) -> Result<String, FuncError> {
+    use cbc::cipher::{BlockDecryptMut, KeyIvInit, block_padding::NoPadding};
+    if crypt64.is_empty() {
+        return Ok(String::new());
+    }
+    let data = base64::engine::general_purpose::STANDARD.decode(crypt64).map_err(plain)?;
+    if data.len() < 16 || data.len() % 16 != 0 {
+        return Err(FuncError::Plain("crypto/cipher: input not full blocks".into()));
+    }
+    let (iv, body) = data.split_at(16);
+    let mut iv16 = [0u8; 16];
+    iv16.copy_from_slice(iv);
+    let dec = cbc::Decryptor::<aes::Aes256>::new(&aes_key(password).into(), &iv16.into());
+    let plain_bytes = dec.decrypt_padded_vec_mut::<NoPadding>(body).map_err(plain)?;
+    let pad = plain_bytes.last().map_or(0, |b| usize::from(*b));
+    let end = plain_bytes.len().saturating_sub(pad);
+    Ok(String::from_utf8_lossy(&plain_bytes[..end]).into_owned())
+}
+
 pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
+    m.insert("encryptAES", |_, a| {
+        want(a, 2, "encryptAES")?;
+        Ok(Value::str(encrypt_aes(&arg_str(a, 0)?, &arg_str(a, 1)?)))
+    });
+    m.insert("decryptAES", |_, a| {
+        want(a, 2, "decryptAES")?;
+        decrypt_aes(&arg_str(a, 0)?, &arg_str(a, 1)?).map(Value::str)
+    });
+    m.insert("randBytes", |_, a| {
+        want(a, 1, "randBytes")?;
+        let n = usize::try_from(to_int64(&a[0])).unwrap_or(0).min(1 << 20);
+        let mut b = vec![0u8; n];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+        Ok(Value::str(base64::engine::general_purpose::STANDARD.encode(b)))
+    });
     m.insert("genPrivateKey", |_, a| {
         want(a, 1, "genPrivateKey")?;
         match arg_str(a, 0)?.as_str() {
