@@ -1,0 +1,1 @@
+{{ define "sub.h" }}from-sub{{ end }}
