@@ -74,7 +74,7 @@ pub enum HttpError {
         body: String,
     },
     /// Retries were exhausted.
-    #[error("giving up after {attempts} attempt(s){}", last.as_deref().map(|l| format!(": {l}")).unwrap_or_default())]
+    #[error("giving up after {attempts} attempt(s){}", .last.as_deref().map(|l| format!(": {l}")).unwrap_or_default())]
     GaveUp {
         /// Attempts made.
         attempts: u32,

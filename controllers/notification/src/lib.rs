@@ -160,7 +160,7 @@ impl Notification {
                 r.object.status.as_ref().and_then(|s| s.webhook_path.clone()).into_iter().collect()
             });
             let controller = Controller::new(&mut informer, named("receiver"));
-            let server = receiver::ReceiverServer {
+            let webhooks = receiver::ReceiverServer {
                 receivers: informer.store(),
                 flux: clients.flux.clone(),
                 cluster: clients.cluster.clone(),
@@ -174,7 +174,7 @@ impl Notification {
             });
             receivers_task = Some(tokio::spawn(informer.run()));
             tasks.push(tokio::spawn(controller.run(reconciler, leader.clone(), shutdown())));
-            let router = server.router();
+            let router = webhooks.router();
             let stop = shutdown();
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = server::serve(listener, router, stop).await {

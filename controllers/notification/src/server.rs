@@ -8,7 +8,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::any;
 
 use crate::dispatch::{Dispatcher, Resolver, Submitted};
 
@@ -17,7 +16,7 @@ pub const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// The router of the event endpoint.
 pub fn router<R: Resolver>(dispatcher: Dispatcher<R>) -> Router {
-    Router::new().fallback(any(handle::<R>)).with_state(dispatcher)
+    Router::new().fallback(handle::<R>).with_state(dispatcher)
 }
 
 async fn handle<R: Resolver>(State(dispatcher): State<Dispatcher<R>>, body: Body) -> StatusCode {

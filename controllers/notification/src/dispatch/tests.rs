@@ -213,6 +213,7 @@ async fn provider_type_rules() {
 
 #[tokio::test]
 async fn http_endpoint_answers_like_upstream() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let fake = Fake::default();
     let d = Dispatcher::start(fake, Arc::new(Events::default()), Metrics::default(), options());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -10,7 +10,7 @@
 use eddy_controller_runtime::events::{FluxEvent, Severity};
 use serde_json::{Value, json};
 
-use super::{NotifierError, Planned, describe_reason, obj};
+use super::{NotifierError, Plan, Planned, describe_reason, obj};
 use crate::config::ProviderConfig;
 use crate::event::{go_json_bytes, to_go_json};
 use crate::http::Request;
@@ -75,17 +75,6 @@ pub(crate) struct StatusPlan {
     pub(crate) ours: Value,
 }
 
-/// What a forge provider does for an event.
-#[derive(Debug, Clone)]
-pub(crate) enum GitPlan {
-    /// Nothing (a `Progressing` event).
-    Skip,
-    /// Plain requests.
-    Requests(Vec<Planned>),
-    /// A commit status.
-    Status(Box<StatusPlan>),
-}
-
 fn owner_repo(cfg: &ProviderConfig) -> Result<(String, String, String), NotifierError> {
     let (host, id) = parse_git_address(&cfg.url)?;
     let parts: Vec<&str> = id.split('/').collect();
@@ -119,7 +108,7 @@ fn state_and_desc(event: &FluxEvent, ok: &str, failed: &str, forge: &str) -> Res
     Ok((state.to_owned(), describe_reason(&event.reason)))
 }
 
-fn github_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, NotifierError> {
+fn github_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, NotifierError> {
     if cfg.commit_status.is_empty() {
         return Err(NotifierError::Config("commit status cannot be empty".into()));
     }
@@ -128,7 +117,7 @@ fn github_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, Not
     }
     let (host, owner, repo) = owner_repo(cfg)?;
     if event.reason == "Progressing" {
-        return Ok(GitPlan::Skip);
+        return Ok(Plan::Skip);
     }
     let rev = parse_revision(revision(event).ok_or_else(|| NotifierError::Event("missing revision metadata".into()))?)?;
     let (state, desc) = state_and_desc(event, "success", "failure", "github")?;
@@ -152,10 +141,10 @@ fn github_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, Not
             .find(|s| s["context"] == ours["context"])
             .is_some_and(|s| s["state"] == ours["state"] && s["description"] == ours["description"])
     }
-    Ok(GitPlan::Status(Box::new(StatusPlan { list, create, duplicate, ours })))
+    Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours })))
 }
 
-fn gitlab_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, NotifierError> {
+fn gitlab_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, NotifierError> {
     let token = if cfg.token.is_empty() { &cfg.password } else { &cfg.token };
     if token.is_empty() {
         return Err(NotifierError::Config("gitlab token cannot be empty".into()));
@@ -165,7 +154,7 @@ fn gitlab_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, Not
         return Err(NotifierError::Config("commit status cannot be empty".into()));
     }
     if event.reason == "Progressing" {
-        return Ok(GitPlan::Skip);
+        return Ok(Plan::Skip);
     }
     let rev = parse_revision(revision(event).ok_or_else(|| NotifierError::Event("missing revision metadata".into()))?)?;
     let (state, desc) = state_and_desc(event, "success", "failed", "gitlab")?;
@@ -193,12 +182,12 @@ fn gitlab_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, Not
                 && s["name"] == ours["name"]
         })
     }
-    Ok(GitPlan::Status(Box::new(StatusPlan { list, create, duplicate, ours })))
+    Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours })))
 }
 
 /// `github_dispatch.go`: a `repository_dispatch` with event type `Kind/name.namespace` and
 /// the event as client payload.
-fn github_dispatch(cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, NotifierError> {
+fn github_dispatch(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, NotifierError> {
     if cfg.token.is_empty() {
         return Err(NotifierError::Config("github token or github app details must be specified".into()));
     }
@@ -211,7 +200,7 @@ fn github_dispatch(cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, N
         &cfg.token,
     );
     req.body = go_json_bytes(&payload);
-    Ok(GitPlan::Requests(vec![Planned::any(req)]))
+    Ok(Plan::Requests(vec![Planned::any(req)]))
 }
 
 /// The plan of a forge provider type.
@@ -219,7 +208,7 @@ fn github_dispatch(cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, N
 /// # Errors
 /// [`NotifierError::Unsupported`] for forge types Eddy does not deliver to yet, or what the
 /// provider lacks.
-pub(crate) fn plan(provider_type: &str, cfg: &ProviderConfig, event: &FluxEvent) -> Result<GitPlan, NotifierError> {
+pub(crate) fn plan(provider_type: &str, cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, NotifierError> {
     match provider_type {
         "github" => github_status(cfg, event),
         "gitlab" => gitlab_status(cfg, event),

@@ -8,6 +8,7 @@
 mod alerting;
 mod chat;
 mod git;
+mod nats;
 
 use eddy_controller_runtime::events::FluxEvent;
 use hmac::{Hmac, Mac as _};
@@ -18,7 +19,6 @@ use crate::event::{hex, to_go_json};
 use crate::http::{self, HttpError, Request, RetryPolicy};
 
 pub use self::alerting::describe_reason;
-use self::git::GitPlan;
 pub use self::git::{commit_status_key, parse_git_address};
 
 /// The header naming the sending controller (`NotificationHeader`).
@@ -43,6 +43,7 @@ pub const SUPPORTED: &[&str] = &[
     "grafana",
     "pagerduty",
     "datadog",
+    "nats",
     "github",
     "gitlab",
     "githubdispatch",
@@ -130,6 +131,19 @@ fn generic(cfg: &ProviderConfig, event: &FluxEvent, hmac_key: Option<&str>) -> R
     Ok(vec![Planned::any(req)])
 }
 
+/// What a provider does for an event.
+#[derive(Debug, Clone)]
+pub(crate) enum Plan {
+    /// Nothing (e.g. a `Progressing` event for a commit status).
+    Skip,
+    /// Plain requests, in order.
+    Requests(Vec<Planned>),
+    /// A commit status: list, then create unless identical.
+    Status(Box<git::StatusPlan>),
+    /// A NATS publication.
+    Nats(Box<nats::NatsPlan>),
+}
+
 /// A notifier for one Provider.
 #[derive(Debug, Clone)]
 pub struct Notifier {
@@ -153,7 +167,7 @@ impl Notifier {
     ///
     /// # Errors
     /// [`NotifierError`] when the Provider or the event lacks what the type needs.
-    pub(crate) fn plan(&self, event: &FluxEvent) -> Result<GitPlan, NotifierError> {
+    pub(crate) fn plan(&self, event: &FluxEvent) -> Result<Plan, NotifierError> {
         let cfg = &self.config;
         let needs_url =
             |name: &'static str| url::Url::parse(&cfg.url).map(|_| ()).map_err(|_| NotifierError::InvalidUrl(name));
@@ -201,9 +215,13 @@ impl Notifier {
             }
             "pagerduty" => alerting::pagerduty(cfg, event)?,
             "datadog" => alerting::datadog(cfg, event)?,
+            "nats" => {
+                let payload = crate::event::go_json_bytes(&to_go_json(event));
+                return Ok(Plan::Nats(Box::new(nats::plan(cfg, payload)?)));
+            }
             other => return git::plan(other, cfg, event),
         };
-        Ok(GitPlan::Requests(requests))
+        Ok(Plan::Requests(requests))
     }
 
     /// Sends `event`, retrying as upstream, within the provider's timeout.
@@ -212,12 +230,15 @@ impl Notifier {
     /// [`NotifierError`].
     pub async fn post(&self, event: &FluxEvent) -> Result<(), NotifierError> {
         let plan = self.plan(event)?;
+        if let Plan::Nats(p) = &plan {
+            return nats::publish(p, self.config.timeout).await;
+        }
         let client = http::client(&self.config.transport)?;
         let timeout = self.config.timeout;
         let work = async {
             match plan {
-                GitPlan::Skip => {}
-                GitPlan::Requests(planned) => {
+                Plan::Skip | Plan::Nats(_) => {}
+                Plan::Requests(planned) => {
                     for p in &planned {
                         let resp = http::send(&client, &p.request, self.policy).await?;
                         if p.validator == Validator::SlackOk {
@@ -225,7 +246,7 @@ impl Notifier {
                         }
                     }
                 }
-                GitPlan::Status(status) => {
+                Plan::Status(status) => {
                     let listed = http::send(&client, &status.list, self.policy)
                         .await
                         .map_err(|e| NotifierError::Event(format!("could not list commit statuses: {e}")))?;

@@ -8,6 +8,7 @@ use eddy_controller_runtime::events::{FluxEvent, Severity};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::json;
+use sha2::Digest as _;
 
 use super::*;
 use crate::testserver::Capture;
@@ -155,7 +156,7 @@ async fn msteams_adaptive_card() {
     assert_eq!(items[2]["facts"][1]["title"], "revision");
 
     let cfg = config("msteams", "https://x.webhook.office.com/hook");
-    let GitPlan::Requests(planned) = Notifier::new(cfg, fast()).unwrap().plan(&event(Severity::Info)).unwrap() else {
+    let Plan::Requests(planned) = Notifier::new(cfg, fast()).unwrap().plan(&event(Severity::Info)).unwrap() else {
         panic!("requests")
     };
     let legacy: serde_json::Value = serde_json::from_slice(&planned[0].request.body).unwrap();

@@ -2,8 +2,8 @@
 //! (`internal/controller/receiver_controller.go`) and the webhook server that validates
 //! requests and asks the selected objects to reconcile (`internal/server/receiver_handlers.go`).
 
-mod server;
-mod validate;
+pub mod server;
+pub mod validate;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,7 +99,7 @@ impl ReceiverReconciler {
         let generation = obj.generation();
         obj.set_observed_generation(generation);
         tracing::error!(receiver = %obj.key(), "{msg}");
-        self.recorder.record(&object_ref(obj), EventType::Warning, reason, "", &msg, Default::default());
+        self.recorder.record(&object_ref(&*obj), EventType::Warning, reason, "", &msg, Default::default());
     }
 
     async fn run(&self, obj: &mut ReceiverObject) -> Result<Option<Duration>, String> {
