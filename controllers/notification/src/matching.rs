@@ -34,11 +34,6 @@ pub trait LabelSource {
     fn labels(&self, event: &FluxEvent) -> impl Future<Output = Option<BTreeMap<String, String>>> + Send;
 }
 
-/// `kind/namespace/name` of an event source (`crossNSObjectRefString`).
-fn source_string(s: &CrossNamespaceObjectReference) -> String {
-    format!("{}/{}/{}", s.kind, s.namespace.as_deref().unwrap_or_default(), s.name)
-}
-
 /// Whether `event` matches `source` (its namespace already defaulted) and the alert's
 /// severity, looking up labels only when the source has `matchLabels`.
 async fn matches_source(

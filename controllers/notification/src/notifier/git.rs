@@ -185,6 +185,48 @@ fn gitlab_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, Notifi
     Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours })))
 }
 
+/// `gitea.go`: like GitHub on Gitea's API (`token` auth); `Progressing` is `pending`, not
+/// skipped. (The Gitea SDK also asks `/api/v1/version` first; Eddy does not.)
+fn gitea_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, NotifierError> {
+    if cfg.commit_status.is_empty() {
+        return Err(NotifierError::Config("commit status cannot be empty".into()));
+    }
+    let token = if cfg.token.is_empty() { &cfg.password } else { &cfg.token };
+    if token.is_empty() {
+        return Err(NotifierError::Config("gitea token cannot be empty".into()));
+    }
+    let (host, owner, repo) = owner_repo(cfg)?;
+    let rev = parse_revision(revision(event).ok_or_else(|| NotifierError::Event("missing revision metadata".into()))?)?;
+    let state = if event.reason == "Progressing" {
+        "pending".to_owned()
+    } else {
+        state_and_desc(event, "success", "failure", "gitea")?.0
+    };
+    let desc = describe_reason(&event.reason);
+    let api = format!("{host}/api/v1/repos/{owner}/{repo}/statuses/{rev}");
+    let auth = format!("token {token}");
+    let mut list = Request::json(&format!("{api}?page=0&limit=50"), &Value::Null).header("Authorization", auth.clone());
+    list.method = reqwest::Method::GET;
+    list.body.clear();
+    list.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("Content-Type"));
+    let ours = json!({"state": state, "target_url": "", "description": desc, "context": cfg.commit_status});
+    let create = Request::json(&api, &ours).header("Authorization", auth);
+    // duplicateGiteaStatus: the first complete status with our context decides.
+    fn duplicate(list: &Value, ours: &Value) -> bool {
+        list.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| {
+                [&s["context"], &s["status"], &s["description"]]
+                    .iter()
+                    .all(|v| v.as_str().is_some_and(|x| !x.is_empty()))
+            })
+            .find(|s| s["context"] == ours["context"])
+            .is_some_and(|s| s["status"] == ours["state"] && s["description"] == ours["description"])
+    }
+    Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours })))
+}
+
 /// `github_dispatch.go`: a `repository_dispatch` with event type `Kind/name.namespace` and
 /// the event as client payload.
 fn github_dispatch(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, NotifierError> {
@@ -212,6 +254,7 @@ pub(crate) fn plan(provider_type: &str, cfg: &ProviderConfig, event: &FluxEvent)
     match provider_type {
         "github" => github_status(cfg, event),
         "gitlab" => gitlab_status(cfg, event),
+        "gitea" => gitea_status(cfg, event),
         "githubdispatch" => github_dispatch(cfg, event),
         other => Err(NotifierError::Unsupported(other.to_owned())),
     }

@@ -46,6 +46,7 @@ pub const SUPPORTED: &[&str] = &[
     "nats",
     "github",
     "gitlab",
+    "gitea",
     "githubdispatch",
 ];
 

@@ -119,10 +119,10 @@ impl ReceiverReconciler {
             self.mark_terminal(obj, "ValidationFailed", message);
             return Ok(None);
         }
+        let secret = spec.secret_ref.as_ref().map(|r| r.name.clone()).unwrap_or_default();
         conditions::mark_reconciling(obj, "Progressing", "Reconciliation in progress");
         let ns = obj.meta().namespace.clone().unwrap_or_default();
         let name = obj.meta().name.clone().unwrap_or_default();
-        let secret = spec.secret_ref.as_ref().map(|r| r.name.clone()).unwrap_or_default();
         let token = match read_token(&self.cluster, &ns, &secret).await {
             Ok(t) => t,
             Err(e) => {
