@@ -75,7 +75,7 @@ pub fn decode(body: &[u8]) -> Result<FluxEvent, DecodeError> {
     Ok(FluxEvent {
         involved_object: wire.involved_object,
         severity,
-        timestamp: wire.timestamp.unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)),
+        timestamp: wire.timestamp.unwrap_or(Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)),
         message: wire.message,
         reason: wire.reason,
         action: String::new(),

@@ -138,10 +138,11 @@ pub fn describe_reason(reason: &str) -> String {
         last = k;
     }
     for i in 0..runs.len().saturating_sub(1) {
-        if runs[i][0].is_uppercase() && runs[i + 1][0].is_lowercase() {
-            if let Some(c) = runs[i].pop() {
-                runs[i + 1].insert(0, c);
-            }
+        if runs[i][0].is_uppercase()
+            && runs[i + 1][0].is_lowercase()
+            && let Some(c) = runs[i].pop()
+        {
+            runs[i + 1].insert(0, c);
         }
     }
     runs.into_iter()

@@ -17,7 +17,7 @@ fn slack_fields(event: &FluxEvent) -> Vec<Value> {
 }
 
 /// `SlackPayload` with one attachment.
-fn slack_payload(channel: &str, username: &str, attachment: Value) -> Value {
+fn slack_payload(channel: &str, username: &str, attachment: &Value) -> Value {
     json!({"channel": channel, "username": username, "icon_url": "", "icon_emoji": "", "attachments": [attachment]})
 }
 
@@ -32,7 +32,7 @@ pub(super) fn slack(cfg: &ProviderConfig, event: &FluxEvent) -> Vec<Planned> {
         "fallback": format!("{author}: {first}"), "color": color, "author_name": author,
         "text": event.message, "mrkdwn_in": ["text"], "fields": slack_fields(event),
     });
-    let mut req = Request::json(&cfg.url, &slack_payload(&cfg.channel, username, attachment));
+    let mut req = Request::json(&cfg.url, &slack_payload(&cfg.channel, username, &attachment));
     if !cfg.token.is_empty() {
         req = req.header("Authorization", format!("Bearer {}", cfg.token));
     }
@@ -55,7 +55,7 @@ pub(super) fn discord(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Vec<Pla
         "text": event.message, "mrkdwn_in": ["text"], "fields": slack_fields(event),
     });
     // Discord's payload has no channel even when one is set (upstream leaves it empty).
-    Ok(vec![Planned::any(Request::json(url.as_str(), &slack_payload("", username, attachment)))])
+    Ok(vec![Planned::any(Request::json(url.as_str(), &slack_payload("", username, &attachment)))])
 }
 
 /// `rocket.go`: Slack format with Rocket's colors, channel and username as given.
@@ -65,7 +65,7 @@ pub(super) fn rocket(cfg: &ProviderConfig, event: &FluxEvent) -> Vec<Planned> {
         "fallback": "", "color": color, "author_name": author(event),
         "text": event.message, "mrkdwn_in": ["text"], "fields": slack_fields(event),
     });
-    vec![Planned::any(Request::json(&cfg.url, &slack_payload(&cfg.channel, &cfg.username, attachment)))]
+    vec![Planned::any(Request::json(&cfg.url, &slack_payload(&cfg.channel, &cfg.username, &attachment)))]
 }
 
 /// `teams.go`: an Adaptive Card (1.4), or the deprecated MessageCard for
