@@ -18,10 +18,13 @@ use sha2::Sha256;
 
 const WAIT: Duration = Duration::from_secs(90);
 
+/// A captured request: its headers (lower-case names) and body.
+type Captured = (Vec<(String, String)>, String);
+
 /// A minimal HTTP/1.1 server on 127.0.0.1 that records every request body and answers 200.
 struct Capture {
     url: String,
-    bodies: Arc<Mutex<Vec<(Vec<(String, String)>, String)>>>,
+    bodies: Arc<Mutex<Vec<Captured>>>,
 }
 
 impl Capture {
