@@ -22,7 +22,7 @@ use eddy_controller_runtime::{Clients, duration};
 use tokio::sync::watch;
 
 /// The controllers Eddy can run.
-pub const ALL_CONTROLLERS: &[&str] = &["gitrepository", "kustomization"];
+pub const ALL_CONTROLLERS: &[&str] = &["gitrepository", "kustomization", "alert", "provider", "receiver"];
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     duration::parse(s).map_err(|e| e.to_string())
@@ -109,6 +109,18 @@ pub struct ControllerFlags {
     /// Objects applied concurrently per stage by each Kustomization reconcile.
     #[arg(long, default_value_t = 4)]
     pub concurrent_ssa: usize,
+    /// Where the notification event endpoint listens (notification-controller's own
+    /// `--events-addr`; Flux controllers elsewhere POST their events here). Empty: in process
+    /// only. Runs with the `alert` controller.
+    #[arg(long, default_value = ":9091")]
+    pub events_listen_addr: String,
+    /// Where the Receiver webhook server listens (notification-controller's `--receiver-addr`).
+    #[arg(long, default_value = ":9292")]
+    pub receiver_addr: String,
+    /// Interval in which a duplicate event is refused (notification-controller's
+    /// `--rate-limit-interval`).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub rate_limit_interval: Duration,
     /// Feature gates, `Name=true|false` comma separated (`StrictPostBuildSubstitutions`, on by
     /// default as in kustomize-controller v1.9+; `DisableFailFastBehavior`;
     /// `AdditiveCELDependencyCheck`).
@@ -161,6 +173,7 @@ pub async fn start(
     cluster: kube::Client,
     cluster_config: kube::Config,
     metrics: Metrics,
+    notification_metrics: eddy_notification_controller::Metrics,
 ) -> anyhow::Result<Option<Running>> {
     if flags.no_controllers || flags.controllers.is_empty() {
         tracing::info!("controllers disabled: serving the API only");
@@ -232,6 +245,36 @@ pub async fn start(
         label_selector: flags.watch_label_selector.clone(),
     };
 
+    let enabled = |name: &str| flags.controllers.iter().any(|c| c == name);
+    // The notification pipeline first: the other controllers' recorders feed its sink.
+    let notification = if ["alert", "provider", "receiver"].iter().any(|c| enabled(c)) {
+        let recorder: Arc<dyn eddy_controller_runtime::recorder::EventRecorder> =
+            Arc::new(Recorder::new(cluster.clone(), eddy_notification_controller::CONTROLLER_NAME, hostname(), None));
+        let options = eddy_notification_controller::DispatchOptions {
+            rate_limit_interval: flags.rate_limit_interval,
+            no_cross_namespace_refs: flags.no_cross_namespace_refs,
+            ..eddy_notification_controller::DispatchOptions::default()
+        };
+        let watch = eddy_notification_controller::WatchOptions {
+            namespace: watch_options.namespace.clone(),
+            label_selector: watch_options.label_selector.clone(),
+        };
+        Some(eddy_notification_controller::Notification::new(
+            clients.clone(),
+            recorder,
+            notification_metrics,
+            options,
+            watch,
+        ))
+    } else {
+        None
+    };
+    let sink = notification.as_ref().filter(|_| enabled("alert")).map(eddy_notification_controller::Notification::sink);
+    let with_sink = |r: Recorder| match &sink {
+        Some(s) => r.with_sink(Arc::clone(s)),
+        None => r,
+    };
+
     if flags.controllers.iter().any(|c| c == "gitrepository") {
         let root = flags.storage_path.clone().unwrap_or_else(|| data_dir.join("artifacts"));
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
@@ -259,8 +302,12 @@ pub async fn start(
         // Checkouts of a process that was killed are garbage.
         let _ = std::fs::remove_dir_all(&work_dir);
         std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
-        let recorder =
-            Arc::new(Recorder::new(cluster.clone(), eddy_source::CONTROLLER_NAME, hostname(), forwarder.clone()));
+        let recorder = Arc::new(with_sink(Recorder::new(
+            cluster.clone(),
+            eddy_source::CONTROLLER_NAME,
+            hostname(),
+            forwarder.clone(),
+        )));
         let options = eddy_source::Options {
             requeue_dependency: flags.requeue_dependency,
             jitter: Jitter::percent(flags.interval_jitter_percentage),
@@ -284,12 +331,12 @@ pub async fn start(
         let work_dir = data_dir.join("work-kustomize");
         let _ = std::fs::remove_dir_all(&work_dir);
         std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
-        let recorder = Arc::new(Recorder::new(
+        let recorder = Arc::new(with_sink(Recorder::new(
             cluster.clone(),
             eddy_kustomize_controller::CONTROLLER_NAME,
             hostname(),
             forwarder.clone(),
-        ));
+        )));
         let options = eddy_kustomize_controller::Options {
             requeue_dependency: flags.requeue_dependency,
             jitter: Jitter::percent(flags.interval_jitter_percentage),
@@ -323,7 +370,43 @@ pub async fn start(
         tasks.push(tokio::spawn(controller.run(leader.clone(), shutdown())));
         tracing::info!(controller = "kustomization", workers = flags.concurrent, "controller started");
     }
+
+    if let Some(notification) = notification {
+        let mut parts =
+            eddy_notification_controller::Parts { alert: None, provider: enabled("provider"), receiver: None };
+        if enabled("alert") {
+            parts.alert = Some(bind_optional("event endpoint", &flags.events_listen_addr).await);
+        }
+        if enabled("receiver") {
+            parts.receiver = bind_optional("receiver server", &flags.receiver_addr).await;
+        }
+        let config =
+            Config { name: "notification".into(), concurrency: flags.concurrent, backoff, observer: observer.clone() };
+        tasks.push(tokio::spawn(notification.run(parts, config, leader.clone(), shutdown)));
+        tracing::info!(controllers = ?["alert", "provider", "receiver"].iter().filter(|c| enabled(c)).collect::<Vec<_>>(), "notification controllers started");
+    }
     Ok(Some(Running { stop, tasks }))
+}
+
+/// Binds a notification server's listener: Go's `:port` means every interface. A port that
+/// cannot be bound is logged and the server does not run (several Eddys on one host must
+/// not fail each other); an empty address disables it.
+async fn bind_optional(what: &str, addr: &str) -> Option<tokio::net::TcpListener> {
+    if addr.is_empty() {
+        return None;
+    }
+    let addr = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_owned() };
+    match tokio::net::TcpListener::bind(&addr).await {
+        Ok(l) => {
+            let bound = l.local_addr().map(|a| a.to_string()).unwrap_or(addr);
+            tracing::info!(addr = %bound, "{what} listening");
+            Some(l)
+        }
+        Err(e) => {
+            tracing::error!(addr = %addr, error = %e, "{what}: cannot listen; it does not run");
+            None
+        }
+    }
 }
 
 /// What to put in artifact URLs when no `--storage-adv-addr` is given: the listening address,

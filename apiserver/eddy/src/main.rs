@@ -192,6 +192,7 @@ async fn serve(
     cluster: Option<eddy_apiserver::serve::AggregatedConfig>,
     flags: controllers::ControllerFlags,
     metrics: eddy_controller_runtime::metrics::Metrics,
+    notification_metrics: eddy_notification_controller::Metrics,
 ) -> anyhow::Result<()> {
     let data_dir = config.data_dir.clone();
     let running = eddy_apiserver::start(config).await?;
@@ -200,7 +201,16 @@ async fn serve(
             let cluster_config = c.config().await.context("the cluster configuration for the controllers")?;
             let client =
                 kube::Client::try_from(cluster_config.clone()).context("the cluster client for the controllers")?;
-            controllers::start(&flags, &data_dir, running.local.clone(), client, cluster_config, metrics).await?
+            controllers::start(
+                &flags,
+                &data_dir,
+                running.local.clone(),
+                client,
+                cluster_config,
+                metrics,
+                notification_metrics,
+            )
+            .await?
         }
         _ => {
             if !flags.no_controllers {
@@ -266,12 +276,13 @@ fn main() -> anyhow::Result<()> {
                 config.aggregated.clone_from(&cluster);
             }
             let metrics = eddy_controller_runtime::metrics::Metrics::new();
-            let rendered = metrics.clone();
-            config.http.extra_metrics = Some(Arc::new(move || rendered.render()));
+            let notification_metrics = eddy_notification_controller::Metrics::default();
+            let rendered = (metrics.clone(), notification_metrics.clone());
+            config.http.extra_metrics = Some(Arc::new(move || rendered.0.render() + &rendered.1.render()));
             let data_dir = config.data_dir.clone();
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime
-                .block_on(serve(config, cluster, controllers, metrics))
+                .block_on(serve(config, cluster, controllers, metrics, notification_metrics))
                 .with_context(|| format!("eddy serve (data directory {})", data_dir.display()))?;
         }
         Command::Bench {

@@ -1,0 +1,229 @@
+//! The pipeline end to end over an in-memory resolver and a capturing HTTP server
+//! (following `internal/server/event_handlers.go` and `event_server.go`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use eddy_api::meta::LocalObjectReference;
+use eddy_api::notification::{Alert, CrossNamespaceObjectReference};
+use eddy_controller_runtime::recorder::ObjectRef;
+use parking_lot::Mutex;
+
+use super::*;
+use crate::testserver::Capture;
+
+#[derive(Default)]
+struct Fake {
+    alerts: Vec<Arc<AlertObject>>,
+    providers: Vec<Provider>,
+    secrets: BTreeMap<(String, String), SecretData>,
+}
+
+impl Resolver for Fake {
+    fn alerts(&self) -> Vec<Arc<AlertObject>> {
+        self.alerts.clone()
+    }
+    async fn provider(&self, namespace: &str, name: &str) -> Result<Option<Provider>, LookupError> {
+        Ok(self
+            .providers
+            .iter()
+            .find(|p| p.metadata.namespace.as_deref() == Some(namespace) && p.metadata.name.as_deref() == Some(name))
+            .cloned())
+    }
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<SecretData>, LookupError> {
+        Ok(self.secrets.get(&(namespace.to_owned(), name.to_owned())).cloned())
+    }
+    async fn labels(&self, _event: &FluxEvent) -> Option<BTreeMap<String, String>> {
+        None
+    }
+}
+
+#[derive(Default)]
+struct Events(Mutex<Vec<(String, String, String)>>);
+
+impl EventRecorder for Events {
+    fn record(
+        &self,
+        object: &ObjectRef,
+        _type: EventType,
+        reason: &str,
+        _action: &str,
+        message: &str,
+        _metadata: BTreeMap<String, String>,
+    ) {
+        self.0.lock().push((object.name.clone(), reason.to_owned(), message.to_owned()));
+    }
+}
+
+fn alert(name: &str, provider: &str, kind: &str) -> Arc<AlertObject> {
+    let mut a = Alert::new(name, "flux-system");
+    a.spec.provider_ref = LocalObjectReference { name: provider.into() };
+    a.spec.event_sources =
+        vec![CrossNamespaceObjectReference { kind: kind.into(), name: "*".into(), ..Default::default() }];
+    a.spec.event_metadata = Some(BTreeMap::from([("cluster".into(), "prod-eu".into())]));
+    Arc::new(AlertObject::from(a))
+}
+
+fn provider(name: &str, ty: &str, secret: Option<&str>) -> Provider {
+    let mut p = Provider::new(name, "flux-system");
+    p.spec.r#type = ty.into();
+    p.spec.secret_ref = secret.map(|s| LocalObjectReference { name: s.into() });
+    p.metadata.uid = Some("abcd-1234".into());
+    p
+}
+
+fn event(message: &str, revision: &str) -> FluxEvent {
+    crate::event::decode(
+        serde_json::to_vec(&serde_json::json!({
+            "involvedObject": {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "name": "app", "namespace": "flux-system"},
+            "severity": "info", "timestamp": "2024-05-01T10:00:00Z", "message": message, "reason": "NewArtifact",
+            "metadata": {"source.toolkit.fluxcd.io/revision": revision, "source.toolkit.fluxcd.io/token": "t1", "other.io/x": "dropped"},
+            "reportingController": "source-controller",
+        }))
+        .unwrap()
+        .as_slice(),
+    )
+    .unwrap()
+}
+
+fn options() -> DispatchOptions {
+    DispatchOptions {
+        retry: RetryPolicy { retries: 1, min_wait: Duration::from_millis(5), max_wait: Duration::from_millis(5) },
+        ..DispatchOptions::default()
+    }
+}
+
+async fn until(mut f: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("condition not reached");
+}
+
+// handleEvent: matching Alert → generic provider with the address from the Secret; the
+// combined metadata (prefix stripped, alert metadata added, token and foreign keys gone);
+// a duplicate is refused; another revision passes.
+#[tokio::test]
+async fn events_reach_the_generic_provider_once() {
+    let server = Capture::start().await;
+    let fake = Fake {
+        alerts: vec![alert("on-git", "web", "GitRepository"), alert("on-ks", "web", "Kustomization")],
+        providers: vec![provider("web", "generic", Some("web-secret"))],
+        secrets: BTreeMap::from([(
+            ("flux-system".into(), "web-secret".into()),
+            BTreeMap::from([("address".into(), format!("{}/events", server.url).into_bytes())]),
+        )]),
+    };
+    let events = Arc::new(Events::default());
+    let metrics = Metrics::default();
+    let d = Dispatcher::start(fake, events.clone(), metrics.clone(), options());
+    assert_eq!(d.submit(event("stored artifact", "main@sha1:1")), Submitted::Accepted);
+    assert_eq!(d.submit(event("stored artifact", "main@sha1:1")), Submitted::Duplicate);
+    d.publish(&event("stored artifact", "main@sha1:2"));
+    let got = server.wait_for(2).await;
+    let mut revisions: Vec<String> =
+        got.iter().map(|r| r.json()["metadata"]["revision"].as_str().unwrap().to_owned()).collect();
+    revisions.sort();
+    assert_eq!(revisions, ["main@sha1:1", "main@sha1:2"]);
+    let body = got[0].json();
+    assert_eq!(body["metadata"], serde_json::json!({"cluster": "prod-eu", "revision": body["metadata"]["revision"]}));
+    assert_eq!(body["involvedObject"]["kind"], "GitRepository");
+    assert_eq!(got[0].header("gotk-component"), "source-controller");
+    until(|| metrics.deliveries("generic", "success") == 2).await;
+    assert_eq!(metrics.events("duplicate"), 1);
+    assert!(events.0.lock().is_empty());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.requests().len(), 2, "the Kustomization alert does not match");
+}
+
+// A missing provider, a failing endpoint and a suspended provider: Warning events on the
+// Alert (NotificationDispatchFailed), nothing sent for the suspended one; no secret in them.
+#[tokio::test]
+async fn failures_become_warnings_on_the_alert() {
+    let server = Capture::start().await;
+    server.script(&[(500, ""), (500, "")]);
+    let mut suspended = provider("quiet", "generic", None);
+    suspended.spec.address = Some(server.url.clone());
+    suspended.spec.suspend = Some(true);
+    let mut failing = provider("down", "slack", Some("slack-secret"));
+    failing.spec.address = Some(format!("{}/services/T0/B0/XYZ", server.url));
+    let fake = Fake {
+        alerts: vec![
+            alert("a-missing", "nope", "GitRepository"),
+            alert("a-down", "down", "GitRepository"),
+            alert("a-quiet", "quiet", "GitRepository"),
+        ],
+        providers: vec![suspended, failing],
+        secrets: BTreeMap::from([(
+            ("flux-system".into(), "slack-secret".into()),
+            BTreeMap::from([("token".into(), b"xoxb-secret".to_vec())]),
+        )]),
+    };
+    let events = Arc::new(Events::default());
+    let metrics = Metrics::default();
+    let d = Dispatcher::start(fake, events.clone(), metrics.clone(), options());
+    d.submit(event("boom", "main@sha1:9"));
+    until(|| events.0.lock().len() == 2).await;
+    let mut got = events.0.lock().clone();
+    got.sort();
+    assert_eq!(got[0].0, "a-down");
+    assert_eq!(got[0].1, "NotificationDispatchFailed");
+    assert!(
+        got[0].2.starts_with("failed to send notification for GitRepository/flux-system/app: postMessage failed"),
+        "{}",
+        got[0].2
+    );
+    assert!(got[0].2.contains("giving up after 2 attempt(s)"), "{}", got[0].2);
+    assert!(!got[0].2.contains("xoxb-secret") && !got[0].2.contains("XYZ"));
+    assert_eq!(got[1].0, "a-missing");
+    assert_eq!(
+        got[1].2,
+        "failed to dispatch notification for GitRepository/flux-system/app: failed to read provider: Provider.notification.toolkit.fluxcd.io \"nope\" not found"
+    );
+    assert_eq!(server.requests().len(), 2, "only the slack provider's two attempts");
+    assert_eq!(metrics.deliveries("slack", "failed"), 1);
+}
+
+// Commit-status providers take only events with a commit key, status updates or errors;
+// an unsupported provider type fails with a clear message, never silently.
+#[tokio::test]
+async fn provider_type_rules() {
+    let fake = Fake {
+        alerts: vec![alert("gh", "gh", "GitRepository"), alert("sentry", "sentry", "GitRepository")],
+        providers: vec![provider("gh", "github", None), provider("sentry", "sentry", None)],
+        ..Fake::default()
+    };
+    let events = Arc::new(Events::default());
+    let d = Dispatcher::start(fake, events.clone(), Metrics::default(), options());
+    d.submit(event("no commit key", "main@sha1:3"));
+    until(|| !events.0.lock().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let got = events.0.lock().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "sentry");
+    assert!(
+        got[0].2.ends_with("failed to initialize notifier for provider 'sentry': provider sentry not supported"),
+        "{}",
+        got[0].2
+    );
+}
+
+#[tokio::test]
+async fn http_endpoint_answers_like_upstream() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = Fake::default();
+    let d = Dispatcher::start(fake, Arc::new(Events::default()), Metrics::default(), options());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(crate::server::serve(listener, crate::server::router(d), std::future::pending()));
+    let client = reqwest::Client::new();
+    let body = crate::event::to_go_json(&event("m", "main@sha1:5")).to_string();
+    let post = |b: String| client.post(&url).header("Content-Type", "application/json").body(b).send();
+    assert_eq!(post(body.clone()).await.unwrap().status(), 202);
+    assert_eq!(post(body).await.unwrap().status(), 429);
+    assert_eq!(post("{nope".into()).await.unwrap().status(), 400);
+    assert_eq!(post("x".repeat(crate::server::MAX_BODY + 1)).await.unwrap().status(), 413);
+}
