@@ -72,7 +72,13 @@ pub struct GitRepositoryReconciler {
     recorder: Arc<dyn EventRecorder>,
     repositories: Store<GitRepository>,
     options: Options,
+    /// Checkouts shared by objects cloning the same thing, in a directory of their own under
+    /// the work directory (removed with the reconciler); `None` if it could not be made.
+    checkouts: Option<(eddy_git::CheckoutCache, tempfile::TempDir)>,
 }
+
+/// How many distinct clones (URL, credentials, reference, settings) keep a shared checkout.
+const SHARED_CHECKOUTS: usize = 64;
 
 impl GitRepositoryReconciler {
     /// A reconciler writing artifacts to `storage`; `repositories` is the cache of
@@ -85,7 +91,25 @@ impl GitRepositoryReconciler {
         repositories: Store<GitRepository>,
         options: Options,
     ) -> Self {
-        Self { clients, storage, recorder, repositories, options }
+        let checkouts = tempfile::Builder::new()
+            .prefix("eddy-git-checkouts-")
+            .tempdir_in(&options.work_dir)
+            .map_err(|e| e.to_string())
+            .and_then(|dir| {
+                eddy_git::CheckoutCache::new(dir.path(), SHARED_CHECKOUTS).map(|c| (c, dir)).map_err(|e| e.to_string())
+            })
+            .inspect_err(|e| tracing::warn!(error = %e, "no shared Git checkouts: every clone fetches"))
+            .ok();
+        Self { clients, storage, recorder, repositories, options, checkouts }
+    }
+
+    /// The shared checkouts for an object, unless its ignore rules mention `.git` (a copy from
+    /// the cache has no `.git`, which such rules could bring into the artifact).
+    pub(crate) fn checkout_cache(&self, obj: &GitRepository) -> Option<eddy_git::CheckoutCache> {
+        if obj.spec.ignore.as_deref().is_some_and(|i| i.contains(".git")) {
+            return None;
+        }
+        self.checkouts.as_ref().map(|(c, _)| c.clone())
     }
 
     pub(crate) fn event(&self, obj: &GitRepository, type_: EventType, reason: &str, action: &str, message: &str) {
@@ -139,6 +163,9 @@ pub(crate) struct Run<'a> {
     pub includes: Vec<Artifact>,
     /// The checkout directory.
     pub dir: std::path::PathBuf,
+    /// The stored artifact had disappeared or failed verification: the rebuild fetches from
+    /// the remote rather than trusting a shared checkout on the same disk.
+    pub fetch_afresh: bool,
 }
 
 impl Run<'_> {
@@ -196,7 +223,14 @@ impl GitRepositoryReconciler {
             }
         };
         eddy_controller_runtime::conditions::delete(obj, conditions::STORAGE_OPERATION_FAILED);
-        let mut run = Run { obj, patcher, commit: None, includes: Vec::new(), dir: tmp.path().to_path_buf() };
+        let mut run = Run {
+            obj,
+            patcher,
+            commit: None,
+            includes: Vec::new(),
+            dir: tmp.path().to_path_buf(),
+            fetch_afresh: false,
+        };
         let mut result = Outcome::Empty;
         let mut error = None;
         for step in 0..4 {
