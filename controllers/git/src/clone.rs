@@ -19,6 +19,7 @@ use gix::bstr::ByteSlice;
 use gix::remote::fetch::Tags;
 
 use crate::auth::AuthOptions;
+use crate::cache::{Advertised, CheckoutCache, CloneKey, copy_tree};
 use crate::cancel::{CancelToken, Watchdog};
 use crate::checkout::checkout;
 use crate::error::GitError;
@@ -56,6 +57,8 @@ pub struct CloneOptions {
     pub timeout: Duration,
     /// Cancels the operation from another thread.
     pub cancel: Option<CancelToken>,
+    /// Checkouts shared with identical clones (see [`crate::cache`]); `None`: always fetch.
+    pub cache: Option<CheckoutCache>,
 }
 
 impl CloneOptions {
@@ -72,6 +75,7 @@ impl CloneOptions {
             proxy: None,
             timeout: DEFAULT_TIMEOUT,
             cancel: None,
+            cache: None,
         }
     }
 }
@@ -143,32 +147,80 @@ pub fn clone(dir: &Path, opts: &CloneOptions, auth: &AuthOptions) -> Result<Clon
         CheckoutStrategy::SemVer(c) => Some(Constraint::parse(c)?),
         _ => None,
     };
-    if let Some(unchanged) = check_unchanged(&target, opts)? {
+    let mut listed = None;
+    if let Some(unchanged) = check_unchanged(&target, opts, &mut listed)? {
         return Ok(unchanged);
     }
     let sparse: Vec<String> =
         opts.sparse_checkout.iter().map(|d| d.strip_prefix("./").unwrap_or(d).to_owned()).collect();
+    if let Some(cache) = &opts.cache
+        && target.is_http()
+        && let Some((key, reference)) = CloneKey::new(opts, auth, &sparse)
+    {
+        let refs = listed.or_else(|| crate::http_list::list(&target));
+        if let Some(advertised) = refs.as_deref().and_then(|r| advertised(r, &reference)) {
+            let mut turn = cache.acquire(&key, &watchdog, &target.display)?;
+            if let Some(entry) = turn.entry.clone().filter(|e| e.advertised == advertised) {
+                drop(turn);
+                copy_tree(&entry.tree, dir, false)
+                    .map_err(|e| GitError::local(format!("unable to write the checkout to '{}'", dir.display()), e))?;
+                watchdog.check(&target.display)?;
+                tracing::debug!(revision = %entry.revision, "checked out from a shared checkout");
+                return Ok(CloneOutcome::Cloned {
+                    commit: Box::new(entry.commit.clone()),
+                    revision: entry.revision.clone(),
+                });
+            }
+            let outcome = fetch_and_checkout(dir, opts, auth, &target, &watchdog, constraint.as_ref(), &sparse)?;
+            if let CloneOutcome::Cloned { commit, revision } = &outcome
+                && commit.hash == advertised.commit()
+            {
+                turn.store(dir, advertised, commit, revision);
+            }
+            return Ok(outcome);
+        }
+    }
+    fetch_and_checkout(dir, opts, auth, &target, &watchdog, constraint.as_ref(), &sparse)
+}
+
+/// What the remote advertises for a full reference name.
+fn advertised(refs: &[crate::remote::RemoteRef], reference: &str) -> Option<Advertised> {
+    let r = refs.iter().find(|r| r.name == reference)?;
+    (!r.target.is_empty()).then(|| Advertised { target: r.target.clone(), peeled: r.peeled.clone() })
+}
+
+/// The clone proper: fetch what the strategy needs into a new repository in `dir` and check
+/// it out.
+fn fetch_and_checkout(
+    dir: &Path,
+    opts: &CloneOptions,
+    auth: &AuthOptions,
+    target: &Target<'_>,
+    watchdog: &Watchdog,
+    constraint: Option<&Constraint>,
+    sparse: &[String],
+) -> Result<CloneOutcome, GitError> {
     std::fs::create_dir_all(dir).map_err(|e| GitError::local(format!("unable to create '{}'", dir.display()), e))?;
     let repo = init_repository(dir, false)?;
     let depth = if opts.shallow { std::num::NonZeroU32::new(1) } else { None };
     let resolved = match &opts.checkout {
-        CheckoutStrategy::Branch(b) => fetch_branch(&repo, &target, b, depth)?,
-        CheckoutStrategy::Tag(t) => fetch_tag(&repo, &target, t, depth)?,
+        CheckoutStrategy::Branch(b) => fetch_branch(&repo, target, b, depth)?,
+        CheckoutStrategy::Tag(t) => fetch_tag(&repo, target, t, depth)?,
         CheckoutStrategy::SemVer(c) => {
-            let constraint = constraint.as_ref().ok_or_else(|| GitError::local("semver", "constraint missing"))?;
-            fetch_semver(&repo, &target, c, constraint, depth)?
+            let constraint = constraint.ok_or_else(|| GitError::local("semver", "constraint missing"))?;
+            fetch_semver(&repo, target, c, constraint, depth)?
         }
-        CheckoutStrategy::RefName(name) => fetch_ref_name(&repo, &target, name, depth)?,
+        CheckoutStrategy::RefName(name) => fetch_ref_name(&repo, target, name, depth)?,
         CheckoutStrategy::Commit { commit, branch, ref_name } => {
-            fetch_commit(&repo, &target, commit, branch.as_deref(), ref_name.as_deref())?
+            fetch_commit(&repo, target, commit, branch.as_deref(), ref_name.as_deref())?
         }
     };
-    let gitlinks = checkout(&repo, resolved.commit, &sparse, watchdog.interrupt())?;
+    let gitlinks = checkout(&repo, resolved.commit, sparse, watchdog.interrupt())?;
     watchdog.check(&target.display)?;
     // go-git only updates submodules when it checks out during the clone, which Flux disables
     // for sparse checkouts: sparse checkouts never get submodules.
     if opts.recurse_submodules && sparse.is_empty() {
-        let ctx = submodule::Context { auth, proxy: opts.proxy.as_ref(), watchdog: &watchdog };
+        let ctx = submodule::Context { auth, proxy: opts.proxy.as_ref(), watchdog };
         submodule::update(dir, &opts.url, &gitlinks, &ctx, 1)?;
     }
     let mut commit = objects::commit(&repo, resolved.commit, &resolved.reference)?;
@@ -193,7 +245,12 @@ struct Resolved {
     tag: Option<ObjectId>,
 }
 
-fn check_unchanged(target: &Target<'_>, opts: &CloneOptions) -> Result<Option<CloneOutcome>, GitError> {
+/// The no-clone check; a listing it made is left in `listed` for the checkout cache.
+fn check_unchanged(
+    target: &Target<'_>,
+    opts: &CloneOptions,
+    listed: &mut Option<Vec<crate::remote::RemoteRef>>,
+) -> Result<Option<CloneOutcome>, GitError> {
     let last = opts.last_observed_revision.as_deref().map(transform_revision).unwrap_or_default();
     let (reference, short) = match &opts.checkout {
         CheckoutStrategy::Branch(b) => (format!("refs/heads/{b}"), b.clone()),
@@ -222,7 +279,9 @@ fn check_unchanged(target: &Target<'_>, opts: &CloneOptions) -> Result<Option<Cl
         return Ok(None);
     }
     let refs = list_refs(target, Some(&reference)).map_err(|e| list_error(target, e))?;
-    let Some(head) = resolve_remote_ref(&refs, &reference) else { return Ok(None) };
+    let head = resolve_remote_ref(&refs, &reference);
+    *listed = Some(refs);
+    let Some(head) = head else { return Ok(None) };
     let hash = Revision::parse(&head).hash;
     let revision = format!("{short}@{}", crate::revision::digest(&hash));
     if revision == last {

@@ -21,10 +21,12 @@
 //! [`AuthOptions`] and [`ProxyOptions`].
 
 pub mod auth;
+pub mod cache;
 pub mod cancel;
 mod checkout;
 pub mod clone;
 pub mod error;
+mod http_list;
 mod objects;
 mod pem;
 pub mod proxy;
@@ -39,6 +41,7 @@ mod transport;
 pub mod verify;
 
 pub use auth::{AuthError, AuthOptions, Transport};
+pub use cache::CheckoutCache;
 pub use cancel::CancelToken;
 pub use clone::{CloneOptions, CloneOutcome, DEFAULT_TIMEOUT, clone};
 pub use error::{ErrorKind, GitError, redact_url};

@@ -90,6 +90,13 @@ pub fn ls_remote_with(
 /// Lists the references of the target's remote: all of them, or only `only` (a full reference
 /// name, which the server then filters for, saving the transfer of every other reference).
 pub(crate) fn list_refs(target: &Target<'_>, only: Option<&str>) -> Result<Vec<RemoteRef>, GitError> {
+    if target.is_http() {
+        target.watchdog.check(&target.display)?;
+        // Protocol version 1 has no server-side filter: `only` narrows nothing either way.
+        if let Some(refs) = crate::http_list::list(target) {
+            return Ok(refs);
+        }
+    }
     let repo = scratch_repository()?;
     let specs = match only {
         Some(name) => vec![format!("+{name}:{name}")],

@@ -26,6 +26,9 @@ use crate::proxy::{ProxyError, ProxyOptions, ProxyScheme};
 use crate::socks::SocksRelay;
 use crate::ssh::SshSession;
 
+/// The `User-Agent` of every HTTP request.
+pub(crate) const USER_AGENT: &str = concat!("git/eddy-", env!("CARGO_PKG_VERSION"));
+
 /// A connection as gix hands it out, whatever the transport.
 pub(crate) type Connection<'r, 'repo> = gix::remote::Connection<'r, 'static, 'repo, Box<dyn Transport + Send>>;
 
@@ -118,6 +121,11 @@ impl<'a> Target<'a> {
         Ok(target)
     }
 
+    /// Whether this target speaks HTTP(S).
+    pub(crate) fn is_http(&self) -> bool {
+        self.ssh.is_none() && scheme_of(&self.url).is_ok_and(Scheme::is_http)
+    }
+
     /// Opens a connection for fetching through `remote` (whose URL is [`Target::url`]).
     pub(crate) fn connect<'r, 'repo>(&self, remote: &'r gix::Remote<'repo>) -> Result<Connection<'r, 'repo>, GitError> {
         self.watchdog.check(&self.display)?;
@@ -169,7 +177,7 @@ impl<'a> Target<'a> {
         };
         Ok(http::Options {
             backend: Some(Arc::new(Mutex::new(backend))),
-            user_agent: Some(concat!("git/eddy-", env!("CARGO_PKG_VERSION")).to_owned()),
+            user_agent: Some(USER_AGENT.to_owned()),
             ..Default::default()
         })
     }
@@ -207,7 +215,7 @@ impl<'a> Target<'a> {
 }
 
 /// `Authorization` for the options: bearer token or basic credentials.
-fn authorization_header(auth: &AuthOptions) -> Result<Option<reqwest::header::HeaderValue>, GitError> {
+pub(crate) fn authorization_header(auth: &AuthOptions) -> Result<Option<reqwest::header::HeaderValue>, GitError> {
     let value = if auth.has_bearer() {
         format!("Bearer {}", auth.bearer_token)
     } else if auth.has_basic() {
@@ -237,7 +245,7 @@ fn native_roots() -> &'static [CertificateDer<'static>] {
 
 /// The TLS client configuration: system roots plus the Secret's CA (as go-git appends the CA
 /// bundle to the system pool), and the client certificate if any.
-fn tls_config(auth: &AuthOptions) -> Result<rustls::ClientConfig, GitError> {
+pub(crate) fn tls_config(auth: &AuthOptions) -> Result<rustls::ClientConfig, GitError> {
     if auth.ca.is_empty() && (auth.client_cert.is_empty() || auth.client_key.is_empty()) {
         // The common case, built once: a configuration parses every system root.
         static DEFAULT: OnceLock<rustls::ClientConfig> = OnceLock::new();

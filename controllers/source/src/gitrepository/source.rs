@@ -251,6 +251,7 @@ impl GitRepositoryReconciler {
         opts.sparse_checkout =
             spec.sparse_checkout.iter().flatten().map(|p| p.strip_prefix("./").unwrap_or(p).to_owned()).collect();
         opts.proxy = proxy.cloned();
+        opts.cache = if run.fetch_afresh { None } else { self.checkout_cache(run.obj) };
         opts.timeout = spec
             .timeout
             .as_deref()

@@ -38,6 +38,7 @@ impl GitRepositoryReconciler {
             if missing && let Some(s) = run.obj.status.as_mut() {
                 s.artifact = None;
             }
+            run.fetch_afresh = missing;
         }
         let has_artifact = run.obj.status.as_ref().is_some_and(|s| s.artifact.is_some());
         if !has_artifact {
