@@ -2,9 +2,11 @@
 //!
 //! `eddy serve` serves the Flux API (standalone: its own RocksDB store, TLS certificate, admin
 //! token and kubeconfig in a data directory); `eddy kustomize build DIR` builds
-//! kustomizations; `eddy bench storage` benchmarks the object store.
+//! kustomizations; `eddy helm template [NAME] CHART` renders charts as `helm template`;
+//! `eddy bench storage` benchmarks the object store.
 
 mod controllers;
+mod helm;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -75,6 +77,11 @@ enum Command {
     Kustomize {
         #[command(subcommand)]
         what: Kustomize,
+    },
+    /// Helm's chart rendering, built in (no Helm, no cluster).
+    Helm {
+        #[command(subcommand)]
+        what: helm::Helm,
     },
 }
 
@@ -342,6 +349,7 @@ fn main() -> anyhow::Result<()> {
             let yaml = eddy_kustomize::build(&dir, &options).with_context(|| format!("building {}", dir.display()))?;
             print!("{yaml}");
         }
+        Command::Helm { what } => helm::run(what)?,
     }
     Ok(())
 }

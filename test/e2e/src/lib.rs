@@ -252,9 +252,27 @@ impl AsRef<str> for TestNamespace {
     }
 }
 
+impl AsRef<Path> for TestNamespace {
+    fn as_ref(&self) -> &Path {
+        Path::new(&self.name)
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TestNamespace {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        std::ffi::OsStr::new(&self.name)
+    }
+}
+
 impl std::fmt::Display for TestNamespace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.name)
+    }
+}
+
+impl serde::Serialize for TestNamespace {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
     }
 }
 

@@ -258,7 +258,7 @@ fn flux_cli_drives_eddy() {
     assert!(second.contains("unchanged"), "{second}");
 
     let listed = c.flux(&["get", "sources", "git", "-A"]).ok("flux get sources git -A");
-    assert!(listed.lines().any(|l| l.contains(&ns) && l.contains("podinfo")), "{listed}");
+    assert!(listed.lines().any(|l| l.contains(ns.as_str()) && l.contains("podinfo")), "{listed}");
     let ks = c
         .flux(&[
             "create",
@@ -275,7 +275,7 @@ fn flux_cli_drives_eddy() {
         .ok("flux create kustomization --export");
     let _ = c.kubectl_stdin(&["apply", "-f", "-"], &ks).ok("kubectl apply kustomization");
     let listed = c.flux(&["get", "kustomizations", "-A"]).ok("flux get kustomizations -A");
-    assert!(listed.lines().any(|l| l.contains(&ns) && l.contains("podinfo")), "{listed}");
+    assert!(listed.lines().any(|l| l.contains(ns.as_str()) && l.contains("podinfo")), "{listed}");
     // Server-side apply of the CLI's output, twice: the second apply changes nothing.
     let again = c
         .flux(&[
@@ -607,7 +607,7 @@ fn namespace_deletion_removes_flux_objects() {
     let gone = c.kubectl(&["get", "namespace", &ns]).fails("namespace must be gone");
     assert!(gone.contains("NotFound"), "{gone}");
     let left = c.kubectl(&["get", "gitrepositories", "-A", "-o", "jsonpath={.items[*].metadata.namespace}"]).ok("list");
-    assert!(!left.split_whitespace().any(|n| n == ns), "objects left in {ns}: {left}");
+    assert!(!left.split_whitespace().any(|n| n == ns.as_str()), "objects left in {ns}: {left}");
     // A create in the deleted namespace is refused again.
     let err = c.kubectl_stdin(&["create", "-f", "-"], &git_repo(&ns, "late")).fails("create after deletion");
     assert!(err.contains("not found") || err.contains("being terminated"), "{err}");

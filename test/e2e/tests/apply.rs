@@ -339,7 +339,7 @@ async fn delete_all_and_wait_for_termination() {
     let _ = c.kubectl_stdin(&["apply", "-f", "-"], &cm(&ns, "foreign", json!({})).to_string()).ok("create foreign");
 
     let id = |kind: &str, name: &str| ObjMetadata {
-        namespace: ns.clone(),
+        namespace: ns.to_string(),
         name: name.into(),
         group: String::new(),
         kind: kind.into(),

@@ -212,7 +212,7 @@ async fn crd_defined_kinds_are_resolved_through_discovery() {
     let err = w.wait(&targets, &options(2)).await.expect_err("not ready yet");
     assert_eq!(err.to_string(), format!("timeout waiting for: [Widget/{ns}/w status: 'InProgress']"));
     let c2 = c.clone();
-    let ns2 = ns.clone();
+    let ns2 = ns.to_string();
     let patcher = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(500));
         patch_status(
