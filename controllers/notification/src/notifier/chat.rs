@@ -1,6 +1,6 @@
 //! Chat providers: the payloads of notification-controller's `internal/notifier/slack.go`,
 //! `discord.go`, `rocket.go`, `teams.go`, `google_chat.go`, `webex.go`, `telegram.go`,
-//! `lark.go`, `matrix.go`. Go iterates metadata maps in random order; Eddy sorts by key.
+//! `lark.go`, `matrix.go`, `zulip.go` (with `markdown.go`). Go iterates metadata maps in random order; Eddy sorts by key.
 
 use eddy_controller_runtime::events::{FluxEvent, Severity};
 use reqwest::Method;
@@ -245,6 +245,73 @@ pub(super) fn matrix(cfg: &ProviderConfig, event: &FluxEvent) -> Vec<Planned> {
         .header("Authorization", format!("Bearer {}", cfg.token));
     req.method = Method::PUT;
     vec![Planned::any(req)]
+}
+
+/// `markdown.go` `formatMarkdownPost`: a heading, the severity's emoji with
+/// `Kind/namespace/name`, the message, and the metadata (without `change_request`) as a list
+/// in key order.
+pub(super) fn markdown_post(event: &FluxEvent) -> String {
+    let emoji = if event.severity == Severity::Error { "⚠️" } else { "ℹ️" };
+    let o = &event.involved_object;
+    let mut metadata = String::new();
+    for (k, v) in event.metadata.iter().filter(|(k, _)| k.as_str() != "change_request") {
+        metadata.push_str(&format!("* `{k}`: {v}\n"));
+    }
+    format!(
+        "## Flux Status\n\n{emoji} {}/{}/{}\n\n{}\n\nMetadata:\n{metadata}",
+        obj(&o.kind),
+        obj(&o.namespace),
+        obj(&o.name),
+        event.message
+    )
+}
+
+/// Go's `url.QueryEscape`: unreserved bytes as they are, space as `+`, the rest `%XX`.
+fn go_query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(b)),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `zulip.go`: a stream message to `<address>/api/v1/messages` (the address's path replaced),
+/// form-encoded as Go's `url.Values` (keys sorted), `channel` read as `<stream>/<topic>`, basic
+/// auth with the Provider's username and password.
+pub(super) fn zulip(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Vec<Planned>, NotifierError> {
+    let mut url = url::Url::parse(&cfg.url).map_err(|_| NotifierError::InvalidUrl("Zulip endpoint"))?;
+    url.set_path("/api/v1/messages");
+    let (stream, topic) = match cfg.channel.split_once('/') {
+        Some((stream, topic)) if !stream.is_empty() && !topic.is_empty() => (stream, topic),
+        _ => {
+            return Err(NotifierError::Config(format!(
+                "invalid Zulip channel format, expected <channel>/<topic>, got '{}'",
+                cfg.channel
+            )));
+        }
+    };
+    let fields = [
+        ("content", markdown_post(event)),
+        ("to", stream.to_owned()),
+        ("topic", topic.to_owned()),
+        ("type", "stream".to_owned()),
+    ];
+    let body = fields.iter().map(|(k, v)| format!("{k}={}", go_query_escape(v))).collect::<Vec<_>>().join("&");
+    let mut req = Request {
+        method: Method::POST,
+        url: url.to_string(),
+        headers: vec![("Content-Type".into(), "application/x-www-form-urlencoded".into())],
+        basic_auth: None,
+        body: body.into_bytes(),
+    };
+    if !cfg.username.is_empty() || !cfg.password.is_empty() {
+        req.basic_auth = Some((cfg.username.clone(), cfg.password.clone()));
+    }
+    Ok(vec![Planned::any(req)])
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub const SUPPORTED: &[&str] = &[
     "telegram",
     "lark",
     "matrix",
+    "zulip",
     "opsgenie",
     "alertmanager",
     "grafana",
@@ -202,6 +203,7 @@ impl Notifier {
                 needs_url("Matrix homeserver")?;
                 chat::matrix(cfg, event)
             }
+            "zulip" => chat::zulip(cfg, event)?,
             "opsgenie" => {
                 needs_url("Opsgenie hook")?;
                 alerting::opsgenie(cfg, event)?

@@ -377,3 +377,46 @@ fn unsupported_types_fail_clearly() {
     let err = Notifier::new(cfg, fast()).unwrap().plan(&event(Severity::Info)).unwrap_err();
     assert_eq!(err.to_string(), "empty Opsgenie apikey/token");
 }
+
+// zulip.go (form-encoded as url.Values, basic auth, path replaced) and markdown.go.
+#[tokio::test]
+async fn zulip() {
+    use base64::Engine as _;
+    let server = Capture::start().await;
+    let mut cfg = config("zulip", &format!("{}/ignored/path?x=1", server.url));
+    cfg.channel = "ops/flux alerts".into();
+    cfg.username = "bot@example.com".into();
+    cfg.password = "zulip-key".into();
+    let mut e = event(Severity::Error);
+    e.metadata.insert("change_request".into(), "42".into());
+    let r = post_one(cfg.clone(), &e, &server).await;
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/api/v1/messages?x=1", "the address's path is replaced, its query kept (Go's u.String())");
+    assert_eq!(r.header("content-type"), "application/x-www-form-urlencoded");
+    let basic = base64::engine::general_purpose::STANDARD.encode("bot@example.com:zulip-key");
+    assert_eq!(r.header("authorization"), format!("Basic {basic}"));
+    let body = String::from_utf8(r.body.clone()).unwrap();
+    let keys: Vec<&str> = body.split('&').map(|kv| kv.split('=').next().unwrap()).collect();
+    assert_eq!(keys, ["content", "to", "topic", "type"], "url.Values encodes keys sorted");
+    let fields: BTreeMap<String, String> = url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+    assert_eq!(fields["type"], "stream");
+    assert_eq!(fields["to"], "ops");
+    assert_eq!(fields["topic"], "flux alerts");
+    assert!(body.contains("topic=flux+alerts"), "spaces as '+' as Go's QueryEscape: {body}");
+    assert_eq!(
+        fields["content"],
+        format!(
+            "## Flux Status\n\n⚠️ Kustomization/flux-system/apps\n\nHealth check failed <x> & more\nsecond line\n\n\
+             Metadata:\n* `revision`: main@sha1:{}\n* `summary`: prod\n",
+            "a".repeat(40)
+        ),
+        "change_request is left out"
+    );
+    let info = post_one(cfg.clone(), &event(Severity::Info), &server).await;
+    let fields: BTreeMap<String, String> = url::form_urlencoded::parse(&info.body).into_owned().collect();
+    assert!(fields["content"].contains("ℹ️ Kustomization/flux-system/apps"), "{}", fields["content"]);
+
+    cfg.channel = "no-topic".into();
+    let err = Notifier::new(cfg, fast()).unwrap().post(&event(Severity::Info)).await.unwrap_err();
+    assert_eq!(err.to_string(), "invalid Zulip channel format, expected <channel>/<topic>, got 'no-topic'");
+}
