@@ -1,6 +1,6 @@
 //! Chat providers: the payloads of notification-controller's `internal/notifier/slack.go`,
 //! `discord.go`, `rocket.go`, `teams.go`, `google_chat.go`, `webex.go`, `telegram.go`,
-//! `lark.go`, `matrix.go`, `zulip.go` (with `markdown.go`). Go iterates metadata maps in random order; Eddy sorts by key.
+//! `lark.go`, `matrix.go`, `zulip.go` (with `markdown.go`), `zoom.go`. Go iterates metadata maps in random order; Eddy sorts by key.
 
 use eddy_controller_runtime::events::{FluxEvent, Severity};
 use reqwest::Method;
@@ -311,6 +311,45 @@ pub(super) fn zulip(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Vec<Plann
     if !cfg.username.is_empty() || !cfg.password.is_empty() {
         req.basic_auth = Some((cfg.username.clone(), cfg.password.clone()));
     }
+    Ok(vec![Planned::any(req)])
+}
+
+/// `zoom.go`: Zoom Team Chat's incoming webhook in its rich format (`?format=full` added, the
+/// query re-encoded as Go's `url.Values`, unless the URL pins a format): the object as head,
+/// the severity as sub-head, the message and the metadata as fields; the verification token
+/// as the raw `Authorization` header.
+pub(super) fn zoom(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Vec<Planned>, NotifierError> {
+    let mut url = url::Url::parse(&cfg.url).map_err(|_| NotifierError::InvalidUrl("Zoom incoming webhook"))?;
+    if cfg.token.is_empty() {
+        return Err(NotifierError::Config("empty Zoom verification token".into()));
+    }
+    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    if !pairs.iter().any(|(k, v)| k == "format" && !v.is_empty()) {
+        pairs.retain(|(k, _)| k != "format");
+        pairs.push(("format".into(), "full".into()));
+        // Go's Values.Encode: keys sorted, a key's values in order.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let query = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", go_query_escape(k), go_query_escape(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        url.set_query(Some(&query));
+    }
+    let mut body = vec![if event.message.is_empty() {
+        json!({"type": "message"})
+    } else {
+        json!({"type": "message", "text": event.message})
+    }];
+    if !event.metadata.is_empty() {
+        let items: Vec<Value> = event.metadata.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+        body.push(json!({"type": "fields", "items": items}));
+    }
+    let payload = json!({"content": {
+        "head": {"text": author(event), "sub_head": {"text": event.severity.as_str()}},
+        "body": body,
+    }});
+    let req = Request::json(url.as_str(), &payload).header("Authorization", cfg.token.clone());
     Ok(vec![Planned::any(req)])
 }
 

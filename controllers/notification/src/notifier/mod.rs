@@ -39,6 +39,7 @@ pub const SUPPORTED: &[&str] = &[
     "lark",
     "matrix",
     "zulip",
+    "zoom",
     "opsgenie",
     "alertmanager",
     "grafana",
@@ -204,6 +205,7 @@ impl Notifier {
                 chat::matrix(cfg, event)
             }
             "zulip" => chat::zulip(cfg, event)?,
+            "zoom" => chat::zoom(cfg, event)?,
             "opsgenie" => {
                 needs_url("Opsgenie hook")?;
                 alerting::opsgenie(cfg, event)?

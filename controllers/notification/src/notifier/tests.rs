@@ -420,3 +420,41 @@ async fn zulip() {
     let err = Notifier::new(cfg, fast()).unwrap().post(&event(Severity::Info)).await.unwrap_err();
     assert_eq!(err.to_string(), "invalid Zulip channel format, expected <channel>/<topic>, got 'no-topic'");
 }
+
+// zoom.go: ?format=full (query re-encoded, keys sorted), raw token as Authorization, head/sub_head/body.
+#[tokio::test]
+async fn zoom() {
+    let server = Capture::start().await;
+    let mut cfg = config("zoom", &format!("{}/inbound/hook?b=2&a=x%20y", server.url));
+    cfg.token = "zoom-verify".into();
+    let r = post_one(cfg.clone(), &event(Severity::Error), &server).await;
+    assert_eq!(r.path, "/inbound/hook?a=x+y&b=2&format=full", "format=full added, query encoded as url.Values");
+    assert_eq!(r.header("authorization"), "zoom-verify", "the raw token, no scheme");
+    assert_eq!(r.header("content-type"), "application/json");
+    assert_eq!(
+        r.json(),
+        json!({"content": {
+            "head": {"text": "kustomization/apps.flux-system", "sub_head": {"text": "error"}},
+            "body": [
+                {"type": "message", "text": "Health check failed <x> & more\nsecond line"},
+                {"type": "fields", "items": [
+                    {"key": "revision", "value": format!("main@sha1:{}", "a".repeat(40))},
+                    {"key": "summary", "value": "prod"},
+                ]},
+            ],
+        }})
+    );
+
+    // A URL that pins a format is left alone; an event without metadata has no fields.
+    cfg.url = format!("{}/inbound/hook?format=message", server.url);
+    let mut e = event(Severity::Info);
+    e.metadata.clear();
+    let r = post_one(cfg.clone(), &e, &server).await;
+    assert_eq!(r.path, "/inbound/hook?format=message");
+    assert_eq!(r.json()["content"]["body"].as_array().map(Vec::len), Some(1));
+    assert_eq!(r.json()["content"]["head"]["sub_head"]["text"], "info");
+
+    cfg.token = String::new();
+    let err = Notifier::new(cfg, fast()).unwrap().post(&event(Severity::Info)).await.unwrap_err();
+    assert_eq!(err.to_string(), "empty Zoom verification token");
+}
