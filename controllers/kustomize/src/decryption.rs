@@ -1,5 +1,6 @@
 //! `spec.decryption`: the keys of the referenced Secret, read with the controller's own
-//! identity (as kustomize-controller reads them).
+//! identity (as kustomize-controller reads them), and AWS KMS reached with the Secret's
+//! `sops.aws-kms` credentials or Eddy's own (its environment).
 
 use std::collections::BTreeMap;
 
@@ -22,7 +23,7 @@ pub async fn keys(
         return Err(format!("unsupported decryption provider '{}'", decryption.provider));
     }
     let Some(reference) = decryption.secret_ref.as_ref() else {
-        return Ok((eddy_sops::Keys::default(), String::new()));
+        return Ok((eddy_sops::Keys::default().with_aws_kms(aws_kms()), String::new()));
     };
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret = api.get(&reference.name).await.map_err(|e| {
@@ -47,5 +48,12 @@ pub async fn keys(
     };
     let keys = eddy_sops::Keys::from_secret_data(&data)
         .map_err(|e| format!("failed to read decryption keys from Secret '{namespace}/{}': {e}", reference.name))?;
-    Ok((keys, fingerprint))
+    Ok((keys.with_aws_kms(aws_kms()), fingerprint))
+}
+
+/// How AWS KMS keys are reached: endpoints and the controller's own credentials from Eddy's
+/// environment (`AWS_ENDPOINT_URL[_KMS|_STS]`, `AWS_ACCESS_KEY_ID`, …), read once.
+fn aws_kms() -> eddy_sops::aws::AwsKms {
+    static KMS: std::sync::OnceLock<eddy_sops::aws::AwsKms> = std::sync::OnceLock::new();
+    KMS.get_or_init(eddy_sops::aws::AwsKms::from_env).clone()
 }

@@ -120,6 +120,10 @@ fn decrypt_group(group: &[MasterKey], keys: &Keys) -> Result<Zeroizing<Vec<u8>>,
                     })
                 }
             }
+            MasterKey::AwsKms(kms) => match &keys.aws {
+                Some(service) => service.decrypt(kms, keys.aws_credentials.as_ref()),
+                None => Err("AWS KMS is not configured for this decryption".to_owned()),
+            },
             MasterKey::Service { service, .. } => Err(format!("{service} is not supported by Eddy")),
         };
         match result {

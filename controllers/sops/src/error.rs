@@ -35,7 +35,9 @@ pub enum SopsError {
         reason: KeyError,
     },
     /// A Secret entry configures a key service Eddy does not implement.
-    #[error("'{entry}' configures {service}, which is not supported: only age (*.agekey) and OpenPGP (*.asc) keys are")]
+    #[error(
+        "'{entry}' configures {service}, which is not supported: only age (*.agekey), OpenPGP (*.asc) and AWS KMS (sops.aws-kms) keys are"
+    )]
     UnsupportedKeyService {
         /// The Secret's data key (`sops.aws-kms`).
         entry: String,
@@ -167,6 +169,10 @@ pub enum KeyError {
     /// The entry is not UTF-8.
     #[error("not valid UTF-8")]
     NotUtf8,
+    /// A `sops.aws-kms` entry is not the YAML of static AWS credentials (the message never
+    /// quotes the entry).
+    #[error("{0}")]
+    AwsCredentials(String),
     /// An `.asc` entry holds no OpenPGP key.
     #[error("no armored OpenPGP key found")]
     NoPgpKey,

@@ -27,12 +27,15 @@
 //!   unchanged — except that such a document using `encrypted_comment_regex` or
 //!   `unencrypted_comment_regex` is refused ([`DocumentError::Unsupported`]).
 //!
-//! And by design, as Flux's kustomize-controller runs it: only age X25519 identities and
-//! OpenPGP secret keys without a passphrase; cloud KMS and Vault keys in a document are
-//! reported as not supported, and their credentials in the decryption Secret
-//! (`sops.aws-kms`, `sops.azure-kv`, `sops.gcp-kms`, `sops.vault-token`) are refused.
+//! Master keys, as Flux's kustomize-controller runs sops: age X25519 identities, OpenPGP
+//! secret keys without a passphrase, and AWS KMS keys ([`aws`]: credentials from the
+//! Secret's `sops.aws-kms` entry or Eddy's environment; `tests/aws_kms.rs` encrypts with the
+//! real sops against moto's KMS). GCP KMS, Azure Key Vault, HuaweiCloud KMS and Vault keys
+//! in a document are reported as not supported, and their credentials in the decryption
+//! Secret (`sops.azure-kv`, `sops.gcp-kms`, `sops.vault-token`) are refused.
 
 mod age;
+pub mod aws;
 mod bech32;
 mod cipher;
 mod datakey;
@@ -90,18 +93,24 @@ impl Format {
 pub struct Keys {
     age: Vec<age::Identity>,
     pgp: Vec<openpgp::SecretKey>,
+    aws_credentials: Option<aws::Credentials>,
+    aws: Option<aws::AwsKms>,
 }
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Public parts only.
-        f.debug_struct("Keys").field("age", &self.age_recipients()).field("pgp", &self.pgp_fingerprints()).finish()
+        f.debug_struct("Keys")
+            .field("age", &self.age_recipients())
+            .field("pgp", &self.pgp_fingerprints())
+            .field("aws_credentials", &self.aws_credentials.as_ref().map(|c| c.access_key_id.as_str()))
+            .field("aws", &self.aws)
+            .finish()
     }
 }
 
 /// Secret entries naming a key service Eddy does not call, and what they configure.
-const UNSUPPORTED_ENTRIES: [(&str, &str); 4] = [
-    ("sops.aws-kms", "AWS KMS credentials"),
+const UNSUPPORTED_ENTRIES: [(&str, &str); 3] = [
     ("sops.azure-kv", "Azure Key Vault credentials"),
     ("sops.gcp-kms", "GCP KMS credentials"),
     ("sops.vault-token", "a HashiCorp Vault / OpenBao token"),
@@ -109,9 +118,10 @@ const UNSUPPORTED_ENTRIES: [(&str, &str); 4] = [
 
 impl Keys {
     /// Reads keys as Flux does from a Secret's data: `*.agekey` entries hold age identities,
-    /// `*.asc` entries armored OpenPGP secret keys.
+    /// `*.asc` entries armored OpenPGP secret keys, `sops.aws-kms` static AWS credentials
+    /// (used once [`Keys::with_aws_kms`] enables KMS).
     ///
-    /// `sops.aws-kms`, `sops.azure-kv`, `sops.gcp-kms` and `sops.vault-token` configure key
+    /// `sops.azure-kv`, `sops.gcp-kms` and `sops.vault-token` configure key
     /// services Eddy does not implement: they are refused with
     /// [`SopsError::UnsupportedKeyService`] rather than ignored. Other entries are ignored, as
     /// kustomize-controller does.
@@ -126,6 +136,12 @@ impl Keys {
             }
             let invalid = |reason| SopsError::InvalidKey { entry: name.clone(), reason };
             // Go's filepath.Ext: the suffix from the last dot, so `.agekey` counts too.
+            if name == "sops.aws-kms" {
+                let credentials =
+                    aws::Credentials::from_yaml(value).map_err(|reason| invalid(KeyError::AwsCredentials(reason)))?;
+                keys.aws_credentials = Some(credentials);
+                continue;
+            }
             match name.rsplit_once('.').map(|(_, ext)| ext) {
                 Some("agekey") => {
                     let text = std::str::from_utf8(value).map_err(|_| invalid(KeyError::NotUtf8))?;
@@ -137,6 +153,14 @@ impl Keys {
         }
         tracing::debug!(age = keys.age.len(), pgp = keys.pgp.len(), "imported SOPS decryption keys");
         Ok(keys)
+    }
+
+    /// Lets AWS KMS master keys be decrypted through `service` (with the Secret's
+    /// `sops.aws-kms` credentials, else the service's own).
+    #[must_use]
+    pub fn with_aws_kms(mut self, service: aws::AwsKms) -> Self {
+        self.aws = Some(service);
+        self
     }
 
     /// Parses age identities (`AGE-SECRET-KEY-1…` lines, `#` comments allowed).
@@ -252,10 +276,23 @@ mod tests {
     #[test]
     fn unsupported_services_are_refused_by_name() {
         let mut data = BTreeMap::new();
-        data.insert("sops.aws-kms".to_owned(), b"aws_access_key_id: SECRET".to_vec());
+        data.insert("sops.vault-token".to_owned(), b"SECRET".to_vec());
         let err = Keys::from_secret_data(&data).unwrap_err();
         assert!(matches!(err, SopsError::UnsupportedKeyService { .. }));
-        assert!(err.to_string().contains("sops.aws-kms"));
+        assert!(err.to_string().contains("sops.vault-token"));
+        assert!(!err.to_string().contains("SECRET"));
+    }
+
+    #[test]
+    fn aws_credentials_are_read_and_kept_out_of_messages() {
+        let mut data = BTreeMap::new();
+        data.insert("sops.aws-kms".to_owned(), b"aws_access_key_id: AKID\naws_secret_access_key: SECRET\n".to_vec());
+        let keys = Keys::from_secret_data(&data).unwrap();
+        assert_eq!(keys.aws_credentials.as_ref().unwrap().access_key_id, "AKID");
+        assert!(!format!("{keys:?}").contains("SECRET"));
+        data.insert("sops.aws-kms".to_owned(), b"aws_secret_access_key: [SECRET\n".to_vec());
+        let err = Keys::from_secret_data(&data).unwrap_err();
+        assert!(err.to_string().starts_with("failed to import 'sops.aws-kms' data: failed to unmarshal"), "{err}");
         assert!(!err.to_string().contains("SECRET"));
     }
 

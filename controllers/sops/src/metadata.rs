@@ -29,6 +29,8 @@ pub(crate) enum MasterKey {
         /// The armored message.
         enc: String,
     },
+    /// An AWS KMS key (`sops.kms`).
+    AwsKms(crate::aws::KmsKey),
     /// A cloud KMS or Vault key, which Eddy does not call.
     Service {
         /// `AWS KMS`, `GCP KMS`, …
@@ -44,6 +46,7 @@ impl MasterKey {
         match self {
             MasterKey::Age { recipient, .. } => recipient,
             MasterKey::Pgp { fingerprint, .. } => fingerprint,
+            MasterKey::AwsKms(key) => &key.arn,
             MasterKey::Service { name, .. } => name,
         }
     }
@@ -337,8 +340,25 @@ fn group(map: &Map<String, Json>) -> Vec<MasterKey> {
     for k in objects("pgp") {
         keys.push(MasterKey::Pgp { fingerprint: get_str(k, "fp"), enc: get_str(k, "enc") });
     }
-    let services: [(&str, &'static str, &str); 5] = [
-        ("kms", "AWS KMS", "arn"),
+    for k in objects("kms") {
+        let context = k
+            .get("context")
+            .and_then(Json::as_object)
+            .map(|c| {
+                c.iter()
+                    .map(|(name, v)| (name.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.push(MasterKey::AwsKms(crate::aws::KmsKey {
+            arn: get_str(k, "arn"),
+            role: get_str(k, "role"),
+            context,
+            aws_profile: get_str(k, "aws_profile"),
+            enc: get_str(k, "enc"),
+        }));
+    }
+    let services: [(&str, &'static str, &str); 4] = [
         ("gcp_kms", "GCP KMS", "resource_id"),
         ("hckms", "HuaweiCloud KMS", "key_id"),
         ("azure_kv", "Azure Key Vault", "vault_url"),

@@ -447,17 +447,26 @@ fn service_keys_are_named_as_unsupported() {
     let sb = Sandbox::new();
     let key = age_key(18);
     let enc = String::from_utf8(sb.encrypt("k.yaml", b"k: v\n", &["--age", &key.recipient])).unwrap();
-    // A KMS key next to the age key (the metadata is outside the MAC).
+    // A GCP KMS key next to the age key (the metadata is outside the MAC).
+    let id = "projects/p/locations/global/keyRings/r/cryptoKeys/k";
+    let with_gcp = enc.replacen(
+        "sops:\n",
+        &format!("sops:\n    gcp_kms:\n        - resource_id: {id}\n          created_at: \"2024-01-01T00:00:00Z\"\n          enc: AQICAHg=\n"),
+        1,
+    );
+    assert_eq!(yaml(&decrypt(with_gcp.as_bytes(), Format::Yaml, &age_keys(&[&key])).unwrap()), yaml(b"k: v\n"));
+    let err = decrypt(with_gcp.as_bytes(), Format::Yaml, &age_keys(&[&age_key(19)])).unwrap_err().to_string();
+    assert!(err.contains(id) && err.contains("GCP KMS is not supported"), "{err}");
+    assert!(err.contains(&key.recipient), "{err}");
+    // An AWS KMS key when the caller did not enable AWS KMS (tests/aws_kms.rs covers KMS itself).
     let arn = "arn:aws:kms:us-east-1:000000000000:key/test";
     let with_kms = enc.replacen(
         "sops:\n",
         &format!("sops:\n    kms:\n        - arn: {arn}\n          created_at: \"2024-01-01T00:00:00Z\"\n          enc: AQICAHg=\n          aws_profile: \"\"\n"),
         1,
     );
-    assert_eq!(yaml(&decrypt(with_kms.as_bytes(), Format::Yaml, &age_keys(&[&key])).unwrap()), yaml(b"k: v\n"));
     let err = decrypt(with_kms.as_bytes(), Format::Yaml, &age_keys(&[&age_key(19)])).unwrap_err().to_string();
-    assert!(err.contains(arn) && err.contains("AWS KMS is not supported"), "{err}");
-    assert!(err.contains(&key.recipient), "{err}");
+    assert!(err.contains(arn) && err.contains("AWS KMS is not configured"), "{err}");
 }
 
 #[test]
