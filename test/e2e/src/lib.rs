@@ -64,47 +64,85 @@ pub fn eddy_binary() -> PathBuf {
 /// When `hack/cluster up` fails.
 pub fn cluster() -> &'static Cluster {
     static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| up(Command::new(repo_root().join("hack/cluster")).args(["up", "--eddy"]).arg(eddy_binary())))
+}
+
+/// Starts (or reuses) a second cluster without Eddy — "a remote cluster" for
+/// `spec.kubeConfig` — in its own state directory (`$EDDY_REMOTE_CLUSTER_DIR`, default
+/// `~/.cache/eddy/cluster-remote`) on ports `<prefix>xxx` (`$EDDY_REMOTE_CLUSTER_PORT_PREFIX`,
+/// default 23); once per test binary, left running for the next run as the main cluster is.
+///
+/// # Panics
+/// When `hack/cluster up` fails.
+pub fn remote_cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        let root = repo_root();
-        let eddy = eddy_binary();
-        let out = Command::new(root.join("hack/cluster"))
-            .args(["up", "--eddy"])
-            .arg(&eddy)
-            .current_dir(&root)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running hack/cluster up");
-        assert!(
-            out.status.success(),
-            "hack/cluster up failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let env =
-            Command::new(root.join("hack/cluster")).arg("env").current_dir(&root).output().expect("hack/cluster env");
-        assert!(env.status.success(), "hack/cluster env failed: {}", String::from_utf8_lossy(&env.stderr));
-        let text = String::from_utf8_lossy(&env.stdout).into_owned();
-        let var = |name: &str| -> Option<String> {
-            text.lines().find_map(|l| {
-                l.strip_prefix("export ")
-                    .and_then(|kv| kv.strip_prefix(&format!("{name}=")))
-                    .map(|v| v.trim_matches(['"', '\'']).to_owned())
-            })
-        };
-        let kubeconfig = PathBuf::from(var("KUBECONFIG").expect("KUBECONFIG in hack/cluster env"));
-        let dir = PathBuf::from(var("EDDY_CLUSTER_DIR").expect("EDDY_CLUSTER_DIR in hack/cluster env"));
-        let bin = PathBuf::from(var("EDDY_CLUSTER_BIN").expect("EDDY_CLUSTER_BIN in hack/cluster env"));
-        let ports = std::fs::read_to_string(dir.join("ports.env")).expect("ports.env");
-        let port = |key: &str| -> u16 {
-            ports
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}=")))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or_else(|| panic!("{key} in ports.env"))
-        };
-        let server = format!("https://127.0.0.1:{}", port("apiserver_port"));
-        Cluster { kubeconfig, dir, bin, eddy_port: port("eddy_port"), server }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+        let dir = std::env::var_os("EDDY_REMOTE_CLUSTER_DIR")
+            .map_or_else(|| home.join(".cache/eddy/cluster-remote"), PathBuf::from);
+        let pp = std::env::var("EDDY_REMOTE_CLUSTER_PORT_PREFIX").unwrap_or_else(|_| "23".to_owned());
+        let mut cmd = Command::new(repo_root().join("hack/cluster"));
+        cmd.arg("up").env_remove("EDDY_BIN").env("EDDY_CLUSTER_DIR", &dir);
+        for (var, port) in [
+            ("ETCD_PORT", "379"),
+            ("ETCD_PEER_PORT", "380"),
+            ("APISERVER_PORT", "443"),
+            ("KCM_PORT", "257"),
+            ("SCHEDULER_PORT", "259"),
+            ("KWOK_PORT", "247"),
+            ("EDDY_PORT", "444"),
+            ("ARTIFACT_PORT", "445"),
+            ("RECEIVER_PORT", "446"),
+            ("EVENTS_PORT", "447"),
+        ] {
+            cmd.env(format!("EDDY_CLUSTER_{var}"), format!("{pp}{port}"));
+        }
+        up(&mut cmd)
     })
+}
+
+/// Runs a `hack/cluster up` command and reads the cluster it started.
+fn up(cmd: &mut Command) -> Cluster {
+    let root = repo_root();
+    let out = cmd.current_dir(&root).stdin(Stdio::null()).output().expect("running hack/cluster up");
+    assert!(
+        out.status.success(),
+        "hack/cluster up failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // `up` prints nothing machine-readable; `env` with the same environment does.
+    let mut env_cmd = Command::new(root.join("hack/cluster"));
+    env_cmd.arg("env").current_dir(&root);
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => env_cmd.env(k, v),
+            None => env_cmd.env_remove(k),
+        };
+    }
+    let env = env_cmd.output().expect("hack/cluster env");
+    assert!(env.status.success(), "hack/cluster env failed: {}", String::from_utf8_lossy(&env.stderr));
+    let text = String::from_utf8_lossy(&env.stdout).into_owned();
+    let var = |name: &str| -> Option<String> {
+        text.lines().find_map(|l| {
+            l.strip_prefix("export ")
+                .and_then(|kv| kv.strip_prefix(&format!("{name}=")))
+                .map(|v| v.trim_matches(['"', '\'']).to_owned())
+        })
+    };
+    let kubeconfig = PathBuf::from(var("KUBECONFIG").expect("KUBECONFIG in hack/cluster env"));
+    let dir = PathBuf::from(var("EDDY_CLUSTER_DIR").expect("EDDY_CLUSTER_DIR in hack/cluster env"));
+    let bin = PathBuf::from(var("EDDY_CLUSTER_BIN").expect("EDDY_CLUSTER_BIN in hack/cluster env"));
+    let ports = std::fs::read_to_string(dir.join("ports.env")).expect("ports.env");
+    let port = |key: &str| -> u16 {
+        ports
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{key} in ports.env"))
+    };
+    let server = format!("https://127.0.0.1:{}", port("apiserver_port"));
+    Cluster { kubeconfig, dir, bin, eddy_port: port("eddy_port"), server }
 }
 
 /// A finished command.
