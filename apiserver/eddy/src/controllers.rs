@@ -123,7 +123,8 @@ pub struct ControllerFlags {
     pub rate_limit_interval: Duration,
     /// Feature gates, `Name=true|false` comma separated (`StrictPostBuildSubstitutions`, on by
     /// default as in kustomize-controller v1.9+; `DisableFailFastBehavior`;
-    /// `AdditiveCELDependencyCheck`).
+    /// `AdditiveCELDependencyCheck`; `ObjectLevelWorkloadIdentity`: `spec.kubeConfig.configMapRef`
+    /// may name a service account, off by default as in Flux).
     #[arg(long, value_delimiter = ',')]
     pub feature_gates: Vec<String>,
 }
@@ -353,7 +354,8 @@ pub async fn start(
             cluster_config,
             cluster.clone(),
             options.default_service_account.clone(),
-        );
+        )
+        .with_object_level_workload_identity(flags.gate("ObjectLevelWorkloadIdentity", false)?);
         let config =
             Config { name: "kustomization".into(), concurrency: flags.concurrent, backoff, observer: observer.clone() };
         let controller = eddy_kustomize_controller::KustomizationController {

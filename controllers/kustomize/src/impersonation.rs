@@ -2,7 +2,9 @@
 //! `Impersonator`): the controller's own identity, a service account impersonated as
 //! `system:serviceaccount:<namespace>:<name>` (`spec.serviceAccountName`, else
 //! `--default-service-account`), and, with `spec.kubeConfig.secretRef`, a remote cluster from a
-//! kubeconfig in a Secret (impersonating there too when a service account is named).
+//! kubeconfig in a Secret, or with `spec.kubeConfig.configMapRef` one reached with workload
+//! identity ([`crate::workload_identity`]); impersonating there too when a service account is
+//! named.
 //!
 //! Impersonated clients are cached per identity: one connection pool per tenant, not one per
 //! reconcile.
@@ -21,6 +23,7 @@ pub struct ClientFactory {
     default_service_account: Option<String>,
     cache: Mutex<HashMap<String, kube::Client>>,
     managers: Mutex<HashMap<String, eddy_apply::ResourceManager>>,
+    object_level_workload_identity: bool,
 }
 
 /// Why no client could be built.
@@ -39,7 +42,16 @@ impl ClientFactory {
             default_service_account,
             cache: Mutex::new(HashMap::new()),
             managers: Mutex::new(HashMap::new()),
+            object_level_workload_identity: false,
         }
+    }
+
+    /// Allows `spec.kubeConfig.configMapRef` ConfigMaps to name a service account of the
+    /// Kustomization's namespace (the `ObjectLevelWorkloadIdentity` feature gate).
+    #[must_use]
+    pub fn with_object_level_workload_identity(mut self, enabled: bool) -> Self {
+        self.object_level_workload_identity = enabled;
+        self
     }
 
     /// The service account a Kustomization acts as, if any.
@@ -69,6 +81,18 @@ impl ClientFactory {
             config.auth_info.impersonate = user;
             return kube::Client::try_from(config).map_err(|e| ClientBuildError(e.to_string()));
         }
+        if let Some(reference) = obj.spec.kube_config.as_ref().and_then(|k| k.config_map_ref.as_ref()) {
+            let ns = obj.metadata.namespace.as_deref().unwrap_or_default();
+            let mut config = crate::workload_identity::remote_config(
+                &self.default_client,
+                ns,
+                &reference.name,
+                self.object_level_workload_identity,
+            )
+            .await?;
+            config.auth_info.impersonate = user;
+            return kube::Client::try_from(config).map_err(|e| ClientBuildError(e.to_string()));
+        }
         let Some(user) = user else { return Ok(self.default_client.clone()) };
         if let Some(c) = self.cache.lock().get(&user) {
             return Ok(c.clone());
@@ -90,7 +114,7 @@ impl ClientFactory {
         concurrency: usize,
     ) -> eddy_apply::ResourceManager {
         let owner = crate::run::owner();
-        if obj.spec.kube_config.as_ref().is_some_and(|k| k.secret_ref.is_some()) {
+        if obj.spec.kube_config.as_ref().is_some_and(|k| k.secret_ref.is_some() || k.config_map_ref.is_some()) {
             return eddy_apply::ResourceManager::new(client, owner).with_concurrency(concurrency);
         }
         let user = self.username(obj).unwrap_or_default();

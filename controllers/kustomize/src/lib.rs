@@ -28,6 +28,7 @@ pub mod postbuild;
 pub mod reconcile;
 pub mod run;
 pub mod source;
+mod workload_identity;
 
 use std::future::Future;
 use std::sync::Arc;

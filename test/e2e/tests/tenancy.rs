@@ -303,3 +303,106 @@ fn kube_config_secret_ref_applies_to_a_second_cluster() {
     });
     assert!(gone.is_some(), "the remote namespace was not pruned");
 }
+
+/// A ConfigMap for `spec.kubeConfig.configMapRef` (fluxcd/pkg's keys).
+fn workload_identity_config(
+    ns: &str,
+    name: &str,
+    provider: &str,
+    c: &Cluster,
+    service_account: Option<&str>,
+) -> String {
+    let ca = std::fs::read_to_string(c.dir.join("pki/ca.crt")).expect("cluster CA");
+    let mut data = serde_json::json!({
+        "provider": provider,
+        "address": c.server,
+        "ca.crt": ca,
+        // kube-apiserver's audience (hack/cluster: --service-account-issuer).
+        "audiences": "https://kubernetes.default.svc.cluster.local\n",
+    });
+    if let Some(sa) = service_account {
+        data["serviceAccountName"] = sa.into();
+    }
+    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": data})
+        .to_string()
+}
+
+#[test]
+fn kube_config_config_map_ref_with_the_generic_workload_identity() {
+    let c = cluster();
+    let ns = c.namespace("ks-wi");
+    let escape = format!("wi-escape-{}", &ns[ns.len() - 6..]);
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut repo = RepoBuilder::init(root.path(), "repo.git").expect("repo");
+    repo.write("own/config.yaml", config_map("wi-config")).expect("write");
+    repo.write(
+        "escape/role.yaml",
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {escape}\nrules:\n\
+             - apiGroups: [\"\"]\n  resources: [secrets]\n  verbs: [get]\n"
+        ),
+    )
+    .expect("write");
+    let _ = repo.commit("workload identity").expect("commit");
+    repo.push().expect("push");
+    let http = HttpGitServer::start(root.path()).expect("http git server");
+    let _ = c
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            &format!(
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: flux-wi\n  namespace: {ns}\n---\n\
+                 apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: flux-wi\n  namespace: {ns}\n\
+                 roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: admin\nsubjects:\n\
+                 - kind: ServiceAccount\n  name: flux-wi\n  namespace: {ns}\n"
+            ),
+        )
+        .ok("workload identity RBAC");
+    for (name, provider, sa) in
+        [("wi", "generic", Some("flux-wi")), ("controller", "generic", None), ("cloud", "aws", Some("flux-wi"))]
+    {
+        apply(&c.kubeconfig, &workload_identity_config(&ns, name, provider, c, sa));
+    }
+    let remote = |cm: &str| format!("  targetNamespace: {ns}\n  kubeConfig:\n    configMapRef:\n      name: {cm}\n");
+
+    // The shared cluster's Eddy runs without the ObjectLevelWorkloadIdentity gate: refused as in Flux.
+    apply(&c.kubeconfig, &git_repository(&ns, &http.repo_url("repo.git")));
+    apply(&c.kubeconfig, &kustomization(&ns, "gated", "./own", &remote("wi")));
+    let o = wait_reason(&c.kubeconfig, &ns, "gated", "ReconciliationFailed");
+    let message = ready_condition(&o).2;
+    assert!(message.contains("ObjectLevelWorkloadIdentity feature gate is not enabled"), "{message}");
+    let _ = c.kubectl(&["delete", "kustomization", "gated", "-n", &ns, "--wait=true", "--timeout=60s"]).ok("delete");
+
+    // An Eddy of its own with the gate: the service account's token, its rights.
+    let work = tempfile::tempdir().expect("tempdir");
+    let eddy = start(
+        work.path(),
+        c,
+        &["--controllers", "gitrepository,kustomization", "--feature-gates", "ObjectLevelWorkloadIdentity=true"],
+    );
+    apply(&eddy.kubeconfig, &git_repository(&ns, &http.repo_url("repo.git")));
+    apply(&eddy.kubeconfig, &kustomization(&ns, "own", "./own", &remote("wi")));
+    let _ = wait_reason(&eddy.kubeconfig, &ns, "own", "ReconciliationSucceeded");
+    assert!(get(&c.kubeconfig, "configmap", &ns, "wi-config").is_some(), "wi-config not applied");
+    apply(
+        &eddy.kubeconfig,
+        &kustomization(&ns, "escape", "./escape", &remote("wi").replace(&format!("  targetNamespace: {ns}\n"), "")),
+    );
+    let o = wait_reason(&eddy.kubeconfig, &ns, "escape", "ReconciliationFailed");
+    let message = ready_condition(&o).2;
+    assert!(
+        message.contains("forbidden") && message.contains(&format!("system:serviceaccount:{ns}:flux-wi")),
+        "{message}"
+    );
+    assert!(get(&c.kubeconfig, "clusterrole", "", &escape).is_none(), "the account made a ClusterRole");
+
+    // No serviceAccountName: the controller's own account, which Eddy outside a pod does not have.
+    apply(&eddy.kubeconfig, &kustomization(&ns, "controller", "./own", &remote("controller")));
+    let o = wait_reason(&eddy.kubeconfig, &ns, "controller", "ReconciliationFailed");
+    let message = ready_condition(&o).2;
+    assert!(message.contains("failed to read service account token file"), "{message}");
+    // A cloud provider: refused by name.
+    apply(&eddy.kubeconfig, &kustomization(&ns, "cloud", "./own", &remote("cloud")));
+    let o = wait_reason(&eddy.kubeconfig, &ns, "cloud", "ReconciliationFailed");
+    let message = ready_condition(&o).2;
+    assert!(message.contains("provider 'aws' is not supported by Eddy"), "{message}");
+}
