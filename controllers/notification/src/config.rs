@@ -83,6 +83,9 @@ pub struct ProviderConfig {
     pub commit_status: String,
     /// The delivery timeout.
     pub timeout: Duration,
+    /// Bitbucket Cloud's API base (empty: api.bitbucket.org), from `BITBUCKET_API_BASE_URL`
+    /// as go-bitbucket reads it.
+    pub bitbucket_api: String,
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -150,6 +153,7 @@ pub fn resolve(provider: &Provider, secrets: &ProviderSecrets) -> Result<Provide
         provider_name: provider.metadata.name.clone().unwrap_or_default(),
         provider_namespace: ns.clone(),
         timeout,
+        bitbucket_api: std::env::var("BITBUCKET_API_BASE_URL").unwrap_or_default(),
         ..ProviderConfig::default()
     };
     if let Some(proxy) = spec.proxy.as_deref().filter(|p| !p.is_empty()) {

@@ -301,13 +301,9 @@ async fn dispatch<R: Resolver>(
         tracing::info!(alert = %a.metadata.name.as_deref().unwrap_or_default(), "event dropped for commit status providers due to missing commit metadata key");
         return Ok(());
     }
-    if is_change_request_provider(ptype) {
-        // No change-request provider is delivered to yet: the notifier says so below, unless
-        // the event could not have gone there anyway.
-        let key = format!("{}/change_request", crate::event::object_group(event));
-        if !event.metadata.contains_key(&key) {
-            return Ok(());
-        }
+    if is_change_request_provider(ptype) && !crate::event::has_change_request_key(event) {
+        tracing::info!(alert = %a.metadata.name.as_deref().unwrap_or_default(), "event dropped for change request providers due to missing change request metadata key");
+        return Ok(());
     }
     let mut notification = event.clone();
     if let Some(w) = combine_metadata(&mut notification, a) {

@@ -7,6 +7,8 @@
 
 mod alerting;
 mod chat;
+mod comment;
+mod forge;
 mod git;
 mod nats;
 
@@ -50,6 +52,12 @@ pub const SUPPORTED: &[&str] = &[
     "gitlab",
     "gitea",
     "githubdispatch",
+    "bitbucket",
+    "bitbucketserver",
+    "azuredevops",
+    "githubpullrequestcomment",
+    "gitlabmergerequestcomment",
+    "giteapullrequestcomment",
 ];
 
 /// Why a notification could not be built or delivered. Never holds a token or an address.
@@ -145,6 +153,8 @@ pub(crate) enum Plan {
     Status(Box<git::StatusPlan>),
     /// A NATS publication.
     Nats(Box<nats::NatsPlan>),
+    /// A change-request comment: find ours by its marker, then edit or create it.
+    Comment(Box<comment::CommentPlan>),
 }
 
 /// A notifier for one Provider.
@@ -252,16 +262,18 @@ impl Notifier {
                     }
                 }
                 Plan::Status(status) => {
-                    let listed = http::send(&client, &status.list, self.policy)
-                        .await
-                        .map_err(|e| NotifierError::Event(format!("could not list commit statuses: {e}")))?;
-                    let list: serde_json::Value = serde_json::from_slice(&listed.body).unwrap_or_default();
+                    let list = match http::send(&client, &status.list, self.policy).await {
+                        Ok(listed) => serde_json::from_slice(&listed.body).unwrap_or_default(),
+                        Err(HttpError::Status { status: 404, .. }) if status.missing_ok => serde_json::Value::Null,
+                        Err(e) => return Err(NotifierError::Event(format!("{}: {e}", status.list_error))),
+                    };
                     if !(status.duplicate)(&list, &status.ours) {
                         http::send(&client, &status.create, self.policy)
                             .await
-                            .map_err(|e| NotifierError::Event(format!("could not create commit status: {e}")))?;
+                            .map_err(|e| NotifierError::Event(format!("{}: {e}", status.create_error)))?;
                     }
                 }
+                Plan::Comment(c) => comment::post(&client, &c, self.policy).await?,
             }
             Ok::<(), NotifierError>(())
         };
@@ -287,3 +299,5 @@ fn check_slack(body: &[u8]) -> Result<(), NotifierError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_forge;

@@ -13,7 +13,7 @@ use sha2::Digest as _;
 use super::*;
 use crate::testserver::Capture;
 
-fn event(severity: Severity) -> FluxEvent {
+pub(super) fn event(severity: Severity) -> FluxEvent {
     FluxEvent {
         involved_object: ObjectReference {
             api_version: Some("kustomize.toolkit.fluxcd.io/v1".into()),
@@ -37,7 +37,7 @@ fn event(severity: Severity) -> FluxEvent {
     }
 }
 
-fn config(provider_type: &str, url: &str) -> ProviderConfig {
+pub(super) fn config(provider_type: &str, url: &str) -> ProviderConfig {
     ProviderConfig {
         provider_type: provider_type.into(),
         url: url.into(),
@@ -49,7 +49,7 @@ fn config(provider_type: &str, url: &str) -> ProviderConfig {
     }
 }
 
-fn fast() -> RetryPolicy {
+pub(super) fn fast() -> RetryPolicy {
     RetryPolicy { retries: 2, min_wait: Duration::from_millis(10), max_wait: Duration::from_millis(20) }
 }
 
