@@ -261,6 +261,28 @@ enum DispatchError {
     Provider(String),
     #[error("failed to initialize notifier for provider '{0}': {1}")]
     Notifier(String, String),
+    #[error(
+        "failed to create commit status: failed to evaluate the spec.commitStatusExpr CEL expression for the event: {0}"
+    )]
+    CommitStatus(String),
+}
+
+/// `newCommitStatus`: `spec.commitStatusExpr` over the event, the Alert and the Provider as
+/// unstructured maps, a string.
+fn commit_status_from_expr(
+    expr: &str,
+    event: &FluxEvent,
+    alert: &eddy_api::notification::Alert,
+    provider: &Provider,
+) -> Result<String, DispatchError> {
+    let compiled = crate::cel::Expression::compile(expr, &["event", "alert", "provider"], crate::cel::Output::String)
+        .map_err(|e| DispatchError::CommitStatus(format!("failed to compile expression: {e}")))?;
+    let event = crate::event::to_go_json(event);
+    let alert = serde_json::to_value(alert).unwrap_or_default();
+    let provider = serde_json::to_value(provider).unwrap_or_default();
+    compiled
+        .evaluate_string(&[("event", &event), ("alert", &alert), ("provider", &provider)])
+        .map_err(|e| DispatchError::CommitStatus(e.to_string()))
 }
 
 /// `getNotificationParams` + `dispatchNotification` for one Alert.
@@ -309,20 +331,20 @@ async fn dispatch<R: Resolver>(
     if let Some(w) = combine_metadata(&mut notification, a) {
         record_warnings(inner, alert, vec![w]);
     }
+    let commit_status = if is_commit_status_provider(ptype) {
+        match provider.spec.commit_status_expr.as_deref().filter(|e| !e.is_empty()) {
+            Some(expr) => commit_status_from_expr(expr, &notification, a, &provider)?,
+            None => commit_status_key(provider.metadata.uid.as_deref().unwrap_or_default(), &notification),
+        }
+    } else {
+        String::new()
+    };
     let secrets = read_secrets(&inner.resolver, &provider)
         .await
         .map_err(|e| DispatchError::Notifier(provider_name.clone(), e))?;
     let mut config =
         resolve(&provider, &secrets).map_err(|e| DispatchError::Notifier(provider_name.clone(), e.to_string()))?;
-    if is_commit_status_provider(ptype) {
-        if provider.spec.commit_status_expr.as_deref().is_some_and(|e| !e.is_empty()) {
-            return Err(DispatchError::Notifier(
-                provider_name.clone(),
-                "spec.commitStatusExpr (CEL) is not supported by Eddy yet".into(),
-            ));
-        }
-        config.commit_status = commit_status_key(&config.provider_uid, &notification);
-    }
+    config.commit_status = commit_status;
     let notifier = Notifier::new(config, inner.options.retry)
         .map_err(|e| DispatchError::Notifier(provider_name.clone(), e.to_string()))?;
     let inner = Arc::clone(inner);

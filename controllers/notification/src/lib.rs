@@ -18,6 +18,7 @@
 //!
 //! Only `eddy-api`, the runtime and `kube`: never the store or the API server.
 
+pub mod cel;
 pub mod config;
 pub mod dispatch;
 pub mod event;

@@ -227,3 +227,57 @@ async fn http_endpoint_answers_like_upstream() {
     assert_eq!(post("{nope".into()).await.unwrap().status(), 400);
     assert_eq!(post("x".repeat(crate::server::MAX_BODY + 1)).await.unwrap().status(), 413);
 }
+
+// provider_commit_status.go newCommitStatus: spec.commitStatusExpr over event, alert and
+// provider gives the status key; a failing expression is reported on the Alert.
+#[tokio::test]
+async fn commit_status_expr() {
+    let server = Capture::start().await;
+    server.script(&[(200, "[]")]);
+    let sha = "b".repeat(40);
+    let mut good = provider("gl", "gitlab", Some("gl-secret"));
+    good.spec.address = Some(format!("{}/group/repo", server.url));
+    good.spec.commit_status_expr =
+        Some("event.involvedObject.kind + '/' + alert.metadata.name + '/' + provider.metadata.uid".into());
+    let mut bad = provider("gl-bad", "gitlab", Some("gl-secret"));
+    bad.spec.address = good.spec.address.clone();
+    bad.spec.commit_status_expr = Some("event.metadata.nope + 'x'".into());
+    let mut wrong = provider("gl-undeclared", "gitlab", Some("gl-secret"));
+    wrong.spec.address = good.spec.address.clone();
+    wrong.spec.commit_status_expr = Some("foo.bar".into());
+    let fake = Fake {
+        alerts: vec![
+            alert("a-good", "gl", "GitRepository"),
+            alert("a-bad", "gl-bad", "GitRepository"),
+            alert("a-undeclared", "gl-undeclared", "GitRepository"),
+        ],
+        providers: vec![good, bad, wrong],
+        secrets: BTreeMap::from([(
+            ("flux-system".into(), "gl-secret".into()),
+            BTreeMap::from([("token".into(), b"glpat".to_vec())]),
+        )]),
+    };
+    let events = Arc::new(Events::default());
+    let d = Dispatcher::start(fake, events.clone(), Metrics::default(), options());
+    let mut e = event("stored", &format!("main@sha1:{sha}"));
+    e.metadata.insert("event.toolkit.fluxcd.io/commit".into(), sha.clone());
+    d.submit(e);
+    let got = server.wait_for(2).await;
+    assert_eq!(got[1].json()["name"], "GitRepository/a-good/abcd-1234");
+    until(|| events.0.lock().len() == 2).await;
+    let mut warnings = events.0.lock().clone();
+    warnings.sort();
+    assert_eq!(warnings[0].0, "a-bad");
+    assert_eq!(
+        warnings[0].2,
+        "failed to dispatch notification for GitRepository/flux-system/app: failed to create commit status: failed to evaluate the spec.commitStatusExpr CEL expression for the event: failed to evaluate the CEL expression 'event.metadata.nope + 'x'': no such key: nope"
+    );
+    assert_eq!(warnings[1].0, "a-undeclared");
+    assert!(
+        warnings[1].2.ends_with(
+            "failed to compile expression: failed to parse the CEL expression 'foo.bar': undeclared reference to 'foo'"
+        ),
+        "{}",
+        warnings[1].2
+    );
+}
