@@ -104,12 +104,12 @@ impl ReceiverReconciler {
 
     async fn run(&self, obj: &mut ReceiverObject) -> Result<Option<Duration>, String> {
         let spec = &obj.object.spec;
+        if let Err(message) = server::validate_filters(spec) {
+            self.mark_terminal(obj, "InvalidCELExpression", &message);
+            return Ok(None);
+        }
         let unsupported = if spec.r#type == "generic-oidc" {
             Some("receivers of type generic-oidc are not supported by Eddy yet")
-        } else if spec.resource_filter.as_deref().is_some_and(|f| !f.is_empty())
-            || spec.resources.iter().any(|r| r.filter.as_deref().is_some_and(|f| !f.is_empty()))
-        {
-            Some("CEL resource filters (resourceFilter, resources[].filter) are not supported by Eddy yet")
         } else if spec.secret_ref.is_none() {
             Some("secretRef is required when type is not generic-oidc")
         } else {
