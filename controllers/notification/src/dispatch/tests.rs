@@ -192,8 +192,8 @@ async fn failures_become_warnings_on_the_alert() {
 #[tokio::test]
 async fn provider_type_rules() {
     let fake = Fake {
-        alerts: vec![alert("gh", "gh", "GitRepository"), alert("sentry", "sentry", "GitRepository")],
-        providers: vec![provider("gh", "github", None), provider("sentry", "sentry", None)],
+        alerts: vec![alert("gh", "gh", "GitRepository"), alert("hub", "hub", "GitRepository")],
+        providers: vec![provider("gh", "github", None), provider("hub", "azureeventhub", None)],
         ..Fake::default()
     };
     let events = Arc::new(Events::default());
@@ -203,9 +203,9 @@ async fn provider_type_rules() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let got = events.0.lock().clone();
     assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].0, "sentry");
+    assert_eq!(got[0].0, "hub");
     assert!(
-        got[0].2.ends_with("failed to initialize notifier for provider 'sentry': provider sentry not supported"),
+        got[0].2.ends_with("failed to initialize notifier for provider 'hub': provider azureeventhub not supported"),
         "{}",
         got[0].2
     );

@@ -11,6 +11,7 @@ mod comment;
 mod forge;
 mod git;
 mod nats;
+mod sentry;
 
 use eddy_controller_runtime::events::FluxEvent;
 use hmac::{Hmac, Mac as _};
@@ -55,6 +56,8 @@ pub const SUPPORTED: &[&str] = &[
     "bitbucket",
     "bitbucketserver",
     "azuredevops",
+    "sentry",
+    "incident.io",
     "githubpullrequestcomment",
     "gitlabmergerequestcomment",
     "giteapullrequestcomment",
@@ -230,6 +233,8 @@ impl Notifier {
             }
             "pagerduty" => alerting::pagerduty(cfg, event)?,
             "datadog" => alerting::datadog(cfg, event)?,
+            "incident.io" => alerting::incidentio(cfg, event)?,
+            "sentry" => sentry::sentry(cfg, event)?,
             "nats" => {
                 let payload = crate::event::go_json_bytes(&to_go_json(event));
                 return Ok(Plan::Nats(Box::new(nats::plan(cfg, payload)?)));
@@ -301,3 +306,5 @@ fn check_slack(body: &[u8]) -> Result<(), NotifierError> {
 mod tests;
 #[cfg(test)]
 mod tests_forge;
+#[cfg(test)]
+mod tests_telemetry;

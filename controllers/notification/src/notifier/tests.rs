@@ -53,7 +53,7 @@ pub(super) fn fast() -> RetryPolicy {
     RetryPolicy { retries: 2, min_wait: Duration::from_millis(10), max_wait: Duration::from_millis(20) }
 }
 
-async fn post_one(cfg: ProviderConfig, e: &FluxEvent, server: &Capture) -> crate::testserver::Captured {
+pub(super) async fn post_one(cfg: ProviderConfig, e: &FluxEvent, server: &Capture) -> crate::testserver::Captured {
     Notifier::new(cfg, fast()).unwrap().post(e).await.unwrap();
     server.requests().pop().expect("a request")
 }
@@ -371,8 +371,8 @@ async fn retries_and_error_messages() {
 
 #[test]
 fn unsupported_types_fail_clearly() {
-    let err = Notifier::new(config("sentry", "http://x"), fast()).unwrap_err();
-    assert_eq!(err.to_string(), "provider sentry not supported");
+    let err = Notifier::new(config("azureeventhub", "http://x"), fast()).unwrap_err();
+    assert_eq!(err.to_string(), "provider azureeventhub not supported");
     let cfg = config("opsgenie", "http://x");
     let err = Notifier::new(cfg, fast()).unwrap().plan(&event(Severity::Info)).unwrap_err();
     assert_eq!(err.to_string(), "empty Opsgenie apikey/token");
