@@ -86,6 +86,10 @@ pub struct ProviderConfig {
     /// Bitbucket Cloud's API base (empty: api.bitbucket.org), from `BITBUCKET_API_BASE_URL`
     /// as go-bitbucket reads it.
     pub bitbucket_api: String,
+    /// The Pub/Sub emulator (`PUBSUB_EMULATOR_HOST`, as the Go client reads it).
+    pub pubsub_emulator: Option<String>,
+    /// Pub/Sub's API base (empty: pubsub.googleapis.com).
+    pub pubsub_api: String,
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -154,6 +158,7 @@ pub fn resolve(provider: &Provider, secrets: &ProviderSecrets) -> Result<Provide
         provider_namespace: ns.clone(),
         timeout,
         bitbucket_api: std::env::var("BITBUCKET_API_BASE_URL").unwrap_or_default(),
+        pubsub_emulator: std::env::var("PUBSUB_EMULATOR_HOST").ok().filter(|h| !h.is_empty()),
         ..ProviderConfig::default()
     };
     if let Some(proxy) = spec.proxy.as_deref().filter(|p| !p.is_empty()) {

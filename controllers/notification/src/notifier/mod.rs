@@ -11,6 +11,7 @@ mod comment;
 mod forge;
 mod git;
 mod nats;
+mod pubsub;
 mod sentry;
 
 use eddy_controller_runtime::events::FluxEvent;
@@ -58,6 +59,7 @@ pub const SUPPORTED: &[&str] = &[
     "azuredevops",
     "sentry",
     "incident.io",
+    "googlepubsub",
     "githubpullrequestcomment",
     "gitlabmergerequestcomment",
     "giteapullrequestcomment",
@@ -156,6 +158,8 @@ pub(crate) enum Plan {
     Status(Box<git::StatusPlan>),
     /// A NATS publication.
     Nats(Box<nats::NatsPlan>),
+    /// A Pub/Sub publication (with its token exchange).
+    PubSub(Box<pubsub::PubSubPlan>),
     /// A change-request comment: find ours by its marker, then edit or create it.
     Comment(Box<comment::CommentPlan>),
 }
@@ -235,6 +239,10 @@ impl Notifier {
             "datadog" => alerting::datadog(cfg, event)?,
             "incident.io" => alerting::incidentio(cfg, event)?,
             "sentry" => sentry::sentry(cfg, event)?,
+            "googlepubsub" => {
+                let payload = crate::event::go_json_bytes(&to_go_json(event));
+                return Ok(Plan::PubSub(Box::new(pubsub::plan(cfg, &payload)?)));
+            }
             "nats" => {
                 let payload = crate::event::go_json_bytes(&to_go_json(event));
                 return Ok(Plan::Nats(Box::new(nats::plan(cfg, payload)?)));
@@ -279,6 +287,7 @@ impl Notifier {
                     }
                 }
                 Plan::Comment(c) => comment::post(&client, &c, self.policy).await?,
+                Plan::PubSub(p) => pubsub::publish(&client, &p, self.policy).await?,
             }
             Ok::<(), NotifierError>(())
         };

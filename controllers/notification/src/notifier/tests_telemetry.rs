@@ -130,3 +130,80 @@ async fn incidentio() {
     let err = Notifier::new(cfg, fast()).unwrap().post(&event(Severity::Info)).await.unwrap_err();
     assert_eq!(err.to_string(), "empty incident.io API token");
 }
+
+// google_pubsub.go: project ID in the address, topic in the channel, the event as the
+// message data and the secret's headers as attributes; credentials from a service account key
+// (JWT grant signed RS256, verified here with the key's public half) — sent over Pub/Sub's
+// REST API instead of upstream's gRPC client.
+#[tokio::test]
+async fn googlepubsub() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let server = Capture::start().await;
+    let key = json!({
+        "type": "service_account",
+        "client_email": "flux@proj.iam.gserviceaccount.com",
+        "private_key_id": "kid-1",
+        "private_key": include_str!("testdata/gcp-sa-key.pem"),
+        "token_uri": format!("{}/token", server.url),
+    });
+    let mut cfg = config("googlepubsub", "my-project");
+    cfg.channel = "flux-events".into();
+    cfg.token = key.to_string();
+    cfg.pubsub_api = format!("{}/pubsub", server.url);
+    cfg.headers = [("team".to_owned(), "platform".to_owned())].into_iter().collect();
+    server.script(&[
+        (200, r#"{"access_token":"ya29.test","expires_in":3600,"token_type":"Bearer"}"#),
+        (200, r#"{"messageIds":["1"]}"#),
+    ]);
+    let e = event(Severity::Error);
+    Notifier::new(cfg.clone(), fast()).unwrap().post(&e).await.unwrap();
+    let rs = server.requests();
+    assert_eq!(rs.len(), 2);
+    assert_eq!((rs[0].method.as_str(), rs[0].path.as_str()), ("POST", "/token"));
+    assert_eq!(rs[0].header("content-type"), "application/x-www-form-urlencoded");
+    let form: std::collections::BTreeMap<String, String> =
+        ::url::form_urlencoded::parse(&rs[0].body).into_owned().collect();
+    assert_eq!(form["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+    let parts: Vec<&str> = form["assertion"].split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let header: Value = serde_json::from_slice(&url.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header, json!({"alg": "RS256", "typ": "JWT", "kid": "kid-1"}));
+    let claims: Value = serde_json::from_slice(&url.decode(parts[1]).unwrap()).unwrap();
+    assert_eq!(claims["iss"], "flux@proj.iam.gserviceaccount.com");
+    assert_eq!(claims["scope"], "https://www.googleapis.com/auth/pubsub");
+    assert_eq!(claims["aud"], format!("{}/token", server.url));
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3600);
+    let public = b64.decode(include_str!("testdata/gcp-sa-pub.pkcs1.b64").trim()).unwrap();
+    ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public)
+        .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &url.decode(parts[2]).unwrap())
+        .expect("the assertion is signed by the service account key");
+
+    assert_eq!(rs[1].path, "/pubsub/v1/projects/my-project/topics/flux-events:publish");
+    assert_eq!(rs[1].header("authorization"), "Bearer ya29.test");
+    let msg = &rs[1].json()["messages"][0];
+    assert_eq!(msg["attributes"], json!({"team": "platform"}));
+    let data = b64.decode(msg["data"].as_str().unwrap()).unwrap();
+    assert_eq!(data, crate::event::go_json_bytes(&crate::event::to_go_json(&e)), "the event as json.Marshal writes it");
+
+    // The emulator: plain HTTP, no credentials, no attributes when there are no headers.
+    let emulator = Capture::start().await;
+    let mut em = cfg.clone();
+    em.token = String::new();
+    em.headers.clear();
+    em.pubsub_emulator = Some(emulator.url.trim_start_matches("http://").to_owned());
+    let r = super::tests::post_one(em, &e, &emulator).await;
+    assert_eq!(r.path, "/v1/projects/my-project/topics/flux-events:publish");
+    assert_eq!(r.header("authorization"), "");
+    assert!(r.json()["messages"][0].get("attributes").is_none());
+
+    let mut none = cfg.clone();
+    none.channel = String::new();
+    let err = Notifier::new(none, fast()).unwrap().post(&e).await.unwrap_err();
+    assert_eq!(err.to_string(), "GCP Pub/Sub topic ID cannot be empty");
+    let mut none = cfg;
+    none.token = String::new();
+    let err = Notifier::new(none, fast()).unwrap().post(&e).await.unwrap_err();
+    assert!(err.to_string().starts_with("GCP credentials are required"), "{err}");
+}
