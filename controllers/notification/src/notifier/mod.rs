@@ -317,3 +317,5 @@ mod tests;
 mod tests_forge;
 #[cfg(test)]
 mod tests_telemetry;
+#[cfg(test)]
+mod tests_transport;
