@@ -90,6 +90,12 @@ pub struct ProviderConfig {
     pub pubsub_emulator: Option<String>,
     /// Pub/Sub's API base (empty: pubsub.googleapis.com).
     pub pubsub_api: String,
+    /// The Alert being delivered (`otel` names its resource after it).
+    pub alert_name: String,
+    /// The Alert's namespace.
+    pub alert_namespace: String,
+    /// The Alert's uid.
+    pub alert_uid: String,
 }
 
 impl std::fmt::Debug for ProviderConfig {

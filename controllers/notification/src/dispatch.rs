@@ -345,6 +345,9 @@ async fn dispatch<R: Resolver>(
     let mut config =
         resolve(&provider, &secrets).map_err(|e| DispatchError::Notifier(provider_name.clone(), e.to_string()))?;
     config.commit_status = commit_status;
+    config.alert_name = a.metadata.name.clone().unwrap_or_default();
+    config.alert_namespace = ns.clone();
+    config.alert_uid = a.metadata.uid.clone().unwrap_or_default();
     let notifier = Notifier::new(config, inner.options.retry)
         .map_err(|e| DispatchError::Notifier(provider_name.clone(), e.to_string()))?;
     let inner = Arc::clone(inner);

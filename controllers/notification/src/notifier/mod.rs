@@ -11,6 +11,7 @@ mod comment;
 mod forge;
 mod git;
 mod nats;
+mod otel;
 mod pubsub;
 mod sentry;
 
@@ -60,6 +61,7 @@ pub const SUPPORTED: &[&str] = &[
     "sentry",
     "incident.io",
     "googlepubsub",
+    "otel",
     "githubpullrequestcomment",
     "gitlabmergerequestcomment",
     "giteapullrequestcomment",
@@ -239,6 +241,7 @@ impl Notifier {
             "datadog" => alerting::datadog(cfg, event)?,
             "incident.io" => alerting::incidentio(cfg, event)?,
             "sentry" => sentry::sentry(cfg, event)?,
+            "otel" => otel::otel(cfg, event)?,
             "googlepubsub" => {
                 let payload = crate::event::go_json_bytes(&to_go_json(event));
                 return Ok(Plan::PubSub(Box::new(pubsub::plan(cfg, &payload)?)));

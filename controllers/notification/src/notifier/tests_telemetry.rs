@@ -3,6 +3,7 @@
 
 use eddy_controller_runtime::events::Severity;
 use serde_json::{Value, json};
+use sha2::Digest as _;
 
 use super::tests::{config, event, fast};
 use super::*;
@@ -206,4 +207,165 @@ async fn googlepubsub() {
     none.token = String::new();
     let err = Notifier::new(none, fast()).unwrap().post(&e).await.unwrap_err();
     assert!(err.to_string().starts_with("GCP credentials are required"), "{err}");
+}
+
+/// A protobuf wire-format field, decoded without a schema.
+#[derive(Debug, Clone, PartialEq)]
+enum Wire {
+    Varint(u64),
+    Fixed64(u64),
+    Fixed32(u32),
+    Bytes(Vec<u8>),
+}
+
+fn decode_pb(mut b: &[u8]) -> Vec<(u32, Wire)> {
+    fn varint(b: &mut &[u8]) -> u64 {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let byte = b[0];
+            *b = &b[1..];
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let key = varint(&mut b);
+        let field = u32::try_from(key >> 3).unwrap();
+        let value = match key & 7 {
+            0 => Wire::Varint(varint(&mut b)),
+            1 => {
+                let v = u64::from_le_bytes(b[..8].try_into().unwrap());
+                b = &b[8..];
+                Wire::Fixed64(v)
+            }
+            2 => {
+                let len = usize::try_from(varint(&mut b)).unwrap();
+                let v = b[..len].to_vec();
+                b = &b[len..];
+                Wire::Bytes(v)
+            }
+            5 => {
+                let v = u32::from_le_bytes(b[..4].try_into().unwrap());
+                b = &b[4..];
+                Wire::Fixed32(v)
+            }
+            other => panic!("wire type {other}"),
+        };
+        out.push((field, value));
+    }
+    out
+}
+
+fn fields(b: &[u8], n: u32) -> Vec<Wire> {
+    decode_pb(b).into_iter().filter(|(f, _)| *f == n).map(|(_, v)| v).collect()
+}
+
+fn one(b: &[u8], n: u32) -> Wire {
+    let mut f = fields(b, n);
+    assert_eq!(f.len(), 1, "field {n} once");
+    f.remove(0)
+}
+
+fn bytes(w: &Wire) -> &[u8] {
+    match w {
+        Wire::Bytes(b) => b,
+        other => panic!("not length-delimited: {other:?}"),
+    }
+}
+
+fn text(w: &Wire) -> String {
+    String::from_utf8(bytes(w).to_vec()).unwrap()
+}
+
+/// `KeyValue` list → (key, string value).
+fn key_values(list: &[Wire]) -> Vec<(String, String)> {
+    list.iter().map(|kv| (text(&one(bytes(kv), 1)), text(&one(bytes(&one(bytes(kv), 2)), 1)))).collect()
+}
+
+// otel.go with otlptracehttp v1.44: one ExportTraceServiceRequest per event, decoded here field
+// by field (opentelemetry-proto numbering) from what a local OTLP/HTTP receiver got.
+#[tokio::test]
+async fn otel() {
+    let server = Capture::start().await;
+    let mut cfg = config("otel", &server.url);
+    cfg.alert_name = "traces".into();
+    cfg.alert_namespace = "flux-system".into();
+    cfg.alert_uid = "alert-uid-1".into();
+    cfg.headers = [("X-Scope-OrgID".to_owned(), "tenant".to_owned())].into_iter().collect();
+    cfg.password = "otel-token".into();
+    let e = event(Severity::Error);
+    let r = super::tests::post_one(cfg.clone(), &e, &server).await;
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/v1/traces", "the default path when the address has none");
+    assert_eq!(r.header("content-type"), "application/x-protobuf");
+    assert_eq!(r.header("authorization"), "Bearer otel-token", "password as bearer token when headers are set");
+    assert_eq!(r.header("x-scope-orgid"), "tenant");
+
+    let resource_spans = one(&r.body, 1);
+    let rs = bytes(&resource_spans);
+    assert_eq!(text(&one(rs, 3)), "https://opentelemetry.io/schemas/1.34.0");
+    let resource = one(rs, 1);
+    assert_eq!(
+        key_values(&fields(bytes(&resource), 1)),
+        [
+            ("service.instance.id".to_owned(), "alert-uid-1".to_owned()),
+            ("service.name".to_owned(), "flux-system/traces".to_owned()),
+            ("service.namespace".to_owned(), "flux-system".to_owned()),
+        ]
+    );
+    let scope_spans = one(rs, 2);
+    let ss = bytes(&scope_spans);
+    assert_eq!(text(&one(bytes(&one(ss, 1)), 1)), "flux:notification-controller");
+    let span = one(ss, 2);
+    let span = bytes(&span);
+    let revision = format!("main@sha1:{}", "a".repeat(40));
+    let digest = sha2::Sha256::digest(format!("alert-uid-1:{revision}").as_bytes());
+    assert_eq!(bytes(&one(span, 1)), &digest[..16], "trace id from the alert uid and revision");
+    assert_eq!(bytes(&one(span, 2)).len(), 8, "a span id");
+    assert!(fields(span, 4).is_empty(), "no parent span id");
+    assert_eq!(text(&one(span, 5)), "Kustomization: flux-system/apps");
+    assert_eq!(one(span, 6), Wire::Varint(1), "SPAN_KIND_INTERNAL");
+    assert_eq!(one(span, 7), Wire::Fixed64(1_700_000_000_000_000_000), "start at the event time");
+    let Wire::Fixed64(end) = one(span, 8) else { panic!("end time") };
+    assert!(end >= 1_700_000_000_000_000_000);
+    assert_eq!(
+        key_values(&fields(span, 9)),
+        [
+            ("object.uid".to_owned(), "0f0a-uid".to_owned()),
+            ("object.kind".to_owned(), "Kustomization".to_owned()),
+            ("object.name".to_owned(), "apps".to_owned()),
+            ("object.namespace".to_owned(), "flux-system".to_owned()),
+            ("revision".to_owned(), revision.clone()),
+            ("summary".to_owned(), "prod".to_owned()),
+        ]
+    );
+    let status = one(span, 15);
+    assert_eq!(text(&one(bytes(&status), 2)), "Health check failed <x> & more\nsecond line");
+    assert_eq!(one(bytes(&status), 3), Wire::Varint(2), "STATUS_CODE_ERROR");
+    assert_eq!(one(span, 16), Wire::Fixed32(0x300), "remote parent flags");
+
+    // Info: STATUS_CODE_OK without a message; basic auth from username/password.
+    cfg.username = "user".into();
+    cfg.url = format!("{}/otlp/v1/traces", server.url);
+    let r = super::tests::post_one(cfg.clone(), &event(Severity::Info), &server).await;
+    assert_eq!(r.path, "/otlp/v1/traces");
+    assert_eq!(r.header("authorization"), "Basic dXNlcjpvdGVsLXRva2Vu");
+    let rs = one(&r.body, 1);
+    let ss = one(bytes(&rs), 2);
+    let span = one(bytes(&ss), 2);
+    let status = one(bytes(&span), 15);
+    assert_eq!(decode_pb(bytes(&status)), [(3, Wire::Varint(1))]);
+
+    // No headers in the secret: no Authorization (upstream's rule); HelmRepository skipped.
+    cfg.headers.clear();
+    let r = super::tests::post_one(cfg.clone(), &event(Severity::Info), &server).await;
+    assert_eq!(r.header("authorization"), "");
+    let mut helm = event(Severity::Info);
+    helm.involved_object.kind = Some("HelmRepository".into());
+    Notifier::new(cfg, fast()).unwrap().post(&helm).await.unwrap();
+    assert_eq!(server.requests().len(), 3);
 }
