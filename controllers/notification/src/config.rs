@@ -90,6 +90,8 @@ pub struct ProviderConfig {
     pub pubsub_emulator: Option<String>,
     /// Pub/Sub's API base (empty: pubsub.googleapis.com).
     pub pubsub_api: String,
+    /// Event Hubs' base URL (empty: `https://<namespace>`).
+    pub eventhub_base: String,
     /// The Alert being delivered (`otel` names its resource after it).
     pub alert_name: String,
     /// The Alert's namespace.

@@ -193,7 +193,7 @@ async fn failures_become_warnings_on_the_alert() {
 async fn provider_type_rules() {
     let fake = Fake {
         alerts: vec![alert("gh", "gh", "GitRepository"), alert("hub", "hub", "GitRepository")],
-        providers: vec![provider("gh", "github", None), provider("hub", "azureeventhub", None)],
+        providers: vec![provider("gh", "github", None), provider("hub", "smoke-signal", None)],
         ..Fake::default()
     };
     let events = Arc::new(Events::default());
@@ -205,7 +205,7 @@ async fn provider_type_rules() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0].0, "hub");
     assert!(
-        got[0].2.ends_with("failed to initialize notifier for provider 'hub': provider azureeventhub not supported"),
+        got[0].2.ends_with("failed to initialize notifier for provider 'hub': provider smoke-signal not supported"),
         "{}",
         got[0].2
     );

@@ -8,6 +8,7 @@
 mod alerting;
 mod chat;
 mod comment;
+mod eventhub;
 mod forge;
 mod git;
 mod nats;
@@ -29,8 +30,8 @@ pub use self::git::{commit_status_key, parse_git_address};
 /// The header naming the sending controller (`NotificationHeader`).
 pub const NOTIFICATION_HEADER: &str = "gotk-component";
 
-/// The provider types Eddy delivers to; every other type of the CRD's enum fails with
-/// [`NotifierError::Unsupported`].
+/// The provider types Eddy delivers to: every type of the Provider CRD's enum. Any other
+/// type fails with [`NotifierError::Unsupported`].
 pub const SUPPORTED: &[&str] = &[
     "generic",
     "generic-hmac",
@@ -62,6 +63,7 @@ pub const SUPPORTED: &[&str] = &[
     "incident.io",
     "googlepubsub",
     "otel",
+    "azureeventhub",
     "githubpullrequestcomment",
     "gitlabmergerequestcomment",
     "giteapullrequestcomment",
@@ -70,7 +72,7 @@ pub const SUPPORTED: &[&str] = &[
 /// Why a notification could not be built or delivered. Never holds a token or an address.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifierError {
-    /// The provider type is in Flux's enum but Eddy does not deliver to it yet.
+    /// The provider type is not one Flux knows (the CRD's enum keeps these out of the API).
     #[error("provider {0} not supported")]
     Unsupported(String),
     /// The address is not a valid URL.
@@ -242,6 +244,7 @@ impl Notifier {
             "incident.io" => alerting::incidentio(cfg, event)?,
             "sentry" => sentry::sentry(cfg, event)?,
             "otel" => otel::otel(cfg, event)?,
+            "azureeventhub" => eventhub::eventhub(cfg, event)?,
             "googlepubsub" => {
                 let payload = crate::event::go_json_bytes(&to_go_json(event));
                 return Ok(Plan::PubSub(Box::new(pubsub::plan(cfg, &payload)?)));

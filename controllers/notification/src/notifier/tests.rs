@@ -371,8 +371,8 @@ async fn retries_and_error_messages() {
 
 #[test]
 fn unsupported_types_fail_clearly() {
-    let err = Notifier::new(config("azureeventhub", "http://x"), fast()).unwrap_err();
-    assert_eq!(err.to_string(), "provider azureeventhub not supported");
+    let err = Notifier::new(config("smoke-signal", "http://x"), fast()).unwrap_err();
+    assert_eq!(err.to_string(), "provider smoke-signal not supported");
     let cfg = config("opsgenie", "http://x");
     let err = Notifier::new(cfg, fast()).unwrap().plan(&event(Severity::Info)).unwrap_err();
     assert_eq!(err.to_string(), "empty Opsgenie apikey/token");

@@ -369,3 +369,53 @@ async fn otel() {
     Notifier::new(cfg, fast()).unwrap().post(&helm).await.unwrap();
     assert_eq!(server.requests().len(), 3);
 }
+
+// azure_eventhub.go: the event as JSON in one event, SAS from a connection string or a JWT
+// with the hub in the address and the namespace in the channel (REST "send event" here,
+// AMQP upstream).
+#[tokio::test]
+async fn azureeventhub() {
+    let server = Capture::start().await;
+    let mut cfg = config(
+        "azureeventhub",
+        "Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=c2VjcmV0;EntityPath=flux",
+    );
+    cfg.eventhub_base = server.url.clone();
+    let e = event(Severity::Info);
+    let r = super::tests::post_one(cfg.clone(), &e, &server).await;
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/flux/messages?timeout=60&api-version=2014-01");
+    assert_eq!(
+        r.body,
+        crate::event::go_json_bytes(&crate::event::to_go_json(&e)),
+        "the event as json.Marshal writes it"
+    );
+    let auth = r.header("authorization");
+    assert!(
+        auth.starts_with("SharedAccessSignature sr=https%3A%2F%2Fmyns.servicebus.windows.net%2Fflux&sig="),
+        "{auth}"
+    );
+    assert!(auth.ends_with("&skn=send"), "{auth}");
+    assert!(!auth.contains("c2VjcmV0"), "the key itself is not sent");
+
+    let mut jwt = cfg.clone();
+    jwt.url = "flux".into();
+    jwt.channel = "myns".into();
+    jwt.token = "eyJ.jwt".into();
+    let r = super::tests::post_one(jwt.clone(), &e, &server).await;
+    assert_eq!(r.path, "/flux/messages?timeout=60&api-version=2014-01");
+    assert_eq!(r.header("authorization"), "Bearer eyJ.jwt");
+
+    let mut both = cfg.clone();
+    both.token = "eyJ.jwt".into();
+    let err = Notifier::new(both, fast()).unwrap().post(&e).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid authentication options: jwt token and SAS authentication cannot be set at the same time"
+    );
+    let mut no_path = cfg;
+    no_path.url = "Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=c2VjcmV0".into();
+    let err = Notifier::new(no_path, fast()).unwrap().post(&e).await.unwrap_err().to_string();
+    assert_eq!(err, "failed to create a eventhub using SAS: connection string has no EntityPath");
+    assert!(!err.contains("c2VjcmV0"));
+}
