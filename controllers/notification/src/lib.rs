@@ -167,6 +167,7 @@ impl Notification {
                 cluster: clients.cluster.clone(),
                 no_cross_namespace_refs,
                 metrics: metrics.clone(),
+                google_certs_url: receiver::gcr::GOOGLE_CERTS.to_owned(),
             };
             let reconciler = Arc::new(receiver::ReceiverReconciler {
                 flux: clients.flux.clone(),

@@ -2,6 +2,7 @@
 //! (`internal/controller/receiver_controller.go`) and the webhook server that validates
 //! requests and asks the selected objects to reconcile (`internal/server/receiver_handlers.go`).
 
+pub mod gcr;
 pub mod server;
 pub mod validate;
 
@@ -52,6 +53,28 @@ pub async fn read_token(cluster: &kube::Client, namespace: &str, name: &str) -> 
             Err(format!("unable to read token from secret '{namespace}/{name}' error: secrets \"{name}\" not found"))
         }
         Err(e) => Err(format!("unable to read token from secret '{namespace}/{name}' error: {e}")),
+    }
+}
+
+/// Reads a Receiver's Secret as text by key (the GCR receiver's `email` and `audience`).
+///
+/// # Errors
+/// The message for a missing or unreadable Secret; never its values.
+pub async fn read_secret(
+    cluster: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let api: Api<Secret> = Api::namespaced(cluster.clone(), namespace);
+    match api.get_opt(name).await {
+        Ok(Some(s)) => Ok(s
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+            .collect()),
+        Ok(None) => Err(format!("unable to read secret '{namespace}/{name}': secrets \"{name}\" not found")),
+        Err(e) => Err(format!("unable to read secret '{namespace}/{name}': {e}")),
     }
 }
 

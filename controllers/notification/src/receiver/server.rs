@@ -1,7 +1,7 @@
 //! The webhook server (`internal/server/receiver_server.go`, `receiver_handlers.go`):
 //! `/hook/<digest>` finds the Receiver whose `status.webhookPath` is the request URI
 //! (404 when none), refuses suspended or not-ready Receivers (503), validates the request
-//! for the Receiver's type (400), then sets `reconcile.fluxcd.io/requestedAt` on each
+//! for the Receiver's type (400; GCR: the Google ID token, [`super::gcr`]), then sets `reconcile.fluxcd.io/requestedAt` on each
 //! selected object — by name, or every object with `matchLabels` for `*`, kept only when
 //! the CEL `resourceFilter` and the resource's own `filter` accept it (`res`: the object's
 //! metadata, `req`: the JSON body; `receiver_resource_filter.go`) — and answers 200,
@@ -22,7 +22,7 @@ use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
 
-use super::{CONTROLLER_NAME, WEBHOOK_PREFIX, read_token, validate};
+use super::{CONTROLLER_NAME, WEBHOOK_PREFIX, gcr, read_token, validate};
 use crate::metrics::Metrics;
 use crate::objects::ReceiverObject;
 use crate::server::MAX_BODY;
@@ -62,6 +62,8 @@ pub struct ReceiverServer {
     pub no_cross_namespace_refs: bool,
     /// Request counters.
     pub metrics: Metrics,
+    /// Where the keys of Google ID tokens are published (GCR receivers; [`gcr::GOOGLE_CERTS`]).
+    pub google_certs_url: String,
 }
 
 impl ReceiverServer {
@@ -78,6 +80,38 @@ impl ReceiverServer {
         let patch = json!({"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: request_reconcile_value()}}});
         let pp = PatchParams { field_manager: Some(CONTROLLER_NAME.to_owned()), ..PatchParams::default() };
         api.patch(name, &pp, &Patch::Merge(&patch)).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// The GCR receiver: the ID token checked against Google's keys, the push unwrapped.
+    async fn validate_gcr(
+        &self,
+        receiver: &ReceiverObject,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+    ) -> Result<(Vec<u8>, String), String> {
+        let ns = receiver.key().namespace.clone();
+        let secret = receiver.object.spec.secret_ref.as_ref().ok_or("secretRef is required for GCR receivers")?;
+        let data = super::read_secret(&self.cluster, &ns, &secret.name).await?;
+        let field = |k: &str| {
+            data.get(k)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .ok_or_else(|| format!("invalid secret data: required field '{k}' for GCR receiver"))
+        };
+        let (email, audience) = (field("email")?, field("audience")?);
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot create ID token validator: {e}"))?;
+        let jwks: serde_json::Value =
+            async { client.get(&self.google_certs_url).send().await?.error_for_status()?.json().await }
+                .await
+                .map_err(|e: reqwest::Error| format!("cannot create ID token validator: {}", e.without_url()))?;
+        let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let now = k8s_openapi::jiff::Timestamp::now().as_second();
+        gcr::check_token(bearer, &jwks, &email, &audience, now).map_err(|e| e.to_string())?;
+        gcr::unwrap_payload(body).map_err(|e| e.to_string())
     }
 
     /// `notifyResource`: annotates the object unless a filter refuses it.
@@ -301,13 +335,23 @@ async fn handle_inner(server: &ReceiverServer, request: Request) -> StatusCode {
         None => String::new(),
     };
     let events = r.spec.events.clone().unwrap_or_default();
-    match validate(&r.spec.r#type, &token, &events, &parts.headers, &body) {
-        Ok(what) => tracing::info!(receiver = %key, "{what}"),
+    let validated = if r.spec.r#type == "gcr" {
+        server.validate_gcr(&receiver, &parts.headers, &body).await
+    } else {
+        validate(&r.spec.r#type, &token, &events, &parts.headers, &body)
+            .map(|what| (body.to_vec(), what))
+            .map_err(|e| e.to_string())
+    };
+    let body = match validated {
+        Ok((body, what)) => {
+            tracing::info!(receiver = %key, "{what}");
+            body
+        }
         Err(e) => {
             tracing::error!(receiver = %key, error = %e, "unable to validate payload");
             return StatusCode::BAD_REQUEST;
         }
-    }
+    };
     let (req, mut filters) = match build_filters(&r.spec, &parts.headers, &body) {
         Ok(f) => f,
         Err(e) => {
