@@ -80,8 +80,11 @@ pub struct DispatchOptions {
     pub no_cross_namespace_refs: bool,
     /// Events waiting to be matched (beyond: refused, counted).
     pub queue_capacity: usize,
-    /// Events matched and delivered at once.
+    /// Events matched at once.
     pub concurrency: usize,
+    /// Deliveries in flight at once (beyond: matching waits, the queue fills, new events
+    /// get 503); upstream starts a goroutine per delivery without a bound.
+    pub max_deliveries: usize,
     /// HTTP retry policy of deliveries.
     pub retry: RetryPolicy,
 }
@@ -93,6 +96,7 @@ impl Default for DispatchOptions {
             no_cross_namespace_refs: false,
             queue_capacity: 10_000,
             concurrency: 64,
+            max_deliveries: 256,
             retry: RetryPolicy::default(),
         }
     }
@@ -122,6 +126,7 @@ impl<R> Clone for Dispatcher<R> {
 
 struct Inner<R> {
     resolver: R,
+    deliveries: Arc<Semaphore>,
     limiter: Limiter,
     tx: mpsc::Sender<FluxEvent>,
     recorder: Arc<dyn EventRecorder>,
@@ -140,6 +145,7 @@ impl<R: Resolver> Dispatcher<R> {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let inner = Arc::new(Inner {
             resolver,
+            deliveries: Arc::new(Semaphore::new(options.max_deliveries.max(1))),
             limiter: Limiter::new(options.rate_limit_interval),
             tx,
             recorder,
@@ -350,10 +356,14 @@ async fn dispatch<R: Resolver>(
     config.alert_uid = a.metadata.uid.clone().unwrap_or_default();
     let notifier = Notifier::new(config, inner.options.retry)
         .map_err(|e| DispatchError::Notifier(provider_name.clone(), e.to_string()))?;
+    let Ok(permit) = Arc::clone(&inner.deliveries).acquire_owned().await else {
+        return Ok(());
+    };
     let inner = Arc::clone(inner);
     let alert = Arc::clone(alert);
     let ptype = ptype.to_owned();
     tokio::spawn(async move {
+        let _permit = permit;
         match notifier.post(&notification).await {
             Ok(()) => inner.metrics.delivery(&ptype, "success"),
             Err(e) => {

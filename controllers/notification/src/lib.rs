@@ -168,6 +168,7 @@ impl Notification {
                 no_cross_namespace_refs,
                 metrics: metrics.clone(),
                 google_certs_url: receiver::gcr::GOOGLE_CERTS.to_owned(),
+                in_flight: Arc::new(tokio::sync::Semaphore::new(receiver::server::MAX_IN_FLIGHT)),
             };
             let reconciler = Arc::new(receiver::ReceiverReconciler {
                 flux: clients.flux.clone(),

@@ -281,3 +281,54 @@ async fn commit_status_expr() {
         warnings[1].2
     );
 }
+
+// The flood: 10,000 distinct events to a generic provider. Every event is either queued and
+// delivered or refused with 503 (queue full) — none is lost silently — while deliveries in
+// flight are bounded by max_deliveries. The rate is printed for docs/benchmarks.md (not
+// asserted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_of_events_is_delivered_with_bounded_work() {
+    const N: usize = 10_000;
+    let server = Capture::start().await;
+    let fake = Fake {
+        alerts: vec![alert("all", "web", "GitRepository")],
+        providers: vec![{
+            let mut p = provider("web", "generic", None);
+            p.spec.address = Some(format!("{}/events", server.url));
+            p
+        }],
+        ..Fake::default()
+    };
+    let metrics = Metrics::default();
+    let opts = DispatchOptions { queue_capacity: 2_000, max_deliveries: 32, ..options() };
+    let d = Dispatcher::start(fake, Arc::new(Events::default()), metrics.clone(), opts);
+    let start = std::time::Instant::now();
+    let (mut accepted, mut overloaded) = (0usize, 0usize);
+    for i in 0..N {
+        match d.submit(event(&format!("event {i}"), &format!("main@sha1:{i}"))) {
+            Submitted::Accepted => accepted += 1,
+            Submitted::Overloaded => {
+                overloaded += 1;
+                // A well-behaved sender backs off on 503 and retries.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Submitted::Duplicate => panic!("distinct events are not duplicates"),
+        }
+    }
+    assert_eq!(accepted + overloaded, N);
+    for _ in 0..2_400 {
+        if metrics.deliveries("generic", "success") == accepted as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(metrics.deliveries("generic", "success"), accepted as u64, "every accepted event delivered");
+    let elapsed = start.elapsed();
+    assert_eq!(server.requests().len(), accepted);
+    assert_eq!(metrics.deliveries("generic", "failed"), 0);
+    eprintln!(
+        "flood: {accepted} events delivered ({overloaded} refused with 503) in {:.2}s: {:.0} events/s",
+        elapsed.as_secs_f64(),
+        accepted as f64 / elapsed.as_secs_f64()
+    );
+}

@@ -6,7 +6,8 @@
 //! the CEL `resourceFilter` and the resource's own `filter` accept it (`res`: the object's
 //! metadata, `req`: the JSON body; `receiver_resource_filter.go`) — and answers 200,
 //! or 500 when an object could not be annotated. Like upstream it serves every method and
-//! answers a body over 3 MiB with 413.
+//! answers a body over 3 MiB with 413. At most [`MAX_IN_FLIGHT`] requests are handled at once;
+//! the others are answered 503 at once.
 
 use std::sync::Arc;
 
@@ -64,7 +65,14 @@ pub struct ReceiverServer {
     pub metrics: Metrics,
     /// Where the keys of Google ID tokens are published (GCR receivers; [`gcr::GOOGLE_CERTS`]).
     pub google_certs_url: String,
+    /// Requests being handled at once ([`MAX_IN_FLIGHT`] permits): a request finding none
+    /// gets 503, so a flood costs bounded memory and API calls.
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
+
+/// How many webhook requests are handled at once; more are answered 503 (upstream has no
+/// bound: Go's server starts a goroutine per request).
+pub const MAX_IN_FLIGHT: usize = 64;
 
 impl ReceiverServer {
     /// The router: `/hook/*` handled, everything else 404.
@@ -299,6 +307,11 @@ fn build_filters(
 }
 
 async fn handle(State(server): State<Arc<ReceiverServer>>, request: Request) -> StatusCode {
+    let Ok(_permit) = server.in_flight.try_acquire() else {
+        tracing::warn!("too many webhook requests in flight: answering 503");
+        server.metrics.webhook(StatusCode::SERVICE_UNAVAILABLE.as_u16());
+        return StatusCode::SERVICE_UNAVAILABLE;
+    };
     let code = handle_inner(&server, request).await;
     server.metrics.webhook(code.as_u16());
     code
