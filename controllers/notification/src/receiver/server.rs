@@ -84,10 +84,24 @@ impl ReceiverServer {
         self.receivers.by_index(WEBHOOK_PATH_INDEX, uri).into_iter().find_map(|k| self.receivers.get(&k))
     }
 
+    /// Sets the annotation with a merge patch. The patch has no precondition, so a 409 (the
+    /// store's "too many concurrent writes" under a flood on one object) is retried a few
+    /// times, as kube-apiserver retries a patch internally.
     async fn annotate(&self, api: &Api<DynamicObject>, name: &str) -> Result<(), String> {
-        let patch = json!({"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: request_reconcile_value()}}});
+        const ATTEMPTS: u32 = 5;
         let pp = PatchParams { field_manager: Some(CONTROLLER_NAME.to_owned()), ..PatchParams::default() };
-        api.patch(name, &pp, &Patch::Merge(&patch)).await.map(|_| ()).map_err(|e| e.to_string())
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let patch = json!({"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: request_reconcile_value()}}});
+            match api.patch(name, &pp, &Patch::Merge(&patch)).await {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 409 && attempt < ATTEMPTS => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
     }
 
     /// The GCR receiver: the ID token checked against Google's keys, the push unwrapped.
