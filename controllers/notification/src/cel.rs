@@ -63,6 +63,8 @@ pub enum Output {
     String,
     /// `types.BoolType`.
     Bool,
+    /// Any type (no `WithOutputType`).
+    Dyn,
 }
 
 impl Output {
@@ -70,6 +72,7 @@ impl Output {
         match self {
             Self::String => "string",
             Self::Bool => "bool",
+            Self::Dyn => "dyn",
         }
     }
 }
@@ -128,7 +131,7 @@ impl Expression {
                 LiteralValue::Bytes(_) => "bytes",
                 LiteralValue::Null => "null_type",
             };
-            if got != output.name() {
+            if output != Output::Dyn && got != output.name() {
                 return Err(CelError::OutputType { expected: output.name(), got });
             }
         }
@@ -163,6 +166,46 @@ impl Expression {
             cel::Value::Bool(b) => Ok(b),
             _ => Err(CelError::ResultType { expr: self.source.clone(), expected: "boolean" }),
         }
+    }
+}
+
+impl Expression {
+    /// `Evaluate`: the result as JSON (maps with string keys; bytes as base64, as Go's
+    /// `json.Marshal` of a `[]byte`).
+    ///
+    /// # Errors
+    /// [`CelError::Evaluate`].
+    pub fn evaluate_json(&self, vars: &[(&str, &Value)]) -> Result<Value, CelError> {
+        Ok(from_cel(&self.run(vars)?))
+    }
+}
+
+fn from_cel(v: &cel::Value) -> Value {
+    use base64::Engine as _;
+    match v {
+        cel::Value::Null => Value::Null,
+        cel::Value::Bool(b) => Value::Bool(*b),
+        cel::Value::Int(i) => Value::from(*i),
+        cel::Value::UInt(u) => Value::from(*u),
+        cel::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        cel::Value::String(s) => Value::String(s.as_ref().clone()),
+        cel::Value::Bytes(b) => Value::String(base64::engine::general_purpose::STANDARD.encode(b.as_ref())),
+        cel::Value::List(l) => Value::Array(l.iter().map(from_cel).collect()),
+        cel::Value::Map(m) => Value::Object(
+            m.map
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        cel::objects::Key::String(s) => s.as_ref().clone(),
+                        cel::objects::Key::Int(i) => i.to_string(),
+                        cel::objects::Key::Uint(u) => u.to_string(),
+                        cel::objects::Key::Bool(b) => b.to_string(),
+                    };
+                    (key, from_cel(v))
+                })
+                .collect(),
+        ),
+        other => Value::String(format!("{other:?}")),
     }
 }
 

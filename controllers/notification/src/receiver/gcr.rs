@@ -21,10 +21,6 @@ fn auth_error(why: impl std::fmt::Display) -> ValidateError {
     ValidateError::Token(format!("cannot authenticate GCR request: {why}"))
 }
 
-fn b64url(s: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
-}
-
 /// Checks the ID token of `bearer` against `jwks` (Google's key set) at `now` (Unix seconds).
 ///
 /// # Errors
@@ -32,40 +28,12 @@ fn b64url(s: &str) -> Option<Vec<u8>> {
 pub fn check_token(bearer: &str, jwks: &Value, email: &str, audience: &str, now: i64) -> Result<(), ValidateError> {
     let token =
         bearer.strip_prefix("Bearer ").ok_or_else(|| auth_error("the Authorization header is missing or malformed"))?;
-    let parts: Vec<&str> = token.split('.').collect();
-    let claims: Value =
-        parts.get(1).and_then(|p| b64url(p)).and_then(|c| serde_json::from_slice(&c).ok()).unwrap_or_default();
+    let claims = super::jwt::unverified_claims(token).unwrap_or_default();
     let invalid = |why: &str| {
         let got = claims["aud"].as_str().filter(|a| !a.is_empty()).unwrap_or("<unknown>");
         auth_error(format!("invalid ID token: audience is '{got}', want '{audience}': idtoken: {why}"))
     };
-    let [head, body, sig] = parts.as_slice() else {
-        return Err(invalid("invalid token, token must have three segments"));
-    };
-    let header: Value = b64url(head)
-        .and_then(|h| serde_json::from_slice(&h).ok())
-        .ok_or_else(|| invalid("unable to decode JWT header"))?;
-    if header["alg"] != "RS256" {
-        return Err(invalid(&format!(
-            "expected JWT signed with RS256 but found {:?}",
-            header["alg"].as_str().unwrap_or_default()
-        )));
-    }
-    let kid = header["kid"].as_str().unwrap_or_default();
-    let key = jwks["keys"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|k| k["kid"].as_str() == Some(kid))
-        .ok_or_else(|| invalid("could not find matching cert keyId for the token provided"))?;
-    let (n, e) = (
-        key["n"].as_str().and_then(b64url).ok_or_else(|| invalid("invalid key"))?,
-        key["e"].as_str().and_then(b64url).ok_or_else(|| invalid("invalid key"))?,
-    );
-    let signature = b64url(sig).ok_or_else(|| invalid("unable to decode JWT signature"))?;
-    ring::signature::RsaPublicKeyComponents { n: &n, e: &e }
-        .verify(&ring::signature::RSA_PKCS1_2048_8192_SHA256, format!("{head}.{body}").as_bytes(), &signature)
-        .map_err(|_| invalid("crypto/rsa: verification error"))?;
+    let claims = super::jwt::verify(token, jwks).map_err(|e| invalid(&e.to_string()))?;
     let exp = claims["exp"].as_i64().unwrap_or_default();
     if now > exp + CLOCK_SKEW {
         return Err(invalid(&format!("token expired: now={now}, expires={exp}")));

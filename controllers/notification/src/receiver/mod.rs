@@ -3,6 +3,8 @@
 //! requests and asks the selected objects to reconcile (`internal/server/receiver_handlers.go`).
 
 pub mod gcr;
+pub mod jwt;
+pub mod oidc;
 pub mod server;
 pub mod validate;
 
@@ -131,22 +133,20 @@ impl ReceiverReconciler {
             self.mark_terminal(obj, "InvalidCELExpression", &message);
             return Ok(None);
         }
-        let unsupported = if spec.r#type == "generic-oidc" {
-            Some("receivers of type generic-oidc are not supported by Eddy yet")
-        } else if spec.secret_ref.is_none() {
-            Some("secretRef is required when type is not generic-oidc")
-        } else {
-            None
-        };
-        if let Some(message) = unsupported {
-            self.mark_terminal(obj, "ValidationFailed", message);
+        if let Err((reason, message)) = oidc::validate_spec(spec) {
+            self.mark_terminal(obj, reason, &message);
             return Ok(None);
         }
-        let secret = spec.secret_ref.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+        let secret = spec.secret_ref.as_ref().map(|r| r.name.clone());
         conditions::mark_reconciling(obj, "Progressing", "Reconciliation in progress");
         let ns = obj.meta().namespace.clone().unwrap_or_default();
         let name = obj.meta().name.clone().unwrap_or_default();
-        let token = match read_token(&self.cluster, &ns, &secret).await {
+        // generic-oidc receivers have no Secret: the path comes from the name and namespace.
+        let token = match secret {
+            None => Ok(String::new()),
+            Some(secret) => read_token(&self.cluster, &ns, &secret).await,
+        };
+        let token = match token {
             Ok(t) => t,
             Err(e) => {
                 conditions::mark_false(obj, "Ready", "TokenNotFound", e.clone());

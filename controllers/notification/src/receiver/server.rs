@@ -227,6 +227,8 @@ impl ReceiverServer {
 pub(crate) struct Filters<'a> {
     exprs: Vec<crate::cel::Expression>,
     req: &'a serde_json::Value,
+    /// The verified OIDC claims (generic-oidc receivers).
+    claims: Option<&'a serde_json::Value>,
 }
 
 impl Filters<'_> {
@@ -234,7 +236,11 @@ impl Filters<'_> {
     /// `PartialObjectMetadata`); the first error wins.
     fn accept(&self, res: &serde_json::Value) -> Result<bool, String> {
         for expr in &self.exprs {
-            if !expr.evaluate_bool(&[("res", res), ("req", self.req)]).map_err(|e| e.to_string())? {
+            let mut vars = vec![("res", res), ("req", self.req)];
+            if let Some(c) = self.claims {
+                vars.push(("claims", c));
+            }
+            if !expr.evaluate_bool(&vars).map_err(|e| e.to_string())? {
                 return Ok(false);
             }
         }
@@ -242,10 +248,10 @@ impl Filters<'_> {
     }
 }
 
-const FILTER_VARS: &[&str] = &["res", "req"];
-
-fn compile_filter(expr: &str) -> Result<crate::cel::Expression, crate::cel::CelError> {
-    crate::cel::Expression::compile(expr, FILTER_VARS, crate::cel::Output::Bool)
+/// `newFilterExpression`: `res` and `req`, and `claims` for generic-oidc receivers.
+fn compile_filter(expr: &str, with_claims: bool) -> Result<crate::cel::Expression, crate::cel::CelError> {
+    let vars: &[&str] = if with_claims { &["res", "req", "claims"] } else { &["res", "req"] };
+    crate::cel::Expression::compile(expr, vars, crate::cel::Output::Bool)
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
@@ -258,12 +264,13 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
 /// # Errors
 /// The message for the first invalid expression.
 pub fn validate_filters(spec: &eddy_api::notification::ReceiverSpec) -> Result<(), String> {
+    let with_claims = spec.r#type == "generic-oidc";
     if let Some(f) = non_empty(&spec.resource_filter) {
-        compile_filter(f).map_err(|e| format!("invalid resourceFilter expression: {e}"))?;
+        compile_filter(f, with_claims).map_err(|e| format!("invalid resourceFilter expression: {e}"))?;
     }
     for (i, r) in spec.resources.iter().enumerate() {
         if let Some(f) = non_empty(&r.filter) {
-            compile_filter(f).map_err(|e| {
+            compile_filter(f, with_claims).map_err(|e| {
                 format!("invalid filter expression for resources[{i}] (kind={:?}, name={:?}): {e}", r.kind, r.name)
             })?;
         }
@@ -294,6 +301,7 @@ fn build_filters(
     spec: &eddy_api::notification::ReceiverSpec,
     headers: &axum::http::HeaderMap,
     body: &[u8],
+    with_claims: bool,
 ) -> Result<(serde_json::Value, Vec<Vec<crate::cel::Expression>>), String> {
     let any =
         non_empty(&spec.resource_filter).is_some() || spec.resources.iter().any(|r| non_empty(&r.filter).is_some());
@@ -313,7 +321,7 @@ fn build_filters(
     for r in &spec.resources {
         let mut exprs = Vec::new();
         for f in [non_empty(&spec.resource_filter), non_empty(&r.filter)].into_iter().flatten() {
-            exprs.push(compile_filter(f).map_err(|e| e.to_string())?);
+            exprs.push(compile_filter(f, with_claims).map_err(|e| e.to_string())?);
         }
         all.push(exprs);
     }
@@ -362,8 +370,27 @@ async fn handle_inner(server: &ReceiverServer, request: Request) -> StatusCode {
         None => String::new(),
     };
     let events = r.spec.events.clone().unwrap_or_default();
+    let mut claims = None;
     let validated = if r.spec.r#type == "gcr" {
         server.validate_gcr(&receiver, &parts.headers, &body).await
+    } else if r.spec.r#type == "generic-oidc" {
+        let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let now = k8s_openapi::jiff::Timestamp::now().as_second();
+        match crate::http::client(&crate::http::Transport::default()) {
+            Ok(client) => tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                super::oidc::authenticate(&client, &r.spec, authorization, now),
+            )
+            .await
+            .unwrap_or_else(|_| Err("failed to verify OIDC token: the issuer did not answer within 30s".into()))
+            .map(|c| {
+                let line =
+                    format!("handling generic-oidc request for subject {:?}", c["sub"].as_str().unwrap_or_default());
+                claims = Some(c);
+                (body.to_vec(), line)
+            }),
+            Err(e) => Err(e.to_string()),
+        }
     } else {
         validate(&r.spec.r#type, &token, &events, &parts.headers, &body)
             .map(|what| (body.to_vec(), what))
@@ -379,7 +406,7 @@ async fn handle_inner(server: &ReceiverServer, request: Request) -> StatusCode {
             return StatusCode::BAD_REQUEST;
         }
     };
-    let (req, mut filters) = match build_filters(&r.spec, &parts.headers, &body) {
+    let (req, mut filters) = match build_filters(&r.spec, &parts.headers, &body, claims.is_some()) {
         Ok(f) => f,
         Err(e) => {
             tracing::error!(receiver = %key, error = %e, "unable to create resource filters");
@@ -389,7 +416,7 @@ async fn handle_inner(server: &ReceiverServer, request: Request) -> StatusCode {
     let mut failed = false;
     for (i, resource) in r.spec.resources.iter().enumerate() {
         let exprs = filters.get_mut(i).map(std::mem::take).unwrap_or_default();
-        let f = Filters { exprs, req: &req };
+        let f = Filters { exprs, req: &req, claims: claims.as_ref() };
         if let Err(e) = server.request(resource, &ns, &key.to_string(), &f).await {
             tracing::error!(receiver = %key, kind = %resource.kind, name = %resource.name, error = %e, "unable to request reconciliation");
             failed = true;
@@ -433,32 +460,33 @@ mod tests {
     fn filters_stack_and_see_the_request() {
         let r = receiver(Some("req.ref == 'refs/heads/main'"), &[None, Some("res.metadata.labels.team == 'a'")]);
         let body = br#"{"ref":"refs/heads/main"}"#;
-        let (req, filters) = build_filters(&r.spec, &json_headers("application/json; charset=utf-8"), body).unwrap();
+        let (req, filters) =
+            build_filters(&r.spec, &json_headers("application/json; charset=utf-8"), body, false).unwrap();
         assert_eq!(filters.iter().map(Vec::len).collect::<Vec<_>>(), [1, 2]);
         let team = |t: &str| json!({"apiVersion": "v1", "kind": "GitRepository", "metadata": {"name": "x", "labels": {"team": t}}});
         let mut it = filters.into_iter();
-        let first = Filters { exprs: it.next().unwrap(), req: &req };
-        let second = Filters { exprs: it.next().unwrap(), req: &req };
+        let first = Filters { exprs: it.next().unwrap(), req: &req, claims: None };
+        let second = Filters { exprs: it.next().unwrap(), req: &req, claims: None };
         assert!(first.accept(&team("b")).unwrap());
         assert!(second.accept(&team("a")).unwrap());
         assert!(!second.accept(&team("b")).unwrap());
 
         let (req, filters) =
-            build_filters(&r.spec, &json_headers("application/json"), br#"{"ref":"refs/heads/dev"}"#).unwrap();
-        let f = Filters { exprs: filters.into_iter().next().unwrap(), req: &req };
+            build_filters(&r.spec, &json_headers("application/json"), br#"{"ref":"refs/heads/dev"}"#, false).unwrap();
+        let f = Filters { exprs: filters.into_iter().next().unwrap(), req: &req, claims: None };
         assert!(!f.accept(&team("a")).unwrap());
 
         // Not JSON: req is {} and a reference to a missing key is an evaluation error.
-        let (req, filters) = build_filters(&r.spec, &json_headers("text/plain"), b"ref=main").unwrap();
+        let (req, filters) = build_filters(&r.spec, &json_headers("text/plain"), b"ref=main", false).unwrap();
         assert_eq!(req, json!({}));
-        let f = Filters { exprs: filters.into_iter().next().unwrap(), req: &req };
+        let f = Filters { exprs: filters.into_iter().next().unwrap(), req: &req, claims: None };
         let err = f.accept(&team("a")).unwrap_err();
         assert!(err.contains("no such key: ref"), "{err}");
 
-        let err = build_filters(&r.spec, &json_headers("application/json"), b"{nope").unwrap_err();
+        let err = build_filters(&r.spec, &json_headers("application/json"), b"{nope", false).unwrap_err();
         assert!(err.starts_with("failed to parse request body as JSON"), "{err}");
         // No filter at all: the body is not read.
-        let (_, filters) = build_filters(&receiver(None, &[None]).spec, &HeaderMap::new(), b"{nope").unwrap();
+        let (_, filters) = build_filters(&receiver(None, &[None]).spec, &HeaderMap::new(), b"{nope", false).unwrap();
         assert!(filters[0].is_empty());
     }
 
