@@ -433,3 +433,106 @@ fn receiver_flood_keeps_reconciles_going() {
     assert!(handled.is_some(), "last request not handled: {}", get(c, "gitrepository", &ns, "app"));
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
+
+/// A local OIDC issuer: its discovery document and key set over HTTP on 127.0.0.1, and an ES256
+/// key to sign tokens with.
+struct Issuer {
+    url: String,
+    key: ring::signature::EcdsaKeyPair,
+}
+
+impl Issuer {
+    fn start() -> Self {
+        use base64::Engine as _;
+        use ring::signature::KeyPair as _;
+        let enc = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let rng = ring::rand::SystemRandom::new();
+        let alg = &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING;
+        let pkcs8 = ring::signature::EcdsaKeyPair::generate_pkcs8(alg, &rng).expect("key");
+        let key = ring::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8.as_ref(), &rng).expect("key");
+        let point = key.public_key().as_ref().to_vec();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let discovery = serde_json::json!({"issuer": url, "jwks_uri": format!("{url}/keys")}).to_string();
+        let jwks = serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "e2e", "alg": "ES256",
+            "x": enc(&point[1..33]), "y": enc(&point[33..65])}]})
+        .to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream);
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let body = if request_line.contains("/.well-known/openid-configuration") { &discovery } else { &jwks };
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Self { url, key }
+    }
+
+    fn token(&self, claims: &Value) -> String {
+        use base64::Engine as _;
+        let enc = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        let head = enc(serde_json::json!({"alg": "ES256", "kid": "e2e", "typ": "JWT"}).to_string().as_bytes());
+        let input = format!("{head}.{}", enc(claims.to_string().as_bytes()));
+        let sig = self.key.sign(&ring::rand::SystemRandom::new(), input.as_bytes()).expect("sign");
+        format!("{input}.{}", enc(sig.as_ref()))
+    }
+}
+
+// receiver_oidc.go: a generic-oidc Receiver (no Secret) accepts a token of its issuer whose
+// claims pass the CEL validations, and its resourceFilter sees the claims; other tokens get 400.
+#[test]
+fn generic_oidc_receiver_verifies_tokens() {
+    let c = cluster();
+    let issuer = Issuer::start();
+    let ns = c.namespace("notify-oidc");
+    apply(
+        c,
+        &format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: app\n  namespace: {ns}\n\
+             spec:\n  interval: 10m\n  url: https://127.0.0.1:1/none.git\n  ref:\n    branch: main\n\
+             ---\napiVersion: notification.toolkit.fluxcd.io/v1\nkind: Receiver\nmetadata:\n  name: ci\n  namespace: {ns}\n\
+             spec:\n  type: generic-oidc\n  oidcProviders:\n  - issuerURL: {url}\n    audience: eddy-e2e\n\
+             \x20   variables:\n    - name: repo\n      expression: claims.repository\n\
+             \x20   validations:\n    - expression: vars.repo == 'org/app'\n      message: only org/app\n\
+             \x20 resourceFilter: claims.ref == 'refs/heads/main'\n\
+             \x20 resources:\n  - kind: GitRepository\n    name: app\n",
+            url = issuer.url
+        ),
+    );
+    let receiver = eventually(WAIT, || Some(get(c, "receiver", &ns, "ci")).filter(ready))
+        .unwrap_or_else(|| panic!("Receiver not Ready: {}", get(c, "receiver", &ns, "ci")["status"]));
+    let path = receiver["status"]["webhookPath"].as_str().expect("webhookPath").to_owned();
+    {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(format!("ci{ns}").as_bytes());
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(path, format!("/hook/{hex}"), "no token: the path hashes the name and namespace");
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let claims = |repo: &str, git_ref: &str| {
+        serde_json::json!({"iss": issuer.url, "aud": "eddy-e2e", "sub": "ci", "repository": repo, "ref": git_ref,
+            "iat": now, "exp": now + 600})
+    };
+    let base = format!("http://{}{path}", receiver_address(c));
+    let send = |token: &str| curl(&base, &[("Authorization", &format!("Bearer {token}"))], "");
+    assert_eq!(send(&issuer.token(&claims("org/other", "refs/heads/main"))), "400", "validation fails");
+    assert_eq!(send("not-a-jwt"), "400");
+    assert_eq!(send(&issuer.token(&claims("org/app", "refs/heads/dev"))), "200", "accepted, filtered out");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(requested_at(c, &ns), None);
+    assert_eq!(send(&issuer.token(&claims("org/app", "refs/heads/main"))), "200");
+    assert!(eventually(WAIT, || requested_at(c, &ns)).is_some(), "the main push annotated the GitRepository");
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
