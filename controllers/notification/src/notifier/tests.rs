@@ -458,3 +458,27 @@ async fn zoom() {
     let err = Notifier::new(cfg, fast()).unwrap().post(&event(Severity::Info)).await.unwrap_err();
     assert_eq!(err.to_string(), "empty Zoom verification token");
 }
+
+// Every Provider type of the upstream CRD's enum is delivered (the CRD is read at test time
+// from `<workspace>/../shared/reference/flux-crds/current`, an oracle never copied here).
+#[test]
+fn every_provider_type_of_the_crd_is_supported() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/flux-crds/current/notification.toolkit.fluxcd.io_providers.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let crd: serde_json::Value = serde_norway::from_str(&text).expect("CRD YAML");
+    let mut checked = 0;
+    for version in crd["spec"]["versions"].as_array().expect("versions") {
+        let Some(types) =
+            version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["type"]["enum"].as_array()
+        else {
+            continue;
+        };
+        for t in types {
+            let t = t.as_str().expect("type name");
+            assert!(SUPPORTED.contains(&t), "{} type {t:?} is not supported", version["name"]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 34, "the enum was found ({checked} types)");
+}
