@@ -332,3 +332,35 @@ async fn flood_of_events_is_delivered_with_bounded_work() {
         accepted as f64 / elapsed.as_secs_f64()
     );
 }
+
+// provider_change_request.go: change-request providers take only events with the event
+// group's change_request key; the key reaches the notifier without its prefix.
+#[tokio::test]
+async fn change_request_events_reach_comment_providers() {
+    let server = Capture::start().await;
+    server.script(&[(200, r#"{"login":"bot"}"#), (200, "[]"), (201, "{}")]);
+    let mut p = provider("pr", "githubpullrequestcomment", Some("gh-token"));
+    p.spec.address = Some(format!("{}/org/app", server.url));
+    let fake = Fake {
+        alerts: vec![alert("pr", "pr", "GitRepository")],
+        providers: vec![p],
+        secrets: BTreeMap::from([(
+            ("flux-system".into(), "gh-token".into()),
+            BTreeMap::from([("token".into(), b"ghp".to_vec())]),
+        )]),
+    };
+    let d = Dispatcher::start(fake, Arc::new(Events::default()), Metrics::default(), options());
+    d.submit(event("no change request", "main@sha1:1"));
+    let mut e = event("preview deployed", "main@sha1:2");
+    e.metadata.insert("event.toolkit.fluxcd.io/change_request".into(), "12".into());
+    d.submit(e);
+    let got = server.wait_for(3).await;
+    assert_eq!(got[0].path, "/api/v3/user");
+    assert_eq!(got[1].path, "/api/v3/repos/org/app/issues/12/comments?direction=asc&per_page=100&sort=created");
+    assert_eq!(got[2].path, "/api/v3/repos/org/app/issues/12/comments");
+    let body = got[2].json()["body"].as_str().unwrap().to_owned();
+    assert!(body.starts_with("<!-- flux-pr-comment-key:abcd-1234/GitRepository/flux-system/app -->"), "{body}");
+    assert!(body.contains("preview deployed"), "{body}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.requests().len(), 3, "the event without change_request was dropped");
+}
