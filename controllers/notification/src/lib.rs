@@ -169,6 +169,7 @@ impl Notification {
                 metrics: metrics.clone(),
                 google_certs_url: receiver::gcr::GOOGLE_CERTS.to_owned(),
                 in_flight: Arc::new(tokio::sync::Semaphore::new(receiver::server::MAX_IN_FLIGHT)),
+                coalescer: Arc::default(),
             };
             let reconciler = Arc::new(receiver::ReceiverReconciler {
                 flux: clients.flux.clone(),

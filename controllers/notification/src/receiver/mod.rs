@@ -2,6 +2,7 @@
 //! (`internal/controller/receiver_controller.go`) and the webhook server that validates
 //! requests and asks the selected objects to reconcile (`internal/server/receiver_handlers.go`).
 
+pub mod coalesce;
 pub mod gcr;
 pub mod jwt;
 pub mod oidc;

@@ -68,6 +68,8 @@ pub struct ReceiverServer {
     /// Requests being handled at once ([`MAX_IN_FLIGHT`] permits): a request finding none
     /// gets 503, so a flood costs bounded memory and API calls.
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Reconcile requests to one object share patches.
+    pub coalescer: Arc<super::coalesce::Coalescer>,
 }
 
 /// How many webhook requests are handled at once; more are answered 503 (upstream has no
@@ -84,10 +86,16 @@ impl ReceiverServer {
         self.receivers.by_index(WEBHOOK_PATH_INDEX, uri).into_iter().find_map(|k| self.receivers.get(&k))
     }
 
-    /// Sets the annotation with a merge patch. The patch has no precondition, so a 409 (the
+    /// Sets the annotation, coalesced with concurrent requests for the same object
+    /// ([`super::coalesce`]), with a merge patch. The patch has no precondition, so a 409 (the
     /// store's "too many concurrent writes" under a flood on one object) is retried a few
     /// times, as kube-apiserver retries a patch internally.
     async fn annotate(&self, api: &Api<DynamicObject>, name: &str) -> Result<(), String> {
+        let key = format!("{}/{name}", api.resource_url());
+        self.coalescer.request(&key, || self.patch_requested_at(api, name)).await
+    }
+
+    async fn patch_requested_at(&self, api: &Api<DynamicObject>, name: &str) -> Result<(), String> {
         const ATTEMPTS: u32 = 5;
         let pp = PatchParams { field_manager: Some(CONTROLLER_NAME.to_owned()), ..PatchParams::default() };
         let mut attempt = 0;
