@@ -141,3 +141,26 @@ async fn proxy_secret_ref_tunnels_with_credentials() {
     let port = server.url.trim_start_matches("https://127.0.0.1:").trim_end_matches("/hook");
     assert_eq!(proxy.targets(), [format!("127.0.0.1:{port}")]);
 }
+
+// The deprecated `spec.proxy` and the secret's `proxy` key: plain HTTP through the proxy as an
+// absolute-form request, HTTPS as a tunnel.
+#[tokio::test]
+async fn spec_proxy_and_secret_proxy_key() {
+    let ca = TestCa::generate().unwrap();
+    let server = https(&ca, false).await;
+    let proxy = HttpProxy::start().unwrap();
+    let mut p = provider(&server.url);
+    p.spec.proxy = Some(proxy.url());
+    let cert = ProviderSecrets { cert: Some(data(&[("ca.crt", &ca.ca_pem())])), ..Default::default() };
+    send(&p, &cert).await.unwrap();
+    assert_eq!(proxy.counts().tunnels, 1);
+
+    let plain = crate::testserver::Capture::start().await;
+    let mut p = provider(&format!("{}/hook", plain.url));
+    p.spec.cert_secret_ref = None;
+    p.spec.secret_ref = Some(LocalObjectReference { name: "s".into() });
+    let with_key = ProviderSecrets { secret: Some(data(&[("proxy", &proxy.url())])), ..Default::default() };
+    send(&p, &with_key).await.unwrap();
+    assert_eq!(plain.requests().len(), 1);
+    assert_eq!(proxy.counts().forwarded, 1, "the plain request went through the proxy");
+}
