@@ -1,7 +1,7 @@
 //! GCR / Artifact Registry receivers (`receiver_handlers.go`, `authenticateGCRRequest`): a
 //! Pub/Sub push whose `Authorization: Bearer` is a Google-signed OIDC ID token. The token's
-//! RS256 signature is checked against Google's published keys (a JWKS, fetched per request
-//! from [`GOOGLE_CERTS`] or the URL the server is configured with), then its expiry (10 s
+//! RS256 signature is checked against Google's published keys (a JWKS from [`GOOGLE_CERTS`] or
+//! the URL the server is configured with, reused for five minutes), then its expiry (10 s
 //! skew, as `google.golang.org/api/idtoken`), audience (the secret's `audience`), issuer
 //! (`accounts.google.com`) and verified `email` (the secret's `email`). The body's base64
 //! `message.data` is the registry event; it replaces the body for resource filters.
@@ -19,6 +19,33 @@ const CLOCK_SKEW: i64 = 10;
 
 fn auth_error(why: impl std::fmt::Display) -> ValidateError {
     ValidateError::Token(format!("cannot authenticate GCR request: {why}"))
+}
+
+/// How long fetched keys are reused (idtoken caches Google's certificates too).
+const KEYS_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Google's key set from `url`, fetched at most every [`KEYS_TTL`].
+///
+/// # Errors
+/// `cannot create ID token validator: <why>` when the keys cannot be fetched.
+pub async fn google_keys(url: &str) -> Result<Value, String> {
+    type Cache = parking_lot::Mutex<Option<(String, std::time::Instant, Value)>>;
+    static CACHE: Cache = parking_lot::Mutex::new(None);
+    if let Some((u, at, keys)) = CACHE.lock().as_ref()
+        && u == url
+        && at.elapsed() < KEYS_TTL
+    {
+        return Ok(keys.clone());
+    }
+    let fail = |e: String| format!("cannot create ID token validator: {e}");
+    let client = crate::http::client(&crate::http::Transport::default()).map_err(|e| fail(e.to_string()))?;
+    let fetch = async { client.get(url).send().await?.error_for_status()?.json::<Value>().await };
+    let keys = tokio::time::timeout(std::time::Duration::from_secs(10), fetch)
+        .await
+        .map_err(|_| fail("fetching the keys timed out".into()))?
+        .map_err(|e| fail(e.without_url().to_string()))?;
+    *CACHE.lock() = Some((url.to_owned(), std::time::Instant::now(), keys.clone()));
+    Ok(keys)
 }
 
 /// Checks the ID token of `bearer` against `jwks` (Google's key set) at `now` (Unix seconds).
@@ -198,6 +225,20 @@ mod tests {
         // A key set without the token's key.
         let (t, _) = signed(&claims(now));
         assert!(err(&format!("Bearer {t}"), &json!({"keys": []}), now).contains("could not find matching cert keyId"));
+    }
+
+    #[tokio::test]
+    async fn keys_are_fetched_then_reused() {
+        let server = crate::testserver::Capture::start().await;
+        server.script(&[(200, r#"{"keys":[{"kid":"a"}]}"#)]);
+        let url = format!("{}/oauth2/v3/certs", server.url);
+        assert_eq!(google_keys(&url).await.unwrap()["keys"][0]["kid"], "a");
+        assert_eq!(google_keys(&url).await.unwrap()["keys"][0]["kid"], "a");
+        assert_eq!(server.requests().len(), 1, "reused within the TTL");
+        let down = crate::testserver::Capture::start().await;
+        down.script(&[(404, "")]);
+        let err = google_keys(&format!("{}/certs", down.url)).await.unwrap_err();
+        assert!(err.starts_with("cannot create ID token validator:"), "{err}");
     }
 
     #[test]

@@ -129,15 +129,7 @@ impl ReceiverServer {
                 .ok_or_else(|| format!("invalid secret data: required field '{k}' for GCR receiver"))
         };
         let (email, audience) = (field("email")?, field("audience")?);
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| format!("cannot create ID token validator: {e}"))?;
-        let jwks: serde_json::Value =
-            async { client.get(&self.google_certs_url).send().await?.error_for_status()?.json().await }
-                .await
-                .map_err(|e: reqwest::Error| format!("cannot create ID token validator: {}", e.without_url()))?;
+        let jwks = gcr::google_keys(&self.google_certs_url).await?;
         let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let now = k8s_openapi::jiff::Timestamp::now().as_second();
         gcr::check_token(bearer, &jwks, &email, &audience, now).map_err(|e| e.to_string())?;
