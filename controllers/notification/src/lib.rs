@@ -14,6 +14,8 @@
 //! - **Receivers.** [`receiver`]: the reconciler computing `status.webhookPath`, and the
 //!   webhook server (upstream's `:9292`) that validates requests per type and sets
 //!   `reconcile.fluxcd.io/requestedAt` on the selected objects.
+//! - [`cel`]: CEL as fluxcd/pkg compiles it, for Providers' `commitStatusExpr` and
+//!   Receivers' `resourceFilter`s and OIDC claim checks.
 //! - [`metrics`]: counters of both servers and of deliveries.
 //!
 //! Only `eddy-api`, the runtime and `kube`: never the store or the API server.
