@@ -27,6 +27,8 @@ type Captured = (Vec<(String, String)>, String);
 struct Capture {
     url: String,
     bodies: Arc<Mutex<Vec<Captured>>>,
+    /// Request lines (`METHOD /path HTTP/1.1`), in order.
+    lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Capture {
@@ -34,12 +36,17 @@ impl Capture {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let bodies = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&bodies);
+        let line_sink = Arc::clone(&lines);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let mut reader = BufReader::new(stream);
                 let mut headers = Vec::new();
                 let mut length = 0usize;
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                line_sink.lock().expect("lock").push(request_line.trim_end().to_owned());
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -59,7 +66,7 @@ impl Capture {
                 let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             }
         });
-        Self { url, bodies }
+        Self { url, bodies, lines }
     }
 
     fn events(&self) -> Vec<(Vec<(String, String)>, Value)> {
@@ -534,5 +541,56 @@ fn generic_oidc_receiver_verifies_tokens() {
     assert_eq!(requested_at(c, &ns), None);
     assert_eq!(send(&issuer.token(&claims("org/app", "refs/heads/main"))), "200");
     assert!(eventually(WAIT, || requested_at(c, &ns)).is_some(), "the main push annotated the GitRepository");
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
+
+// The seed's commit-status example (github.go): a GitHub Provider and an Alert on
+// Kustomizations; the Kustomization's successful reconcile posts a `success` status on the
+// applied commit to a local server speaking GitHub's statuses API.
+#[test]
+fn github_commit_status_for_a_kustomization() {
+    let c = cluster();
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = eddy_test_git::standard_repository(root.path()).expect("standard repository");
+    let http = HttpGitServer::start(root.path()).expect("http git server");
+    let main = repo.branch("main").expect("main").commit.clone();
+    let github = Capture::start();
+    let ns = c.namespace("notify-status");
+    apply(
+        c,
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: github\n  namespace: {ns}\nstringData:\n  token: ghp_e2e\n\
+             ---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata:\n  name: github\n  namespace: {ns}\n\
+             spec:\n  type: github\n  address: {url}/org/app\n  secretRef:\n    name: github\n\
+             ---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata:\n  name: status\n  namespace: {ns}\n\
+             spec:\n  providerRef:\n    name: github\n  eventSources:\n  - kind: Kustomization\n    name: '*'\n",
+            url = github.url
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    git_repository(c, &ns, "app", &http.repo_url("repo.git"));
+    apply(
+        c,
+        &format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: deploy\n  namespace: {ns}\n\
+             spec:\n  interval: 10m\n  path: ./deploy\n  prune: true\n  targetNamespace: {ns}\n  sourceRef:\n    kind: GitRepository\n    name: app\n"
+        ),
+    );
+    let create = format!("POST /api/v3/repos/org/app/statuses/{main} HTTP/1.1");
+    let at = eventually(WAIT, || github.lines.lock().expect("lock").iter().position(|l| *l == create))
+        .unwrap_or_else(|| panic!("no status posted; requests: {:?}", github.lines.lock().expect("lock")));
+    let (headers, body) = github.bodies.lock().expect("lock")[at].clone();
+    assert!(headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer ghp_e2e"), "{headers:?}");
+    let status: Value = serde_json::from_str(&body).expect("status JSON");
+    let uid = get(c, "provider", &ns, "github")["metadata"]["uid"].as_str().expect("uid").to_owned();
+    let prefix = uid.split('-').next().expect("uid prefix");
+    assert_eq!(status["state"], "success", "{status}");
+    assert_eq!(status["context"], format!("kustomization/deploy/{prefix}"), "{status}");
+    assert!(status["description"].as_str().is_some_and(|d| !d.is_empty()), "{status}");
+    let lines = github.lines.lock().expect("lock").clone();
+    assert!(
+        lines[..at].iter().any(|l| l.starts_with(&format!("GET /api/v3/repos/org/app/commits/{main}/statuses"))),
+        "existing statuses listed first: {lines:?}"
+    );
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
