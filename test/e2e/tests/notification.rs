@@ -594,3 +594,56 @@ fn github_commit_status_for_a_kustomization() {
     );
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
+
+// The seed's Slack example (slack.go): an Alert on error events of Kustomizations only; a
+// Kustomization whose path does not exist produces one Slack attachment colored `danger`,
+// the good one's info events are not sent.
+#[test]
+fn slack_alert_on_kustomization_errors() {
+    let c = cluster();
+    let root = tempfile::tempdir().expect("tempdir");
+    let _repo = eddy_test_git::standard_repository(root.path()).expect("standard repository");
+    let http = HttpGitServer::start(root.path()).expect("http git server");
+    let slack = Capture::start();
+    let ns = c.namespace("notify-slack");
+    apply(
+        c,
+        &format!(
+            "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata:\n  name: slack\n  namespace: {ns}\n\
+             spec:\n  type: slack\n  channel: general\n  address: {url}/services/T0/B0/X\n\
+             ---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata:\n  name: on-call\n  namespace: {ns}\n\
+             spec:\n  providerRef:\n    name: slack\n  eventSeverity: error\n  eventSources:\n  - kind: Kustomization\n    name: '*'\n",
+            url = slack.url
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    git_repository(c, &ns, "app", &http.repo_url("repo.git"));
+    for (name, path) in [("good", "./deploy"), ("broken", "./not/there")] {
+        apply(
+            c,
+            &format!(
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
+                 spec:\n  interval: 10m\n  path: {path}\n  prune: true\n  targetNamespace: {ns}\n  sourceRef:\n    kind: GitRepository\n    name: app\n"
+            ),
+        );
+    }
+    let (_, payload) = eventually(WAIT, || slack.events().into_iter().next())
+        .unwrap_or_else(|| panic!("nothing sent to Slack: {:?}", slack.lines.lock().expect("lock")));
+    assert_eq!(payload["channel"], "general");
+    assert_eq!(payload["username"], "kustomize-controller");
+    let attachment = &payload["attachments"][0];
+    assert_eq!(attachment["color"], "danger");
+    assert_eq!(attachment["author_name"], format!("kustomization/broken.{}", ns.as_str()));
+    assert!(attachment["text"].as_str().is_some_and(|t| t.contains("kustomization path not found")), "{payload}");
+    assert_eq!(attachment["mrkdwn_in"], serde_json::json!(["text"]));
+    // The good Kustomization becomes Ready; its info events never reach Slack.
+    assert!(eventually(WAIT, || Some(get(c, "kustomization", &ns, "good")).filter(ready)).is_some());
+    std::thread::sleep(Duration::from_secs(2));
+    let sent = slack.events();
+    assert!(sent.iter().all(|(_, p)| p["attachments"][0]["color"] == "danger"), "{sent:?}");
+    assert!(
+        sent.iter().all(|(_, p)| p["attachments"][0]["author_name"] != format!("kustomization/good.{}", ns.as_str())),
+        "{sent:?}"
+    );
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
