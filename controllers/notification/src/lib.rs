@@ -172,6 +172,7 @@ impl Notification {
                 google_certs_url: receiver::gcr::GOOGLE_CERTS.to_owned(),
                 in_flight: Arc::new(tokio::sync::Semaphore::new(receiver::server::MAX_IN_FLIGHT)),
                 coalescer: Arc::default(),
+                waiting: Arc::default(),
             };
             let reconciler = Arc::new(receiver::ReceiverReconciler {
                 flux: clients.flux.clone(),

@@ -7,7 +7,7 @@
 //! metadata, `req`: the JSON body; `receiver_resource_filter.go`) — and answers 200,
 //! or 500 when an object could not be annotated. Like upstream it serves every method and
 //! answers a body over 3 MiB with 413. At most [`MAX_IN_FLIGHT`] requests are handled at once;
-//! the others are answered 503 at once.
+//! up to [`MAX_WAITING`] more wait (at most [`WAIT_FOR_SLOT`]) for a slot, others get 503.
 
 use std::sync::Arc;
 
@@ -65,16 +65,23 @@ pub struct ReceiverServer {
     pub metrics: Metrics,
     /// Where the keys of Google ID tokens are published (GCR receivers; [`gcr::GOOGLE_CERTS`]).
     pub google_certs_url: String,
-    /// Requests being handled at once ([`MAX_IN_FLIGHT`] permits): a request finding none
-    /// gets 503, so a flood costs bounded memory and API calls.
+    /// Requests being handled at once ([`MAX_IN_FLIGHT`] permits): a request waits up to
+    /// [`WAIT_FOR_SLOT`] for one, with at most [`MAX_WAITING`] waiting, else gets 503 — a
+    /// flood costs bounded memory and API calls.
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// Requests waiting for a slot.
+    pub waiting: Arc<std::sync::atomic::AtomicUsize>,
     /// Reconcile requests to one object share patches.
     pub coalescer: Arc<super::coalesce::Coalescer>,
 }
 
-/// How many webhook requests are handled at once; more are answered 503 (upstream has no
-/// bound: Go's server starts a goroutine per request).
+/// How many webhook requests are handled at once (upstream has no bound: Go's server starts a
+/// goroutine per request).
 pub const MAX_IN_FLIGHT: usize = 64;
+/// How many more may wait for a slot (their bodies are not read yet); beyond, 503 at once.
+pub const MAX_WAITING: usize = 1024;
+/// How long a request waits for a slot before 503.
+pub const WAIT_FOR_SLOT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ReceiverServer {
     /// The router: `/hook/*` handled, everything else 404.
@@ -329,7 +336,18 @@ fn build_filters(
 }
 
 async fn handle(State(server): State<Arc<ReceiverServer>>, request: Request) -> StatusCode {
-    let Ok(_permit) = server.in_flight.try_acquire() else {
+    // Wait a little for a slot (webhook senders rarely retry), but never with more than
+    // MAX_WAITING requests queued: beyond, 503 at once.
+    let permit = if server.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < MAX_WAITING {
+        tokio::time::timeout(WAIT_FOR_SLOT, Arc::clone(&server.in_flight).acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    } else {
+        None
+    };
+    server.waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    let Some(_permit) = permit else {
         tracing::warn!("too many webhook requests in flight: answering 503");
         server.metrics.webhook(StatusCode::SERVICE_UNAVAILABLE.as_u16());
         return StatusCode::SERVICE_UNAVAILABLE;
