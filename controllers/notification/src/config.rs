@@ -83,6 +83,21 @@ pub struct ProviderConfig {
     pub commit_status: String,
     /// The delivery timeout.
     pub timeout: Duration,
+    /// Bitbucket Cloud's API base (empty: api.bitbucket.org), from `BITBUCKET_API_BASE_URL`
+    /// as go-bitbucket reads it.
+    pub bitbucket_api: String,
+    /// The Pub/Sub emulator (`PUBSUB_EMULATOR_HOST`, as the Go client reads it).
+    pub pubsub_emulator: Option<String>,
+    /// Pub/Sub's API base (empty: pubsub.googleapis.com).
+    pub pubsub_api: String,
+    /// Event Hubs' base URL (empty: `https://<namespace>`).
+    pub eventhub_base: String,
+    /// The Alert being delivered (`otel` names its resource after it).
+    pub alert_name: String,
+    /// The Alert's namespace.
+    pub alert_namespace: String,
+    /// The Alert's uid.
+    pub alert_uid: String,
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -150,6 +165,8 @@ pub fn resolve(provider: &Provider, secrets: &ProviderSecrets) -> Result<Provide
         provider_name: provider.metadata.name.clone().unwrap_or_default(),
         provider_namespace: ns.clone(),
         timeout,
+        bitbucket_api: std::env::var("BITBUCKET_API_BASE_URL").unwrap_or_default(),
+        pubsub_emulator: std::env::var("PUBSUB_EMULATOR_HOST").ok().filter(|h| !h.is_empty()),
         ..ProviderConfig::default()
     };
     if let Some(proxy) = spec.proxy.as_deref().filter(|p| !p.is_empty()) {

@@ -80,8 +80,11 @@ pub struct DispatchOptions {
     pub no_cross_namespace_refs: bool,
     /// Events waiting to be matched (beyond: refused, counted).
     pub queue_capacity: usize,
-    /// Events matched and delivered at once.
+    /// Events matched at once.
     pub concurrency: usize,
+    /// Deliveries in flight at once (beyond: matching waits, the queue fills, new events
+    /// get 503); upstream starts a goroutine per delivery without a bound.
+    pub max_deliveries: usize,
     /// HTTP retry policy of deliveries.
     pub retry: RetryPolicy,
 }
@@ -93,6 +96,7 @@ impl Default for DispatchOptions {
             no_cross_namespace_refs: false,
             queue_capacity: 10_000,
             concurrency: 64,
+            max_deliveries: 256,
             retry: RetryPolicy::default(),
         }
     }
@@ -122,6 +126,7 @@ impl<R> Clone for Dispatcher<R> {
 
 struct Inner<R> {
     resolver: R,
+    deliveries: Arc<Semaphore>,
     limiter: Limiter,
     tx: mpsc::Sender<FluxEvent>,
     recorder: Arc<dyn EventRecorder>,
@@ -140,6 +145,7 @@ impl<R: Resolver> Dispatcher<R> {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let inner = Arc::new(Inner {
             resolver,
+            deliveries: Arc::new(Semaphore::new(options.max_deliveries.max(1))),
             limiter: Limiter::new(options.rate_limit_interval),
             tx,
             recorder,
@@ -261,6 +267,28 @@ enum DispatchError {
     Provider(String),
     #[error("failed to initialize notifier for provider '{0}': {1}")]
     Notifier(String, String),
+    #[error(
+        "failed to create commit status: failed to evaluate the spec.commitStatusExpr CEL expression for the event: {0}"
+    )]
+    CommitStatus(String),
+}
+
+/// `newCommitStatus`: `spec.commitStatusExpr` over the event, the Alert and the Provider as
+/// unstructured maps, a string.
+fn commit_status_from_expr(
+    expr: &str,
+    event: &FluxEvent,
+    alert: &eddy_api::notification::Alert,
+    provider: &Provider,
+) -> Result<String, DispatchError> {
+    let compiled = crate::cel::Expression::compile(expr, &["event", "alert", "provider"], crate::cel::Output::String)
+        .map_err(|e| DispatchError::CommitStatus(format!("failed to compile expression: {e}")))?;
+    let event = crate::event::to_go_json(event);
+    let alert = serde_json::to_value(alert).unwrap_or_default();
+    let provider = serde_json::to_value(provider).unwrap_or_default();
+    compiled
+        .evaluate_string(&[("event", &event), ("alert", &alert), ("provider", &provider)])
+        .map_err(|e| DispatchError::CommitStatus(e.to_string()))
 }
 
 /// `getNotificationParams` + `dispatchNotification` for one Alert.
@@ -301,38 +329,41 @@ async fn dispatch<R: Resolver>(
         tracing::info!(alert = %a.metadata.name.as_deref().unwrap_or_default(), "event dropped for commit status providers due to missing commit metadata key");
         return Ok(());
     }
-    if is_change_request_provider(ptype) {
-        // No change-request provider is delivered to yet: the notifier says so below, unless
-        // the event could not have gone there anyway.
-        let key = format!("{}/change_request", crate::event::object_group(event));
-        if !event.metadata.contains_key(&key) {
-            return Ok(());
-        }
+    if is_change_request_provider(ptype) && !crate::event::has_change_request_key(event) {
+        tracing::info!(alert = %a.metadata.name.as_deref().unwrap_or_default(), "event dropped for change request providers due to missing change request metadata key");
+        return Ok(());
     }
     let mut notification = event.clone();
     if let Some(w) = combine_metadata(&mut notification, a) {
         record_warnings(inner, alert, vec![w]);
     }
+    let commit_status = if is_commit_status_provider(ptype) {
+        match provider.spec.commit_status_expr.as_deref().filter(|e| !e.is_empty()) {
+            Some(expr) => commit_status_from_expr(expr, &notification, a, &provider)?,
+            None => commit_status_key(provider.metadata.uid.as_deref().unwrap_or_default(), &notification),
+        }
+    } else {
+        String::new()
+    };
     let secrets = read_secrets(&inner.resolver, &provider)
         .await
         .map_err(|e| DispatchError::Notifier(provider_name.clone(), e))?;
     let mut config =
         resolve(&provider, &secrets).map_err(|e| DispatchError::Notifier(provider_name.clone(), e.to_string()))?;
-    if is_commit_status_provider(ptype) {
-        if provider.spec.commit_status_expr.as_deref().is_some_and(|e| !e.is_empty()) {
-            return Err(DispatchError::Notifier(
-                provider_name.clone(),
-                "spec.commitStatusExpr (CEL) is not supported by Eddy yet".into(),
-            ));
-        }
-        config.commit_status = commit_status_key(&config.provider_uid, &notification);
-    }
+    config.commit_status = commit_status;
+    config.alert_name = a.metadata.name.clone().unwrap_or_default();
+    config.alert_namespace = ns.clone();
+    config.alert_uid = a.metadata.uid.clone().unwrap_or_default();
     let notifier = Notifier::new(config, inner.options.retry)
         .map_err(|e| DispatchError::Notifier(provider_name.clone(), e.to_string()))?;
+    let Ok(permit) = Arc::clone(&inner.deliveries).acquire_owned().await else {
+        return Ok(());
+    };
     let inner = Arc::clone(inner);
     let alert = Arc::clone(alert);
     let ptype = ptype.to_owned();
     tokio::spawn(async move {
+        let _permit = permit;
         match notifier.post(&notification).await {
             Ok(()) => inner.metrics.delivery(&ptype, "success"),
             Err(e) => {

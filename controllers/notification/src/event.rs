@@ -224,10 +224,18 @@ pub fn is_commit_status_update(event: &FluxEvent) -> bool {
     event.metadata.get(&key).is_some_and(|v| v == META_COMMIT_STATUS_UPDATE)
 }
 
-/// Whether the event carries the object group's `commit` metadata (`hasCommitKey`).
+/// Whether the event carries a non-empty `event.toolkit.fluxcd.io/commit` metadata
+/// (`hasCommitKey`).
 #[must_use]
 pub fn has_commit_key(event: &FluxEvent) -> bool {
-    event.metadata.contains_key(&format!("{}/{META_COMMIT}", object_group(event)))
+    event.metadata.get(&format!("{EVENT_GROUP}/{META_COMMIT}")).is_some_and(|v| !v.is_empty())
+}
+
+/// Whether the event carries a non-empty `event.toolkit.fluxcd.io/change_request` metadata
+/// (`hasChangeRequestKey`).
+#[must_use]
+pub fn has_change_request_key(event: &FluxEvent) -> bool {
+    event.metadata.get(&format!("{EVENT_GROUP}/change_request")).is_some_and(|v| !v.is_empty())
 }
 
 #[cfg(test)]
@@ -246,6 +254,17 @@ mod tests {
             .as_slice(),
         )
         .unwrap()
+    }
+
+    // Follows provider_commit_status.go hasCommitKey and provider_change_request.go
+    // hasChangeRequestKey: the event group's keys, non-empty.
+    #[test]
+    fn commit_and_change_request_keys_are_in_the_event_group() {
+        assert!(has_commit_key(&event(&[("event.toolkit.fluxcd.io/commit", "abc")])));
+        assert!(!has_commit_key(&event(&[("kustomize.toolkit.fluxcd.io/commit", "abc")])));
+        assert!(!has_commit_key(&event(&[("event.toolkit.fluxcd.io/commit", "")])));
+        assert!(has_change_request_key(&event(&[("event.toolkit.fluxcd.io/change_request", "7")])));
+        assert!(!has_change_request_key(&event(&[("kustomize.toolkit.fluxcd.io/change_request", "7")])));
     }
 
     // Follows event_server.go cleanupMetadata.

@@ -132,11 +132,53 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// Builds the client for a transport.
+/// Clients kept for reuse (connection pools, TLS set-up), by a digest of their transport.
+const CLIENT_CACHE_SIZE: usize = 64;
+
+fn transport_key(t: &Transport) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for part in [
+        t.proxy.as_deref().map(str::as_bytes),
+        t.ca_pem.as_deref(),
+        t.client_pem.as_ref().map(|(c, _)| c.as_slice()),
+        t.client_pem.as_ref().map(|(_, k)| k.as_slice()),
+    ] {
+        match part {
+            Some(p) => {
+                h.update([1]);
+                h.update((p.len() as u64).to_le_bytes());
+                h.update(p);
+            }
+            None => h.update([0]),
+        }
+    }
+    h.finalize().into()
+}
+
+/// The client for a transport: a cached one (keyed by a digest, never by the secrets
+/// themselves), or a new one. At most [`CLIENT_CACHE_SIZE`] are kept.
 ///
 /// # Errors
 /// [`HttpError::Client`] for a bad proxy or certificates.
 pub fn client(transport: &Transport) -> Result<reqwest::Client, HttpError> {
+    static CACHE: std::sync::OnceLock<parking_lot::Mutex<std::collections::HashMap<[u8; 32], reqwest::Client>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = transport_key(transport);
+    if let Some(c) = cache.lock().get(&key) {
+        return Ok(c.clone());
+    }
+    let c = build_client(transport)?;
+    let mut cache = cache.lock();
+    if cache.len() >= CLIENT_CACHE_SIZE {
+        cache.clear();
+    }
+    cache.insert(key, c.clone());
+    Ok(c)
+}
+
+fn build_client(transport: &Transport) -> Result<reqwest::Client, HttpError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut b = reqwest::Client::builder().redirect(reqwest::redirect::Policy::limited(10));
     if let Some(proxy) = transport.proxy.as_deref().filter(|p| !p.is_empty()) {

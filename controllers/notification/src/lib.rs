@@ -14,10 +14,13 @@
 //! - **Receivers.** [`receiver`]: the reconciler computing `status.webhookPath`, and the
 //!   webhook server (upstream's `:9292`) that validates requests per type and sets
 //!   `reconcile.fluxcd.io/requestedAt` on the selected objects.
+//! - [`cel`]: CEL as fluxcd/pkg compiles it, for Providers' `commitStatusExpr` and
+//!   Receivers' `resourceFilter`s and OIDC claim checks.
 //! - [`metrics`]: counters of both servers and of deliveries.
 //!
 //! Only `eddy-api`, the runtime and `kube`: never the store or the API server.
 
+pub mod cel;
 pub mod config;
 pub mod dispatch;
 pub mod event;
@@ -166,6 +169,10 @@ impl Notification {
                 cluster: clients.cluster.clone(),
                 no_cross_namespace_refs,
                 metrics: metrics.clone(),
+                google_certs_url: receiver::gcr::GOOGLE_CERTS.to_owned(),
+                in_flight: Arc::new(tokio::sync::Semaphore::new(receiver::server::MAX_IN_FLIGHT)),
+                coalescer: Arc::default(),
+                waiting: Arc::default(),
             };
             let reconciler = Arc::new(receiver::ReceiverReconciler {
                 flux: clients.flux.clone(),

@@ -2,124 +2,21 @@
 //! Alert with a generic Provider receives a GitRepository's events (the payload is Flux's
 //! `eventv1.Event`, as notification-controller's `internal/notifier/forwarder.go` posts it);
 //! a GitHub Receiver's signed request makes the GitRepository reconcile
-//! (`internal/server/receiver_handlers.go`).
+//! (`internal/server/receiver_handlers.go`); the seed's examples: a GitHub commit status for a
+//! Kustomization and a Slack Alert on Kustomization errors. Receivers' filters, OIDC and the
+//! flood are in `notification_receivers.rs`.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
-use std::process::Command;
-use std::sync::{Arc, Mutex};
+mod notification_support;
+
 use std::time::Duration;
 
-use eddy_e2e::{Cluster, cluster, eventually, json};
+use eddy_e2e::{cluster, eventually};
 use eddy_test_git::HttpGitServer;
 use hmac::{Hmac, Mac as _};
 use serde_json::Value;
 use sha2::Sha256;
 
-const WAIT: Duration = Duration::from_secs(90);
-
-/// A captured request: its headers (lower-case names) and body.
-type Captured = (Vec<(String, String)>, String);
-
-/// A minimal HTTP/1.1 server on 127.0.0.1 that records every request body and answers 200.
-struct Capture {
-    url: String,
-    bodies: Arc<Mutex<Vec<Captured>>>,
-}
-
-impl Capture {
-    fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&bodies);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream);
-                let mut headers = Vec::new();
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = line.trim_end().split_once(':') {
-                        if k.eq_ignore_ascii_case("content-length") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                        headers.push((k.to_ascii_lowercase(), v.trim().to_owned()));
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                sink.lock().expect("lock").push((headers, String::from_utf8_lossy(&body).into_owned()));
-                let mut stream = reader.into_inner();
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            }
-        });
-        Self { url, bodies }
-    }
-
-    fn events(&self) -> Vec<(Vec<(String, String)>, Value)> {
-        self.bodies
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter_map(|(h, b)| serde_json::from_str(b).ok().map(|v| (h.clone(), v)))
-            .collect()
-    }
-}
-
-fn apply(c: &Cluster, yaml: &str) {
-    let _ = c.kubectl_stdin(&["apply", "-f", "-"], yaml).ok("kubectl apply");
-}
-
-fn get(c: &Cluster, kind: &str, ns: &str, name: &str) -> Value {
-    json(&c.kubectl(&["get", kind, name, "-n", ns, "-o", "json"]).ok("kubectl get"))
-}
-
-fn ready(o: &Value) -> bool {
-    o["status"]["conditions"]
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
-}
-
-/// The receiver server's address, from Eddy's log (`receiver server listening`).
-fn receiver_address(c: &Cluster) -> String {
-    let log = std::fs::read_to_string(c.dir.join("logs/eddy.log")).expect("eddy log");
-    let strip = regex_free_strip_ansi(&log);
-    let line =
-        strip.lines().rev().find(|l| l.contains("receiver server listening")).expect("receiver server in the log");
-    let addr = line.split("addr=").nth(1).and_then(|s| s.split_whitespace().next()).expect("addr=");
-    addr.replace("0.0.0.0", "127.0.0.1")
-}
-
-fn regex_free_strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(ch) = chars.next() {
-        if ch == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(ch);
-        }
-    }
-    out
-}
-
-fn curl(url: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-X", "POST", "--data-binary", body]);
-    for (k, v) in headers {
-        cmd.arg("-H").arg(format!("{k}: {v}"));
-    }
-    let out = cmd.arg(url).output().expect("curl");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use self::notification_support::*;
 
 #[test]
 fn alerts_deliver_events_and_receivers_trigger_reconciles() {
@@ -232,5 +129,109 @@ fn alerts_deliver_events_and_receivers_trigger_reconciles() {
     .unwrap_or_else(|| panic!("reconcile request not handled: {}", get(c, "gitrepository", &ns, "app")));
     assert!(handled.ends_with(" +0000 UTC"), "{handled}");
 
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
+
+// The seed's commit-status example (github.go): a GitHub Provider and an Alert on
+// Kustomizations; the Kustomization's successful reconcile posts a `success` status on the
+// applied commit to a local server speaking GitHub's statuses API.
+#[test]
+fn github_commit_status_for_a_kustomization() {
+    let c = cluster();
+    let root = tempfile::tempdir().expect("tempdir");
+    let repo = eddy_test_git::standard_repository(root.path()).expect("standard repository");
+    let http = HttpGitServer::start(root.path()).expect("http git server");
+    let main = repo.branch("main").expect("main").commit.clone();
+    let github = Capture::start();
+    let ns = c.namespace("notify-status");
+    apply(
+        c,
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: github\n  namespace: {ns}\nstringData:\n  token: ghp_e2e\n\
+             ---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata:\n  name: github\n  namespace: {ns}\n\
+             spec:\n  type: github\n  address: {url}/org/app\n  secretRef:\n    name: github\n\
+             ---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata:\n  name: status\n  namespace: {ns}\n\
+             spec:\n  providerRef:\n    name: github\n  eventSources:\n  - kind: Kustomization\n    name: '*'\n",
+            url = github.url
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    git_repository(c, &ns, "app", &http.repo_url("repo.git"));
+    apply(
+        c,
+        &format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: deploy\n  namespace: {ns}\n\
+             spec:\n  interval: 10m\n  path: ./deploy\n  prune: true\n  targetNamespace: {ns}\n  sourceRef:\n    kind: GitRepository\n    name: app\n"
+        ),
+    );
+    let create = format!("POST /api/v3/repos/org/app/statuses/{main} HTTP/1.1");
+    let at = eventually(WAIT, || github.lines.lock().expect("lock").iter().position(|l| *l == create))
+        .unwrap_or_else(|| panic!("no status posted; requests: {:?}", github.lines.lock().expect("lock")));
+    let (headers, body) = github.bodies.lock().expect("lock")[at].clone();
+    assert!(headers.iter().any(|(k, v)| k == "authorization" && v == "Bearer ghp_e2e"), "{headers:?}");
+    let status: Value = serde_json::from_str(&body).expect("status JSON");
+    let uid = get(c, "provider", &ns, "github")["metadata"]["uid"].as_str().expect("uid").to_owned();
+    let prefix = uid.split('-').next().expect("uid prefix");
+    assert_eq!(status["state"], "success", "{status}");
+    assert_eq!(status["context"], format!("kustomization/deploy/{prefix}"), "{status}");
+    assert!(status["description"].as_str().is_some_and(|d| !d.is_empty()), "{status}");
+    let lines = github.lines.lock().expect("lock").clone();
+    assert!(
+        lines[..at].iter().any(|l| l.starts_with(&format!("GET /api/v3/repos/org/app/commits/{main}/statuses"))),
+        "existing statuses listed first: {lines:?}"
+    );
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+}
+
+// The seed's Slack example (slack.go): an Alert on error events of Kustomizations only; a
+// Kustomization whose path does not exist produces one Slack attachment colored `danger`,
+// the good one's info events are not sent.
+#[test]
+fn slack_alert_on_kustomization_errors() {
+    let c = cluster();
+    let root = tempfile::tempdir().expect("tempdir");
+    let _repo = eddy_test_git::standard_repository(root.path()).expect("standard repository");
+    let http = HttpGitServer::start(root.path()).expect("http git server");
+    let slack = Capture::start();
+    let ns = c.namespace("notify-slack");
+    apply(
+        c,
+        &format!(
+            "apiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Provider\nmetadata:\n  name: slack\n  namespace: {ns}\n\
+             spec:\n  type: slack\n  channel: general\n  address: {url}/services/T0/B0/X\n\
+             ---\napiVersion: notification.toolkit.fluxcd.io/v1beta3\nkind: Alert\nmetadata:\n  name: on-call\n  namespace: {ns}\n\
+             spec:\n  providerRef:\n    name: slack\n  eventSeverity: error\n  eventSources:\n  - kind: Kustomization\n    name: '*'\n",
+            url = slack.url
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    git_repository(c, &ns, "app", &http.repo_url("repo.git"));
+    for (name, path) in [("good", "./deploy"), ("broken", "./not/there")] {
+        apply(
+            c,
+            &format!(
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
+                 spec:\n  interval: 10m\n  path: {path}\n  prune: true\n  targetNamespace: {ns}\n  sourceRef:\n    kind: GitRepository\n    name: app\n"
+            ),
+        );
+    }
+    let (_, payload) = eventually(WAIT, || slack.events().into_iter().next())
+        .unwrap_or_else(|| panic!("nothing sent to Slack: {:?}", slack.lines.lock().expect("lock")));
+    assert_eq!(payload["channel"], "general");
+    assert_eq!(payload["username"], "kustomize-controller");
+    let attachment = &payload["attachments"][0];
+    assert_eq!(attachment["color"], "danger");
+    assert_eq!(attachment["author_name"], format!("kustomization/broken.{}", ns.as_str()));
+    assert!(attachment["text"].as_str().is_some_and(|t| t.contains("kustomization path not found")), "{payload}");
+    assert_eq!(attachment["mrkdwn_in"], serde_json::json!(["text"]));
+    // The good Kustomization becomes Ready; its info events never reach Slack.
+    assert!(eventually(WAIT, || Some(get(c, "kustomization", &ns, "good")).filter(ready)).is_some());
+    std::thread::sleep(Duration::from_secs(2));
+    let sent = slack.events();
+    assert!(sent.iter().all(|(_, p)| p["attachments"][0]["color"] == "danger"), "{sent:?}");
+    assert!(
+        sent.iter().all(|(_, p)| p["attachments"][0]["author_name"] != format!("kustomization/good.{}", ns.as_str())),
+        "{sent:?}"
+    );
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }

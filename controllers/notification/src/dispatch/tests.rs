@@ -192,8 +192,8 @@ async fn failures_become_warnings_on_the_alert() {
 #[tokio::test]
 async fn provider_type_rules() {
     let fake = Fake {
-        alerts: vec![alert("gh", "gh", "GitRepository"), alert("sentry", "sentry", "GitRepository")],
-        providers: vec![provider("gh", "github", None), provider("sentry", "sentry", None)],
+        alerts: vec![alert("gh", "gh", "GitRepository"), alert("hub", "hub", "GitRepository")],
+        providers: vec![provider("gh", "github", None), provider("hub", "smoke-signal", None)],
         ..Fake::default()
     };
     let events = Arc::new(Events::default());
@@ -203,9 +203,9 @@ async fn provider_type_rules() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let got = events.0.lock().clone();
     assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(got[0].0, "sentry");
+    assert_eq!(got[0].0, "hub");
     assert!(
-        got[0].2.ends_with("failed to initialize notifier for provider 'sentry': provider sentry not supported"),
+        got[0].2.ends_with("failed to initialize notifier for provider 'hub': provider smoke-signal not supported"),
         "{}",
         got[0].2
     );
@@ -226,4 +226,141 @@ async fn http_endpoint_answers_like_upstream() {
     assert_eq!(post(body).await.unwrap().status(), 429);
     assert_eq!(post("{nope".into()).await.unwrap().status(), 400);
     assert_eq!(post("x".repeat(crate::server::MAX_BODY + 1)).await.unwrap().status(), 413);
+}
+
+// provider_commit_status.go newCommitStatus: spec.commitStatusExpr over event, alert and
+// provider gives the status key; a failing expression is reported on the Alert.
+#[tokio::test]
+async fn commit_status_expr() {
+    let server = Capture::start().await;
+    server.script(&[(200, "[]")]);
+    let sha = "b".repeat(40);
+    let mut good = provider("gl", "gitlab", Some("gl-secret"));
+    good.spec.address = Some(format!("{}/group/repo", server.url));
+    good.spec.commit_status_expr =
+        Some("event.involvedObject.kind + '/' + alert.metadata.name + '/' + provider.metadata.uid".into());
+    let mut bad = provider("gl-bad", "gitlab", Some("gl-secret"));
+    bad.spec.address = good.spec.address.clone();
+    bad.spec.commit_status_expr = Some("event.metadata.nope + 'x'".into());
+    let mut wrong = provider("gl-undeclared", "gitlab", Some("gl-secret"));
+    wrong.spec.address = good.spec.address.clone();
+    wrong.spec.commit_status_expr = Some("foo.bar".into());
+    let fake = Fake {
+        alerts: vec![
+            alert("a-good", "gl", "GitRepository"),
+            alert("a-bad", "gl-bad", "GitRepository"),
+            alert("a-undeclared", "gl-undeclared", "GitRepository"),
+        ],
+        providers: vec![good, bad, wrong],
+        secrets: BTreeMap::from([(
+            ("flux-system".into(), "gl-secret".into()),
+            BTreeMap::from([("token".into(), b"glpat".to_vec())]),
+        )]),
+    };
+    let events = Arc::new(Events::default());
+    let d = Dispatcher::start(fake, events.clone(), Metrics::default(), options());
+    let mut e = event("stored", &format!("main@sha1:{sha}"));
+    e.metadata.insert("event.toolkit.fluxcd.io/commit".into(), sha.clone());
+    d.submit(e);
+    let got = server.wait_for(2).await;
+    assert_eq!(got[1].json()["name"], "GitRepository/a-good/abcd-1234");
+    until(|| events.0.lock().len() == 2).await;
+    let mut warnings = events.0.lock().clone();
+    warnings.sort();
+    assert_eq!(warnings[0].0, "a-bad");
+    assert_eq!(
+        warnings[0].2,
+        "failed to dispatch notification for GitRepository/flux-system/app: failed to create commit status: failed to evaluate the spec.commitStatusExpr CEL expression for the event: failed to evaluate the CEL expression 'event.metadata.nope + 'x'': no such key: nope"
+    );
+    assert_eq!(warnings[1].0, "a-undeclared");
+    assert!(
+        warnings[1].2.ends_with(
+            "failed to compile expression: failed to parse the CEL expression 'foo.bar': undeclared reference to 'foo'"
+        ),
+        "{}",
+        warnings[1].2
+    );
+}
+
+// The flood: 10,000 distinct events to a generic provider. Every event is either queued and
+// delivered or refused with 503 (queue full) — none is lost silently — while deliveries in
+// flight are bounded by max_deliveries. The rate is printed for docs/benchmarks.md (not
+// asserted).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_of_events_is_delivered_with_bounded_work() {
+    const N: usize = 10_000;
+    let server = Capture::start().await;
+    let fake = Fake {
+        alerts: vec![alert("all", "web", "GitRepository")],
+        providers: vec![{
+            let mut p = provider("web", "generic", None);
+            p.spec.address = Some(format!("{}/events", server.url));
+            p
+        }],
+        ..Fake::default()
+    };
+    let metrics = Metrics::default();
+    let opts = DispatchOptions { queue_capacity: 2_000, max_deliveries: 32, ..options() };
+    let d = Dispatcher::start(fake, Arc::new(Events::default()), metrics.clone(), opts);
+    let start = std::time::Instant::now();
+    let (mut accepted, mut overloaded) = (0usize, 0usize);
+    for i in 0..N {
+        match d.submit(event(&format!("event {i}"), &format!("main@sha1:{i}"))) {
+            Submitted::Accepted => accepted += 1,
+            Submitted::Overloaded => {
+                overloaded += 1;
+                // A well-behaved sender backs off on 503 and retries.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Submitted::Duplicate => panic!("distinct events are not duplicates"),
+        }
+    }
+    assert_eq!(accepted + overloaded, N);
+    for _ in 0..2_400 {
+        if metrics.deliveries("generic", "success") == accepted as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(metrics.deliveries("generic", "success"), accepted as u64, "every accepted event delivered");
+    let elapsed = start.elapsed();
+    assert_eq!(server.requests().len(), accepted);
+    assert_eq!(metrics.deliveries("generic", "failed"), 0);
+    eprintln!(
+        "flood: {accepted} events delivered ({overloaded} refused with 503) in {:.2}s: {:.0} events/s",
+        elapsed.as_secs_f64(),
+        accepted as f64 / elapsed.as_secs_f64()
+    );
+}
+
+// provider_change_request.go: change-request providers take only events with the event
+// group's change_request key; the key reaches the notifier without its prefix.
+#[tokio::test]
+async fn change_request_events_reach_comment_providers() {
+    let server = Capture::start().await;
+    server.script(&[(200, r#"{"login":"bot"}"#), (200, "[]"), (201, "{}")]);
+    let mut p = provider("pr", "githubpullrequestcomment", Some("gh-token"));
+    p.spec.address = Some(format!("{}/org/app", server.url));
+    let fake = Fake {
+        alerts: vec![alert("pr", "pr", "GitRepository")],
+        providers: vec![p],
+        secrets: BTreeMap::from([(
+            ("flux-system".into(), "gh-token".into()),
+            BTreeMap::from([("token".into(), b"ghp".to_vec())]),
+        )]),
+    };
+    let d = Dispatcher::start(fake, Arc::new(Events::default()), Metrics::default(), options());
+    d.submit(event("no change request", "main@sha1:1"));
+    let mut e = event("preview deployed", "main@sha1:2");
+    e.metadata.insert("event.toolkit.fluxcd.io/change_request".into(), "12".into());
+    d.submit(e);
+    let got = server.wait_for(3).await;
+    assert_eq!(got[0].path, "/api/v3/user");
+    assert_eq!(got[1].path, "/api/v3/repos/org/app/issues/12/comments?direction=asc&per_page=100&sort=created");
+    assert_eq!(got[2].path, "/api/v3/repos/org/app/issues/12/comments");
+    let body = got[2].json()["body"].as_str().unwrap().to_owned();
+    assert!(body.starts_with("<!-- flux-pr-comment-key:abcd-1234/GitRepository/flux-system/app -->"), "{body}");
+    assert!(body.contains("preview deployed"), "{body}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.requests().len(), 3, "the event without change_request was dropped");
 }

@@ -233,6 +233,35 @@ pub(super) fn datadog(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Vec<Pla
     Ok(vec![Planned::any(req)])
 }
 
+/// `incidentio.go`: an HTTP alert source event — `firing` for errors, `resolved` otherwise,
+/// the object's uid as deduplication key, the metadata plus severity, reason and reporting
+/// controller; bearer token; nothing for `Progressing`.
+pub(super) fn incidentio(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Vec<Planned>, NotifierError> {
+    url::Url::parse(&cfg.url).map_err(|_| NotifierError::InvalidUrl("incident.io alert source"))?;
+    if cfg.token.is_empty() {
+        return Err(NotifierError::Config("empty incident.io API token".into()));
+    }
+    if event.reason == "Progressing" {
+        return Ok(Vec::new());
+    }
+    let mut metadata: BTreeMap<String, String> = event.metadata.clone();
+    metadata.insert("severity".into(), event.severity.as_str().to_owned());
+    metadata.insert("reason".into(), event.reason.clone());
+    if !event.reporting_controller.is_empty() {
+        metadata.insert("reportingController".into(), event.reporting_controller.clone());
+    }
+    let mut payload = serde_json::Map::new();
+    payload.insert("title".into(), format!("{}: {}", author(event), event.reason).into());
+    payload.insert("status".into(), if event.severity == Severity::Error { "firing" } else { "resolved" }.into());
+    payload.insert("deduplication_key".into(), obj(&event.involved_object.uid).into());
+    if !event.message.is_empty() {
+        payload.insert("description".into(), event.message.clone().into());
+    }
+    payload.insert("metadata".into(), json!(metadata));
+    let req = Request::json(&cfg.url, &Value::Object(payload)).header("Authorization", format!("Bearer {}", cfg.token));
+    Ok(vec![Planned::any(req)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,7 +33,9 @@ pub fn parse_git_address(s: &str) -> Result<(String, String), NotifierError> {
     let (scheme, host, path) = if s.contains("://") {
         let u = url::Url::parse(s).map_err(|_| bad())?;
         let host = u.host_str().ok_or_else(bad)?.to_owned() + &u.port().map(|p| format!(":{p}")).unwrap_or_default();
-        (u.scheme().to_owned(), host, u.path().to_owned())
+        // Go's URL parser hands out the decoded path.
+        let path = percent_encoding::percent_decode_str(u.path()).decode_utf8_lossy().into_owned();
+        (u.scheme().to_owned(), host, path)
     } else {
         let (left, path) = s.split_once(':').ok_or_else(bad)?;
         let host = left.rsplit_once('@').map_or(left, |(_, h)| h);
@@ -45,13 +47,13 @@ pub fn parse_git_address(s: &str) -> Result<(String, String), NotifierError> {
 }
 
 /// The revision in the event's metadata (`Event.GetRevision`).
-fn revision(event: &FluxEvent) -> Option<&str> {
+pub(super) fn revision(event: &FluxEvent) -> Option<&str> {
     ["commit", "originRevision", "revision"].iter().find_map(|k| event.metadata.get(*k)).map(String::as_str)
 }
 
 /// `parseRevision`: the commit hash of a Flux revision (`main@sha1:<hex>`, legacy
 /// `main/<hex>`, `sha1:<hex>`, or a bare hash).
-fn parse_revision(rev: &str) -> Result<String, NotifierError> {
+pub(super) fn parse_revision(rev: &str) -> Result<String, NotifierError> {
     let tail = rev.rsplit_once('@').map_or(rev, |(_, t)| t);
     let tail = tail.rsplit_once(':').map_or(tail, |(_, t)| t);
     let hash = tail.rsplit_once('/').map_or(tail, |(_, t)| t);
@@ -73,9 +75,39 @@ pub(crate) struct StatusPlan {
     pub(crate) duplicate: fn(&Value, &Value) -> bool,
     /// Our status, in the list's item shape.
     pub(crate) ours: Value,
+    /// A 404 answer to the list means "no status yet" (Bitbucket's single-status lookups).
+    pub(crate) missing_ok: bool,
+    /// How a failed lookup is described.
+    pub(crate) list_error: &'static str,
+    /// How a failed creation is described.
+    pub(crate) create_error: &'static str,
 }
 
-fn owner_repo(cfg: &ProviderConfig) -> Result<(String, String, String), NotifierError> {
+impl StatusPlan {
+    /// Placeholders for the fields the GitHub-like forges share; callers set the rest.
+    pub(super) fn defaults() -> Self {
+        Self {
+            list: Request::json("", &Value::Null),
+            create: Request::json("", &Value::Null),
+            duplicate: |_, _| false,
+            ours: Value::Null,
+            missing_ok: false,
+            list_error: "could not list commit statuses",
+            create_error: "could not create commit status",
+        }
+    }
+}
+
+/// A GET of `url` (no body, no Content-Type).
+pub(super) fn get(url: &str) -> Request {
+    let mut r = Request::json(url, &Value::Null);
+    r.method = reqwest::Method::GET;
+    r.body.clear();
+    r.headers.clear();
+    r
+}
+
+pub(super) fn owner_repo(cfg: &ProviderConfig) -> Result<(String, String, String), NotifierError> {
     let (host, id) = parse_git_address(&cfg.url)?;
     let parts: Vec<&str> = id.split('/').collect();
     if parts.len() != 2 {
@@ -85,7 +117,7 @@ fn owner_repo(cfg: &ProviderConfig) -> Result<(String, String, String), Notifier
 }
 
 /// go-github's API base: api.github.com, or `<host>/api/v3` for GitHub Enterprise.
-fn github_api(host: &str) -> String {
+pub(super) fn github_api(host: &str) -> String {
     if host == "https://github.com" || host == "http://github.com" {
         "https://api.github.com".to_owned()
     } else {
@@ -93,7 +125,7 @@ fn github_api(host: &str) -> String {
     }
 }
 
-fn github_headers(req: Request, token: &str) -> Request {
+pub(super) fn github_headers(req: Request, token: &str) -> Request {
     req.header("Accept", "application/vnd.github.v3+json")
         .header("X-GitHub-Api-Version", "2022-11-28")
         .header("Authorization", format!("Bearer {token}"))
@@ -141,7 +173,7 @@ fn github_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, Notifi
             .find(|s| s["context"] == ours["context"])
             .is_some_and(|s| s["state"] == ours["state"] && s["description"] == ours["description"])
     }
-    Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours })))
+    Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours, ..StatusPlan::defaults() })))
 }
 
 fn gitlab_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, NotifierError> {
@@ -182,7 +214,7 @@ fn gitlab_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, Notifi
                 && s["name"] == ours["name"]
         })
     }
-    Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours })))
+    Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours, ..StatusPlan::defaults() })))
 }
 
 /// `gitea.go`: like GitHub on Gitea's API (`token` auth); `Progressing` is `pending`, not
@@ -224,7 +256,7 @@ fn gitea_status(cfg: &ProviderConfig, event: &FluxEvent) -> Result<Plan, Notifie
             .find(|s| s["context"] == ours["context"])
             .is_some_and(|s| s["status"] == ours["state"] && s["description"] == ours["description"])
     }
-    Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours })))
+    Ok(Plan::Status(Box::new(StatusPlan { list, create, duplicate, ours, ..StatusPlan::defaults() })))
 }
 
 /// `github_dispatch.go`: a `repository_dispatch` with event type `Kind/name.namespace` and
@@ -256,6 +288,12 @@ pub(crate) fn plan(provider_type: &str, cfg: &ProviderConfig, event: &FluxEvent)
         "gitlab" => gitlab_status(cfg, event),
         "gitea" => gitea_status(cfg, event),
         "githubdispatch" => github_dispatch(cfg, event),
+        "bitbucket" => super::forge::bitbucket(cfg, event),
+        "bitbucketserver" => super::forge::bitbucket_server(cfg, event),
+        "azuredevops" => super::forge::azure_devops(cfg, event),
+        "githubpullrequestcomment" | "gitlabmergerequestcomment" | "giteapullrequestcomment" => {
+            super::comment::plan(provider_type, cfg, event)
+        }
         other => Err(NotifierError::Unsupported(other.to_owned())),
     }
 }

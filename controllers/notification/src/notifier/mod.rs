@@ -7,8 +7,14 @@
 
 mod alerting;
 mod chat;
+mod comment;
+mod eventhub;
+mod forge;
 mod git;
 mod nats;
+mod otel;
+mod pubsub;
+mod sentry;
 
 use eddy_controller_runtime::events::FluxEvent;
 use hmac::{Hmac, Mac as _};
@@ -24,8 +30,8 @@ pub use self::git::{commit_status_key, parse_git_address};
 /// The header naming the sending controller (`NotificationHeader`).
 pub const NOTIFICATION_HEADER: &str = "gotk-component";
 
-/// The provider types Eddy delivers to; every other type of the CRD's enum fails with
-/// [`NotifierError::Unsupported`].
+/// The provider types Eddy delivers to: every type of the Provider CRD's enum. Any other
+/// type fails with [`NotifierError::Unsupported`].
 pub const SUPPORTED: &[&str] = &[
     "generic",
     "generic-hmac",
@@ -50,12 +56,23 @@ pub const SUPPORTED: &[&str] = &[
     "gitlab",
     "gitea",
     "githubdispatch",
+    "bitbucket",
+    "bitbucketserver",
+    "azuredevops",
+    "sentry",
+    "incident.io",
+    "googlepubsub",
+    "otel",
+    "azureeventhub",
+    "githubpullrequestcomment",
+    "gitlabmergerequestcomment",
+    "giteapullrequestcomment",
 ];
 
 /// Why a notification could not be built or delivered. Never holds a token or an address.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifierError {
-    /// The provider type is in Flux's enum but Eddy does not deliver to it yet.
+    /// The provider type is not one Flux knows (the CRD's enum keeps these out of the API).
     #[error("provider {0} not supported")]
     Unsupported(String),
     /// The address is not a valid URL.
@@ -145,6 +162,10 @@ pub(crate) enum Plan {
     Status(Box<git::StatusPlan>),
     /// A NATS publication.
     Nats(Box<nats::NatsPlan>),
+    /// A Pub/Sub publication (with its token exchange).
+    PubSub(Box<pubsub::PubSubPlan>),
+    /// A change-request comment: find ours by its marker, then edit or create it.
+    Comment(Box<comment::CommentPlan>),
 }
 
 /// A notifier for one Provider.
@@ -220,6 +241,14 @@ impl Notifier {
             }
             "pagerduty" => alerting::pagerduty(cfg, event)?,
             "datadog" => alerting::datadog(cfg, event)?,
+            "incident.io" => alerting::incidentio(cfg, event)?,
+            "sentry" => sentry::sentry(cfg, event)?,
+            "otel" => otel::otel(cfg, event)?,
+            "azureeventhub" => eventhub::eventhub(cfg, event)?,
+            "googlepubsub" => {
+                let payload = crate::event::go_json_bytes(&to_go_json(event));
+                return Ok(Plan::PubSub(Box::new(pubsub::plan(cfg, &payload)?)));
+            }
             "nats" => {
                 let payload = crate::event::go_json_bytes(&to_go_json(event));
                 return Ok(Plan::Nats(Box::new(nats::plan(cfg, payload)?)));
@@ -252,16 +281,19 @@ impl Notifier {
                     }
                 }
                 Plan::Status(status) => {
-                    let listed = http::send(&client, &status.list, self.policy)
-                        .await
-                        .map_err(|e| NotifierError::Event(format!("could not list commit statuses: {e}")))?;
-                    let list: serde_json::Value = serde_json::from_slice(&listed.body).unwrap_or_default();
+                    let list = match http::send(&client, &status.list, self.policy).await {
+                        Ok(listed) => serde_json::from_slice(&listed.body).unwrap_or_default(),
+                        Err(HttpError::Status { status: 404, .. }) if status.missing_ok => serde_json::Value::Null,
+                        Err(e) => return Err(NotifierError::Event(format!("{}: {e}", status.list_error))),
+                    };
                     if !(status.duplicate)(&list, &status.ours) {
                         http::send(&client, &status.create, self.policy)
                             .await
-                            .map_err(|e| NotifierError::Event(format!("could not create commit status: {e}")))?;
+                            .map_err(|e| NotifierError::Event(format!("{}: {e}", status.create_error)))?;
                     }
                 }
+                Plan::Comment(c) => comment::post(&client, &c, self.policy).await?,
+                Plan::PubSub(p) => pubsub::publish(&client, &p, self.policy).await?,
             }
             Ok::<(), NotifierError>(())
         };
@@ -287,3 +319,9 @@ fn check_slack(body: &[u8]) -> Result<(), NotifierError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_forge;
+#[cfg(test)]
+mod tests_telemetry;
+#[cfg(test)]
+mod tests_transport;

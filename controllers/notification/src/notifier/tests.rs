@@ -13,7 +13,7 @@ use sha2::Digest as _;
 use super::*;
 use crate::testserver::Capture;
 
-fn event(severity: Severity) -> FluxEvent {
+pub(super) fn event(severity: Severity) -> FluxEvent {
     FluxEvent {
         involved_object: ObjectReference {
             api_version: Some("kustomize.toolkit.fluxcd.io/v1".into()),
@@ -37,7 +37,7 @@ fn event(severity: Severity) -> FluxEvent {
     }
 }
 
-fn config(provider_type: &str, url: &str) -> ProviderConfig {
+pub(super) fn config(provider_type: &str, url: &str) -> ProviderConfig {
     ProviderConfig {
         provider_type: provider_type.into(),
         url: url.into(),
@@ -49,11 +49,11 @@ fn config(provider_type: &str, url: &str) -> ProviderConfig {
     }
 }
 
-fn fast() -> RetryPolicy {
+pub(super) fn fast() -> RetryPolicy {
     RetryPolicy { retries: 2, min_wait: Duration::from_millis(10), max_wait: Duration::from_millis(20) }
 }
 
-async fn post_one(cfg: ProviderConfig, e: &FluxEvent, server: &Capture) -> crate::testserver::Captured {
+pub(super) async fn post_one(cfg: ProviderConfig, e: &FluxEvent, server: &Capture) -> crate::testserver::Captured {
     Notifier::new(cfg, fast()).unwrap().post(e).await.unwrap();
     server.requests().pop().expect("a request")
 }
@@ -371,8 +371,8 @@ async fn retries_and_error_messages() {
 
 #[test]
 fn unsupported_types_fail_clearly() {
-    let err = Notifier::new(config("sentry", "http://x"), fast()).unwrap_err();
-    assert_eq!(err.to_string(), "provider sentry not supported");
+    let err = Notifier::new(config("smoke-signal", "http://x"), fast()).unwrap_err();
+    assert_eq!(err.to_string(), "provider smoke-signal not supported");
     let cfg = config("opsgenie", "http://x");
     let err = Notifier::new(cfg, fast()).unwrap().plan(&event(Severity::Info)).unwrap_err();
     assert_eq!(err.to_string(), "empty Opsgenie apikey/token");
@@ -457,4 +457,28 @@ async fn zoom() {
     cfg.token = String::new();
     let err = Notifier::new(cfg, fast()).unwrap().post(&event(Severity::Info)).await.unwrap_err();
     assert_eq!(err.to_string(), "empty Zoom verification token");
+}
+
+// Every Provider type of the upstream CRD's enum is delivered (the CRD is read at test time
+// from `<workspace>/../shared/reference/flux-crds/current`, an oracle never copied here).
+#[test]
+fn every_provider_type_of_the_crd_is_supported() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/flux-crds/current/notification.toolkit.fluxcd.io_providers.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let crd: serde_json::Value = serde_norway::from_str(&text).expect("CRD YAML");
+    let mut checked = 0;
+    for version in crd["spec"]["versions"].as_array().expect("versions") {
+        let Some(types) =
+            version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["type"]["enum"].as_array()
+        else {
+            continue;
+        };
+        for t in types {
+            let t = t.as_str().expect("type name");
+            assert!(SUPPORTED.contains(&t), "{} type {t:?} is not supported", version["name"]);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 34, "the enum was found ({checked} types)");
 }

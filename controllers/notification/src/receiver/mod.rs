@@ -2,6 +2,10 @@
 //! (`internal/controller/receiver_controller.go`) and the webhook server that validates
 //! requests and asks the selected objects to reconcile (`internal/server/receiver_handlers.go`).
 
+pub mod coalesce;
+pub mod gcr;
+pub mod jwt;
+pub mod oidc;
 pub mod server;
 pub mod validate;
 
@@ -55,6 +59,28 @@ pub async fn read_token(cluster: &kube::Client, namespace: &str, name: &str) -> 
     }
 }
 
+/// Reads a Receiver's Secret as text by key (the GCR receiver's `email` and `audience`).
+///
+/// # Errors
+/// The message for a missing or unreadable Secret; never its values.
+pub async fn read_secret(
+    cluster: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let api: Api<Secret> = Api::namespaced(cluster.clone(), namespace);
+    match api.get_opt(name).await {
+        Ok(Some(s)) => Ok(s
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+            .collect()),
+        Ok(None) => Err(format!("unable to read secret '{namespace}/{name}': secrets \"{name}\" not found")),
+        Err(e) => Err(format!("unable to read secret '{namespace}/{name}': {e}")),
+    }
+}
+
 /// The Receiver reconciler.
 pub struct ReceiverReconciler {
     /// The Flux API.
@@ -104,26 +130,24 @@ impl ReceiverReconciler {
 
     async fn run(&self, obj: &mut ReceiverObject) -> Result<Option<Duration>, String> {
         let spec = &obj.object.spec;
-        let unsupported = if spec.r#type == "generic-oidc" {
-            Some("receivers of type generic-oidc are not supported by Eddy yet")
-        } else if spec.resource_filter.as_deref().is_some_and(|f| !f.is_empty())
-            || spec.resources.iter().any(|r| r.filter.as_deref().is_some_and(|f| !f.is_empty()))
-        {
-            Some("CEL resource filters (resourceFilter, resources[].filter) are not supported by Eddy yet")
-        } else if spec.secret_ref.is_none() {
-            Some("secretRef is required when type is not generic-oidc")
-        } else {
-            None
-        };
-        if let Some(message) = unsupported {
-            self.mark_terminal(obj, "ValidationFailed", message);
+        if let Err(message) = server::validate_filters(spec) {
+            self.mark_terminal(obj, "InvalidCELExpression", &message);
             return Ok(None);
         }
-        let secret = spec.secret_ref.as_ref().map(|r| r.name.clone()).unwrap_or_default();
+        if let Err((reason, message)) = oidc::validate_spec(spec) {
+            self.mark_terminal(obj, reason, &message);
+            return Ok(None);
+        }
+        let secret = spec.secret_ref.as_ref().map(|r| r.name.clone());
         conditions::mark_reconciling(obj, "Progressing", "Reconciliation in progress");
         let ns = obj.meta().namespace.clone().unwrap_or_default();
         let name = obj.meta().name.clone().unwrap_or_default();
-        let token = match read_token(&self.cluster, &ns, &secret).await {
+        // generic-oidc receivers have no Secret: the path comes from the name and namespace.
+        let token = match secret {
+            None => Ok(String::new()),
+            Some(secret) => read_token(&self.cluster, &ns, &secret).await,
+        };
+        let token = match token {
             Ok(t) => t,
             Err(e) => {
                 conditions::mark_false(obj, "Ready", "TokenNotFound", e.clone());

@@ -105,6 +105,39 @@ fn json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, Validat
         .map_err(|e| ValidateError::Payload(format!("cannot decode {what} webhook payload: {e}")))
 }
 
+/// The CDEvents (v0.4) envelope checks Eddy makes where upstream runs the cdevents SDK's
+/// parser and JSON schema: a `context` with `version`, `id`, `source`, `timestamp` (RFC 3339)
+/// and a `type` `dev.cdevents.<subject>.<predicate>.<major>.<minor>.<patch>`, and a `subject`
+/// with an `id` and a `content` object.
+fn check_cdevent(body: &[u8]) -> Result<(), String> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let context = v.get("context").filter(|c| c.is_object()).ok_or("missing context")?;
+    let text = |o: &serde_json::Value, k: &str, at: &str| {
+        o[k].as_str().filter(|s| !s.is_empty()).map(str::to_owned).ok_or_else(|| format!("{at}.{k} is required"))
+    };
+    for k in ["version", "id", "source"] {
+        text(context, k, "context")?;
+    }
+    let ts = text(context, "timestamp", "context")?;
+    ts.parse::<k8s_openapi::jiff::Timestamp>().map_err(|_| format!("context.timestamp {ts:?} is not RFC 3339"))?;
+    let ty = text(context, "type", "context")?;
+    let parts: Vec<&str> = ty.split('.').collect();
+    let versioned = parts.len() == 7
+        && parts[0] == "dev"
+        && parts[1] == "cdevents"
+        && parts[2..4].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[4..].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if !versioned {
+        return Err(format!("unknown event type {ty:?}"));
+    }
+    let subject = v.get("subject").filter(|s| s.is_object()).ok_or("missing subject")?;
+    text(subject, "id", "subject")?;
+    if !subject["content"].is_object() {
+        return Err("subject.content is required".into());
+    }
+    Ok(())
+}
+
 /// Validates a request to a Receiver of `receiver_type` with `token` and `spec.events`.
 /// Returns a short description for the log (the event type handled).
 ///
@@ -227,6 +260,17 @@ pub fn validate(
             let p: P = json(body, "ACR")?;
             Ok(format!("handling ACR event from {} for tag {}", p.target.repository, p.target.tag))
         }
+        "cdevents" => {
+            let event = header(headers, "Ce-Type");
+            check_cdevent(body)
+                .map_err(|e| ValidateError::Payload(format!("unable to validate CDEvent event: {e}")))?;
+            if !allowed(events, event) {
+                return Err(ValidateError::Payload(format!("the CDEvent {event:?} is not authorised")));
+            }
+            Ok(format!("handling CDEvent: {event}"))
+        }
+        // gcr needs Google's keys (the server's async path, [`super::gcr`]); generic-oidc is
+        // refused by the reconciler.
         other => Err(ValidateError::Unsupported(other.to_owned())),
     }
 }
@@ -290,5 +334,34 @@ mod tests {
         assert!(validate("nexus", "m", &[], &headers(&[("X-Nexus-Webhook-Signature", &sig)]), body).is_err());
         assert!(validate("quay", "", &[], &HeaderMap::new(), b"not json").is_err());
         assert!(matches!(validate("gcr", "", &[], &HeaderMap::new(), body), Err(ValidateError::Unsupported(_))));
+    }
+
+    // receiver_handlers.go CDEventsReceiver: the body must be a CDEvent, Ce-Type filtered by
+    // spec.events (case-insensitive).
+    #[test]
+    fn cdevents() {
+        let event = br#"{"context":{"version":"0.4.1","id":"271069a8","source":"/event/source/123","type":"dev.cdevents.pipelinerun.queued.0.2.0","timestamp":"2023-03-20T14:27:05.315384Z"},"subject":{"id":"mySubject123","source":"/event/source/123","type":"pipelineRun","content":{"pipelineName":"myPipeline","url":"https://www.example.com/mySubject123"}}}"#;
+        let h = headers(&[("Ce-Type", "dev.cdevents.pipelinerun.queued.0.2.0")]);
+        assert_eq!(
+            validate("cdevents", "", &[], &h, event).unwrap(),
+            "handling CDEvent: dev.cdevents.pipelinerun.queued.0.2.0"
+        );
+        let only = ["DEV.CDEVENTS.PIPELINERUN.QUEUED.0.2.0".to_owned()];
+        assert!(validate("cdevents", "", &only, &h, event).is_ok());
+        let other = ["dev.cdevents.taskrun.started.0.2.0".to_owned()];
+        assert_eq!(
+            validate("cdevents", "", &other, &h, event).unwrap_err().to_string(),
+            "the CDEvent \"dev.cdevents.pipelinerun.queued.0.2.0\" is not authorised"
+        );
+        let bad_type = String::from_utf8(event.to_vec())
+            .unwrap()
+            .replace("dev.cdevents.pipelinerun.queued.0.2.0", "com.example.thing");
+        assert_eq!(
+            validate("cdevents", "", &[], &h, bad_type.as_bytes()).unwrap_err().to_string(),
+            "unable to validate CDEvent event: unknown event type \"com.example.thing\""
+        );
+        let no_subject = br#"{"context":{"version":"0.4.1","id":"1","source":"s","type":"dev.cdevents.pipelinerun.queued.0.2.0","timestamp":"2023-03-20T14:27:05Z"}}"#;
+        assert!(validate("cdevents", "", &[], &h, no_subject).unwrap_err().to_string().ends_with("missing subject"));
+        assert!(validate("cdevents", "", &[], &h, b"not json").is_err());
     }
 }
