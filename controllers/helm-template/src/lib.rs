@@ -25,6 +25,7 @@ mod engine;
 pub mod funcs;
 mod objects;
 pub mod render;
+pub mod schema;
 pub mod sort;
 pub mod template;
 pub mod value;
