@@ -58,6 +58,9 @@ pub struct TemplateArgs {
     /// Render as an upgrade (`.Release.IsUpgrade`).
     #[arg(long)]
     is_upgrade: bool,
+    /// Do not validate the values against the charts' `values.schema.json`.
+    #[arg(long)]
+    skip_schema_validation: bool,
 }
 
 /// Runs an `eddy helm` verb, printing to stdout.
@@ -104,6 +107,7 @@ fn template(args: TemplateArgs) -> anyhow::Result<String> {
         skip_tests: args.skip_tests,
         no_hooks: args.no_hooks,
         is_upgrade: args.is_upgrade,
+        skip_schema_validation: args.skip_schema_validation,
         ..eddy_helm_template::Options::default()
     };
     let rendered = eddy_helm_template::render(&chart, &options)?;

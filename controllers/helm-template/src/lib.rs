@@ -8,10 +8,12 @@
 //! `tests/helm_testcharts.rs` (Helm's own test charts from its Go module), `tests/fuzz.rs`
 //! (generated templates), `tests/engine.rs` (Go's documented `text/template` behaviour).
 //!
-//! Not yet implemented: `values.schema.json` validation; `bcrypt`, `htpasswd`, `derivePassword`,
-//! `genCAWithKey`/`genSelfSignedCertWithKey`/`genSignedCertWithKey`/`buildCustomCert`,
-//! `durationRound`, named time zones in `dateInZone`; dependency version constraints (subcharts
-//! are matched by name); `--output-dir`, `--post-renderer`, `--validate`.
+//! `values.schema.json` is validated as Helm does (`schema`, santhosh-tekuri/jsonschema v6's
+//! wording); its limits are listed in that module. Every Sprig function Helm exposes is
+//! implemented; named time zones come from the tz database compiled in (`chrono-tz`).
+//!
+//! Not yet implemented: dependency version constraints (subcharts are matched by name);
+//! `--output-dir`, `--post-renderer`, `--validate`.
 //!
 //! ```no_run
 //! let chart = eddy_helm_template::chart::load::load_dir(std::path::Path::new("mychart"))?;

@@ -83,6 +83,7 @@ fn options(args: &[String], values: Option<&Path>) -> Options {
             "--kube-version" => o.kube_version = Some(val.to_string()),
             "--api-versions" => o.api_versions.push(val.to_string()),
             "--strict" => o.strict = true,
+            "--skip-schema-validation" => o.skip_schema_validation = true,
             "--show-only" => {}
             other => panic!("unsupported corpus flag {other}"),
         }

@@ -4,7 +4,9 @@ mod collections;
 mod crypto;
 mod dates;
 mod extra;
+mod keys;
 mod misc;
+mod passwords;
 mod semver;
 mod strings;
 
@@ -20,6 +22,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     semver::register(m);
     dates::register(m);
     crypto::register(m);
+    passwords::register(m);
 }
 
 /// The `must*` and other aliases, once every function they stand for is registered.
