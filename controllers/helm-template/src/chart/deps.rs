@@ -34,14 +34,18 @@ fn enabled(c: &mut Chart, v: &Value, path: &str) -> Result<(), String> {
     if c.metadata.dependencies.is_empty() {
         return Ok(());
     }
+    // A subchart answers a requirement when its name matches and its version satisfies the
+    // requirement's range (Helm's IsCompatibleRange); others stay as plain subcharts.
+    let answers =
+        |r: &super::Dependency, d: &Chart| d.name() == r.name && crate::funcs::semver_satisfies(&r.version, &d.metadata.version);
     let mut kept: Vec<Chart> = c
         .dependencies
         .iter()
-        .filter(|existing| !c.metadata.dependencies.iter().any(|r| r.name == existing.name()))
+        .filter(|existing| !c.metadata.dependencies.iter().any(|r| answers(r, existing)))
         .cloned()
         .collect();
     for req in &mut c.metadata.dependencies {
-        if let Some(found) = c.dependencies.iter().find(|d| d.name() == req.name) {
+        if let Some(found) = c.dependencies.iter().find(|d| answers(req, d)) {
             let mut out = found.clone();
             if !req.alias.is_empty() {
                 out.metadata.name = req.alias.clone();
