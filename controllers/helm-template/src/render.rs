@@ -276,12 +276,10 @@ pub fn render(chart: &Chart, options: &Options) -> Result<Rendered, Error> {
 fn user_values(options: &Options) -> Result<Value, Error> {
     let base = Value::empty_map_rc();
     for (i, text) in options.values_files.iter().enumerate() {
-        let v = crate::yaml::parse(text).map_err(|e| Error::Values(format!("failed to parse values file {i}: {e}")))?;
-        match v {
-            Value::Map(m) => values::merge_maps(&base, &m),
-            Value::Nil => {}
-            _ => return Err(Error::Values(format!("failed to parse values file {i}: not a map"))),
-        }
+        let v = values::load_values(text)
+            .map_err(|e| Error::Values(format!("failed to parse values file {i}: {e}")))?
+            .ok_or_else(|| Error::Values(format!("failed to parse values file {i}: not a map")))?;
+        values::merge_maps(&base, &v);
     }
     for s in &options.set {
         strvals::parse_into(s, &base, false).map_err(|e| Error::Values(e.to_string()))?;

@@ -36,8 +36,9 @@ fn enabled(c: &mut Chart, v: &Value, path: &str) -> Result<(), String> {
     }
     // A subchart answers a requirement when its name matches and its version satisfies the
     // requirement's range (Helm's IsCompatibleRange); others stay as plain subcharts.
-    let answers =
-        |r: &super::Dependency, d: &Chart| d.name() == r.name && crate::funcs::semver_satisfies(&r.version, &d.metadata.version);
+    let answers = |r: &super::Dependency, d: &Chart| {
+        d.name() == r.name && crate::funcs::semver_satisfies(&r.version, &d.metadata.version)
+    };
     let mut kept: Vec<Chart> = c
         .dependencies
         .iter()

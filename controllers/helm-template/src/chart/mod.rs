@@ -252,8 +252,8 @@ impl Chart {
 
     /// The chart's default values (`values.yaml`), as a map.
     pub fn values(&self) -> Value {
-        match crate::yaml::parse(&self.values_yaml) {
-            Ok(v @ Value::Map(_)) => v,
+        match values::load_values(&self.values_yaml) {
+            Ok(Some(m)) => Value::Map(m),
             _ => Value::empty_map(),
         }
     }

@@ -6,6 +6,20 @@ use std::collections::BTreeMap;
 use super::Chart;
 use crate::value::{Map, Value};
 
+/// Helm's `LoadValues`: every YAML document of a values file (or `values.yaml`), merged in
+/// order; empty documents count for nothing. `None` when a document is not a map.
+pub fn load_values(text: &str) -> Result<Option<Map>, crate::yaml::YamlError> {
+    let base = Value::empty_map_rc();
+    for doc in crate::yaml::parse_all(text)? {
+        match doc {
+            Value::Map(m) => merge_maps(&base, &m),
+            Value::Nil => {}
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(base))
+}
+
 /// Helm's `mergeMaps` for user values (files, then `--set` flags): maps merge, anything else
 /// replaces; nulls are kept (they delete chart defaults later).
 pub fn merge_maps(a: &Map, b: &Map) {
