@@ -1,6 +1,10 @@
 //! A JSON reader for schema documents that keeps numbers as their literal text, as Go's
 //! `json.Decoder.UseNumber` does (an `enum` of `2.50` is printed `2.50` in messages).
 
+/// How deeply arrays and objects may nest (Go's decoder allows 10,000 on its growable stacks;
+/// no schema comes near this).
+const MAX_DEPTH: usize = 500;
+
 /// A JSON value from a schema document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json {
@@ -102,7 +106,7 @@ impl Parser<'_> {
         Ok(v)
     }
     fn value(&mut self) -> Result<Json, JsonSyntaxError> {
-        if self.depth > 10_000 {
+        if self.depth > MAX_DEPTH {
             return Err(self.err("exceeded max depth"));
         }
         match self.s.get(self.i) {
