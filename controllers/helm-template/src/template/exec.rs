@@ -35,7 +35,7 @@ impl ExecError {
 }
 
 /// The named templates visible to an execution.
-pub type TemplateSet = HashMap<String, Rc<Tree>>;
+pub type TemplateSet = HashMap<String, std::sync::Arc<Tree>>;
 
 /// What a template execution needs beyond its data: the template set, options and the state
 /// Helm's functions keep (include recursion counts).
