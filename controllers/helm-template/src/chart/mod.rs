@@ -249,9 +249,10 @@ pub struct Chart {
 /// Parsed templates by template path, with the text they were parsed from: a chart rendered
 /// again (by a controller, or in a benchmark) does not parse its templates again.
 #[derive(Debug, Clone, Default)]
-pub struct ParseCache(
-    std::sync::Arc<std::sync::Mutex<HashMap<String, (std::sync::Arc<str>, std::sync::Arc<CachedParse>)>>>,
-);
+pub struct ParseCache(std::sync::Arc<std::sync::Mutex<HashMap<String, CacheEntry>>>);
+
+/// A cached parse and the text it was made from.
+type CacheEntry = (std::sync::Arc<str>, std::sync::Arc<CachedParse>);
 
 /// One file's parse: its tree and the templates it defines.
 #[derive(Debug)]
