@@ -99,15 +99,11 @@ fn per_second(chart: &Path, seconds: f64) -> (f64, usize) {
 fn main() {
     let n: u32 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
     let helm = helm();
-    let render_bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../")
-        .join(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("release/examples/render");
-    let render_bin = if render_bin.exists() {
-        render_bin
-    } else {
-        PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_default()).join("release/examples/render")
-    };
+    // The render example is built next to this one.
+    let render_bin = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("render")))
+        .unwrap_or_else(|| PathBuf::from("render"));
     assert!(render_bin.exists(), "build the render example first (cargo build --release --example render)");
     let work = tempfile::tempdir().expect("temp dir");
     let large = work.path().join("kyverno");
