@@ -91,7 +91,8 @@ pub struct Node {
 }
 
 /// The formats the validator asserts (the others are annotations only).
-const FORMATS: &[&str] = &["email", "hostname", "ipv4", "uuid", "duration", "json-pointer"];
+const FORMATS: &[&str] =
+    &["email", "hostname", "ipv4", "uuid", "duration", "json-pointer", "date", "time", "date-time"];
 
 /// A compiled schema document: node 0 is the root.
 #[derive(Debug, Default)]

@@ -19,6 +19,9 @@ pub fn check(name: &str, s: &str) -> Result<(), String> {
         "uuid" => uuid(s),
         "duration" => duration(s),
         "json-pointer" => json_pointer(s),
+        "date" => date(s),
+        "time" => time(s),
+        "date-time" => date_time(s),
         _ => Ok(()),
     }
 }
@@ -189,4 +192,119 @@ fn email(s: &str) -> Result<(), String> {
         return ipv4(inner).map_err(|e| format!("invalid ipv4 address: {e}"));
     }
     hostname(domain).map_err(|e| format!("invalid domain: {e}"))
+}
+
+/// Go's `time.Parse("2006-01-02", s)`: its range and extra-text errors, else its
+/// cannot-parse error.
+fn date(s: &str) -> Result<(), String> {
+    let q = crate::template::format::go_quote;
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if b.len() >= 10 && digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10) {
+        let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
+        let (year, month, day) = (num(0..4), num(5..7), num(8..10));
+        if !(1..=12).contains(&month) {
+            return Err(format!("parsing time {}: month out of range", q(s)));
+        }
+        if b.len() > 10 {
+            return Err(format!("parsing time {}: extra text: {}", q(s), q(&s[10..])));
+        }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let days = match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        if day < 1 || day > days {
+            return Err(format!("parsing time {}: day out of range", q(s)));
+        }
+        return Ok(());
+    }
+    crate::funcs::time_parse_error("2006-01-02", s).map_or(Ok(()), Err)
+}
+
+fn date_time(s: &str) -> Result<(), String> {
+    if s.len() < 20 {
+        return Err("less than 20 characters long".into());
+    }
+    if !s.is_char_boundary(10) || !s.is_char_boundary(11) || !matches!(s.as_bytes()[10], b't' | b'T') {
+        return Err("11th character must be t or T".into());
+    }
+    date(&s[..10]).map_err(|e| format!("invalid date element: {e}"))?;
+    time(&s[11..]).map_err(|e| format!("invalid time element: {e}"))
+}
+
+/// RFC 3339 `full-time`, as the validator checks it (leap seconds only at 23:59 UTC).
+fn time(s: &str) -> Result<(), String> {
+    let b = s.as_bytes();
+    if b.len() < 9 {
+        return Err("less than 9 characters long".into());
+    }
+    if b[2] != b':' || b[5] != b':' {
+        return Err("missing colon in correct place".into());
+    }
+    let mut hms = [0i64; 3];
+    for (i, tok) in s.get(..8).ok_or("invalid hour/min/sec")?.splitn(3, ':').enumerate() {
+        let v = go_atoi(tok).ok_or("invalid hour/min/sec")?;
+        if v < 0 {
+            return Err("non-positive hour/min/sec".into());
+        }
+        hms[i] = v;
+    }
+    let [mut h, mut m, sec] = hms;
+    if h > 23 || m > 59 || sec > 60 {
+        return Err("hour/min/sec out of range".into());
+    }
+    let mut rest = &s[8..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.chars().take_while(char::is_ascii_digit).count();
+        if n == 0 {
+            return Err("no digits in second fraction".into());
+        }
+        rest = &frac[n..];
+    }
+    if rest != "z" && rest != "Z" {
+        if rest.len() != 6 {
+            return Err("offset must be 6 characters long".into());
+        }
+        let sign = match rest.as_bytes()[0] {
+            b'+' => -1,
+            b'-' => 1,
+            _ => return Err("offset must begin with plus/minus".into()),
+        };
+        let off = &rest[1..];
+        if off.as_bytes()[2] != b':' {
+            return Err("missing colon in offset in correct place".into());
+        }
+        let mut zhm = [0i64; 2];
+        for (i, tok) in off.splitn(2, ':').enumerate() {
+            let v = go_atoi(tok).ok_or("invalid hour/min in offset")?;
+            if v < 0 {
+                return Err("non-positive hour/min in offset".into());
+            }
+            zhm[i] = v;
+        }
+        if zhm[0] > 23 || zhm[1] > 59 {
+            return Err("hour/min in offset out of range".into());
+        }
+        let mut hm = (h * 60 + m) + sign * (zhm[0] * 60 + zhm[1]);
+        if hm < 0 {
+            hm += 24 * 60;
+        }
+        (h, m) = (hm / 60, hm % 60);
+    }
+    if sec >= 60 && (h != 23 || m != 59) {
+        return Err("invalid leap second".into());
+    }
+    Ok(())
+}
+
+/// Go's `strconv.Atoi` (an optional sign, then decimal digits).
+fn go_atoi(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }

@@ -4,8 +4,11 @@
 //! wording (`- at '/path': message`, nested causes indented).
 //!
 //! Not reproduced: loading schemas over `http(s)`/`file` `$ref`s, metaschema validation of
-//! the schema itself, `unevaluatedProperties`/`unevaluatedItems`, `$dynamicRef`, and the
-//! formats other than those in `format.rs` (treated as annotations).
+//! the schema itself, `unevaluatedProperties`/`unevaluatedItems`, `$dynamicRef`/
+//! `$recursiveRef`, `contentEncoding`/`contentMediaType`, and the formats other than those in
+//! `format.rs` (`ipv6`, `uri`, `regex`, … are treated as annotations, so a value Helm rejects
+//! for them is accepted). Go iterates an object's properties in random order; where several
+//! properties of one object fail, Helm's order varies from run to run and Eddy's is by name.
 
 pub mod compile;
 pub mod format;

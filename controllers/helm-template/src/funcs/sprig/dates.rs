@@ -432,6 +432,18 @@ fn parse_duration(s: &str) -> Option<i64> {
     Some(if neg { -total as i64 } else { total as i64 })
 }
 
+/// Go's `time.Parse(layout, value)` error message, if `value` does not parse.
+pub(crate) fn go_parse_error(layout: &str, value: &str) -> Option<String> {
+    let q = crate::template::format::go_quote;
+    match Time::parse_go(layout, value) {
+        Ok(_) => None,
+        Err((rest, elem)) if elem.is_empty() => Some(format!("parsing time {}: extra text: {}", q(value), q(&rest))),
+        Err((rest, elem)) => {
+            Some(format!("parsing time {} as {}: cannot parse {} as {}", q(value), q(layout), q(&rest), q(&elem)))
+        }
+    }
+}
+
 fn obj(t: Time) -> Value {
     Value::Object(Rc::new(t))
 }
@@ -470,19 +482,10 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         want(a, 2, "mustToDate")?;
         let (l, v) = (arg_str(a, 0)?, arg_str(a, 1)?);
         let q = crate::template::format::go_quote;
-        Time::parse_go(&l, &v).map(obj).map_err(|(rest, elem)| {
-            if elem.is_empty() {
-                FuncError::Plain(format!("parsing time {} as {}: extra text: {}", q(&v), q(&l), q(&rest)))
-            } else {
-                FuncError::Plain(format!(
-                    "parsing time {} as {}: cannot parse {} as {}",
-                    q(&v),
-                    q(&l),
-                    q(&rest),
-                    q(&elem)
-                ))
-            }
-        })
+        match go_parse_error(&l, &v) {
+            Some(e) => Err(FuncError::Plain(e)),
+            None => Time::parse_go(&l, &v).map(obj).map_err(|_| FuncError::Plain(format!("parsing time {}", q(&v)))),
+        }
     });
     m.insert("dateModify", |_, a| {
         want(a, 2, "dateModify")?;

@@ -30,6 +30,8 @@ pub(super) fn register_aliases(m: &mut HashMap<&'static str, Func>) {
     extra::register_aliases(m);
 }
 
+pub(crate) use dates::go_parse_error;
+
 /// Whether `v` parses as a semantic version.
 pub(super) fn version_valid(v: &str) -> Option<()> {
     semver::Version::parse(v).map(|_| ())
