@@ -88,6 +88,7 @@ pub struct Node {
     pub(crate) if_: Option<usize>,
     pub(crate) then_: Option<usize>,
     pub(crate) else_: Option<usize>,
+    pub(crate) unevaluated_properties: Option<usize>,
 }
 
 /// The formats the validator asserts (the others are annotations only).
@@ -385,6 +386,7 @@ impl Compiler<'_> {
                 }
             }
             n.min_contains = int("minContains");
+            n.unevaluated_properties = self.sub(ptr, "unevaluatedProperties")?;
             n.max_contains = int("maxContains");
         }
         if self.draft >= 2020 {

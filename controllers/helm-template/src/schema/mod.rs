@@ -1,10 +1,11 @@
 //! `values.schema.json` validation as Helm v4.3.2 performs it (`ValidateAgainstSchema` with
 //! santhosh-tekuri/jsonschema v6): the chart's schema against its coalesced values, then each
 //! enabled subchart's schema against its section, errors listed per chart in the library's
-//! wording (`- at '/path': message`, nested causes indented).
+//! wording (`- at '/path': message`, nested causes indented). `unevaluatedProperties` sees the
+//! properties evaluated by the schema and by its passing subschemas, as the library tracks them.
 //!
 //! Not reproduced: loading schemas over `http(s)`/`file` `$ref`s, metaschema validation of
-//! the schema itself, `unevaluatedProperties`/`unevaluatedItems`, `$dynamicRef`/
+//! the schema itself, `unevaluatedItems`, `$dynamicRef`/
 //! `$recursiveRef`, `contentEncoding`/`contentMediaType`, and the formats other than those in
 //! `format.rs` (`ipv6`, `uri`, `regex`, … are treated as annotations, so a value Helm rejects
 //! for them is accepted). Go iterates an object's properties in random order; where several

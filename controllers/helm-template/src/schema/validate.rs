@@ -33,6 +33,9 @@ pub struct VErr {
     pub causes: Vec<VErr>,
 }
 
+/// The properties of an object a schema evaluated (for `unevaluatedProperties`).
+type Evaluated = std::collections::BTreeSet<String>;
+
 /// Scope chain for `$ref` cycle detection: a node validating the same value twice.
 struct Scope<'a> {
     node: usize,
@@ -45,7 +48,7 @@ pub fn validate(c: &Compiled, v: &Value) -> Result<(), Vec<VErr>> {
     let scope = Scope { node: 0, vid: 0, parent: None };
     let validator = Validator { c };
     match validator.run(0, v, &[], &scope) {
-        Ok(()) => Ok(()),
+        Ok(_) => Ok(()),
         Err(e) if e.kind == Kind::Group => Err(e.causes),
         Err(e) => Err(vec![e]),
     }
@@ -148,7 +151,7 @@ impl Validator<'_> {
     }
 
     /// `validateSelf`: the same value against another node.
-    fn same(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<(), VErr> {
+    fn same(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<Evaluated, VErr> {
         let child = Scope { node: n, vid: scope.vid, parent: Some(scope) };
         self.run(n, v, loc, &child)
     }
@@ -158,20 +161,20 @@ impl Validator<'_> {
         let mut loc = loc.to_vec();
         loc.push(tok);
         let child = Scope { node: n, vid: scope.vid + 1, parent: Some(scope) };
-        self.run(n, v, &loc, &child)
+        self.run(n, v, &loc, &child).map(|_| ())
     }
 
-    fn reference(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<(), VErr> {
+    fn reference(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<Evaluated, VErr> {
         self.same(n, v, loc, scope).map_err(|e| {
             let causes = if e.kind == Kind::Group { e.causes } else { vec![e] };
             VErr { loc: loc.to_vec(), kind: Kind::Reference, causes }
         })
     }
 
-    fn run(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<(), VErr> {
+    fn run(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<Evaluated, VErr> {
         let s = self.node(n);
         if let Some(b) = s.boolean {
-            return if b { Ok(()) } else { Err(err(loc, "false schema".into())) };
+            return if b { Ok(Evaluated::new()) } else { Err(err(loc, "false schema".into())) };
         }
         let mut p = scope.parent;
         while let Some(sc) = p {
@@ -220,23 +223,35 @@ impl Validator<'_> {
             return Err(err(loc, format!("{} is not valid {f}: {why}", quote(text))));
         }
         let mut errors = Vec::new();
+        let mut evaluated = Evaluated::new();
         if let Some(r) = s.reference {
             let res = self.reference(r, v, loc, scope);
             if s.draft < 2019 {
                 return res;
             }
-            errors.extend(res.err());
+            match res {
+                Ok(e) => evaluated.extend(e),
+                Err(e) => errors.push(e),
+            }
         }
         match v {
-            Value::Map(m) => self.object(s, &m.borrow(), loc, scope, &mut errors),
+            Value::Map(m) => self.object(s, &m.borrow(), loc, scope, &mut errors, &mut evaluated),
             Value::List(l) => self.array(s, l, loc, scope, &mut errors),
             Value::Str(text) => self.string(s, text, loc, &mut errors),
             Value::Int(_) | Value::Int64(_) | Value::Float(_) => self.number(s, v, loc, &mut errors),
             _ => {}
         }
-        self.conditions(s, v, loc, scope, &mut errors);
+        self.conditions(s, v, loc, scope, &mut errors, &mut evaluated);
+        if let (Some(u), Value::Map(m)) = (s.unevaluated_properties, v) {
+            for (name, value) in m.borrow().iter() {
+                if !evaluated.contains(name) {
+                    errors.extend(self.member(u, value, loc, name.clone(), scope).err());
+                }
+            }
+            evaluated.extend(m.borrow().keys().cloned());
+        }
         match errors.len() {
-            0 => Ok(()),
+            0 => Ok(evaluated),
             1 => Err(errors.remove(0)),
             _ => Err(VErr { loc: loc.to_vec(), kind: Kind::Group, causes: errors }),
         }
@@ -249,6 +264,7 @@ impl Validator<'_> {
         loc: &[String],
         scope: &Scope<'_>,
         errors: &mut Vec<VErr>,
+        evaluated: &mut Evaluated,
     ) {
         let missing =
             |req: &[String]| -> Vec<String> { req.iter().filter(|r| !obj.contains_key(*r)).cloned().collect() };
@@ -282,10 +298,14 @@ impl Validator<'_> {
                         errors.push(err(loc, format!("properties {} required, if {} exists", joined(&m), quote(prop))));
                     }
                 }
-                Dependency::Schema(d) => errors.extend(self.same(*d, &Value::Map(map_rc(obj)), loc, scope).err()),
+                Dependency::Schema(d) => match self.same(*d, &Value::Map(map_rc(obj)), loc, scope) {
+                    Ok(e) => evaluated.extend(e),
+                    Err(e) => errors.push(e),
+                },
             }
         }
         let mut additional = Vec::new();
+        let evaluated_props = &mut *evaluated;
         for (name, value) in obj {
             let mut evaluated = false;
             if let Some(&p) = s.properties.get(name) {
@@ -306,6 +326,10 @@ impl Validator<'_> {
                     }
                     _ => {}
                 }
+                evaluated = s.additional_properties.is_some();
+            }
+            if evaluated {
+                evaluated_props.insert(name.clone());
             }
         }
         if !additional.is_empty() {
@@ -326,7 +350,10 @@ impl Validator<'_> {
         }
         for (prop, d) in &s.dependent_schemas {
             if obj.contains_key(prop) {
-                errors.extend(self.same(*d, &Value::Map(map_rc(obj)), loc, scope).err());
+                match self.same(*d, &Value::Map(map_rc(obj)), loc, scope) {
+                    Ok(e) => evaluated_props.extend(e),
+                    Err(e) => errors.push(e),
+                }
             }
         }
         for (prop, req) in &s.dependent_required {
@@ -491,7 +518,15 @@ impl Validator<'_> {
         }
     }
 
-    fn conditions(&self, s: &Node, v: &Value, loc: &[String], scope: &Scope<'_>, errors: &mut Vec<VErr>) {
+    fn conditions(
+        &self,
+        s: &Node,
+        v: &Value,
+        loc: &[String],
+        scope: &Scope<'_>,
+        errors: &mut Vec<VErr>,
+        evaluated: &mut Evaluated,
+    ) {
         if let Some(n) = s.not
             && self.same(n, v, loc, scope).is_ok()
         {
@@ -499,7 +534,13 @@ impl Validator<'_> {
         }
         let group = |msg: &str, causes: Vec<VErr>| VErr { loc: loc.to_vec(), kind: Kind::Msg(msg.into()), causes };
         if !s.all_of.is_empty() {
-            let errs: Vec<VErr> = s.all_of.iter().filter_map(|&n| self.same(n, v, loc, scope).err()).collect();
+            let mut errs = Vec::new();
+            for &n in &s.all_of {
+                match self.same(n, v, loc, scope) {
+                    Ok(e) => evaluated.extend(e),
+                    Err(e) => errs.push(e),
+                }
+            }
             if !errs.is_empty() {
                 errors.push(group("'allOf' failed", errs));
             }
@@ -510,9 +551,13 @@ impl Validator<'_> {
             for &n in &s.any_of {
                 match self.same(n, v, loc, scope) {
                     Err(e) => errs.push(e),
-                    Ok(()) => {
+                    Ok(e) => {
                         matched = true;
-                        break;
+                        evaluated.extend(e);
+                        // Every subschema is tried when the evaluated properties matter.
+                        if s.unevaluated_properties.is_none() {
+                            break;
+                        }
                     }
                 }
             }
@@ -527,8 +572,11 @@ impl Validator<'_> {
                 match (self.same(n, v, loc, scope), matched) {
                     (Err(e), None) => errs.push(e),
                     (Err(_), Some(_)) => {}
-                    (Ok(()), None) => matched = Some(i),
-                    (Ok(()), Some(first)) => {
+                    (Ok(e), None) => {
+                        matched = Some(i);
+                        evaluated.extend(e);
+                    }
+                    (Ok(_), Some(first)) => {
                         errors.push(err(
                             loc,
                             format!(
@@ -546,9 +594,18 @@ impl Validator<'_> {
             }
         }
         if let Some(i) = s.if_ {
-            let branch = if self.same(i, v, loc, scope).is_ok() { s.then_ } else { s.else_ };
+            let branch = match self.same(i, v, loc, scope) {
+                Ok(e) => {
+                    evaluated.extend(e);
+                    s.then_
+                }
+                Err(_) => s.else_,
+            };
             if let Some(b) = branch {
-                errors.extend(self.same(b, v, loc, scope).err());
+                match self.same(b, v, loc, scope) {
+                    Ok(e) => evaluated.extend(e),
+                    Err(e) => errors.push(e),
+                }
             }
         }
     }
