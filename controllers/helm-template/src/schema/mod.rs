@@ -16,6 +16,7 @@ pub mod format;
 pub mod json;
 pub mod num;
 pub mod validate;
+mod values;
 
 use crate::chart::Chart;
 use crate::value::Value;
