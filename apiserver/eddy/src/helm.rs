@@ -58,6 +58,18 @@ pub struct TemplateArgs {
     /// Render as an upgrade (`.Release.IsUpgrade`).
     #[arg(long)]
     is_upgrade: bool,
+    /// Do not validate the values against the charts' `values.schema.json`.
+    #[arg(long)]
+    skip_schema_validation: bool,
+    /// Write each template's output to a file under this directory instead of stdout.
+    #[arg(long)]
+    output_dir: Option<String>,
+    /// With `--output-dir`, write under a directory named after the release.
+    #[arg(long)]
+    release_name: bool,
+    /// Validate the manifests against a cluster: refused, `eddy helm template` works offline.
+    #[arg(long)]
+    validate: bool,
 }
 
 /// Runs an `eddy helm` verb, printing to stdout.
@@ -74,6 +86,12 @@ pub fn run(verb: Helm) -> anyhow::Result<()> {
 }
 
 fn template(args: TemplateArgs) -> anyhow::Result<String> {
+    if args.validate {
+        anyhow::bail!(
+            "--validate checks the manifests against a Kubernetes cluster, and eddy helm template never contacts one: \
+             render without it and apply with --dry-run=server"
+        );
+    }
     let (name, chart_path) = match args.names.as_slice() {
         [chart] => ("release-name".to_owned(), chart.clone()),
         [name, chart] => (name.clone(), chart.clone()),
@@ -91,7 +109,7 @@ fn template(args: TemplateArgs) -> anyhow::Result<String> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let options = eddy_helm_template::Options {
-        release_name: name,
+        release_name: name.clone(),
         namespace: args.namespace,
         values_files,
         set: args.set,
@@ -104,14 +122,74 @@ fn template(args: TemplateArgs) -> anyhow::Result<String> {
         skip_tests: args.skip_tests,
         no_hooks: args.no_hooks,
         is_upgrade: args.is_upgrade,
+        skip_schema_validation: args.skip_schema_validation,
         ..eddy_helm_template::Options::default()
     };
     let rendered = eddy_helm_template::render(&chart, &options)?;
+    if let Some(dir) = &args.output_dir {
+        let release_dir = args.release_name.then_some(name.as_str());
+        return output_dir(&rendered, dir, release_dir, args.skip_tests, args.no_hooks);
+    }
     if args.show_only.is_empty() {
         Ok(rendered.to_helm_output())
     } else {
         Ok(rendered.to_helm_output_show_only(&args.show_only)?)
     }
+}
+
+/// Writes one `---\n# Source: NAME\nDATA\n` document to `DIR/NAME` (appending when `append`),
+/// returning Helm's `wrote PATH` line.
+fn write_doc(dir: &str, name: &str, data: &str, append: bool) -> anyhow::Result<String> {
+    use std::io::Write as _;
+    let path = format!("{dir}{}{name}", std::path::MAIN_SEPARATOR);
+    if let Some(parent) = Path::new(&path).parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .append(append)
+        .truncate(!append)
+        .open(&path)
+        .with_context(|| format!("writing {path}"))?;
+    write!(f, "---\n# Source: {name}\n{data}\n").with_context(|| format!("writing {path}"))?;
+    Ok(format!("wrote {path}\n"))
+}
+
+/// `helm template --output-dir DIR [--release-name]`: CRDs under DIR, manifests and hooks under
+/// DIR (or DIR/RELEASE), documents of one template appended to its file; what is printed.
+fn output_dir(
+    rendered: &eddy_helm_template::Rendered,
+    dir: &str,
+    release: Option<&str>,
+    skip_tests: bool,
+    no_hooks: bool,
+) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let mut written = std::collections::HashSet::new();
+    for (path, data) in &rendered.crds {
+        out.push_str(&write_doc(dir, path, data, written.contains(path))?);
+        written.insert(path.clone());
+    }
+    let new_dir = match release {
+        Some(r) => Path::new(dir).join(r).to_string_lossy().into_owned(),
+        None => dir.to_owned(),
+    };
+    for m in &rendered.manifests {
+        out.push_str(&write_doc(&new_dir, &m.name, &m.content, written.contains(&m.name))?);
+        written.insert(m.name.clone());
+    }
+    if !no_hooks {
+        for h in &rendered.hooks {
+            if skip_tests && h.events.iter().any(|e| e == "test") {
+                continue;
+            }
+            let exists = Path::new(&new_dir).join(&h.path).exists();
+            out.push_str(&write_doc(&new_dir, &h.path, &h.manifest, exists)?);
+        }
+    }
+    out.push('\n');
+    Ok(out)
 }
 
 /// A chart directory or `.tgz` archive.

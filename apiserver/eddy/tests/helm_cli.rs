@@ -134,3 +134,66 @@ fn bad_input_fails_with_a_message() {
     assert!(!ok, "a failing required must fail");
     assert!(err.contains("image.digest is required"), "{err}");
 }
+
+/// Every file under `dir`, by path relative to it.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir").filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("under dir").to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read_to_string(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn output_dir_writes_what_helm_writes() {
+    let helm = helm();
+    let eddy = env!("CARGO_BIN_EXE_eddy");
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = chart(root.path());
+    // Two documents from one template, and a hook sharing a manifest's file.
+    write(
+        &dir,
+        "templates/two.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+    );
+    let dir = dir.to_string_lossy().into_owned();
+    let flag_sets: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["--include-crds", "--release-name"],
+        vec!["--skip-tests"],
+        vec!["--no-hooks", "--include-crds"],
+    ];
+    for (i, flags) in flag_sets.iter().enumerate() {
+        let (h_out, e_out) = (root.path().join(format!("helm{i}")), root.path().join(format!("eddy{i}")));
+        let (h_s, e_s) = (h_out.to_string_lossy().into_owned(), e_out.to_string_lossy().into_owned());
+        let mut h_args = vec!["template", "web", &dir, "--output-dir", &h_s];
+        h_args.extend(flags);
+        let mut e_args = vec!["helm", "template", "web", &dir, "--output-dir", &e_s];
+        e_args.extend(flags);
+        let (ok, h_stdout, err) = run(&helm, &h_args);
+        assert!(ok, "helm {h_args:?}: {err}");
+        let (ok, e_stdout, err) = run(eddy, &e_args);
+        assert!(ok, "eddy {e_args:?}: {err}");
+        assert_eq!(e_stdout.replace(&e_s, "OUT"), h_stdout.replace(&h_s, "OUT"), "printed lines for {flags:?}");
+        assert_eq!(tree(&e_out), tree(&h_out), "files written for {flags:?}");
+    }
+}
+
+#[test]
+fn validate_is_refused_clearly() {
+    let eddy = env!("CARGO_BIN_EXE_eddy");
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = chart(root.path());
+    let (ok, out, err) = run(eddy, &["helm", "template", "web", &dir.to_string_lossy(), "--validate"]);
+    assert!(!ok && out.is_empty(), "--validate must be refused: {out}");
+    assert!(err.contains("--validate") && err.contains("cluster"), "{err}");
+}

@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use crate::chart::Chart;
+use std::sync::Arc;
+
+use crate::chart::{CachedParse, Chart};
 use crate::funcs;
 use crate::funcs::helm::{WARN_END, WARN_START};
 use crate::objects::Files;
@@ -33,10 +35,21 @@ pub fn render_chart(chart: &Chart, top: &Value, strict: bool) -> Result<BTreeMap
     let mut set = TemplateSet::new();
     for name in &keys {
         let r = &tpls[*name];
-        let parsed = parse(name, &r.text, &funcs::exists).map_err(|e| parse_error(name, &e.0))?;
-        add_tree(&mut set, parsed.main);
-        for t in parsed.defined {
-            add_tree(&mut set, t);
+        let parsed = match chart.parse_cache.get(name, &r.text) {
+            Some(p) => p,
+            None => {
+                let p = parse(name, &r.text, &funcs::exists).map_err(|e| parse_error(name, &e.0))?;
+                let cached = Arc::new(CachedParse {
+                    main: Arc::new(p.main),
+                    defined: p.defined.into_iter().map(Arc::new).collect(),
+                });
+                chart.parse_cache.put(name, &r.text, cached.clone());
+                cached
+            }
+        };
+        add_tree(&mut set, parsed.main.clone());
+        for t in &parsed.defined {
+            add_tree(&mut set, t.clone());
         }
     }
     let set = Rc::new(set);
@@ -60,12 +73,12 @@ pub fn render_chart(chart: &Chart, top: &Value, strict: bool) -> Result<BTreeMap
     Ok(out)
 }
 
-fn add_tree(set: &mut TemplateSet, t: Tree) {
+fn add_tree(set: &mut TemplateSet, t: Arc<Tree>) {
     let name = t.name.to_string();
     if set.contains_key(&name) && t.is_empty() {
         return;
     }
-    set.insert(name, Rc::new(t));
+    set.insert(name, t);
 }
 
 fn rec_all(c: &Chart, tpls: &mut BTreeMap<String, Renderable>, parent: &Value, parent_path: &str, root: bool) -> Value {

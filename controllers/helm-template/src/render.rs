@@ -106,6 +106,8 @@ pub struct Options {
     pub strict: bool,
     /// `.Release.IsUpgrade` (and not `IsInstall`).
     pub is_upgrade: bool,
+    /// `--skip-schema-validation`: do not check values against `values.schema.json`.
+    pub skip_schema_validation: bool,
 }
 
 impl Default for Options {
@@ -125,6 +127,7 @@ impl Default for Options {
             no_hooks: false,
             strict: false,
             is_upgrade: false,
+            skip_schema_validation: false,
         }
     }
 }
@@ -244,6 +247,9 @@ pub enum Error {
     /// A values file or `--set` expression is malformed.
     #[error("{0}")]
     Values(String),
+    /// The values do not meet the chart's `values.schema.json` (Helm's whole message).
+    #[error("{0}")]
+    Schema(String),
     /// A template failed to parse or execute.
     #[error("{0}")]
     Template(String),
@@ -270,12 +276,10 @@ pub fn render(chart: &Chart, options: &Options) -> Result<Rendered, Error> {
 fn user_values(options: &Options) -> Result<Value, Error> {
     let base = Value::empty_map_rc();
     for (i, text) in options.values_files.iter().enumerate() {
-        let v = crate::yaml::parse(text).map_err(|e| Error::Values(format!("failed to parse values file {i}: {e}")))?;
-        match v {
-            Value::Map(m) => values::merge_maps(&base, &m),
-            Value::Nil => {}
-            _ => return Err(Error::Values(format!("failed to parse values file {i}: not a map"))),
-        }
+        let v = values::load_values(text)
+            .map_err(|e| Error::Values(format!("failed to parse values file {i}: {e}")))?
+            .ok_or_else(|| Error::Values(format!("failed to parse values file {i}: not a map")))?;
+        values::merge_maps(&base, &v);
     }
     for s in &options.set {
         strvals::parse_into(s, &base, false).map_err(|e| Error::Values(e.to_string()))?;
@@ -325,8 +329,13 @@ fn render_here(chart: &Chart, options: &Options) -> Result<Rendered, Error> {
         )))
     })?;
     let mut chart = chart.clone();
-    deps::process(&mut chart, &vals);
+    deps::process(&mut chart, &vals)
+        .map_err(|e| Error::Chart(ChartError::Invalid(format!("chart dependencies processing failed: {e}"))))?;
     let caps = capabilities(options)?;
+    let values = values::coalesce_values_checked(&chart, &vals).map_err(Error::Values)?;
+    if !options.skip_schema_validation {
+        crate::schema::validate_chart(&chart, &values).map_err(Error::Schema)?;
+    }
     if !chart.metadata.kube_version.is_empty() {
         let version = match &caps {
             Value::Object(o) => {
@@ -351,7 +360,7 @@ fn render_here(chart: &Chart, options: &Options) -> Result<Rendered, Error> {
     let mut top = BTreeMap::new();
     top.insert("Capabilities".to_string(), caps);
     top.insert("Release".to_string(), Value::map(release));
-    top.insert("Values".to_string(), values::coalesce_values(&chart, &vals, false));
+    top.insert("Values".to_string(), values);
     let top = Value::map(top);
     let mut files = engine::render_chart(&chart, &top, options.strict).map_err(Error::Template)?;
     let notes_key = format!("{}/templates/NOTES.txt", chart.name());

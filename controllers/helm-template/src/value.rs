@@ -67,6 +67,10 @@ pub trait Object {
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
     /// How `%v` prints the object.
     fn display(&self) -> String;
+    /// The Go reflect kind (`kindOf`): a pointer unless the object is a struct value.
+    fn kind(&self) -> &'static str {
+        "ptr"
+    }
     /// The object as `Any`, for the functions that made it to get it back.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
@@ -178,7 +182,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "slice",
             Value::Map(_) => "map",
-            Value::Object(_) => "ptr",
+            Value::Object(o) => o.kind(),
         }
     }
 

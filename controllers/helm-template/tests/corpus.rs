@@ -83,6 +83,7 @@ fn options(args: &[String], values: Option<&Path>) -> Options {
             "--kube-version" => o.kube_version = Some(val.to_string()),
             "--api-versions" => o.api_versions.push(val.to_string()),
             "--strict" => o.strict = true,
+            "--skip-schema-validation" => o.skip_schema_validation = true,
             "--show-only" => {}
             other => panic!("unsupported corpus flag {other}"),
         }
@@ -113,7 +114,9 @@ fn helm_run(helm: &str, home: &Path, chart: &Path, args: &[String], values: Opti
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    // Helm's slog lines (`level=INFO msg=...`) are logs, not the error.
+    let err: String =
+        String::from_utf8_lossy(&out.stderr).split_inclusive('\n').filter(|l| !l.starts_with("level=")).collect();
     let err = err.strip_prefix("Error: ").unwrap_or(&err);
     let err = err.strip_suffix('\n').unwrap_or(err);
     let err = err.strip_suffix("\n\nUse --debug flag to render out invalid YAML").unwrap_or(err);

@@ -11,7 +11,7 @@ fn run_with(text: &str, data: &Value, strict: bool) -> Result<String, String> {
     let parsed = parse("t", text, &funcs::exists).map_err(|e| e.0)?;
     let mut set = TemplateSet::new();
     for t in parsed.defined {
-        set.insert(t.name.to_string(), Rc::new(t));
+        set.insert(t.name.to_string(), std::sync::Arc::new(t));
     }
     let mut exec = Exec::new(Rc::new(set), strict);
     exec.execute_tree(&parsed.main, data).map_err(|e| e.message)

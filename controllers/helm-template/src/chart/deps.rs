@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::values::{coalesce_tables, coalesce_values, path_value};
+use super::values::{coalesce_tables, coalesce_values, coalesce_values_checked, path_value};
 use super::{Chart, ChartError, ImportValue};
 use crate::value::Value;
 
@@ -23,23 +23,30 @@ pub fn check_dependencies(chart: &Chart) -> Result<(), ChartError> {
 }
 
 /// Enables/disables subcharts and applies aliases and import-values, in place.
-pub fn process(chart: &mut Chart, vals: &Value) {
-    enabled(chart, vals, "");
+/// Fails as Helm's `ProcessDependencies` does when a subchart's values are not a map.
+pub fn process(chart: &mut Chart, vals: &Value) -> Result<(), String> {
+    enabled(chart, vals, "")?;
     import_values(chart);
+    Ok(())
 }
 
-fn enabled(c: &mut Chart, v: &Value, path: &str) {
+fn enabled(c: &mut Chart, v: &Value, path: &str) -> Result<(), String> {
     if c.metadata.dependencies.is_empty() {
-        return;
+        return Ok(());
     }
+    // A subchart answers a requirement when its name matches and its version satisfies the
+    // requirement's range (Helm's IsCompatibleRange); others stay as plain subcharts.
+    let answers = |r: &super::Dependency, d: &Chart| {
+        d.name() == r.name && crate::funcs::semver_satisfies(&r.version, &d.metadata.version)
+    };
     let mut kept: Vec<Chart> = c
         .dependencies
         .iter()
-        .filter(|existing| !c.metadata.dependencies.iter().any(|r| r.name == existing.name()))
+        .filter(|existing| !c.metadata.dependencies.iter().any(|r| answers(r, existing)))
         .cloned()
         .collect();
     for req in &mut c.metadata.dependencies {
-        if let Some(found) = c.dependencies.iter().find(|d| d.name() == req.name) {
+        if let Some(found) = c.dependencies.iter().find(|d| answers(req, d)) {
             let mut out = found.clone();
             if !req.alias.is_empty() {
                 out.metadata.name = req.alias.clone();
@@ -54,7 +61,7 @@ fn enabled(c: &mut Chart, v: &Value, path: &str) {
     for r in &mut c.metadata.dependencies {
         r.enabled = true;
     }
-    let cvals = coalesce_values(c, v, false);
+    let cvals = coalesce_values_checked(c, v)?;
     // Tags.
     if let Some(Value::Map(tags)) = path_value(&cvals, "tags") {
         for r in &mut c.metadata.dependencies {
@@ -86,8 +93,9 @@ fn enabled(c: &mut Chart, v: &Value, path: &str) {
     c.metadata.dependencies.retain(|r| !removed.contains(&r.name));
     for t in &mut c.dependencies {
         let sub = format!("{path}{}.", t.metadata.name);
-        enabled(t, &cvals, &sub);
+        enabled(t, &cvals, &sub)?;
     }
+    Ok(())
 }
 
 fn path_to_map(path: &str, data: Value) -> Value {

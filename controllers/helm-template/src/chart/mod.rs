@@ -5,7 +5,7 @@ pub mod load;
 pub mod strvals;
 pub mod values;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::value::Value;
 
@@ -242,6 +242,39 @@ pub struct Chart {
     /// Subcharts (from `charts/`).
     pub dependencies: Vec<Chart>,
     requirements: Option<String>,
+    /// Templates parsed by earlier renders of this chart (shared by its clones).
+    pub parse_cache: ParseCache,
+}
+
+/// Parsed templates by template path, with the text they were parsed from: a chart rendered
+/// again (by a controller, or in a benchmark) does not parse its templates again.
+#[derive(Debug, Clone, Default)]
+pub struct ParseCache(std::sync::Arc<std::sync::Mutex<HashMap<String, CacheEntry>>>);
+
+/// A cached parse and the text it was made from.
+type CacheEntry = (std::sync::Arc<str>, std::sync::Arc<CachedParse>);
+
+/// One file's parse: its tree and the templates it defines.
+#[derive(Debug)]
+pub struct CachedParse {
+    /// The file's tree.
+    pub main: std::sync::Arc<crate::template::parse::Tree>,
+    /// Its `define`d templates.
+    pub defined: Vec<std::sync::Arc<crate::template::parse::Tree>>,
+}
+
+impl ParseCache {
+    /// The parse of `name` if it was parsed from `text` before.
+    pub fn get(&self, name: &str, text: &str) -> Option<std::sync::Arc<CachedParse>> {
+        let map = self.0.lock().ok()?;
+        map.get(name).filter(|(t, _)| &**t == text).map(|(_, p)| p.clone())
+    }
+    /// Remembers the parse of `name` from `text`.
+    pub fn put(&self, name: &str, text: &str, parsed: std::sync::Arc<CachedParse>) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(name.to_string(), (text.into(), parsed));
+        }
+    }
 }
 
 impl Chart {
@@ -252,8 +285,8 @@ impl Chart {
 
     /// The chart's default values (`values.yaml`), as a map.
     pub fn values(&self) -> Value {
-        match crate::yaml::parse(&self.values_yaml) {
-            Ok(v @ Value::Map(_)) => v,
+        match values::load_values(&self.values_yaml) {
+            Ok(Some(m)) => Value::Map(m),
             _ => Value::empty_map(),
         }
     }

@@ -6,6 +6,20 @@ use std::collections::BTreeMap;
 use super::Chart;
 use crate::value::{Map, Value};
 
+/// Helm's `LoadValues`: every YAML document of a values file (or `values.yaml`), merged in
+/// order; empty documents count for nothing. `None` when a document is not a map.
+pub fn load_values(text: &str) -> Result<Option<Map>, crate::yaml::YamlError> {
+    let base = Value::empty_map_rc();
+    for doc in crate::yaml::parse_all(text)? {
+        match doc {
+            Value::Map(m) => merge_maps(&base, &m),
+            Value::Nil => {}
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some(base))
+}
+
 /// Helm's `mergeMaps` for user values (files, then `--set` flags): maps merge, anything else
 /// replaces; nulls are kept (they delete chart defaults later).
 pub fn merge_maps(a: &Map, b: &Map) {
@@ -27,17 +41,58 @@ pub fn coalesce_values(chart: &Chart, vals: &Value, merge: bool) -> Value {
         Value::Map(m) => m,
         _ => Value::empty_map_rc(),
     };
-    coalesce(chart, &copy, merge);
+    let mut failed = None;
+    coalesce(chart, &copy, merge, &mut failed);
     Value::Map(copy)
 }
 
-fn coalesce(chart: &Chart, dest: &Map, merge: bool) {
-    coalesce_own(chart, dest, merge);
-    coalesce_deps(chart, dest, merge);
+/// `CoalesceValues` with its error: a subchart's section that is not a map is Helm's
+/// `type mismatch on NAME: %t` (Go's bad-verb rendering of the value).
+pub fn coalesce_values_checked(chart: &Chart, vals: &Value) -> Result<Value, String> {
+    let copy = match vals.deep_copy() {
+        Value::Map(m) => m,
+        _ => Value::empty_map_rc(),
+    };
+    let mut failed = None;
+    coalesce(chart, &copy, false, &mut failed);
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(Value::Map(copy)),
+    }
 }
 
-fn coalesce_deps(chart: &Chart, dest: &Map, merge: bool) {
+/// Go's `%t` of a value that may not be a bool (`%!t(string=x)`, lists element-wise).
+fn bad_bool_verb(v: &Value) -> String {
+    match v {
+        Value::Bool(b) => b.to_string(),
+        Value::List(l) => format!("[{}]", l.iter().map(bad_bool_verb).collect::<Vec<_>>().join(" ")),
+        Value::Map(m) => format!(
+            "map[{}]",
+            m.borrow()
+                .iter()
+                .map(|(k, v)| format!("%!t(string={k}):{}", bad_bool_verb(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        Value::Nil => "%!t(<nil>)".into(),
+        Value::Str(s) => format!("%!t(string={s})"),
+        Value::Int(i) => format!("%!t(int={i})"),
+        Value::Int64(i) => format!("%!t(int64={i})"),
+        Value::Float(_) => format!("%!t(float64={})", crate::template::format::sprint_v(v)),
+        Value::Object(o) => format!("%!t({}={})", o.type_name(), o.display()),
+    }
+}
+
+fn coalesce(chart: &Chart, dest: &Map, merge: bool, failed: &mut Option<String>) {
+    coalesce_own(chart, dest, merge);
+    coalesce_deps(chart, dest, merge, failed);
+}
+
+fn coalesce_deps(chart: &Chart, dest: &Map, merge: bool, failed: &mut Option<String>) {
     for sub in &chart.dependencies {
+        if failed.is_some() {
+            return;
+        }
         let name = sub.name().to_string();
         let existing = dest.borrow().get(&name).cloned();
         let dv = match existing {
@@ -47,11 +102,13 @@ fn coalesce_deps(chart: &Chart, dest: &Map, merge: bool) {
                 m
             }
             Some(Value::Map(m)) => m,
-            // Helm fails with a type mismatch; keep the value and skip the subchart.
-            Some(_) => continue,
+            Some(other) => {
+                *failed = Some(format!("type mismatch on {name}: {}", bad_bool_verb(&other)));
+                return;
+            }
         };
         coalesce_globals(&dv, dest);
-        coalesce(sub, &dv, merge);
+        coalesce(sub, &dv, merge, failed);
     }
 }
 

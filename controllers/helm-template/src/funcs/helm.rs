@@ -175,7 +175,7 @@ fn tpl(ex: &mut Exec, a: &[Value]) -> FResult {
     let mut set = (*saved).clone();
     for t in parsed.defined {
         if !t.is_empty() || !set.contains_key(&*t.name) {
-            set.insert(t.name.to_string(), Rc::new(t));
+            set.insert(t.name.to_string(), std::sync::Arc::new(t));
         }
     }
     ex.set = Rc::new(set);

@@ -59,6 +59,12 @@ pub fn sprig_version_valid(v: &str) -> Option<()> {
 }
 
 /// Helm's `IsCompatibleRange`: whether `version` satisfies the semver `constraint`.
+/// Go's `time.Parse(layout, value)` error message, if `value` does not parse.
+pub fn time_parse_error(layout: &str, value: &str) -> Option<String> {
+    sprig::go_parse_error(layout, value)
+}
+
+/// Whether `constraint` is satisfied by `version` (Masterminds semver, as Helm checks).
 pub fn semver_satisfies(constraint: &str, version: &str) -> bool {
     sprig::satisfies(constraint, version)
 }

@@ -2,22 +2,22 @@
 //! converted to its parameter's type as it is evaluated (Go's wording for a mismatch), and call
 //! errors reported at the whole command.
 
-use super::exec::{Either, Exec, ExecError, R, State};
+use super::exec::{Ctx, Either, Exec, ExecError, R, State};
 use super::node::Arg;
 use crate::funcs::signature::P;
 use crate::funcs::{self, FuncError};
 use crate::value::Value;
 
 impl Exec {
-    pub(super) fn eval_function(
+    pub(super) fn eval_function<'a>(
         &mut self,
-        st: &mut State<'_>,
+        st: &mut State<'a>,
         dot: &Value,
         name: &str,
-        args: &[Arg],
+        args: &'a [Arg],
         fin: Option<Value>,
     ) -> R<Value> {
-        let ident_ctx = (st.node_pos, st.node_ctx.clone());
+        let ident_ctx = (st.node_pos, st.node_ctx);
         // `and` and `or` short-circuit.
         if name == "and" || name == "or" {
             let mut all: Vec<Either<'_>> = args.iter().map(Either::Arg).collect();
@@ -66,7 +66,7 @@ impl Exec {
             }
             vals.push(f);
         }
-        let last_ctx = (st.node_pos, st.node_ctx.clone());
+        let last_ctx = (st.node_pos, st.node_ctx);
         match func(self, &vals) {
             Ok(v) => Ok(v),
             Err(FuncError::Type { index, expected, .. }) => {
@@ -80,7 +80,7 @@ impl Exec {
                 match node {
                     Some(a) => {
                         st.node_pos = Some(a.pos());
-                        st.node_ctx = a.to_string();
+                        st.node_ctx = Ctx::Arg(a);
                     }
                     None if args.is_empty() => {
                         st.node_pos = ident_ctx.0;
@@ -106,8 +106,8 @@ impl Exec {
             }
             Err(FuncError::Arg(msg)) => Err(self.error(st, &msg)),
             Err(e) => {
-                st.node_pos = Some(self.cmd_pos);
-                st.node_ctx = self.cmd_ctx.clone();
+                st.node_pos = Some(st.cmd_pos);
+                st.node_ctx = st.cmd_ctx;
                 Err(self.call_error(st, name, e))
             }
         }

@@ -35,7 +35,7 @@ impl ExecError {
 }
 
 /// The named templates visible to an execution.
-pub type TemplateSet = HashMap<String, Rc<Tree>>;
+pub type TemplateSet = HashMap<String, std::sync::Arc<Tree>>;
 
 /// What a template execution needs beyond its data: the template set, options and the state
 /// Helm's functions keep (include recursion counts).
@@ -49,8 +49,6 @@ pub struct Exec {
     /// The name of the root template (`gotpl` in Helm), used by `tpl`.
     pub root_name: String,
     depth: usize,
-    pub(super) cmd_pos: usize,
-    pub(super) cmd_ctx: String,
 }
 
 enum Flow {
@@ -63,7 +61,55 @@ pub(super) struct State<'a> {
     pub(super) tree: &'a Tree,
     pub(super) vars: Vec<(String, Value)>,
     pub(super) node_pos: Option<usize>,
-    pub(super) node_ctx: String,
+    pub(super) node_ctx: Ctx<'a>,
+    /// The command being evaluated (call errors are reported at it).
+    pub(super) cmd_pos: usize,
+    pub(super) cmd_ctx: Ctx<'a>,
+}
+
+impl<'a> State<'a> {
+    fn new(tree: &'a Tree, data: &Value) -> State<'a> {
+        State {
+            tree,
+            vars: vec![("$".into(), data.clone())],
+            node_pos: None,
+            node_ctx: Ctx::None,
+            cmd_pos: 0,
+            cmd_ctx: Ctx::None,
+        }
+    }
+}
+
+/// The node an error names (`at <...>`): kept as a reference and printed only when an error
+/// is reported, so that a successful render formats nothing.
+#[derive(Clone, Copy, Default)]
+pub(super) enum Ctx<'a> {
+    /// Nothing yet.
+    #[default]
+    None,
+    /// An action, branch or template node (printed as Go's `String()` of the node).
+    Node(&'a Node),
+    /// A pipeline.
+    Pipe(&'a Pipe),
+    /// A command.
+    Cmd(&'a Command),
+    /// An argument.
+    Arg(&'a Arg),
+    /// A function name.
+    Name(&'a str),
+}
+
+impl std::fmt::Display for Ctx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ctx::None => Ok(()),
+            Ctx::Node(n) => f.write_str(&n.go_string()),
+            Ctx::Pipe(p) => write!(f, "{p}"),
+            Ctx::Cmd(c) => write!(f, "{c}"),
+            Ctx::Arg(a) => write!(f, "{a}"),
+            Ctx::Name(n) => f.write_str(n),
+        }
+    }
 }
 
 pub(super) type R<T> = Result<T, ExecError>;
@@ -71,15 +117,7 @@ pub(super) type R<T> = Result<T, ExecError>;
 impl Exec {
     /// A new execution context over `set`.
     pub fn new(set: Rc<TemplateSet>, strict: bool) -> Exec {
-        Exec {
-            set,
-            strict,
-            include_counts: HashMap::new(),
-            root_name: "gotpl".into(),
-            depth: 0,
-            cmd_pos: 0,
-            cmd_ctx: String::new(),
-        }
+        Exec { set, strict, include_counts: HashMap::new(), root_name: "gotpl".into(), depth: 0 }
     }
 
     /// Executes the template `name` with `data` (Go's `ExecuteTemplate`).
@@ -97,12 +135,12 @@ impl Exec {
     /// Executes a tree with `data` as both `.` and `$`.
     pub fn execute_tree(&mut self, tree: &Tree, data: &Value) -> R<String> {
         let mut out = String::new();
-        let mut st = State { tree, vars: vec![("$".into(), data.clone())], node_pos: None, node_ctx: String::new() };
+        let mut st = State::new(tree, data);
         self.walk_list(&mut st, data, &tree.root, &mut out)?;
         Ok(out)
     }
 
-    fn walk_list(&mut self, st: &mut State<'_>, dot: &Value, list: &[Node], out: &mut String) -> R<Flow> {
+    fn walk_list<'a>(&mut self, st: &mut State<'a>, dot: &Value, list: &'a [Node], out: &mut String) -> R<Flow> {
         for n in list {
             match self.walk(st, dot, n, out)? {
                 Flow::Normal => {}
@@ -112,12 +150,12 @@ impl Exec {
         Ok(Flow::Normal)
     }
 
-    fn walk(&mut self, st: &mut State<'_>, dot: &Value, node: &Node, out: &mut String) -> R<Flow> {
+    fn walk<'a>(&mut self, st: &mut State<'a>, dot: &Value, node: &'a Node, out: &mut String) -> R<Flow> {
         match node {
             Node::Text(t) => out.push_str(t),
             Node::Action(pipe) => {
                 st.node_pos = Some(pipe.pos);
-                st.node_ctx = node.go_string();
+                st.node_ctx = Ctx::Node(node);
                 let v = self.eval_pipeline(st, dot, pipe)?;
                 if pipe.decl.is_empty() {
                     print_value(&v, out);
@@ -125,7 +163,7 @@ impl Exec {
             }
             Node::Branch(b) => {
                 st.node_pos = Some(b.pipe.pos);
-                st.node_ctx = node.go_string();
+                st.node_ctx = Ctx::Node(node);
                 let mark = st.vars.len();
                 let r = match b.kind {
                     BranchKind::If | BranchKind::With => {
@@ -146,7 +184,7 @@ impl Exec {
             }
             Node::Template { pos, name, pipe } => {
                 st.node_pos = Some(*pos);
-                st.node_ctx = node.go_string();
+                st.node_ctx = Ctx::Node(node);
                 let Some(tree) = self.set.get(name).cloned() else {
                     return Err(self.error(st, &format!("template {name:?} not defined")));
                 };
@@ -159,12 +197,7 @@ impl Exec {
                     self.depth -= 1;
                     return Err(self.error(st, &format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})")));
                 }
-                let mut sub = State {
-                    tree: &tree,
-                    vars: vec![("$".into(), data.clone())],
-                    node_pos: None,
-                    node_ctx: String::new(),
-                };
+                let mut sub = State::new(&tree, &data);
                 let r = self.walk_list(&mut sub, &data, &tree.root, out);
                 self.depth -= 1;
                 r?;
@@ -175,7 +208,13 @@ impl Exec {
         Ok(Flow::Normal)
     }
 
-    fn walk_range(&mut self, st: &mut State<'_>, dot: &Value, b: &super::node::Branch, out: &mut String) -> R<Flow> {
+    fn walk_range<'a>(
+        &mut self,
+        st: &mut State<'a>,
+        dot: &Value,
+        b: &'a super::node::Branch,
+        out: &mut String,
+    ) -> R<Flow> {
         let v = self.eval_pipeline(st, dot, &b.pipe)?;
         let mark = st.vars.len();
         // Integer ranges are walked lazily: `range 1000000000` must not allocate.
@@ -225,10 +264,10 @@ impl Exec {
     }
 
     /// One iteration of a range: sets the loop variables, walks the body; true on `break`.
-    fn range_step(
+    fn range_step<'a>(
         &mut self,
-        st: &mut State<'_>,
-        b: &super::node::Branch,
+        st: &mut State<'a>,
+        b: &'a super::node::Branch,
         mark: usize,
         index: Value,
         elem: &Value,
@@ -275,13 +314,13 @@ impl Exec {
         ExecError::plain(message)
     }
 
-    fn at(st: &mut State<'_>, pos: usize, ctx: String) {
+    fn at<'a>(st: &mut State<'a>, pos: usize, ctx: Ctx<'a>) {
         st.node_pos = Some(pos);
         st.node_ctx = ctx;
     }
 
     /// Evaluates a pipeline, declaring or assigning its variables.
-    fn eval_pipeline(&mut self, st: &mut State<'_>, dot: &Value, pipe: &Pipe) -> R<Value> {
+    fn eval_pipeline<'a>(&mut self, st: &mut State<'a>, dot: &Value, pipe: &'a Pipe) -> R<Value> {
         let v = self.eval_pipeline_raw(st, dot, pipe)?;
         if !pipe.decl.is_empty() {
             for name in &pipe.decl {
@@ -297,8 +336,8 @@ impl Exec {
         Ok(v)
     }
 
-    fn eval_pipeline_raw(&mut self, st: &mut State<'_>, dot: &Value, pipe: &Pipe) -> R<Value> {
-        Self::at(st, pipe.pos, pipe.to_string());
+    fn eval_pipeline_raw<'a>(&mut self, st: &mut State<'a>, dot: &Value, pipe: &'a Pipe) -> R<Value> {
+        Self::at(st, pipe.pos, Ctx::Pipe(pipe));
         let mut value: Option<Value> = None;
         for cmd in &pipe.cmds {
             value = Some(self.eval_command(st, dot, cmd, value)?);
@@ -306,48 +345,48 @@ impl Exec {
         Ok(value.unwrap_or_default())
     }
 
-    fn eval_command(&mut self, st: &mut State<'_>, dot: &Value, cmd: &Command, fin: Option<Value>) -> R<Value> {
+    fn eval_command<'a>(&mut self, st: &mut State<'a>, dot: &Value, cmd: &'a Command, fin: Option<Value>) -> R<Value> {
         let first = &cmd.args[0];
-        let saved_cmd = (self.cmd_pos, std::mem::take(&mut self.cmd_ctx));
-        self.cmd_pos = cmd.pos;
-        self.cmd_ctx = cmd.to_string();
+        let saved_cmd = (st.cmd_pos, st.cmd_ctx);
+        st.cmd_pos = cmd.pos;
+        st.cmd_ctx = Ctx::Cmd(cmd);
         let r = self.eval_command_inner(st, dot, cmd, fin, first);
-        self.cmd_pos = saved_cmd.0;
-        self.cmd_ctx = saved_cmd.1;
+        st.cmd_pos = saved_cmd.0;
+        st.cmd_ctx = saved_cmd.1;
         r
     }
 
-    fn eval_command_inner(
+    fn eval_command_inner<'a>(
         &mut self,
-        st: &mut State<'_>,
+        st: &mut State<'a>,
         dot: &Value,
-        cmd: &Command,
+        cmd: &'a Command,
         fin: Option<Value>,
-        first: &Arg,
+        first: &'a Arg,
     ) -> R<Value> {
         match first {
             Arg::Field(pos, idents) => {
-                Self::at(st, *pos, first.to_string());
+                Self::at(st, *pos, Ctx::Arg(first));
                 self.eval_field_chain(st, dot, dot.clone(), idents, &cmd.args[1..], fin)
             }
             Arg::Chain(pos, head, fields) => {
                 let recv = self.eval_arg(st, dot, head)?;
-                Self::at(st, *pos, first.to_string());
+                Self::at(st, *pos, Ctx::Arg(first));
                 self.eval_field_chain(st, dot, recv, fields, &cmd.args[1..], fin)
             }
             Arg::Identifier(pos, name) => {
-                Self::at(st, *pos, name.clone());
+                Self::at(st, *pos, Ctx::Name(name));
                 self.eval_function(st, dot, name, &cmd.args[1..], fin)
             }
             Arg::Pipe(pos, p) => {
                 if cmd.args.len() > 1 || fin.is_some() {
-                    Self::at(st, *pos, first.to_string());
+                    Self::at(st, *pos, Ctx::Arg(first));
                     self.not_function(st, cmd, true)?;
                 }
                 self.eval_pipeline(st, dot, p)
             }
             Arg::Variable(pos, idents) => {
-                Self::at(st, *pos, first.to_string());
+                Self::at(st, *pos, Ctx::Arg(first));
                 let v = self.var_value(st, &idents[0])?;
                 if idents.len() == 1 {
                     self.not_function(st, cmd, fin.is_some())?;
@@ -356,7 +395,7 @@ impl Exec {
                 self.eval_field_chain(st, dot, v, &idents[1..], &cmd.args[1..], fin)
             }
             _ => {
-                Self::at(st, first.pos(), first.to_string());
+                Self::at(st, first.pos(), Ctx::Arg(first));
                 self.not_function(st, cmd, fin.is_some())?;
                 match first {
                     Arg::Nil(_) => Err(self.error(st, "nil is not a command")),
@@ -380,13 +419,13 @@ impl Exec {
         }
     }
 
-    fn eval_field_chain(
+    fn eval_field_chain<'a>(
         &mut self,
-        st: &mut State<'_>,
+        st: &mut State<'a>,
         dot: &Value,
         mut recv: Value,
         idents: &[String],
-        args: &[Arg],
+        args: &'a [Arg],
         fin: Option<Value>,
     ) -> R<Value> {
         let n = idents.len();
@@ -400,13 +439,13 @@ impl Exec {
         Ok(recv)
     }
 
-    fn eval_field(
+    fn eval_field<'a>(
         &mut self,
-        st: &mut State<'_>,
+        st: &mut State<'a>,
         dot: &Value,
         name: &str,
         recv: &Value,
-        args: &[Arg],
+        args: &'a [Arg],
         fin: Option<Value>,
     ) -> R<Value> {
         let has_args = !args.is_empty() || fin.is_some();
@@ -448,8 +487,8 @@ impl Exec {
         }
     }
 
-    pub(super) fn eval_arg(&mut self, st: &mut State<'_>, dot: &Value, arg: &Arg) -> R<Value> {
-        Self::at(st, arg.pos(), arg.to_string());
+    pub(super) fn eval_arg<'a>(&mut self, st: &mut State<'a>, dot: &Value, arg: &'a Arg) -> R<Value> {
+        Self::at(st, arg.pos(), Ctx::Arg(arg));
         match arg {
             Arg::Dot(_) => Ok(dot.clone()),
             Arg::Nil(_) => Ok(Value::Nil),
@@ -463,22 +502,22 @@ impl Exec {
                 Value::Float(n.float.unwrap_or_default())
             }),
             Arg::Field(pos, idents) => {
-                Self::at(st, *pos, arg.to_string());
+                Self::at(st, *pos, Ctx::Arg(arg));
                 self.eval_field_chain(st, dot, dot.clone(), idents, &[], None)
             }
             Arg::Variable(pos, idents) => {
-                Self::at(st, *pos, arg.to_string());
+                Self::at(st, *pos, Ctx::Arg(arg));
                 let v = self.var_value(st, &idents[0])?;
                 self.eval_field_chain(st, dot, v, &idents[1..], &[], None)
             }
             Arg::Pipe(_, p) => self.eval_pipeline(st, dot, p),
             Arg::Identifier(pos, name) => {
-                Self::at(st, *pos, name.clone());
+                Self::at(st, *pos, Ctx::Name(name));
                 self.eval_function(st, dot, name, &[], None)
             }
             Arg::Chain(pos, head, fields) => {
                 let recv = self.eval_arg(st, dot, head)?;
-                Self::at(st, *pos, arg.to_string());
+                Self::at(st, *pos, Ctx::Arg(arg));
                 self.eval_field_chain(st, dot, recv, fields, &[], None)
             }
         }

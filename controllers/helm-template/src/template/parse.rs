@@ -2,7 +2,7 @@
 //! (`template: NAME:LINE: unexpected "}" in operand`).
 
 use std::collections::HashSet;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::lex::{Item, ItemType, lex};
 use super::literal::{parse_number, unquote};
@@ -12,13 +12,13 @@ use super::node::{Arg, Branch, BranchKind, Command, Node, Pipe};
 #[derive(Debug, Clone)]
 pub struct Tree {
     /// The template's name.
-    pub name: Rc<str>,
+    pub name: Arc<str>,
     /// The name of the file it was parsed from (same as `name` for file templates).
-    pub parse_name: Rc<str>,
+    pub parse_name: Arc<str>,
     /// Its body.
     pub root: Vec<Node>,
     /// The source text.
-    pub text: Rc<str>,
+    pub text: Arc<str>,
 }
 
 impl Tree {
@@ -55,8 +55,8 @@ pub struct Parsed {
 }
 
 struct Parser<'a> {
-    name: Rc<str>,
-    text: Rc<str>,
+    name: Arc<str>,
+    text: Arc<str>,
     items: Vec<Item>,
     i: usize,
     vars: Vec<String>,

@@ -26,7 +26,8 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         let mut d = BTreeMap::new();
         let mut it = a.chunks(2);
         for pair in &mut it {
-            let k = strval(&pair[0]);
+            // Sprig's strval is fmt's %v: a nil key is "<nil>".
+            let k = if matches!(pair[0], Value::Nil) { "<nil>".to_string() } else { strval(&pair[0]) };
             d.insert(k, pair.get(1).cloned().unwrap_or_default());
         }
         Ok(Value::map(d))

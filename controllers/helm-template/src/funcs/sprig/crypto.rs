@@ -10,8 +10,8 @@ use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
     SanType, SerialNumber,
 };
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::pkcs8::EncodePrivateKey;
+
+use super::keys::{self, SigningKey};
 
 use crate::funcs::{Func, FuncError, arg_str, strval, to_int64, want};
 use crate::value::{Object, Value};
@@ -20,12 +20,14 @@ use crate::value::{Object, Value};
 pub struct Cert {
     cert_pem: String,
     key_pem: String,
-    issuer: Option<(Certificate, KeyPair)>,
 }
 
 impl Object for Cert {
     fn type_name(&self) -> &str {
         "sprig.certificate"
+    }
+    fn kind(&self) -> &'static str {
+        "struct"
     }
     fn field(&self, name: &str) -> Option<Value> {
         match name {
@@ -51,17 +53,6 @@ impl Object for Cert {
     }
 }
 
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
 fn plain(e: impl std::fmt::Display) -> FuncError {
     FuncError::Plain(e.to_string())
 }
@@ -69,16 +60,36 @@ fn plain(e: impl std::fmt::Display) -> FuncError {
 /// A new RSA key: its PKCS#1 PEM and an rcgen key pair for signing.
 fn rsa_key(bits: usize) -> Result<(String, KeyPair), FuncError> {
     let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits).map_err(plain)?;
-    let pkcs1 = key.to_pkcs1_der().map_err(plain)?;
-    let pkcs8 = key.to_pkcs8_der().map_err(plain)?;
-    let der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_bytes().to_vec());
-    let pair = KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_RSA_SHA256).map_err(plain)?;
-    Ok((pem("RSA PRIVATE KEY", pkcs1.as_bytes()), pair))
+    let k = keys::rsa_signing(&key).map_err(FuncError::Plain)?;
+    Ok((k.pem, k.pair))
+}
+
+/// The key a `*WithKey` function is given (`parsing private key: ...` when unusable).
+fn given_key(a: &[Value], i: usize) -> Result<(String, KeyPair), FuncError> {
+    let SigningKey { pair, pem } =
+        keys::parse_private_key(&strval(&a[i])).map_err(|e| FuncError::Plain(format!("parsing private key: {e}")))?;
+    Ok((pem, pair))
+}
+
+/// The CA argument of `genSignedCert*` (a `sprig.certificate`).
+fn ca_arg(a: &[Value], i: usize, func: &str) -> Result<(Certificate, KeyPair), FuncError> {
+    let ca = match &a[i] {
+        Value::Object(o) => {
+            o.as_any().and_then(|x| x.downcast_ref::<Cert>()).map(|c| (c.cert_pem.clone(), c.key_pem.clone()))
+        }
+        _ => None,
+    };
+    let Some((cert, key)) = ca else {
+        return Err(FuncError::Type { index: i, expected: "sprig.certificate", func: func.into() });
+    };
+    keys::issuer(&cert, &key)
 }
 
 fn params(cn: &str, ips: &Value, dns: &Value, days: i64, ca: bool) -> Result<CertificateParams, FuncError> {
     let mut p = CertificateParams::default();
     p.distinguished_name.push(DnType::CommonName, cn);
+    // Go adds the issuer's key id to a certificate signed by another.
+    p.use_authority_key_identifier_extension = !ca;
     let now = time::OffsetDateTime::now_utc();
     p.not_before = now;
     p.not_after = now + time::Duration::days(days);
@@ -108,9 +119,8 @@ fn params(cn: &str, ips: &Value, dns: &Value, days: i64, ca: bool) -> Result<Cer
     Ok(p)
 }
 
-fn cert_value(cert: Certificate, key_pem: String, key: KeyPair, keep: bool) -> Value {
-    let cert_pem = cert.pem();
-    Value::Object(Rc::new(Cert { cert_pem, key_pem, issuer: keep.then_some((cert, key)) }))
+fn cert_value(cert: &Certificate, key_pem: String) -> Value {
+    Value::Object(Rc::new(Cert { cert_pem: cert.pem(), key_pem }))
 }
 
 fn aes_key(password: &str) -> [u8; 32] {
@@ -173,48 +183,49 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("genPrivateKey", |_, a| {
         want(a, 1, "genPrivateKey")?;
-        match arg_str(a, 0)?.as_str() {
-            "rsa" => rsa_key(4096).map(|(p, _)| Value::str(p)),
-            "ecdsa" => {
-                let k = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(plain)?;
-                Ok(Value::str(k.serialize_pem()))
-            }
-            "ed25519" => {
-                let k = KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(plain)?;
-                Ok(Value::str(k.serialize_pem()))
-            }
-            other => Ok(Value::str(format!("Unknown type {other}"))),
-        }
+        keys::gen_private_key(&arg_str(a, 0)?).map(Value::str)
     });
     m.insert("genCA", |_, a| {
         want(a, 2, "genCA")?;
         let (key_pem, key) = rsa_key(2048)?;
         let p = params(&arg_str(a, 0)?, &Value::Nil, &Value::Nil, to_int64(&a[1]), true)?;
-        let cert = p.self_signed(&key).map_err(plain)?;
-        Ok(cert_value(cert, key_pem, key, true))
+        Ok(cert_value(&p.self_signed(&key).map_err(plain)?, key_pem))
+    });
+    m.insert("genCAWithKey", |_, a| {
+        want(a, 3, "genCAWithKey")?;
+        let (key_pem, key) = given_key(a, 2)?;
+        let p = params(&arg_str(a, 0)?, &Value::Nil, &Value::Nil, to_int64(&a[1]), true)?;
+        Ok(cert_value(&p.self_signed(&key).map_err(plain)?, key_pem))
     });
     m.insert("genSelfSignedCert", |_, a| {
         want(a, 4, "genSelfSignedCert")?;
         let (key_pem, key) = rsa_key(2048)?;
         let p = params(&arg_str(a, 0)?, &a[1], &a[2], to_int64(&a[3]), false)?;
-        let cert = p.self_signed(&key).map_err(plain)?;
-        Ok(cert_value(cert, key_pem, key, false))
+        Ok(cert_value(&p.self_signed(&key).map_err(plain)?, key_pem))
+    });
+    m.insert("genSelfSignedCertWithKey", |_, a| {
+        want(a, 5, "genSelfSignedCertWithKey")?;
+        let (key_pem, key) = given_key(a, 4)?;
+        let p = params(&arg_str(a, 0)?, &a[1], &a[2], to_int64(&a[3]), false)?;
+        Ok(cert_value(&p.self_signed(&key).map_err(plain)?, key_pem))
     });
     m.insert("genSignedCert", |_, a| {
         want(a, 5, "genSignedCert")?;
-        let Value::Object(ca) = &a[4] else {
-            return Err(FuncError::Type { index: 4, expected: "sprig.certificate", func: "genSignedCert".into() });
-        };
+        let issuer = ca_arg(a, 4, "genSignedCert")?;
         let (key_pem, key) = rsa_key(2048)?;
         let p = params(&arg_str(a, 0)?, &a[1], &a[2], to_int64(&a[3]), false)?;
-        let issuer = ca_issuer(ca.as_ref()).ok_or_else(|| {
-            FuncError::Plain("signing with a CA not made by genCA in this render is not supported".into())
-        })?;
-        let cert = p.signed_by(&key, &issuer.0, &issuer.1).map_err(plain)?;
-        Ok(cert_value(cert, key_pem, key, false))
+        Ok(cert_value(&p.signed_by(&key, &issuer.0, &issuer.1).map_err(plain)?, key_pem))
     });
-}
-
-fn ca_issuer(o: &dyn Object) -> Option<&(Certificate, KeyPair)> {
-    o.as_any()?.downcast_ref::<Cert>()?.issuer.as_ref()
+    m.insert("genSignedCertWithKey", |_, a| {
+        want(a, 6, "genSignedCertWithKey")?;
+        let issuer = ca_arg(a, 4, "genSignedCertWithKey")?;
+        let (key_pem, key) = given_key(a, 5)?;
+        let p = params(&arg_str(a, 0)?, &a[1], &a[2], to_int64(&a[3]), false)?;
+        Ok(cert_value(&p.signed_by(&key, &issuer.0, &issuer.1).map_err(plain)?, key_pem))
+    });
+    m.insert("buildCustomCert", |_, a| {
+        want(a, 2, "buildCustomCert")?;
+        let (cert_pem, key_pem) = keys::build_custom_cert(&arg_str(a, 0)?, &arg_str(a, 1)?)?;
+        Ok(Value::Object(Rc::new(Cert { cert_pem, key_pem })))
+    });
 }

@@ -1,5 +1,5 @@
-//! Sprig's date functions over a Go-like `time.Time` (UTC and fixed offsets; the machine's
-//! local zone is taken to be UTC), with Go's reference-time layouts (`2006-01-02 15:04:05`).
+//! Sprig's date functions over a Go-like `time.Time` (UTC, fixed offsets and named zones from
+//! the tz database compiled in by `chrono-tz`; the machine's local zone is taken to be UTC), with Go's reference-time layouts (`2006-01-02 15:04:05`).
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -286,6 +286,9 @@ impl Object for Time {
     fn type_name(&self) -> &str {
         "time.Time"
     }
+    fn kind(&self) -> &'static str {
+        "struct"
+    }
     fn field(&self, name: &str) -> Option<Value> {
         Some(match name {
             "Unix" => Value::Int(self.unix),
@@ -313,6 +316,59 @@ fn in_local(mut t: Time) -> Time {
     t.offset = 0;
     t.zone = "UTC".into();
     t
+}
+
+/// `t.In(time.LoadLocation(zone))`, UTC when the zone is unknown (as Sprig falls back).
+fn in_zone(t: Time, zone: &str) -> Time {
+    use chrono::{Offset as _, TimeZone as _};
+    use chrono_tz::OffsetName as _;
+    let tz: chrono_tz::Tz = match zone {
+        "" | "UTC" | "Local" => return in_local(t),
+        name => match name.parse() {
+            Ok(tz) => tz,
+            Err(_) => return in_local(t),
+        },
+    };
+    let Some(utc) = chrono::DateTime::from_timestamp(t.unix, 0) else { return in_local(t) };
+    let off = tz.offset_from_utc_datetime(&utc.naive_utc());
+    let secs = off.fix().local_minus_utc();
+    // Zones whose tzdata abbreviation is numeric (`%z`): `-03`, `+0530`.
+    let abbr = off.abbreviation().map(str::to_string).unwrap_or_else(|| {
+        let (sign, a) = if secs < 0 { ('-', -secs) } else { ('+', secs) };
+        let (h, m) = (a / 3600, (a % 3600) / 60);
+        if m == 0 { format!("{sign}{h:02}") } else { format!("{sign}{h:02}{m:02}") }
+    });
+    Time { offset: secs, zone: abbr, ..t }
+}
+
+/// Sprig's `durationRound`: the largest whole unit of a duration (`2h`, `3d`, `1y`).
+fn duration_round(v: &Value) -> String {
+    let ns: i128 = match v {
+        Value::Str(s) => parse_duration(s).map_or(0, i128::from),
+        Value::Int64(i) => i128::from(*i),
+        Value::Object(o) if o.type_name() == "time.Time" => {
+            let t = time_arg(v);
+            let now = Time::now();
+            (i128::from(now.unix) - i128::from(t.unix)) * 1_000_000_000 + i128::from(now.nsec) - i128::from(t.nsec)
+        }
+        _ => 0,
+    };
+    let u = ns.unsigned_abs();
+    const SEC: u128 = 1_000_000_000;
+    let units: [(u128, &str); 6] = [
+        (SEC * 3600 * 24 * 365, "y"),
+        (SEC * 3600 * 24 * 30, "mo"),
+        (SEC * 3600 * 24, "d"),
+        (SEC * 3600, "h"),
+        (SEC * 60, "m"),
+        (SEC, "s"),
+    ];
+    for (size, name) in units {
+        if u > size {
+            return format!("{}{name}", u / size);
+        }
+    }
+    "0s".into()
 }
 
 fn time_arg(v: &Value) -> Time {
@@ -376,6 +432,18 @@ fn parse_duration(s: &str) -> Option<i64> {
     Some(if neg { -total as i64 } else { total as i64 })
 }
 
+/// Go's `time.Parse(layout, value)` error message, if `value` does not parse.
+pub(crate) fn go_parse_error(layout: &str, value: &str) -> Option<String> {
+    let q = crate::template::format::go_quote;
+    match Time::parse_go(layout, value) {
+        Ok(_) => None,
+        Err((rest, elem)) if elem.is_empty() => Some(format!("parsing time {}: extra text: {}", q(value), q(&rest))),
+        Err((rest, elem)) => {
+            Some(format!("parsing time {} as {}: cannot parse {} as {}", q(value), q(layout), q(&rest), q(&elem)))
+        }
+    }
+}
+
 fn obj(t: Time) -> Value {
     Value::Object(Rc::new(t))
 }
@@ -388,7 +456,11 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("dateInZone", |_, a| {
         want(a, 3, "dateInZone")?;
-        Ok(Value::str(in_local(time_arg(&a[1])).format(&arg_str(a, 0)?)))
+        Ok(Value::str(in_zone(time_arg(&a[1]), &strval(&a[2])).format(&arg_str(a, 0)?)))
+    });
+    m.insert("durationRound", |_, a| {
+        want(a, 1, "durationRound")?;
+        Ok(Value::str(duration_round(&a[0])))
     });
     m.insert("htmlDate", |_, a| {
         want(a, 1, "htmlDate")?;
@@ -396,7 +468,7 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("htmlDateInZone", |_, a| {
         want(a, 2, "htmlDateInZone")?;
-        Ok(Value::str(in_local(time_arg(&a[0])).format("2006-01-02")))
+        Ok(Value::str(in_zone(time_arg(&a[0]), &strval(&a[1])).format("2006-01-02")))
     });
     m.insert("unixEpoch", |_, a| {
         want(a, 1, "unixEpoch")?;
@@ -410,19 +482,10 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
         want(a, 2, "mustToDate")?;
         let (l, v) = (arg_str(a, 0)?, arg_str(a, 1)?);
         let q = crate::template::format::go_quote;
-        Time::parse_go(&l, &v).map(obj).map_err(|(rest, elem)| {
-            if elem.is_empty() {
-                FuncError::Plain(format!("parsing time {} as {}: extra text: {}", q(&v), q(&l), q(&rest)))
-            } else {
-                FuncError::Plain(format!(
-                    "parsing time {} as {}: cannot parse {} as {}",
-                    q(&v),
-                    q(&l),
-                    q(&rest),
-                    q(&elem)
-                ))
-            }
-        })
+        match go_parse_error(&l, &v) {
+            Some(e) => Err(FuncError::Plain(e)),
+            None => Time::parse_go(&l, &v).map(obj).map_err(|_| FuncError::Plain(format!("parsing time {}", q(&v)))),
+        }
     });
     m.insert("dateModify", |_, a| {
         want(a, 2, "dateModify")?;

@@ -4,7 +4,9 @@ mod collections;
 mod crypto;
 mod dates;
 mod extra;
+mod keys;
 mod misc;
+mod passwords;
 mod semver;
 mod strings;
 
@@ -20,12 +22,15 @@ pub(super) fn register(m: &mut HashMap<&'static str, Func>) {
     semver::register(m);
     dates::register(m);
     crypto::register(m);
+    passwords::register(m);
 }
 
 /// The `must*` and other aliases, once every function they stand for is registered.
 pub(super) fn register_aliases(m: &mut HashMap<&'static str, Func>) {
     extra::register_aliases(m);
 }
+
+pub(crate) use dates::go_parse_error;
 
 /// Whether `v` parses as a semantic version.
 pub(super) fn version_valid(v: &str) -> Option<()> {

@@ -1,0 +1,539 @@
+//! Validating values against compiled nodes, building the same tree of errors as
+//! santhosh-tekuri/jsonschema v6: keywords in its order, a single error or a group per schema,
+//! `$ref` failures wrapping their causes, `allOf`/`anyOf`/`oneOf` listing subschema errors.
+//! Go iterates a map's properties in random order; Eddy goes in key order.
+
+use std::cmp::Ordering;
+
+use super::compile::{Additional, Compiled, Dependency, Items, Node};
+use super::format;
+use super::json::Json;
+use super::num::{self, Dec};
+pub use super::values::quote;
+use super::values::{dec, display, equals, equals_json, type_name, type_of};
+use crate::value::Value;
+
+/// What a validation error is, as far as the output cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// Several errors of one schema.
+    Group,
+    /// A `$ref` whose target failed.
+    Reference,
+    /// A keyword failed, with its message.
+    Msg(String),
+}
+
+/// One validation error and its causes.
+#[derive(Debug, Clone)]
+pub struct VErr {
+    /// Where in the values (JSON pointer tokens).
+    pub loc: Vec<String>,
+    /// What failed.
+    pub kind: Kind,
+    /// Nested errors.
+    pub causes: Vec<VErr>,
+}
+
+/// The properties of an object a schema evaluated (for `unevaluatedProperties`).
+type Evaluated = std::collections::BTreeSet<String>;
+
+/// Scope chain for `$ref` cycle detection: a node validating the same value twice.
+struct Scope<'a> {
+    node: usize,
+    vid: usize,
+    parent: Option<&'a Scope<'a>>,
+}
+
+/// Validates `v` against the root node; the errors as the library's top-level causes.
+pub fn validate(c: &Compiled, v: &Value) -> Result<(), Vec<VErr>> {
+    let scope = Scope { node: 0, vid: 0, parent: None };
+    let validator = Validator { c };
+    match validator.run(0, v, &[], &scope) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind == Kind::Group => Err(e.causes),
+        Err(e) => Err(vec![e]),
+    }
+}
+
+struct Validator<'c> {
+    c: &'c Compiled,
+}
+
+fn err(loc: &[String], msg: String) -> VErr {
+    VErr { loc: loc.to_vec(), kind: Kind::Msg(msg), causes: Vec::new() }
+}
+
+fn joined(names: &[String]) -> String {
+    names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
+}
+
+impl Validator<'_> {
+    fn node(&self, i: usize) -> &Node {
+        &self.c.nodes[i]
+    }
+
+    /// `validateSelf`: the same value against another node.
+    fn same(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<Evaluated, VErr> {
+        let child = Scope { node: n, vid: scope.vid, parent: Some(scope) };
+        self.run(n, v, loc, &child)
+    }
+
+    /// `validateVal`: a member or item against a node.
+    fn member(&self, n: usize, v: &Value, loc: &[String], tok: String, scope: &Scope<'_>) -> Result<(), VErr> {
+        let mut loc = loc.to_vec();
+        loc.push(tok);
+        let child = Scope { node: n, vid: scope.vid + 1, parent: Some(scope) };
+        self.run(n, v, &loc, &child).map(|_| ())
+    }
+
+    fn reference(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<Evaluated, VErr> {
+        self.same(n, v, loc, scope).map_err(|e| {
+            let causes = if e.kind == Kind::Group { e.causes } else { vec![e] };
+            VErr { loc: loc.to_vec(), kind: Kind::Reference, causes }
+        })
+    }
+
+    fn run(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<Evaluated, VErr> {
+        let s = self.node(n);
+        if let Some(b) = s.boolean {
+            return if b { Ok(Evaluated::new()) } else { Err(err(loc, "false schema".into())) };
+        }
+        let mut p = scope.parent;
+        while let Some(sc) = p {
+            if sc.vid != scope.vid {
+                break;
+            }
+            if sc.node == scope.node {
+                return Err(err(loc, "reference cycle".into()));
+            }
+            p = sc.parent;
+        }
+        let Some(t) = type_of(v) else {
+            return Err(err(loc, format!("invalid jsonType {}", type_name(v))));
+        };
+        if !s.types.is_empty() {
+            let ok = s.types.contains(&t)
+                || (s.types.contains(&"integer") && t == "number" && dec(v).is_some_and(|d| d.is_int()));
+            if !ok {
+                return Err(err(loc, format!("got {t}, want {}", s.types.join(" or "))));
+            }
+        }
+        if let Some(c) = &s.constant
+            && !equals_json(v, c)
+        {
+            let msg = match c {
+                Json::Arr(_) | Json::Obj(_) => "'const' failed".to_string(),
+                _ => format!("value must be {}", display(c)),
+            };
+            return Err(err(loc, msg));
+        }
+        if let Some(e) = &s.enumeration
+            && !e.iter().any(|j| equals_json(v, j))
+        {
+            let msg = if e.iter().any(|j| matches!(j, Json::Arr(_) | Json::Obj(_))) {
+                "'enum' failed".to_string()
+            } else if e.len() == 1 {
+                format!("value must be {}", display(&e[0]))
+            } else {
+                format!("value must be one of {}", e.iter().map(display).collect::<Vec<_>>().join(", "))
+            };
+            return Err(err(loc, msg));
+        }
+        if let (Some(f), Value::Str(text)) = (&s.format, v)
+            && let Err(why) = format::check(f, text)
+        {
+            return Err(err(loc, format!("{} is not valid {f}: {why}", quote(text))));
+        }
+        let mut errors = Vec::new();
+        let mut evaluated = Evaluated::new();
+        if let Some(r) = s.reference {
+            let res = self.reference(r, v, loc, scope);
+            if s.draft < 2019 {
+                return res;
+            }
+            match res {
+                Ok(e) => evaluated.extend(e),
+                Err(e) => errors.push(e),
+            }
+        }
+        match v {
+            Value::Map(m) => self.object(s, &m.borrow(), loc, scope, &mut errors, &mut evaluated),
+            Value::List(l) => self.array(s, l, loc, scope, &mut errors),
+            Value::Str(text) => self.string(s, text, loc, &mut errors),
+            Value::Int(_) | Value::Int64(_) | Value::Float(_) => self.number(s, v, loc, &mut errors),
+            _ => {}
+        }
+        self.conditions(s, v, loc, scope, &mut errors, &mut evaluated);
+        if let (Some(u), Value::Map(m)) = (s.unevaluated_properties, v) {
+            for (name, value) in m.borrow().iter() {
+                if !evaluated.contains(name) {
+                    errors.extend(self.member(u, value, loc, name.clone(), scope).err());
+                }
+            }
+            evaluated.extend(m.borrow().keys().cloned());
+        }
+        match errors.len() {
+            0 => Ok(evaluated),
+            1 => Err(errors.remove(0)),
+            _ => Err(VErr { loc: loc.to_vec(), kind: Kind::Group, causes: errors }),
+        }
+    }
+
+    fn object(
+        &self,
+        s: &Node,
+        obj: &std::collections::BTreeMap<String, Value>,
+        loc: &[String],
+        scope: &Scope<'_>,
+        errors: &mut Vec<VErr>,
+        evaluated: &mut Evaluated,
+    ) {
+        let missing =
+            |req: &[String]| -> Vec<String> { req.iter().filter(|r| !obj.contains_key(*r)).cloned().collect() };
+        if let Some(min) = s.min_properties
+            && (obj.len() as i64) < min
+        {
+            errors.push(err(loc, format!("minProperties: got {}, want {}", num::int(obj.len() as i64), num::int(min))));
+        }
+        if let Some(max) = s.max_properties
+            && (obj.len() as i64) > max
+        {
+            errors.push(err(loc, format!("maxProperties: got {}, want {}", num::int(obj.len() as i64), num::int(max))));
+        }
+        let m = missing(&s.required);
+        if !m.is_empty() {
+            let msg = if m.len() == 1 {
+                format!("missing property {}", quote(&m[0]))
+            } else {
+                format!("missing properties {}", joined(&m))
+            };
+            errors.push(err(loc, msg));
+        }
+        for (prop, dep) in &s.dependencies {
+            if !obj.contains_key(prop) {
+                continue;
+            }
+            match dep {
+                Dependency::Props(req) => {
+                    let m = missing(req);
+                    if !m.is_empty() {
+                        errors.push(err(loc, format!("properties {} required, if {} exists", joined(&m), quote(prop))));
+                    }
+                }
+                Dependency::Schema(d) => match self.same(*d, &Value::Map(map_rc(obj)), loc, scope) {
+                    Ok(e) => evaluated.extend(e),
+                    Err(e) => errors.push(e),
+                },
+            }
+        }
+        let mut additional = Vec::new();
+        let evaluated_props = &mut *evaluated;
+        for (name, value) in obj {
+            let mut evaluated = false;
+            if let Some(&p) = s.properties.get(name) {
+                evaluated = true;
+                errors.extend(self.member(p, value, loc, name.clone(), scope).err());
+            }
+            for (re, p) in &s.pattern_properties {
+                if re.is_match(name) {
+                    evaluated = true;
+                    errors.extend(self.member(*p, value, loc, name.clone(), scope).err());
+                }
+            }
+            if !evaluated {
+                match &s.additional_properties {
+                    Some(Additional::Bool(false)) => additional.push(name.clone()),
+                    Some(Additional::Schema(a)) => {
+                        errors.extend(self.member(*a, value, loc, name.clone(), scope).err());
+                    }
+                    _ => {}
+                }
+                evaluated = s.additional_properties.is_some();
+            }
+            if evaluated {
+                evaluated_props.insert(name.clone());
+            }
+        }
+        if !additional.is_empty() {
+            errors.push(err(loc, format!("additional properties {} not allowed", joined(&additional))));
+        }
+        if let Some(pn) = s.property_names {
+            for name in obj.keys() {
+                let top = Scope { node: pn, vid: 0, parent: None };
+                if let Err(e) = self.run(pn, &Value::str(name.as_str()), &[], &top) {
+                    let causes = if e.kind == Kind::Group { e.causes } else { vec![e] };
+                    errors.push(VErr {
+                        loc: loc.to_vec(),
+                        kind: Kind::Msg(format!("invalid propertyName {}", quote(name))),
+                        causes,
+                    });
+                }
+            }
+        }
+        for (prop, d) in &s.dependent_schemas {
+            if obj.contains_key(prop) {
+                match self.same(*d, &Value::Map(map_rc(obj)), loc, scope) {
+                    Ok(e) => evaluated_props.extend(e),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        for (prop, req) in &s.dependent_required {
+            if obj.contains_key(prop) {
+                let m = missing(req);
+                if !m.is_empty() {
+                    errors.push(err(loc, format!("properties {} required, if {} exists", joined(&m), quote(prop))));
+                }
+            }
+        }
+    }
+
+    fn array(&self, s: &Node, arr: &[Value], loc: &[String], scope: &Scope<'_>, errors: &mut Vec<VErr>) {
+        let len = arr.len() as i64;
+        if let Some(min) = s.min_items
+            && len < min
+        {
+            errors.push(err(loc, format!("minItems: got {}, want {}", num::int(len), num::int(min))));
+        }
+        if let Some(max) = s.max_items
+            && len > max
+        {
+            errors.push(err(loc, format!("maxItems: got {}, want {}", num::int(len), num::int(max))));
+        }
+        if s.unique_items && arr.len() > 1 {
+            'outer: for i in 1..arr.len() {
+                for j in 0..i {
+                    if equals(&arr[i], &arr[j]) {
+                        errors.push(err(
+                            loc,
+                            format!("items at {} and {} are equal", num::int(j as i64), num::int(i as i64)),
+                        ));
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        if s.draft < 2020 {
+            let mut evaluated = 0;
+            match &s.items {
+                Some(Items::One(it)) => {
+                    for (i, item) in arr.iter().enumerate() {
+                        errors.extend(self.member(*it, item, loc, i.to_string(), scope).err());
+                    }
+                    evaluated = arr.len();
+                }
+                Some(Items::Tuple(its)) => {
+                    evaluated = its.len().min(arr.len());
+                    for (i, item) in arr[..evaluated].iter().enumerate() {
+                        errors.extend(self.member(its[i], item, loc, i.to_string(), scope).err());
+                    }
+                }
+                None => {}
+            }
+            match &s.additional_items {
+                Some(Additional::Bool(false)) if evaluated != arr.len() => errors.push(err(
+                    loc,
+                    format!("last {} additionalItem(s) not allowed", num::int((arr.len() - evaluated) as i64)),
+                )),
+                Some(Additional::Schema(a)) => {
+                    for (i, item) in arr[evaluated..].iter().enumerate() {
+                        errors.extend(self.member(*a, item, loc, (evaluated + i).to_string(), scope).err());
+                    }
+                }
+                _ => {}
+            }
+        } else {
+            let evaluated = s.prefix_items.len().min(arr.len());
+            for (i, item) in arr[..evaluated].iter().enumerate() {
+                errors.extend(self.member(s.prefix_items[i], item, loc, i.to_string(), scope).err());
+            }
+            if let Some(it) = s.items2020 {
+                for (i, item) in arr[evaluated..].iter().enumerate() {
+                    errors.extend(self.member(it, item, loc, (evaluated + i).to_string(), scope).err());
+                }
+            }
+        }
+        if let Some(c) = s.contains {
+            let mut errs = Vec::new();
+            let mut matched = Vec::new();
+            for (i, item) in arr.iter().enumerate() {
+                match self.member(c, item, loc, i.to_string(), scope) {
+                    Err(e) => errs.push(e),
+                    Ok(()) => matched.push(i),
+                }
+            }
+            let list = matched.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
+            if let Some(min) = s.min_contains {
+                if (matched.len() as i64) < min {
+                    let msg = if matched.is_empty() {
+                        format!("min {} items required to match contains schema, but none matched", num::int(min))
+                    } else {
+                        format!(
+                            "min {} items required to match contains schema, but matched {} items at {list}",
+                            num::int(min),
+                            num::int(matched.len() as i64)
+                        )
+                    };
+                    errors.push(VErr { loc: loc.to_vec(), kind: Kind::Msg(msg), causes: errs });
+                }
+            } else if matched.is_empty() {
+                errors.push(VErr {
+                    loc: loc.to_vec(),
+                    kind: Kind::Msg("no items match contains schema".into()),
+                    causes: errs,
+                });
+            }
+            if let Some(max) = s.max_contains
+                && (matched.len() as i64) > max
+            {
+                errors.push(err(
+                    loc,
+                    format!(
+                        "max {} items required to match contains schema, but matched {} items at {list}",
+                        num::int(max),
+                        num::int(matched.len() as i64)
+                    ),
+                ));
+            }
+        }
+    }
+
+    fn string(&self, s: &Node, text: &str, loc: &[String], errors: &mut Vec<VErr>) {
+        let len = text.chars().count() as i64;
+        if let Some(min) = s.min_length
+            && len < min
+        {
+            errors.push(err(loc, format!("minLength: got {}, want {}", num::int(len), num::int(min))));
+        }
+        if let Some(max) = s.max_length
+            && len > max
+        {
+            errors.push(err(loc, format!("maxLength: got {}, want {}", num::int(len), num::int(max))));
+        }
+        if let Some((re, src)) = &s.pattern
+            && !re.is_match(text)
+        {
+            errors.push(err(loc, format!("{} does not match pattern {}", quote(text), quote(src))));
+        }
+    }
+
+    fn number(&self, s: &Node, v: &Value, loc: &[String], errors: &mut Vec<VErr>) {
+        let Some(d) = dec(v) else { return };
+        type Check<'a> = (&'a Option<Dec>, &'static str, fn(Ordering) -> bool);
+        let checks: [Check<'_>; 4] = [
+            (&s.minimum, "minimum", |o| o == Ordering::Less),
+            (&s.maximum, "maximum", |o| o == Ordering::Greater),
+            (&s.exclusive_minimum, "exclusiveMinimum", |o| o != Ordering::Greater),
+            (&s.exclusive_maximum, "exclusiveMaximum", |o| o != Ordering::Less),
+        ];
+        for (bound, name, fails) in checks {
+            if let Some(b) = bound
+                && fails(d.compare(b))
+            {
+                errors.push(err(loc, format!("{name}: got {}, want {}", num::float(d.f), num::float(b.f))));
+            }
+        }
+        if let Some(m) = &s.multiple_of
+            && !d.is_multiple_of(m)
+        {
+            errors.push(err(loc, format!("multipleOf: got {}, want {}", num::float(d.f), num::float(m.f))));
+        }
+    }
+
+    fn conditions(
+        &self,
+        s: &Node,
+        v: &Value,
+        loc: &[String],
+        scope: &Scope<'_>,
+        errors: &mut Vec<VErr>,
+        evaluated: &mut Evaluated,
+    ) {
+        if let Some(n) = s.not
+            && self.same(n, v, loc, scope).is_ok()
+        {
+            errors.push(err(loc, "'not' failed".into()));
+        }
+        let group = |msg: &str, causes: Vec<VErr>| VErr { loc: loc.to_vec(), kind: Kind::Msg(msg.into()), causes };
+        if !s.all_of.is_empty() {
+            let mut errs = Vec::new();
+            for &n in &s.all_of {
+                match self.same(n, v, loc, scope) {
+                    Ok(e) => evaluated.extend(e),
+                    Err(e) => errs.push(e),
+                }
+            }
+            if !errs.is_empty() {
+                errors.push(group("'allOf' failed", errs));
+            }
+        }
+        if !s.any_of.is_empty() {
+            let mut errs = Vec::new();
+            let mut matched = false;
+            for &n in &s.any_of {
+                match self.same(n, v, loc, scope) {
+                    Err(e) => errs.push(e),
+                    Ok(e) => {
+                        matched = true;
+                        evaluated.extend(e);
+                        // Every subschema is tried when the evaluated properties matter.
+                        if s.unevaluated_properties.is_none() {
+                            break;
+                        }
+                    }
+                }
+            }
+            if !matched {
+                errors.push(group("'anyOf' failed", errs));
+            }
+        }
+        if !s.one_of.is_empty() {
+            let mut errs = Vec::new();
+            let mut matched: Option<usize> = None;
+            for (i, &n) in s.one_of.iter().enumerate() {
+                match (self.same(n, v, loc, scope), matched) {
+                    (Err(e), None) => errs.push(e),
+                    (Err(_), Some(_)) => {}
+                    (Ok(e), None) => {
+                        matched = Some(i);
+                        evaluated.extend(e);
+                    }
+                    (Ok(_), Some(first)) => {
+                        errors.push(err(
+                            loc,
+                            format!(
+                                "'oneOf' failed, subschemas {}, {} matched",
+                                num::int(first as i64),
+                                num::int(i as i64)
+                            ),
+                        ));
+                        break;
+                    }
+                }
+            }
+            if matched.is_none() {
+                errors.push(group("'oneOf' failed, none matched", errs));
+            }
+        }
+        if let Some(i) = s.if_ {
+            let branch = match self.same(i, v, loc, scope) {
+                Ok(e) => {
+                    evaluated.extend(e);
+                    s.then_
+                }
+                Err(_) => s.else_,
+            };
+            if let Some(b) = branch {
+                match self.same(b, v, loc, scope) {
+                    Ok(e) => evaluated.extend(e),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+    }
+}
+
+fn map_rc(obj: &std::collections::BTreeMap<String, Value>) -> crate::value::Map {
+    std::rc::Rc::new(std::cell::RefCell::new(obj.clone()))
+}

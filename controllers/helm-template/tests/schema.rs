@@ -1,0 +1,48 @@
+//! `values.schema.json` edge cases that must fail cleanly rather than loop or panic: reference
+//! cycles, deep nesting, bad regular expressions, schemas that are not objects, unknown
+//! metaschemas. Helm's wording is checked by the corpus (`tests/corpus/vs-*`).
+
+use eddy_helm_template::Value;
+use eddy_helm_template::schema::validate_single;
+
+fn values(yaml: &str) -> Value {
+    eddy_helm_template::yaml::parse(yaml).expect("values parse")
+}
+
+#[test]
+fn reference_cycles_end() {
+    let schema = br##"{"$ref": "#"}"##;
+    let r = validate_single(schema, &values("a: 1\n"));
+    assert!(r.is_err(), "a schema that is only a reference to itself is a cycle: {r:?}");
+    let schema = br##"{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}"##;
+    assert!(validate_single(schema, &values("a: 1\n")).is_err());
+    // A recursive schema over a finite value is fine.
+    let tree = br##"{"type": "object", "properties": {"child": {"$ref": "#"}, "num": {"type": "integer"}}}"##;
+    assert!(validate_single(tree, &values("child: {child: {num: 1}}\n")).is_ok());
+    let err = validate_single(tree, &values("child: {child: {num: x}}\n")).expect_err("num is not an integer");
+    assert!(err.contains("at '/child/child/num': got string, want integer"), "{err}");
+}
+
+#[test]
+fn deep_nesting_and_bad_input_do_not_panic() {
+    let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    assert!(validate_single(deep.as_bytes(), &values("a: 1\n")).is_err());
+    for bad in [&b"{"[..], b"", b"[1,", b"{\"a\":}", b"nul", b"{\"pattern\": \"(\"}", b"\"\\uZZZZ\""] {
+        let _ = validate_single(bad, &values("a: x\n"));
+    }
+    assert!(validate_single(b"{\"properties\": {\"a\": {\"pattern\": \"(\"}}}", &values("a: x\n")).is_err());
+}
+
+#[test]
+fn schemas_that_are_not_objects() {
+    assert!(validate_single(b"true", &values("a: 1\n")).is_ok());
+    let err = validate_single(b"false", &values("a: 1\n")).expect_err("false rejects everything");
+    assert_eq!(err, "- at '': false schema\n");
+    assert!(validate_single(b"12", &values("a: 1\n")).is_ok());
+}
+
+#[test]
+fn unknown_metaschema_is_an_error() {
+    let r = validate_single(br#"{"$schema": "https://example.com/my-schema"}"#, &values("a: 1\n"));
+    assert!(r.is_err_and(|e| e.contains("https://example.com/my-schema")));
+}
