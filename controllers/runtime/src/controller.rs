@@ -228,6 +228,7 @@ impl<T: FluxObject> Controller<T> {
         };
         let dispatcher = Dispatcher {
             slots: Arc::new(Semaphore::new(concurrency)),
+            waiters: Arc::new(Semaphore::new(concurrency.saturating_mul(crate::slot::WAITERS_PER_SLOT))),
             config,
             store,
             queue: queue.clone(),
@@ -271,6 +272,7 @@ async fn leadership_lost(leader: &mut watch::Receiver<bool>) {
 /// Hands queued keys to reconciles, each on its own task holding one of `slots`.
 struct Dispatcher<T, R> {
     slots: Arc<Semaphore>,
+    waiters: Arc<Semaphore>,
     config: Config,
     store: Store<T>,
     queue: WorkQueue<ObjectKey>,
@@ -300,8 +302,13 @@ impl<T: FluxObject, R: Reconciler<T>> Dispatcher<T, R> {
                 self.queue.done(&key);
                 continue;
             };
-            let slot =
-                Slot::new(Arc::clone(&self.slots), permit, Arc::clone(&self.config.observer), self.config.name.clone());
+            let slot = Slot::new(
+                Arc::clone(&self.slots),
+                Arc::clone(&self.waiters),
+                permit,
+                Arc::clone(&self.config.observer),
+                self.config.name.clone(),
+            );
             let one = ReconcileOne {
                 config: self.config.clone(),
                 queue: self.queue.clone(),
