@@ -16,7 +16,7 @@ pub struct Difference {
 }
 
 /// Flattens a value into leaf paths. Array elements that are objects with a `type` (conditions),
-/// an `id` (inventory entries) or a `reason` (events) are keyed by it, so one extra element does
+/// an `id` (inventory entries), a `path` (artifact entries) or a `reason` (events) are keyed by it, so one extra element does
 /// not shift every later index; other arrays are compared as whole values. `null`, `{}` and
 /// `[]` count as absent.
 #[must_use]
@@ -40,7 +40,7 @@ fn element_key(e: &Value) -> Option<String> {
         // An event: the triple is the identity.
         return Some(format!("{t}/{r}: {m}"));
     }
-    for k in ["type", "id"] {
+    for k in ["type", "id", "path"] {
         if let Some(Value::String(s)) = o.get(k) {
             return Some(s.clone());
         }

@@ -42,6 +42,14 @@ pub enum Error {
     /// The known-differences file is malformed.
     #[error(transparent)]
     Known(#[from] crate::known::ParseError),
+    /// A tool (sops, gpg, curl) failed; its standard error (never key material).
+    #[error("{what} failed: {stderr}")]
+    Tool {
+        /// The tool and what it was asked.
+        what: &'static str,
+        /// Its standard error.
+        stderr: String,
+    },
     /// A bounded wait ran out.
     #[error("timed out waiting for {0}")]
     Timeout(String),

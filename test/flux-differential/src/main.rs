@@ -1,4 +1,4 @@
-//! `eddy-flux-differential`: runs the Kustomization scenarios on Flux's cluster and on Eddy's
+//! `eddy-flux-differential`: runs the GitRepository and Kustomization scenarios on Flux's cluster and on Eddy's
 //! and judges the differences against the known-differences list. Exit code 0: they agree up
 //! to the list; 1: an unlisted difference, a stale entry or a scenario that could not run;
 //! 2: bad arguments or no clusters. `hack/flux-diff` starts both clusters and runs this.
@@ -10,13 +10,14 @@ use std::sync::Mutex;
 
 use clap::Parser;
 use eddy_flux_differential::diff::Difference;
+use eddy_flux_differential::fixtures::Fixtures;
 use eddy_flux_differential::kubectl::Side;
 use eddy_flux_differential::run::Harness;
 use eddy_flux_differential::{known, report, scenarios};
 use eddy_test_git::HttpGitServer;
 use tracing::{error, info};
 
-/// Kustomization scenarios on Flux's kustomize-controller and on Eddy, compared.
+/// GitRepository and Kustomization scenarios on Flux's controllers and on Eddy, compared.
 #[derive(Debug, Parser)]
 struct Args {
     /// Admin kubeconfig of the Flux reference cluster (`hack/cluster up --flux`).
@@ -43,6 +44,12 @@ struct Args {
     /// Also write each side's normalised observation here (one JSON file per scenario and side).
     #[arg(long)]
     observations: Option<PathBuf>,
+    /// The sops binary that encrypts the SOPS scenarios' files (`hack/build-sops` prints it).
+    #[arg(long, default_value = "sops")]
+    sops: PathBuf,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    list: bool,
 }
 
 fn main() -> ExitCode {
@@ -69,6 +76,12 @@ fn run(args: &Args) -> eddy_flux_differential::Result<bool> {
     let known_text = std::fs::read_to_string(&args.known).map_err(io(&args.known))?;
     let known = known::parse(&known_text)?;
     let mut selected = scenarios::all();
+    if args.list {
+        for s in &selected {
+            println!("{}", s.name);
+        }
+        return Ok(true);
+    }
     if !args.only.is_empty() {
         selected.retain(|s| args.only.iter().any(|o| o == s.name));
     }
@@ -80,11 +93,12 @@ fn run(args: &Args) -> eddy_flux_differential::Result<bool> {
     let root =
         tempfile::tempdir().map_err(|source| eddy_flux_differential::Error::Io { path: "tempdir".into(), source })?;
     let git = HttpGitServer::start(root.path())?;
+    let fixtures = Fixtures::new(root.path(), git.url(), args.sops.clone())?;
     let run_token = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
     let harness = Harness {
         flux: Side::new("flux", args.flux_kubeconfig.clone()),
         eddy: Side::new("eddy", args.eddy_kubeconfig.clone()),
-        git: &git,
+        fixtures: &fixtures,
         git_root: root.path(),
         run: run_token.clone(),
         keep: args.keep,

@@ -15,6 +15,8 @@ use serde_json::{Map, Value, json};
 #[derive(Debug, Clone)]
 pub struct Normaliser {
     run: String,
+    /// Commit IDs the scenario made, by label: shown as `<commit:LABEL>`.
+    commits: Vec<(String, String)>,
 }
 
 static HASH: LazyLock<Regex> =
@@ -41,13 +43,29 @@ impl Normaliser {
     /// A normaliser for one run, whose namespaces and names carry `run` (replaced by `RUN`).
     #[must_use]
     pub fn new(run: &str) -> Self {
-        Self { run: run.to_owned() }
+        Self { run: run.to_owned(), commits: Vec::new() }
+    }
+
+    /// The same, also naming the scenario's commits: (label, commit ID) becomes
+    /// `<commit:LABEL>` wherever the ID appears (so both sides must name the same commit).
+    #[must_use]
+    pub fn with_commits(mut self, commits: &[(String, String)]) -> Self {
+        self.commits = commits.to_vec();
+        self
     }
 
     /// Normalises free text: messages, names, revisions.
     #[must_use]
     pub fn text(&self, s: &str) -> String {
-        let s = if self.run.is_empty() { s.to_owned() } else { s.replace(&self.run, "RUN") };
+        let mut s = s.to_owned();
+        for (label, id) in &self.commits {
+            if !id.is_empty() {
+                s = s.replace(id.as_str(), &format!("<commit:{label}>"));
+            }
+        }
+        if !self.run.is_empty() {
+            s = s.replace(&self.run, "RUN");
+        }
         let s = HASH.replace_all(&s, "$1:<hash>");
         let s = BARE_SHA.replace_all(&s, "<hash>");
         let s = TIMESTAMP.replace_all(&s, "<time>");
@@ -273,6 +291,14 @@ mod tests {
             n().text("stat /root/data/work-kustomize/kustomization-H2vGwu/src/nope: x"),
             "stat <workdir>/src/nope: x"
         );
+    }
+
+    #[test]
+    fn known_commits_are_named() {
+        let id = "0123456789abcdef0123456789abcdef01234567";
+        let n = n().with_commits(&[("first".into(), id.into())]);
+        assert_eq!(n.text(&format!("main@sha1:{id}")), "main@sha1:<commit:first>");
+        assert_eq!(n.text("main@sha1:1123456789abcdef0123456789abcdef01234567"), "main@sha1:<hash>");
     }
 
     #[test]

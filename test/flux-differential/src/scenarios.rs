@@ -57,10 +57,18 @@ plural: widgets\n    singular: widget\n  scope: Namespaced\n  versions:\n  - nam
 schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            type: object\n            \
 x-kubernetes-preserve-unknown-fields: true\n";
 
-/// Every scenario, in a fixed order.
+/// Every scenario, in a fixed order: the single-Kustomization ones, the GitRepository ones
+/// ([`crate::scenarios_git`]) and the multi-step ones ([`crate::scenarios_flows`]).
 #[must_use]
-#[allow(clippy::too_many_lines)] // a table of data, one entry per scenario
 pub fn all() -> Vec<Scenario> {
+    let mut all = kustomizations();
+    all.extend(crate::scenarios_git::all());
+    all.extend(crate::scenarios_flows::all());
+    all
+}
+
+#[allow(clippy::too_many_lines)] // a table of data, one entry per scenario
+fn kustomizations() -> Vec<Scenario> {
     vec![
         Scenario::new(
             "generated",
@@ -321,7 +329,7 @@ mod tests {
     #[test]
     fn names_are_unique_dns_labels_and_there_are_enough() {
         let all = all();
-        assert!(all.len() >= 25, "{} scenarios", all.len());
+        assert!(all.len() >= 60, "{} scenarios", all.len());
         let mut names: Vec<&str> = all.iter().map(|s| s.name).collect();
         for n in &names {
             assert!(
@@ -336,6 +344,9 @@ mod tests {
 
     fn parses(what: &str, text: &str) {
         let text = crate::scenario::fill(text, "ns1", "abc123");
+        // The fixtures' placeholders (URLs, keys, commits) as plain words.
+        let text =
+            regex::Regex::new(r"\{[a-z_0-9]+(:[a-z0-9-]+)?\}").expect("regex").replace_all(&text, "x").into_owned();
         for doc in text.split("\n---\n") {
             let v: Result<serde_norway::Value, _> = serde_norway::from_str(doc);
             assert!(
@@ -354,9 +365,26 @@ mod tests {
                 }
             }
             for step in &s.steps {
-                if let Step::Commit { write, .. } = step {
-                    for (path, text) in write {
-                        parses(&format!("{}: step {path}", s.name), text);
+                match step {
+                    Step::Commit { write, .. } => {
+                        for (path, text) in write.iter().filter(|(p, _)| p.ends_with(".yaml")) {
+                            parses(&format!("{}: step {path}", s.name), text);
+                        }
+                    }
+                    Step::Create { ks, .. } => parses(&format!("{}: step {}", s.name, ks.name), &ks.manifest("ns")),
+                    Step::Drift { patch, .. } => {
+                        assert!(serde_json::from_str::<serde_json::Value>(patch).is_ok(), "{}: patch", s.name);
+                    }
+                    Step::Delete(_) => {}
+                }
+            }
+            for src in &s.sources {
+                parses(&format!("{}: source {}", s.name, src.name), &src.manifest());
+            }
+            for (_, files) in &s.repos {
+                for (path, text) in files {
+                    if path.ends_with(".yaml") {
+                        parses(&format!("{}: {path}", s.name), text);
                     }
                 }
             }
