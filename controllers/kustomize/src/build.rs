@@ -115,7 +115,8 @@ pub fn run(input: &BuildInput) -> Result<Built, BuildError> {
     }
     if let Some(vars) = &input.vars {
         eddy_kustomize::varsub::substitute(&mut resources, vars, input.strict_substitution)
-            .map_err(|e| BuildError(format!("post build failed: {e}")))?;
+            // The engine's error already reads "post build failed for '<object>': …", as Flux's.
+            .map_err(|e| BuildError(e.to_string()))?;
     }
     let rendered = eddy_kustomize::render(&resources).map_err(|e| BuildError(e.to_string()))?;
     let digest = {

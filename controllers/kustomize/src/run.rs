@@ -219,9 +219,9 @@ impl KustomizationReconciler {
             .prefix("kustomization-")
             .tempdir_in(&self.options.work_dir)
             .map_err(|e| fail(obj, reasons::DIR_CREATION_FAILED, format!("tmp dir error: {e}")))?;
-        let root = tmp.path().join("src");
-        std::fs::create_dir(&root)
-            .map_err(|e| fail(obj, reasons::DIR_CREATION_FAILED, format!("tmp dir error: {e}")))?;
+        // The artifact is extracted into the working directory itself, as kustomize-controller
+        // does (its paths show up in messages such as "kustomization path not found").
+        let root = tmp.path().to_path_buf();
         match crate::fetch::fetch(&self.http, &artifact.url, &artifact.digest, &root, ExtractLimits::default()).await {
             Ok(()) => {}
             Err(crate::fetch::FetchError::NotFound) => return Err(RunError::ArtifactNotFound),
