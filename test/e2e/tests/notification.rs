@@ -91,7 +91,7 @@ fn alerts_deliver_events_and_receivers_trigger_reconciles() {
     let signature = format!("sha256={sig}");
     let json_ct = ("Content-Type", "application/json");
 
-    // Unknown path, bad signature, event not allowed: nothing annotated.
+    // Unknown path, bad signature (401), event not allowed (400), not a POST (405): nothing annotated.
     assert_eq!(curl(&format!("{base}/hook/0000"), &[json_ct], body), "404");
     assert_eq!(
         curl(
@@ -99,7 +99,7 @@ fn alerts_deliver_events_and_receivers_trigger_reconciles() {
             &[json_ct, ("X-GitHub-Event", "push"), ("X-Hub-Signature-256", "sha256=00")],
             body
         ),
-        "400"
+        "401"
     );
     assert_eq!(
         curl(
@@ -109,6 +109,7 @@ fn alerts_deliver_events_and_receivers_trigger_reconciles() {
         ),
         "400"
     );
+    assert_eq!(curl_get(&format!("{base}{path}")), "405");
     let before = get(c, "gitrepository", &ns, "app");
     assert!(before["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"].is_null(), "{}", before["metadata"]);
 

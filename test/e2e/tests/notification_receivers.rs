@@ -233,7 +233,7 @@ impl Issuer {
 }
 
 // receiver_oidc.go: a generic-oidc Receiver (no Secret) accepts a token of its issuer whose
-// claims pass the CEL validations, and its resourceFilter sees the claims; other tokens get 400.
+// claims pass the CEL validations, and its resourceFilter sees the claims; other tokens get 401.
 #[test]
 fn generic_oidc_receiver_verifies_tokens() {
     let c = cluster();
@@ -269,8 +269,8 @@ fn generic_oidc_receiver_verifies_tokens() {
     };
     let base = format!("http://{}{path}", receiver_address(c));
     let send = |token: &str| curl(&base, &[("Authorization", &format!("Bearer {token}"))], "");
-    assert_eq!(send(&issuer.token(&claims("org/other", "refs/heads/main"))), "400", "validation fails");
-    assert_eq!(send("not-a-jwt"), "400");
+    assert_eq!(send(&issuer.token(&claims("org/other", "refs/heads/main"))), "401", "validation fails");
+    assert_eq!(send("not-a-jwt"), "401");
     assert_eq!(send(&issuer.token(&claims("org/app", "refs/heads/dev"))), "200", "accepted, filtered out");
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(requested_at(c, &ns), None);

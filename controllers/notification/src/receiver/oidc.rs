@@ -162,7 +162,7 @@ async fn get_json(client: &reqwest::Client, url: &str) -> Result<Value, String> 
 /// `validateGenericOIDC`: the verified claims of the request's bearer token.
 ///
 /// # Errors
-/// Upstream's message for what failed (the server answers 400).
+/// Upstream's message for what failed (the server answers 401; upstream 400).
 pub async fn authenticate(
     client: &reqwest::Client,
     spec: &ReceiverSpec,

@@ -1,12 +1,16 @@
 //! The webhook server (`internal/server/receiver_server.go`, `receiver_handlers.go`):
 //! `/hook/<digest>` finds the Receiver whose `status.webhookPath` is the request URI
 //! (404 when none), refuses suspended or not-ready Receivers (503), validates the request
-//! for the Receiver's type (400; GCR: the Google ID token, [`super::gcr`]), then sets `reconcile.fluxcd.io/requestedAt` on each
+//! for the Receiver's type (a wrong or missing signature, token or ID token: 401; an event
+//! not in `spec.events` or a body that does not decode: 400; GCR: the Google ID token,
+//! [`super::gcr`]), then sets `reconcile.fluxcd.io/requestedAt` on each
 //! selected object — by name, or every object with `matchLabels` for `*`, kept only when
 //! the CEL `resourceFilter` and the resource's own `filter` accept it (`res`: the object's
 //! metadata, `req`: the JSON body; `receiver_resource_filter.go`) — and answers 200,
-//! or 500 when an object could not be annotated. Like upstream it serves every method and
-//! answers a body over 3 MiB with 413. At most [`MAX_IN_FLIGHT`] requests are handled at once;
+//! or 500 when an object could not be annotated. Only POST is served (405 with `Allow: POST`
+//! otherwise) and a body over 3 MiB gets 413. Upstream answers 400 to every validation
+//! failure and serves every method; the acceptance asks for 401 and 405, which tell a
+//! webhook's sender more and change nothing for one that only checks for 2xx. At most [`MAX_IN_FLIGHT`] requests are handled at once;
 //! up to [`MAX_WAITING`] more wait (at most [`WAIT_FOR_SLOT`]) for a slot, others get 503.
 
 use std::sync::Arc;
@@ -15,7 +19,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::routing::any;
+use axum::routing::post;
 use eddy_api::notification::ReceiverResource;
 use eddy_controller_runtime::object::RECONCILE_REQUEST_ANNOTATION;
 use eddy_controller_runtime::{FluxObject, Store, conditions};
@@ -86,7 +90,7 @@ pub const WAIT_FOR_SLOT: std::time::Duration = std::time::Duration::from_secs(10
 impl ReceiverServer {
     /// The router: `/hook/*` handled, everything else 404.
     pub fn router(self) -> Router {
-        Router::new().route("/hook/{*digest}", any(handle)).with_state(Arc::new(self))
+        Router::new().route("/hook/{*digest}", post(handle)).with_state(Arc::new(self))
     }
 
     fn find(&self, uri: &str) -> Option<Arc<ReceiverObject>> {
@@ -357,6 +361,16 @@ async fn handle(State(server): State<Arc<ReceiverServer>>, request: Request) -> 
     code
 }
 
+/// The answer to a request that failed validation: 401 when its credentials (signature,
+/// token) are wrong or missing, 400 otherwise.
+fn refusal(e: &super::validate::ValidateError) -> StatusCode {
+    use super::validate::ValidateError;
+    match e {
+        ValidateError::Signature(_) | ValidateError::Token(_) => StatusCode::UNAUTHORIZED,
+        ValidateError::Event(..) | ValidateError::Payload(_) | ValidateError::Unsupported(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
 async fn handle_inner(server: &ReceiverServer, request: Request) -> StatusCode {
     let uri = request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let digest = uri.strip_prefix(WEBHOOK_PREFIX).unwrap_or_default().to_owned();
@@ -390,7 +404,7 @@ async fn handle_inner(server: &ReceiverServer, request: Request) -> StatusCode {
     let events = r.spec.events.clone().unwrap_or_default();
     let mut claims = None;
     let validated = if r.spec.r#type == "gcr" {
-        server.validate_gcr(&receiver, &parts.headers, &body).await
+        server.validate_gcr(&receiver, &parts.headers, &body).await.map_err(|e| (StatusCode::UNAUTHORIZED, e))
     } else if r.spec.r#type == "generic-oidc" {
         let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
         let now = k8s_openapi::jiff::Timestamp::now().as_second();
@@ -401,27 +415,28 @@ async fn handle_inner(server: &ReceiverServer, request: Request) -> StatusCode {
             )
             .await
             .unwrap_or_else(|_| Err("failed to verify OIDC token: the issuer did not answer within 30s".into()))
+            .map_err(|e| (StatusCode::UNAUTHORIZED, e))
             .map(|c| {
                 let line =
                     format!("handling generic-oidc request for subject {:?}", c["sub"].as_str().unwrap_or_default());
                 claims = Some(c);
                 (body.to_vec(), line)
             }),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
         }
     } else {
         validate(&r.spec.r#type, &token, &events, &parts.headers, &body)
             .map(|what| (body.to_vec(), what))
-            .map_err(|e| e.to_string())
+            .map_err(|e| (refusal(&e), e.to_string()))
     };
     let body = match validated {
         Ok((body, what)) => {
             tracing::info!(receiver = %key, "{what}");
             body
         }
-        Err(e) => {
+        Err((code, e)) => {
             tracing::error!(receiver = %key, error = %e, "unable to validate payload");
-            return StatusCode::BAD_REQUEST;
+            return code;
         }
     };
     let (req, mut filters) = match build_filters(&r.spec, &parts.headers, &body, claims.is_some()) {

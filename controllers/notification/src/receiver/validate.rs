@@ -8,7 +8,8 @@ use serde::Deserialize;
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 
-/// Why a request was refused (HTTP 400, as upstream). Never holds the token.
+/// Why a request was refused (HTTP 401 for signatures and tokens, else 400; upstream answers
+/// 400 to all). Never holds the token.
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
     /// A signature is missing, malformed or wrong.
@@ -142,7 +143,7 @@ fn check_cdevent(body: &[u8]) -> Result<(), String> {
 /// Returns a short description for the log (the event type handled).
 ///
 /// # Errors
-/// [`ValidateError`]: the server answers 400.
+/// [`ValidateError`]: the server answers 401 or 400 (see the server's `refusal`).
 pub fn validate(
     receiver_type: &str,
     token: &str,

@@ -126,6 +126,16 @@ pub(crate) fn curl(url: &str, headers: &[(&str, &str)], body: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The HTTP status of a GET of `url`.
+pub(crate) fn curl_get(url: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20"])
+        .arg(url)
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 pub(crate) fn signed_github(token: &[u8], body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(token).expect("hmac");
     mac.update(body.as_bytes());
