@@ -11,33 +11,20 @@
 //! Runs that differ on purpose or for a known gap are listed in `tests/corpus/known-differences.txt`
 //! as `CASE[:VALUES] reason`; an entry that no longer differs fails the test, so the list stays true.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use eddy_helm_template::chart::load::load_dir;
 use eddy_helm_template::{Options, render};
+use support::{helm, known_differences};
 
 /// The minimum number of cases the corpus must hold.
 const MIN_CASES: usize = 100;
 
 fn corpus_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus")
-}
-
-/// The reference helm: `EDDY_HELM`, or the one `hack/build-helm` built.
-fn helm() -> String {
-    if let Some(bin) = std::env::var_os("EDDY_HELM") {
-        return bin.to_string_lossy().to_string();
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/build-helm");
-    let out = Command::new(&script).arg("--check").output().expect("running hack/build-helm --check");
-    assert!(
-        out.status.success(),
-        "the reference helm v4.3.2 is not built: run hack/build-helm (CI builds it through hack/ensure-deps)\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 struct Run {
@@ -135,18 +122,6 @@ fn ours(chart: &Path, args: &[String], values: Option<&Path>) -> Result<String, 
     }
 }
 
-fn known_differences() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(corpus_root().join("known-differences.txt")).unwrap_or_default();
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| match l.split_once(' ') {
-            Some((id, why)) => (id.to_string(), why.trim().to_string()),
-            None => (l.to_string(), String::new()),
-        })
-        .collect()
-}
-
 fn first_difference(a: &str, b: &str) -> String {
     let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
     for i in 0..al.len().max(bl.len()) {
@@ -170,7 +145,7 @@ fn corpus_matches_helm() {
         .collect();
     cases.sort();
     assert!(cases.len() >= MIN_CASES, "the corpus has {} cases, fewer than {MIN_CASES}", cases.len());
-    let known = known_differences();
+    let known = known_differences(&corpus_root().join("known-differences.txt"));
     let only = std::env::var("EDDY_CORPUS_ONLY").ok();
     let mut failures = Vec::new();
     let mut seen_known = Vec::new();

@@ -5,12 +5,14 @@
 //! same message (YAML syntax errors count as agreeing: the parsers word them differently).
 //! Known differences are listed in `tests/fuzz-known-differences.txt` as `SEED:INDEX reason`.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
 use eddy_helm_template::chart::load::load_dir;
 use eddy_helm_template::{Options, render};
+use support::{helm, known_differences};
 
 struct Rng(u64);
 
@@ -172,31 +174,6 @@ fn template(r: &mut Rng) -> String {
 const VALUES: &str =
     "s: Hello World\ni: 3\nf: 1.5\nl: [a, 1, true]\nm: {b: 2, a: x}\nb: true\ne: ''\nnested: {k: [1, 2]}\n";
 
-fn helm() -> String {
-    if let Some(bin) = std::env::var_os("EDDY_HELM") {
-        return bin.to_string_lossy().to_string();
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/build-helm");
-    let out = Command::new(&script).arg("--check").output().expect("running hack/build-helm --check");
-    assert!(
-        out.status.success(),
-        "the reference helm v4.3.2 is not built: run hack/build-helm (CI builds it through hack/ensure-deps)\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn known() -> BTreeMap<String, String> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-known-differences.txt");
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_once(' ').map_or((l.to_string(), String::new()), |(a, b)| (a.to_string(), b.to_string())))
-        .collect()
-}
-
 #[test]
 fn generated_templates_match_helm() {
     let helm = helm();
@@ -207,7 +184,7 @@ fn generated_templates_match_helm() {
     std::fs::create_dir_all(chart.join("templates")).expect("chart dir");
     std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: fz\nversion: 0.1.0\n").expect("Chart.yaml");
     std::fs::write(chart.join("values.yaml"), VALUES).expect("values.yaml");
-    let known = known();
+    let known = known_differences(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-known-differences.txt"));
     let mut rng = Rng(seed);
     let (mut same, mut both_yaml) = (0, 0);
     let mut failures = Vec::new();

@@ -5,65 +5,25 @@
 //! reference Helm (`hack/build-helm`). Outputs must be identical or both must fail with the same
 //! message; charts listed in `tests/testcharts-known-differences.txt` (`NAME reason`) must differ.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use eddy_helm_template::chart::load::{load_archive, load_dir};
 use eddy_helm_template::{Options, render};
-
-fn helm() -> String {
-    if let Some(bin) = std::env::var_os("EDDY_HELM") {
-        return bin.to_string_lossy().to_string();
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/build-helm");
-    let out = Command::new(&script).arg("--check").output().expect("running hack/build-helm --check");
-    assert!(
-        out.status.success(),
-        "the reference helm v4.3.2 is not built: run hack/build-helm (CI builds it through hack/ensure-deps)\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// The module's directory in the Go module cache, downloading it if needed.
-fn module_dir() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let modcache = std::env::var("GOMODCACHE").unwrap_or_else(|_| format!("{home}/.cache/eddy/go-mod"));
-    let gocache = std::env::var("GOCACHE").unwrap_or_else(|_| format!("{home}/.cache/eddy/go-build"));
-    let go = if Path::new("/usr/local/go/bin/go").exists() { "/usr/local/go/bin/go" } else { "go" };
-    let out = Command::new(go)
-        .args(["mod", "download", "-json", "helm.sh/helm/v4@v4.3.2"])
-        .env("GOMODCACHE", modcache)
-        .env("GOCACHE", gocache)
-        .env("GOFLAGS", "-mod=mod")
-        .output()
-        .expect("go is required to fetch helm.sh/helm/v4 from the Go module proxy");
-    assert!(out.status.success(), "go mod download failed: {}", String::from_utf8_lossy(&out.stderr));
-    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("go mod download -json output");
-    PathBuf::from(info["Dir"].as_str().expect("Dir in go mod download output"))
-}
-
-fn known() -> BTreeMap<String, String> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testcharts-known-differences.txt");
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_once(' ').map_or((l.to_string(), String::new()), |(a, b)| (a.to_string(), b.to_string())))
-        .collect()
-}
+use support::{helm, known_differences, module_dir};
 
 #[test]
 fn helm_module_test_charts_match_helm() {
     let helm = helm();
-    let root = module_dir().join("pkg/cmd/testdata/testcharts");
+    let root = module_dir("helm.sh/helm/v4@v4.3.2").join("pkg/cmd/testdata/testcharts");
     let home = tempfile::tempdir().expect("temp dir");
     let mut entries: Vec<PathBuf> =
         std::fs::read_dir(&root).expect("testcharts").filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
-    let known = known();
+    let known =
+        known_differences(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testcharts-known-differences.txt"));
     let (mut same, mut same_err, mut listed) = (0, 0, 0);
     let mut failures = Vec::new();
     for path in entries {

@@ -12,12 +12,14 @@
 //! required name and version) so that the rest renders. Runs listed in
 //! `tests/real-charts-known-differences.txt` (`CHART[:VALUES] reason`) must differ.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use eddy_helm_template::chart::load::load_dir;
 use eddy_helm_template::{Options, render};
+use support::{helm, known_differences, module_dir};
 
 /// The charts: a name, the module and the chart's directory in it.
 const CHARTS: &[(&str, &str, &str)] = &[
@@ -26,39 +28,6 @@ const CHARTS: &[(&str, &str, &str)] = &[
     ("kyverno", "github.com/kyverno/kyverno@v1.19.1", "charts/kyverno"),
     ("kyverno-policies", "github.com/kyverno/kyverno@v1.19.1", "charts/kyverno-policies"),
 ];
-
-fn helm() -> String {
-    if let Some(bin) = std::env::var_os("EDDY_HELM") {
-        return bin.to_string_lossy().to_string();
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/build-helm");
-    let out = Command::new(&script).arg("--check").output().expect("running hack/build-helm --check");
-    assert!(
-        out.status.success(),
-        "the reference helm v4.3.2 is not built: run hack/build-helm (CI builds it through hack/ensure-deps)\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A module's directory in the Go module cache, downloading it if needed.
-pub fn module_dir(module: &str) -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let modcache = std::env::var("GOMODCACHE").unwrap_or_else(|_| format!("{home}/.cache/eddy/go-mod"));
-    let gocache = std::env::var("GOCACHE").unwrap_or_else(|_| format!("{home}/.cache/eddy/go-build"));
-    let go = if Path::new("/usr/local/go/bin/go").exists() { "/usr/local/go/bin/go" } else { "go" };
-    let out = Command::new(go)
-        .args(["mod", "download", "-json", module])
-        .current_dir(std::env::temp_dir())
-        .env("GOMODCACHE", modcache)
-        .env("GOCACHE", gocache)
-        .env("GOFLAGS", "-mod=mod")
-        .output()
-        .expect("go is required to fetch charts from the Go module proxy");
-    assert!(out.status.success(), "go mod download {module} failed: {}", String::from_utf8_lossy(&out.stdout));
-    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("go mod download -json output");
-    PathBuf::from(info["Dir"].as_str().expect("Dir in go mod download output"))
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
@@ -142,17 +111,6 @@ fn values_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-fn known() -> BTreeMap<String, String> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real-charts-known-differences.txt");
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_once(' ').map_or((l.to_string(), String::new()), |(a, b)| (a.to_string(), b.to_string())))
-        .collect()
-}
-
 fn first_difference(a: &str, b: &str) -> String {
     let (al, bl): (Vec<&str>, Vec<&str>) = (a.lines().collect(), b.lines().collect());
     for i in 0..al.len().max(bl.len()) {
@@ -168,7 +126,8 @@ fn real_charts_match_helm() {
     let helm = helm();
     let home = tempfile::tempdir().expect("temp dir");
     let work = tempfile::tempdir().expect("temp dir");
-    let known = known();
+    let known =
+        known_differences(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real-charts-known-differences.txt"));
     let only = std::env::var("EDDY_REAL_CHARTS_ONLY").ok();
     let (mut runs, mut same, mut same_err, mut listed) = (0, 0, 0, 0);
     let mut failures = Vec::new();

@@ -2,25 +2,14 @@
 //! v4.3.2 from `hack/build-helm`) rendered by this crate and by Helm with several value sets:
 //! outputs must be byte-identical. This is the chart most real charts start from.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 
 use eddy_helm_template::chart::load::load_dir;
 use eddy_helm_template::{Options, render};
-
-fn helm() -> String {
-    if let Some(bin) = std::env::var_os("EDDY_HELM") {
-        return bin.to_string_lossy().to_string();
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/build-helm");
-    let out = Command::new(&script).arg("--check").output().expect("running hack/build-helm --check");
-    assert!(
-        out.status.success(),
-        "the reference helm v4.3.2 is not built: run hack/build-helm (CI builds it through hack/ensure-deps)\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use support::helm;
 
 fn helm_cmd(helm: &str, home: &Path) -> Command {
     let mut cmd = Command::new(helm);

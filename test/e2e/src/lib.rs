@@ -363,3 +363,72 @@ pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// An `eddy serve` of a test's own: standalone, with its own store in `dir/data`, its
+/// controllers working on the cluster of `cluster_kubeconfig`, every listener on a free
+/// 127.0.0.1 port (the notification event endpoint off). Killed when dropped.
+#[derive(Debug)]
+pub struct StandaloneEddy {
+    /// The process.
+    pub child: std::process::Child,
+    /// The kubeconfig Eddy wrote for its own API.
+    pub kubeconfig: PathBuf,
+    /// Its log (stdout and stderr).
+    pub log: PathBuf,
+}
+
+impl StandaloneEddy {
+    /// Starts it with extra `eddy serve` flags and waits until it wrote its kubeconfig.
+    ///
+    /// # Panics
+    /// When it cannot start or writes no kubeconfig within 60 s.
+    #[must_use]
+    pub fn start(dir: &Path, cluster_kubeconfig: &Path, flags: &[&str]) -> Self {
+        std::fs::create_dir_all(dir).expect("data dir");
+        let log = dir.join("eddy.log");
+        let file = std::fs::File::create(&log).expect("log");
+        let child = Command::new(eddy_binary())
+            .args(["serve", "--bind-address", "127.0.0.1", "--secure-port"])
+            .arg(free_port().to_string())
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .arg("--kubeconfig")
+            .arg(cluster_kubeconfig)
+            .args(["--storage-addr", "127.0.0.1:0", "--events-listen-addr", ""])
+            .arg("--receiver-addr")
+            .arg(format!("127.0.0.1:{}", free_port()))
+            .args(flags)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("starting eddy");
+        let kubeconfig = dir.join("data/kubeconfig");
+        let ready = eventually(Duration::from_secs(60), || kubeconfig.exists().then_some(()));
+        assert!(
+            ready.is_some(),
+            "eddy did not write its kubeconfig: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        Self { child, kubeconfig, log }
+    }
+
+    /// The log so far.
+    #[must_use]
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for StandaloneEddy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; another process may take it after).
+#[must_use]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}

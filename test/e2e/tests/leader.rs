@@ -2,58 +2,29 @@
 //! killed, the other takes over within the lease duration. Each process is standalone with its
 //! own store (the same GitRepository is created in both), sharing the cluster's Lease.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use eddy_e2e::{cluster, eddy_binary, eventually, json};
+use eddy_e2e::{StandaloneEddy, cluster, eventually, json};
 use eddy_test_git::{HttpGitServer, RepoBuilder};
 
-struct Eddy {
-    child: Child,
-    kubeconfig: PathBuf,
-    log: PathBuf,
-}
-
-impl Drop for Eddy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
-fn start(dir: &Path, cluster_kubeconfig: &Path, lease_ns: &str) -> Eddy {
-    std::fs::create_dir_all(dir).expect("data dir");
-    let log = dir.join("eddy.log");
-    let file = std::fs::File::create(&log).expect("log");
-    let child = Command::new(eddy_binary())
-        .args(["serve", "--bind-address", "127.0.0.1", "--secure-port"])
-        .arg(free_port().to_string())
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--kubeconfig")
-        .arg(cluster_kubeconfig)
-        .args(["--storage-addr", "127.0.0.1:0", "--enable-leader-election", "--leader-election-namespace", lease_ns])
-        .args(["--leader-election-lease-duration", "6s", "--leader-election-renew-deadline", "4s"])
-        .args(["--leader-election-retry-period", "1s"])
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file)
-        .spawn()
-        .expect("starting eddy");
-    let kubeconfig = dir.join("data/kubeconfig");
-    let ready = eventually(Duration::from_secs(60), || kubeconfig.exists().then_some(()));
-    assert!(
-        ready.is_some(),
-        "eddy did not write its kubeconfig: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    Eddy { child, kubeconfig, log }
+fn start(dir: &Path, cluster_kubeconfig: &Path, lease_ns: &str) -> StandaloneEddy {
+    StandaloneEddy::start(
+        dir,
+        cluster_kubeconfig,
+        &[
+            "--enable-leader-election",
+            "--leader-election-namespace",
+            lease_ns,
+            "--leader-election-lease-duration",
+            "6s",
+            "--leader-election-renew-deadline",
+            "4s",
+            "--leader-election-retry-period",
+            "1s",
+        ],
+    )
 }
 
 fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
@@ -69,7 +40,7 @@ fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn ready(e: &Eddy) -> bool {
+fn ready(e: &StandaloneEddy) -> bool {
     let o = json(&kubectl(&e.kubeconfig, &["get", "gitrepository", "app", "-n", "default", "-o", "json"], None));
     o["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True")
 }

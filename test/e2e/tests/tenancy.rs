@@ -11,64 +11,15 @@
 //!   (`remote_cluster()`, another `hack/cluster` without Eddy) with the kubeconfig in a Secret,
 //!   prunes there, and leaves the local cluster untouched.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use eddy_e2e::{Cluster, cluster, eddy_binary, eventually, json, remote_cluster};
+use eddy_e2e::{Cluster, StandaloneEddy, cluster, eventually, json, remote_cluster};
 use eddy_test_git::{HttpGitServer, RepoBuilder};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(120);
-
-struct Eddy {
-    child: Child,
-    kubeconfig: PathBuf,
-    log: PathBuf,
-}
-
-impl Drop for Eddy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
-/// A standalone `eddy serve` whose controllers apply to `c` with `flags`.
-fn start(dir: &Path, c: &Cluster, flags: &[&str]) -> Eddy {
-    std::fs::create_dir_all(dir).expect("data dir");
-    let log = dir.join("eddy.log");
-    let file = std::fs::File::create(&log).expect("log");
-    let child = Command::new(eddy_binary())
-        .args(["serve", "--bind-address", "127.0.0.1", "--secure-port"])
-        .arg(free_port().to_string())
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .arg("--kubeconfig")
-        .arg(&c.kubeconfig)
-        .args(["--storage-addr", "127.0.0.1:0", "--events-listen-addr", ""])
-        .arg("--receiver-addr")
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .args(flags)
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().expect("log"))
-        .stderr(file)
-        .spawn()
-        .expect("starting eddy");
-    let kubeconfig = dir.join("data/kubeconfig");
-    let ready = eventually(Duration::from_secs(60), || kubeconfig.exists().then_some(()));
-    assert!(
-        ready.is_some(),
-        "eddy did not write its kubeconfig: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    Eddy { child, kubeconfig, log }
-}
 
 fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     let mut cmd = Command::new("kubectl");
@@ -139,6 +90,21 @@ fn kustomization(ns: &str, name: &str, path: &str, extra: &str) -> String {
     )
 }
 
+/// A ServiceAccount bound to the `admin` ClusterRole in its own namespace only.
+fn admin_account(c: &Cluster, ns: &str, name: &str) {
+    let _ = c
+        .kubectl_stdin(
+            &["apply", "-f", "-"],
+            &format!(
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {name}\n  namespace: {ns}\n---\n\
+                 apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: {name}\n  namespace: {ns}\n\
+                 roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: admin\nsubjects:\n\
+                 - kind: ServiceAccount\n  name: {name}\n  namespace: {ns}\n"
+            ),
+        )
+        .ok("service account RBAC");
+}
+
 fn config_map(name: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  owner: tenant\n")
 }
@@ -164,22 +130,12 @@ fn cross_namespace_refs_blocked_and_the_default_service_account_impersonated() {
     repo.push().expect("push");
     let http = HttpGitServer::start(root.path()).expect("http git server");
     // The tenant's account may administer its namespace only.
-    let _ = c
-        .kubectl_stdin(
-            &["apply", "-f", "-"],
-            &format!(
-                "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: flux-tenant\n  namespace: {tenant}\n---\n\
-                 apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: flux-tenant\n  namespace: {tenant}\n\
-                 roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: admin\nsubjects:\n\
-                 - kind: ServiceAccount\n  name: flux-tenant\n  namespace: {tenant}\n"
-            ),
-        )
-        .ok("tenant RBAC");
+    admin_account(c, &tenant, "flux-tenant");
 
     let work = tempfile::tempdir().expect("tempdir");
-    let eddy = start(
+    let eddy = StandaloneEddy::start(
         work.path(),
-        c,
+        &c.kubeconfig,
         &[
             "--controllers",
             "gitrepository,kustomization",
@@ -218,7 +174,7 @@ fn cross_namespace_refs_blocked_and_the_default_service_account_impersonated() {
     assert!(message.contains("forbidden"), "{message}");
     assert!(message.contains(&format!("system:serviceaccount:{tenant}:flux-tenant")), "{message}");
     assert!(get(&c.kubeconfig, "clusterrole", "", &escape).is_none(), "the tenant made a ClusterRole");
-    let log = std::fs::read_to_string(&eddy.log).unwrap_or_default();
+    let log = eddy.log_text();
     assert!(!log.contains("panicked"), "{log}");
 }
 
@@ -346,17 +302,7 @@ fn kube_config_config_map_ref_with_the_generic_workload_identity() {
     let _ = repo.commit("workload identity").expect("commit");
     repo.push().expect("push");
     let http = HttpGitServer::start(root.path()).expect("http git server");
-    let _ = c
-        .kubectl_stdin(
-            &["apply", "-f", "-"],
-            &format!(
-                "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: flux-wi\n  namespace: {ns}\n---\n\
-                 apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: flux-wi\n  namespace: {ns}\n\
-                 roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: admin\nsubjects:\n\
-                 - kind: ServiceAccount\n  name: flux-wi\n  namespace: {ns}\n"
-            ),
-        )
-        .ok("workload identity RBAC");
+    admin_account(c, &ns, "flux-wi");
     for (name, provider, sa) in
         [("wi", "generic", Some("flux-wi")), ("controller", "generic", None), ("cloud", "aws", Some("flux-wi"))]
     {
@@ -374,9 +320,9 @@ fn kube_config_config_map_ref_with_the_generic_workload_identity() {
 
     // An Eddy of its own with the gate: the service account's token, its rights.
     let work = tempfile::tempdir().expect("tempdir");
-    let eddy = start(
+    let eddy = StandaloneEddy::start(
         work.path(),
-        c,
+        &c.kubeconfig,
         &["--controllers", "gitrepository,kustomization", "--feature-gates", "ObjectLevelWorkloadIdentity=true"],
     );
     apply(&eddy.kubeconfig, &git_repository(&ns, &http.repo_url("repo.git")));
