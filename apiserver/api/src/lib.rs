@@ -20,6 +20,8 @@
 //! - **Conversion** between served versions, lossless through an annotation:
 //!   [`conversion::convert`].
 //! - **OpenAPI**: [`openapi::component_schemas`] gives the schemas to publish per group-version.
+//! - **Label selectors** in their string form, one parser for the API server, the kustomize
+//!   engine and the controllers: [`labels::Selector`].
 //! - **Semantic rules** that Flux enforces at reconcile time beyond the schema: [`semantic`].
 //!
 //! ```
@@ -40,6 +42,7 @@ pub mod defaulting;
 pub mod helm;
 pub mod image;
 pub mod kustomize;
+pub mod labels;
 pub mod meta;
 pub mod notification;
 pub mod objectmeta;

@@ -74,8 +74,9 @@ pub struct ControllerFlags {
     /// Reconcile objects in every namespace (otherwise only the runtime namespace).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub watch_all_namespaces: bool,
-    /// Reconcile only objects matching this label selector (sharding).
-    #[arg(long)]
+    /// Reconcile only objects matching this label selector (sharding); checked at start-up
+    /// with the API server's parser.
+    #[arg(long, value_parser = label_selector)]
     pub watch_label_selector: Option<String>,
     /// Elect a leader among replicas with a Lease; only the leader reconciles.
     #[arg(long)]
@@ -160,6 +161,11 @@ impl Running {
             }
         }
     }
+}
+
+/// `--watch-label-selector`: refused at start-up when the API server would refuse it.
+fn label_selector(text: &str) -> Result<String, eddy_api::labels::ParseError> {
+    eddy_api::labels::Selector::parse(text).map(|_| text.to_owned())
 }
 
 /// Starts the selected controllers. `local` is the API server's in-process router; `cluster`

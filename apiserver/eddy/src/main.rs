@@ -369,4 +369,13 @@ mod tests {
             assert!(super::parse_duration(bad).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn a_malformed_watch_label_selector_is_refused_at_start_up() {
+        use clap::Parser as _;
+        let parse = |sel: &str| super::Cli::try_parse_from(["eddy", "serve", "--watch-label-selector", sel]);
+        assert!(parse("sharding.fluxcd.io/key in (shard1,shard2)").is_ok());
+        let err = parse("sharding.fluxcd.io/key in shard1").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("--watch-label-selector") && err.contains("expected a (set)"), "{err}");
+    }
 }

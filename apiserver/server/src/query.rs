@@ -8,7 +8,7 @@ use eddy_api::admission::FieldValidation;
 use eddy_storage::Revision;
 use serde_json::{Value, json};
 
-use crate::selector::{FieldSelector, LabelSelector};
+use crate::selector::{FieldSelector, LabelSelector, parse_label_selector};
 use crate::status::ApiError;
 use crate::table::IncludeObject;
 
@@ -69,7 +69,7 @@ impl Query {
     /// # Errors
     /// 400 when malformed.
     pub fn label_selector(&self) -> Result<LabelSelector, ApiError> {
-        LabelSelector::parse(self.get("labelSelector").unwrap_or_default())
+        parse_label_selector(self.get("labelSelector").unwrap_or_default())
     }
 
     /// `fieldSelector`.

@@ -1,7 +1,7 @@
 //! Label and field selectors of list and watch requests.
 //!
-//! Label selectors support every operator of `k8s.io/apimachinery/pkg/labels`: `=`, `==`,
-//! `!=`, `in`, `notin`, existence (`key`) and non-existence (`!key`). Field selectors support
+//! Label selectors are parsed by [`eddy_api::labels`] (every operator of
+//! `k8s.io/apimachinery/pkg/labels`). Field selectors support
 //! `metadata.name` and `metadata.namespace` with `=`, `==` and `!=`, as kube-apiserver does for
 //! custom resources.
 
@@ -9,128 +9,16 @@ use serde_json::Value;
 
 use crate::status::ApiError;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    DoesNotExist(String),
-}
+/// A parsed label selector (the one parser of the workspace, in the types crate); the empty
+/// selector matches everything.
+pub use eddy_api::labels::Selector as LabelSelector;
 
-/// A parsed label selector; the empty selector matches everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LabelSelector(Vec<Requirement>);
-
-/// Splits on commas that are not inside parentheses.
-fn split_terms(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut start) = (0i32, 0usize);
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&s[start..]);
-    out
-}
-
-fn check_key(key: &str, selector: &str) -> Result<String, ApiError> {
-    let problems = eddy_api::objectmeta::is_qualified_name(key);
-    if key.is_empty() || !problems.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "unable to parse requirement: invalid label key {key:?} in selector {selector:?}: {}",
-            problems.join("; ")
-        )));
-    }
-    Ok(key.to_owned())
-}
-
-fn check_value(value: &str, selector: &str) -> Result<String, ApiError> {
-    let problems = eddy_api::objectmeta::is_label_value(value);
-    if !problems.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "unable to parse requirement: invalid label value {value:?} in selector {selector:?}: {}",
-            problems.join("; ")
-        )));
-    }
-    Ok(value.to_owned())
-}
-
-fn parse_set(rest: &str, selector: &str) -> Result<Vec<String>, ApiError> {
-    let inner = rest
-        .trim()
-        .strip_prefix('(')
-        .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| ApiError::bad_request(format!("unable to parse selector {selector:?}: expected a (set)")))?;
-    inner.split(',').map(|v| check_value(v.trim(), selector)).collect()
-}
-
-impl LabelSelector {
-    /// Parses the `labelSelector` query parameter.
-    ///
-    /// # Errors
-    /// 400 for a malformed selector.
-    pub fn parse(selector: &str) -> Result<Self, ApiError> {
-        let mut reqs = Vec::new();
-        if selector.trim().is_empty() {
-            return Ok(Self(reqs));
-        }
-        for term in split_terms(selector) {
-            let term = term.trim();
-            if term.is_empty() {
-                return Err(ApiError::bad_request(format!("unable to parse selector {selector:?}: empty term")));
-            }
-            let req = if let Some(key) = term.strip_prefix('!') {
-                Requirement::DoesNotExist(check_key(key.trim(), selector)?)
-            } else if let Some((k, v)) = term.split_once("!=") {
-                Requirement::NotEquals(check_key(k.trim(), selector)?, check_value(v.trim(), selector)?)
-            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-                Requirement::Equals(check_key(k.trim(), selector)?, check_value(v.trim(), selector)?)
-            } else if let Some((k, rest)) = term.split_once(" notin ") {
-                Requirement::NotIn(check_key(k.trim(), selector)?, parse_set(rest, selector)?)
-            } else if let Some((k, rest)) = term.split_once(" in ") {
-                Requirement::In(check_key(k.trim(), selector)?, parse_set(rest, selector)?)
-            } else {
-                Requirement::Exists(check_key(term, selector)?)
-            };
-            reqs.push(req);
-        }
-        Ok(Self(reqs))
-    }
-
-    /// Whether an object's labels satisfy every requirement.
-    #[must_use]
-    pub fn matches(&self, obj: &Value) -> bool {
-        let labels = obj.pointer("/metadata/labels");
-        self.matches_with(|k| labels.and_then(|l| l.get(k)).and_then(Value::as_str))
-    }
-
-    /// Whether nothing is required (every object matches).
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Whether the labels `get` looks up satisfy every requirement.
-    #[must_use]
-    pub fn matches_with<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
-        self.0.iter().all(|r| match r {
-            Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
-            Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
-            Requirement::In(k, vs) => get(k).is_some_and(|l| vs.iter().any(|v| v == l)),
-            Requirement::NotIn(k, vs) => get(k).is_none_or(|l| vs.iter().all(|v| v != l)),
-            Requirement::Exists(k) => get(k).is_some(),
-            Requirement::DoesNotExist(k) => get(k).is_none(),
-        })
-    }
+/// Parses the `labelSelector` query parameter.
+///
+/// # Errors
+/// 400 for a malformed selector, in apimachinery's words.
+pub fn parse_label_selector(selector: &str) -> Result<LabelSelector, ApiError> {
+    LabelSelector::parse(selector).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// A parsed field selector over `metadata.name` and `metadata.namespace`.

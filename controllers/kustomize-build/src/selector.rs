@@ -1,5 +1,6 @@
 //! Selecting resources by target (patches, replacements).
 
+use eddy_api::labels::Selector as LabelSelector;
 use regex::Regex;
 
 use crate::Error;
@@ -18,8 +19,8 @@ pub struct Selector {
     kind: Option<Regex>,
     name: Option<Regex>,
     namespace: Option<Regex>,
-    labels: Option<Vec<Req>>,
-    annotations: Option<Vec<Req>>,
+    labels: Option<LabelSelector>,
+    annotations: Option<LabelSelector>,
 }
 
 impl Selector {
@@ -77,97 +78,18 @@ impl Selector {
                 return false;
             }
         }
-        if let Some(reqs) = &self.labels {
-            let labels = r.labels();
-            if !reqs.iter().all(|q| q.matches(&labels)) {
-                return false;
-            }
+        if self.labels.as_ref().is_some_and(|sel| !sel.matches_pairs(&r.labels())) {
+            return false;
         }
-        if let Some(reqs) = &self.annotations {
-            let ann = r.annotations();
-            if !reqs.iter().all(|q| q.matches(&ann)) {
-                return false;
-            }
+        if self.annotations.as_ref().is_some_and(|sel| !sel.matches_pairs(&r.annotations())) {
+            return false;
         }
         true
     }
 }
 
-enum Req {
-    Eq(String, String),
-    Ne(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    NotExists(String),
-}
-
-impl Req {
-    fn matches(&self, labels: &[(String, String)]) -> bool {
-        let get = |k: &str| labels.iter().find(|(lk, _)| lk == k).map(|(_, v)| v.as_str());
-        match self {
-            Req::Eq(k, v) => get(k) == Some(v.as_str()),
-            Req::Ne(k, v) => get(k) != Some(v.as_str()),
-            Req::In(k, vs) => get(k).is_some_and(|x| vs.iter().any(|v| v == x)),
-            Req::NotIn(k, vs) => get(k).is_none_or(|x| !vs.iter().any(|v| v == x)),
-            Req::Exists(k) => get(k).is_some(),
-            Req::NotExists(k) => get(k).is_none(),
-        }
-    }
-}
-
-/// Parses a Kubernetes label selector string.
-fn parse_selector(s: &str) -> Result<Vec<Req>, Error> {
-    let bad = || Error::transform(format!("unable to parse label selector {s:?}"));
-    // Split on commas that are not inside parentheses.
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut cur = String::new();
-    for c in s.chars() {
-        match c {
-            '(' => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' => {
-                depth -= 1;
-                cur.push(c);
-            }
-            ',' if depth == 0 => parts.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    parts.push(cur);
-    let mut reqs = Vec::new();
-    for p in parts {
-        let p = p.trim();
-        if p.is_empty() {
-            return Err(bad());
-        }
-        if let Some(k) = p.strip_prefix('!') {
-            reqs.push(Req::NotExists(k.trim().to_string()));
-        } else if let Some((k, v)) = p.split_once("!=") {
-            reqs.push(Req::Ne(k.trim().to_string(), v.trim().to_string()));
-        } else if let Some((k, v)) = p.split_once("==") {
-            reqs.push(Req::Eq(k.trim().to_string(), v.trim().to_string()));
-        } else if let Some((k, v)) = p.split_once('=') {
-            reqs.push(Req::Eq(k.trim().to_string(), v.trim().to_string()));
-        } else if let Some(idx) = p.find(" notin ") {
-            let (k, rest) = p.split_at(idx);
-            reqs.push(Req::NotIn(k.trim().to_string(), set_values(&rest[7..]).ok_or_else(bad)?));
-        } else if let Some(idx) = p.find(" in ") {
-            let (k, rest) = p.split_at(idx);
-            reqs.push(Req::In(k.trim().to_string(), set_values(&rest[4..]).ok_or_else(bad)?));
-        } else if p.chars().all(|c| c.is_alphanumeric() || "-_./".contains(c)) {
-            reqs.push(Req::Exists(p.to_string()));
-        } else {
-            return Err(bad());
-        }
-    }
-    Ok(reqs)
-}
-
-fn set_values(s: &str) -> Option<Vec<String>> {
-    let s = s.trim().strip_prefix('(')?.strip_suffix(')')?;
-    Some(s.split(',').map(|x| x.trim().to_string()).collect())
+/// Parses a `labelSelector`/`annotationSelector` with the workspace's one selector parser, as
+/// kustomize parses them with apimachinery's `labels.Parse`.
+fn parse_selector(s: &str) -> Result<LabelSelector, Error> {
+    LabelSelector::parse(s).map_err(|e| Error::transform(format!("unable to parse label selector {s:?}: {e}")))
 }

@@ -1,7 +1,14 @@
-//! The architecture's boundary for controllers: every crate under `controllers/` reaches Flux
-//! objects through the API (a `kube::Client`), so none may depend — directly or through
-//! another crate — on the store, the API server or RocksDB. Dev-dependencies are not counted
-//! (tests may start an API server).
+//! The architecture's boundaries, checked on `cargo metadata` (dev-dependencies are not
+//! counted: tests may start an API server):
+//!
+//! - every crate under `controllers/` reaches Flux objects through the API (a `kube::Client`),
+//!   so none may depend — directly or through another crate — on the store, the API server or
+//!   RocksDB;
+//! - the arrows between folders run one way: `storage/` depends on no other Eddy folder, the
+//!   API server's crates (`apiserver/api`, `ssa`, `server`) never on `controllers/`, and the
+//!   types crate (`eddy-api`) on no other Eddy crate. Only the `eddy` binary composes the API
+//!   server and the controllers, and nothing depends on it (the design card keeps it under
+//!   `apiserver/`; at the crate level there is no cycle).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -9,7 +16,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const FORBIDDEN: &[&str] =
+/// What a controller crate may not reach.
+const STORE_AND_SERVER: &[&str] =
     &["eddy-storage", "eddy-storage-rocksdb", "eddy-apiserver", "eddy-ssa", "rocksdb", "librocksdb-sys"];
 
 fn metadata() -> Value {
@@ -23,9 +31,9 @@ fn metadata() -> Value {
     serde_json::from_slice(&out.stdout).expect("cargo metadata JSON")
 }
 
-/// Paths from the packages `select` picks to a forbidden crate, through normal and build
-/// dependencies.
-fn violations(meta: &Value, select: impl Fn(&Value) -> bool) -> (usize, Vec<String>) {
+/// Paths from the packages `select` picks to a crate `forbidden` names, through normal and
+/// build dependencies.
+fn violations(meta: &Value, select: impl Fn(&Value) -> bool, forbidden: impl Fn(&str) -> bool) -> (usize, Vec<String>) {
     let packages: BTreeMap<&str, &Value> = meta["packages"]
         .as_array()
         .expect("packages")
@@ -57,7 +65,7 @@ fn violations(meta: &Value, select: impl Fn(&Value) -> bool) -> (usize, Vec<Stri
                 }
                 let mut p = path.clone();
                 p.push(name(dep));
-                if FORBIDDEN.contains(&name(dep).as_str()) {
+                if forbidden(&name(dep)) {
                     problems.push(p.join(" -> "));
                 } else {
                     stack.push((dep, p));
@@ -71,8 +79,7 @@ fn violations(meta: &Value, select: impl Fn(&Value) -> bool) -> (usize, Vec<Stri
 #[test]
 fn controller_crates_depend_on_neither_the_store_nor_the_api_server() {
     let meta = metadata();
-    let (checked, problems) =
-        violations(&meta, |p| p["manifest_path"].as_str().is_some_and(|m| m.contains("/controllers/")));
+    let (checked, problems) = violations(&meta, |p| in_folder(p, "/controllers/"), |n| STORE_AND_SERVER.contains(&n));
     assert!(checked >= 5, "expected the controller crates, found {checked}");
     assert!(problems.is_empty(), "controller crates reach the store or the API server:\n{}", problems.join("\n"));
 }
@@ -81,7 +88,53 @@ fn controller_crates_depend_on_neither_the_store_nor_the_api_server() {
 fn the_walk_finds_a_forbidden_edge_where_there_is_one() {
     // The binary composes the API server and the controllers: the same walk must flag it, or
     // the check above proves nothing.
-    let (checked, problems) = violations(&metadata(), |p| p["name"] == "eddy");
+    let (checked, problems) = violations(&metadata(), |p| p["name"] == "eddy", |n| STORE_AND_SERVER.contains(&n));
     assert_eq!(checked, 1);
     assert!(problems.iter().any(|p| p.starts_with("eddy -> eddy-apiserver")), "{problems:?}");
+}
+
+/// Whether a workspace package's manifest lies under `folder` (e.g. `"/controllers/"`).
+fn in_folder(p: &Value, folder: &str) -> bool {
+    p["manifest_path"].as_str().is_some_and(|m| m.contains(folder)) && p["source"].is_null()
+}
+
+/// The names of the workspace's packages under `folder`.
+fn names_in(meta: &Value, folder: &str) -> Vec<String> {
+    meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| in_folder(p, folder))
+        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn arrows_between_folders_run_one_way() {
+    let meta = metadata();
+    let controllers = names_in(&meta, "/controllers/");
+    let apiserver = names_in(&meta, "/apiserver/");
+    assert!(controllers.len() >= 5 && apiserver.len() >= 4, "{controllers:?} {apiserver:?}");
+    let eddy_crate = |n: &str| n.starts_with("eddy");
+    let mut problems = Vec::new();
+    // storage/ → nothing of apiserver/ or controllers/.
+    let (n, p) =
+        violations(&meta, |p| in_folder(p, "/storage/"), |n| controllers.iter().chain(&apiserver).any(|c| c == n));
+    assert!(n >= 3, "storage crates: {n}");
+    problems.extend(p);
+    // apiserver/ (but the composing binary) → nothing of controllers/.
+    let (_, p) = violations(
+        &meta,
+        |p| in_folder(p, "/apiserver/") && p["name"] != "eddy",
+        |n| controllers.iter().any(|c| c == n),
+    );
+    problems.extend(p);
+    // The types crate → no other Eddy crate.
+    let (n, p) = violations(&meta, |p| p["name"] == "eddy-api", eddy_crate);
+    assert_eq!(n, 1);
+    problems.extend(p);
+    // Nothing depends on the binary.
+    let (_, p) = violations(&meta, |p| p["source"].is_null() && p["name"] != "eddy", |n| n == "eddy");
+    problems.extend(p);
+    assert!(problems.is_empty(), "arrows against the architecture:\n{}", problems.join("\n"));
 }
