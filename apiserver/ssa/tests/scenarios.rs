@@ -10,14 +10,13 @@
 //! `EDDY_SSA_BLESS=1` fills in the `expect` of steps that have none (and only those) from the
 //! engine's output, for drafting; prefer the differential test's bless, which asks kube-apiserver.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use eddy_api::admission::{AdmissionError, FieldValidation, admit_create, admit_update};
 use eddy_api::validation::{FieldError, validate_create, validate_update};
 use eddy_ssa::{ApiVersionOnly, ApplyError, FieldManager, Request};
+use eddy_ssa_scenarios::{NAMESPACE, Outcome, Scenario, Step, check, fill};
 use serde_json::{Map, Value, json};
-
-const NAMESPACE: &str = "default";
 
 struct Server {
     fm: FieldManager,
@@ -25,12 +24,6 @@ struct Server {
     stored: Option<Value>,
     clock: u32,
     uid: u32,
-}
-
-/// A response: the object, or a Status-like error.
-enum Outcome {
-    Object(Value),
-    Error { code: u16, message: String, causes: Vec<Value> },
 }
 
 fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
@@ -277,19 +270,11 @@ impl Server {
         let now = format!("2026-01-01T00:{:02}:{:02}Z", self.clock / 60, self.clock % 60);
         let api_version = step.api_version.clone().unwrap_or_else(|| self.storage_version());
         let req =
-            Request { manager: &step.manager, api_version: &api_version, subresource: step.subresource(), now: &now };
-        let status = step.subresource() == "status";
+            Request { manager: &step.manager, api_version: &api_version, subresource: &step.subresource, now: &now };
+        let status = step.subresource == "status";
         let live = self.read(&api_version);
-        let fill = |mut obj: Value| -> Value {
-            if obj.get("apiVersion").is_none() {
-                obj["apiVersion"] = json!(api_version);
-            }
-            if obj.get("kind").is_none() {
-                obj["kind"] = json!(self.info.kind);
-            }
-            let m = meta_mut(&mut obj);
-            m.entry("name").or_insert_with(|| json!(name));
-            m.entry("namespace").or_insert_with(|| json!(NAMESPACE));
+        let filled = |mut obj: Value| -> Value {
+            fill(&mut obj, &api_version, self.info.kind, name, NAMESPACE);
             obj
         };
         let result = match step.op.as_str() {
@@ -297,7 +282,7 @@ impl Server {
                 if live.is_none() && status {
                     return not_found(self.info, name);
                 }
-                let config = fill(step.object.clone());
+                let config = filled(step.object.clone());
                 match self.fm.apply(live.as_ref(), &config, &req, step.force) {
                     Ok(applied) => self.finish(applied.object, live.as_ref(), status, step.dry_run, true),
                     Err(ApplyError::Conflicts(c)) => {
@@ -324,7 +309,7 @@ impl Server {
                         causes: vec![],
                     };
                 }
-                let mut new = fill(step.object.clone());
+                let mut new = filled(step.object.clone());
                 if let Err(e) = self.admit(&mut new, None) {
                     return e;
                 }
@@ -334,7 +319,7 @@ impl Server {
             "update" | "patch-merge" | "patch-json" => {
                 let Some(live) = live else { return not_found(self.info, name) };
                 let mut new = match step.op.as_str() {
-                    "update" => fill(step.object.clone()),
+                    "update" => filled(step.object.clone()),
                     "patch-merge" => {
                         let mut n = live.clone();
                         merge_patch(&mut n, &step.patch);
@@ -371,237 +356,46 @@ fn not_found(info: &eddy_api::ResourceInfo, name: &str) -> Outcome {
     }
 }
 
-struct Step {
-    op: String,
-    manager: String,
-    force: bool,
-    dry_run: bool,
-    api_version: Option<String>,
-    object: Value,
-    patch: Value,
-    sub: String,
-}
-
-impl Step {
-    fn parse(v: &Value) -> Step {
-        let op = v["op"].as_str().expect("op").to_owned();
-        let (op, sub) = match op.strip_suffix("-status") {
-            Some(base) => (base.to_owned(), "status".to_owned()),
-            None => (op, v.get("subresource").and_then(Value::as_str).unwrap_or_default().to_owned()),
-        };
-        Step {
-            op,
-            manager: v["manager"].as_str().unwrap_or_default().to_owned(),
-            force: v["force"].as_bool().unwrap_or(false),
-            dry_run: v["dryRun"].as_bool().unwrap_or(false),
-            api_version: v.get("apiVersion").and_then(Value::as_str).map(str::to_owned),
-            object: v.get("object").cloned().unwrap_or_else(|| json!({})),
-            patch: v.get("patch").cloned().unwrap_or(Value::Null),
-            sub,
-        }
-    }
-
-    fn subresource(&self) -> &str {
-        &self.sub
-    }
-}
-
-/// The object as scenarios state it: without server-generated metadata.
-fn normalize(obj: &Value) -> Value {
-    let mut o = obj.clone();
-    if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["uid", "resourceVersion", "creationTimestamp", "generation", "managedFields"] {
-            m.remove(k);
-        }
-    }
-    o
-}
-
-/// managedFields as scenarios state them: without times, `time: false` where there is none.
-fn normalize_managed(obj: &Value) -> Vec<Value> {
-    obj.pointer("/metadata/managedFields")
-        .and_then(Value::as_array)
-        .map(|entries| {
-            entries
-                .iter()
-                .map(|e| {
-                    let mut e = e.clone();
-                    let m = e.as_object_mut().unwrap_or_else(|| unreachable!());
-                    if m.remove("time").is_none() {
-                        m.insert("time".into(), json!(false));
-                    }
-                    m.remove("fieldsType");
-                    e
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn same_entries(expected: &[Value], actual: &[Value]) -> bool {
-    expected.len() == actual.len() && expected.iter().all(|e| actual.contains(e))
-}
-
-fn outcome_to_expect(out: &Outcome) -> Value {
-    match out {
-        Outcome::Object(obj) => json!({"object": normalize(obj), "managedFields": normalize_managed(obj)}),
-        Outcome::Error { code, message, causes } => {
-            let mut e = json!({"code": code, "message": message});
-            if !causes.is_empty() {
-                e["causes"] = Value::Array(causes.clone());
-            }
-            json!({"error": e})
-        }
-    }
-}
-
-/// The expectation with the same filling as inputs (apiVersion, kind, name, namespace).
-fn fill_expected(mut exp: Value, api_version: &str, kind: &str, name: &str) -> Value {
-    if let Some(obj) = exp.get_mut("object")
-        && obj.is_object()
-    {
-        if obj.get("apiVersion").is_none() {
-            obj["apiVersion"] = json!(api_version);
-        }
-        if obj.get("kind").is_none() {
-            obj["kind"] = json!(kind);
-        }
-        let m = meta_mut(obj);
-        m.entry("name").or_insert_with(|| json!(name));
-        m.entry("namespace").or_insert_with(|| json!(NAMESPACE));
-    }
-    exp
-}
-
-fn check(expected: &Value, out: &Outcome) -> Result<(), String> {
-    let actual = outcome_to_expect(out);
-    if let Some(err) = expected.get("error") {
-        let Some(got) = actual.get("error") else { return Err(format!("expected error {err}, got {actual}")) };
-        if err["code"] != got["code"] || (err.get("message").is_some() && err["message"] != got["message"]) {
-            return Err(format!("expected error {err}, got {got}"));
-        }
-        let exp_causes = err.get("causes").and_then(Value::as_array).cloned().unwrap_or_default();
-        let got_causes = got.get("causes").and_then(Value::as_array).cloned().unwrap_or_default();
-        if !same_entries(&exp_causes, &got_causes) {
-            return Err(format!("expected causes {exp_causes:?}, got {got_causes:?}"));
-        }
-        return Ok(());
-    }
-    if let Some(obj) = expected.get("object")
-        && *obj != actual["object"]
-    {
-        return Err(format!(
-            "object differs\nexpected: {}\nactual:   {}",
-            serde_json::to_string(obj).unwrap_or_default(),
-            serde_json::to_string(&actual["object"]).unwrap_or_default()
-        ));
-    }
-    if let Some(mf) = expected.get("managedFields") {
-        let exp = mf.as_array().cloned().unwrap_or_default();
-        let got = actual["managedFields"].as_array().cloned().unwrap_or_default();
-        if !same_entries(&exp, &got) {
-            return Err(format!(
-                "managedFields differ\nexpected: {}\nactual:   {}",
-                serde_json::to_string(&exp).unwrap_or_default(),
-                serde_json::to_string(&got).unwrap_or_default()
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn scenario_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.map(|e| e.path()).unwrap_or_default())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn run(path: &Path, bless: bool) -> Result<bool, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let mut doc: Value = serde_norway::from_str(&text).map_err(|e| e.to_string())?;
-    let kind = doc["kind"].as_str().ok_or("kind")?.to_owned();
-    let name = doc.get("name").and_then(Value::as_str).unwrap_or("s").to_owned();
-    let mut server = Server::new(&kind);
+/// Replays one scenario; with `bless`, fills in the `expect` of steps that have none.
+/// Returns whether it wrote the file.
+fn run(sc: &mut Scenario, bless: bool) -> Result<bool, String> {
+    let mut server = Server::new(&sc.kind);
     let mut blessed = false;
-    let steps = doc["steps"].as_array_mut().ok_or("steps")?;
-    for (i, raw) in steps.iter_mut().enumerate() {
-        let step = Step::parse(raw);
-        let out = server.step(&step, &name);
+    for i in 0..sc.steps.len() {
+        let step = sc.steps[i].clone();
+        let out = server.step(&step, &sc.name);
         let api_version = step.api_version.clone().unwrap_or_else(|| server.storage_version());
-        match raw.get("expect") {
-            Some(expected) => {
-                let expected = fill_expected(expected.clone(), &api_version, &kind, &name);
-                check(&expected, &out).map_err(|e| format!("step {} ({} by {}): {e}", i + 1, step.op, step.manager))?;
-            }
+        match sc.filled_expect(i, &api_version) {
+            Some(expected) => check(&expected, &out).map_err(|e| format!("{}: {e}", step.describe(i)))?,
             None if bless => {
-                let mut exp = outcome_to_expect(&out);
-                // State expectations compactly: drop what filling adds back.
-                if let Some(obj) = exp.get_mut("object").and_then(Value::as_object_mut) {
-                    if obj.get("apiVersion") == Some(&json!(api_version)) {
-                        obj.remove("apiVersion");
-                    }
-                    if obj.get("kind") == Some(&json!(kind)) {
-                        obj.remove("kind");
-                    }
-                    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                        if m.get("name") == Some(&json!(name)) {
-                            m.remove("name");
-                        }
-                        if m.get("namespace") == Some(&json!(NAMESPACE)) {
-                            m.remove("namespace");
-                        }
-                        if m.is_empty() {
-                            obj.remove("metadata");
-                        }
-                    }
-                }
-                raw["expect"] = exp;
+                sc.set_expect(i, &out, &api_version);
                 blessed = true;
             }
-            None => return Err(format!("step {} has no expect", i + 1)),
+            None => return Err(format!("{} has no expect", step.describe(i))),
         }
     }
     if blessed {
-        let header: String = text.lines().take_while(|l| l.starts_with('#')).map(|l| format!("{l}\n")).collect();
-        let body = serde_norway::to_string(&doc).map_err(|e| e.to_string())?;
-        let body: String = body.lines().map(|l| format!("{}\n", quote_timestamp(l))).collect();
-        std::fs::write(path, format!("{header}{body}")).map_err(|e| e.to_string())?;
+        sc.save().map_err(|e| e.to_string())?;
     }
     Ok(blessed)
 }
 
-/// Quotes a plain RFC 3339 scalar (`key: 2026-01-01T00:00:00Z`), which YAML 1.1 parsers (Go's)
-/// would otherwise read as a timestamp.
-fn quote_timestamp(line: &str) -> String {
-    let Some((key, value)) = line.rsplit_once(": ") else { return line.to_owned() };
-    let b = value.as_bytes();
-    let looks = b.len() >= 20
-        && b[..4].iter().all(u8::is_ascii_digit)
-        && b[4] == b'-'
-        && b[10] == b'T'
-        && value.ends_with('Z')
-        && !value.contains(' ');
-    // YAML 1.1 booleans too.
-    let boolish = matches!(value.to_ascii_lowercase().as_str(), "y" | "n" | "yes" | "no" | "on" | "off");
-    if looks || boolish { format!("{key}: '{value}'") } else { line.to_owned() }
+fn scenarios() -> Vec<Scenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    Scenario::load_dir(&dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
 fn scenarios_replay_through_the_engine() {
     let bless = std::env::var("EDDY_SSA_BLESS").is_ok_and(|v| v == "1");
-    let files = scenario_files();
-    assert!(files.len() >= 60, "expected at least 60 scenarios, found {}", files.len());
+    let mut scenarios = scenarios();
+    assert!(scenarios.len() >= 60, "expected at least 60 scenarios, found {}", scenarios.len());
     let mut failures = Vec::new();
-    for f in &files {
-        match run(f, bless) {
-            Ok(true) => eprintln!("blessed {}", f.display()),
+    for sc in &mut scenarios {
+        match run(sc, bless) {
+            Ok(true) => eprintln!("blessed {}", sc.path.display()),
             Ok(false) => {}
-            Err(e) => failures.push(format!("{}: {e}", f.file_name().unwrap_or_default().to_string_lossy())),
+            Err(e) => failures.push(format!("{}: {e}", sc.id)),
         }
     }
     assert!(failures.is_empty(), "{} scenario(s) failed:\n{}", failures.len(), failures.join("\n\n"));
@@ -611,13 +405,12 @@ fn scenarios_replay_through_the_engine() {
 /// so (a new scenario needs that replay before it may claim it).
 #[test]
 fn scenario_headers_say_how_they_were_verified() {
-    for f in scenario_files() {
-        let text = std::fs::read_to_string(&f).unwrap_or_default();
-        assert!(text.starts_with("# Scenario "), "{} has no header", f.display());
+    for sc in scenarios() {
+        assert!(sc.header().starts_with("# Scenario "), "{} has no header", sc.path.display());
         assert!(
-            text.contains("verified against kube-apiserver v1.36.3 by the differential test"),
+            sc.header().contains("verified against kube-apiserver v1.36.3 by the differential test"),
             "{} does not say how its expectations were verified",
-            f.display()
+            sc.path.display()
         );
     }
 }

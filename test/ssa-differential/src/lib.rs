@@ -6,7 +6,8 @@
 //! error. `eddy-ssa`'s own replay test holds its engine to them; this crate holds
 //! kube-apiserver to them. Both passing means the engine and kube-apiserver agree step by step.
 //!
-//! - [`scenario`]: the file format, filling of defaults, normalising of answers, comparison.
+//! - [`scenario`]: the scenario model shared with `eddy-ssa`'s own replay (crate
+//!   `eddy-ssa-scenarios`): the file format, filling, normalising of answers, comparison, bless.
 //! - [`rename`]: the translation between the Flux groups and the renamed groups (and between the
 //!   scenario's `default` namespace and the fresh namespace each replay uses).
 //! - [`crds`]: the reference CRDs, rewritten to the renamed groups, installed and awaited.
@@ -17,7 +18,7 @@ pub mod cluster;
 pub mod crds;
 pub mod rename;
 pub mod replay;
-pub mod scenario;
+pub use eddy_ssa_scenarios as scenario;
 
 /// Errors of the harness itself (not the answers under test, which are [`scenario::Outcome`]s).
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,8 @@ pub enum Error {
     Io { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Format { path: String, message: String },
+    #[error(transparent)]
+    Scenario(#[from] scenario::Error),
     #[error("kube client: {0}")]
     Kube(#[from] kube::Error),
     #[error("building a request: {0}")]

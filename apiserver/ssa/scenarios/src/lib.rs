@@ -1,12 +1,37 @@
-//! The scenario files of `eddy-ssa` (format: `apiserver/ssa/README.md`, "Scenario files"):
-//! parsing, the filling rules, normalising an answer the way the files state it, comparison, and
-//! rewriting a step's `expect` (bless).
+//! The server-side-apply scenario model, shared by the two suites that replay the scenario
+//! files (`apiserver/ssa/tests/scenarios/*.yaml`, format: `apiserver/ssa/README.md`,
+//! "Scenario files"): `eddy-ssa`'s replay through the engine and `eddy-ssa-differential`'s
+//! replay against a real kube-apiserver (and against Eddy). One model means one reading of the
+//! files: parsing, the filling rules, normalising an answer the way the files state it,
+//! comparison, and rewriting a step's `expect` (bless).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::{Error, Result};
+/// Errors reading or writing scenario files.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file is not a valid scenario.
+    #[error("{path}: {message}")]
+    Format {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The namespace every scenario is written for.
 pub const NAMESPACE: &str = "default";
@@ -37,8 +62,11 @@ pub struct Step {
     pub op: String,
     /// `status` for the `-status` ops, else empty.
     pub subresource: String,
+    /// The field manager (`fieldManager`).
     pub manager: String,
+    /// apply: `force=true`.
     pub force: bool,
+    /// `dryRun=All`.
     pub dry_run: bool,
     /// The request's apiVersion; `None`: the storage version.
     pub api_version: Option<String>,
@@ -46,6 +74,7 @@ pub struct Step {
     pub object: Value,
     /// patch-merge: the merge patch; patch-json: the RFC 6902 operations.
     pub patch: Value,
+    /// What the step must answer, as the file states it (before filling).
     pub expect: Option<Value>,
 }
 
@@ -87,19 +116,27 @@ impl Step {
 /// One scenario file.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    /// The file.
     pub path: PathBuf,
     /// The file name without `.yaml`, e.g. `047-status-apply`.
     pub id: String,
+    /// The object's kind.
     pub kind: String,
+    /// The CRDs it needs.
     pub crds: CrdSet,
     /// `metadata.name` of the object.
     pub name: String,
+    /// The steps, in order.
     pub steps: Vec<Step>,
     header: String,
     doc: Value,
 }
 
 impl Scenario {
+    /// Reads one scenario file.
+    ///
+    /// # Errors
+    /// When the file cannot be read or is not a scenario.
     pub fn load(path: &Path) -> Result<Scenario> {
         let p = path.display().to_string();
         let bad = |message: String| Error::Format { path: p.clone(), message };
@@ -125,6 +162,9 @@ impl Scenario {
     }
 
     /// Every `*.yaml` in `dir`, sorted by file name.
+    ///
+    /// # Errors
+    /// When the directory or a file cannot be read, or a file is not a scenario.
     pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>> {
         let io = |source| Error::Io { path: dir.display().to_string(), source };
         let mut files = Vec::new();
@@ -194,6 +234,9 @@ impl Scenario {
     }
 
     /// Writes the scenario back: header, then the document.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
     pub fn save(&self) -> Result<()> {
         let p = self.path.display().to_string();
         let body = serde_norway::to_string(&self.doc)
@@ -256,8 +299,17 @@ pub fn fill(obj: &mut Value, api_version: &str, kind: &str, name: &str, namespac
 /// An answer: the object, or the error of a `metav1.Status`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// The object answered.
     Object(Value),
-    Error { code: u16, message: String, causes: Vec<Value> },
+    /// A `metav1.Status` failure.
+    Error {
+        /// The HTTP code.
+        code: u16,
+        /// `message`.
+        message: String,
+        /// `details.causes`.
+        causes: Vec<Value>,
+    },
 }
 
 impl Outcome {
@@ -320,6 +372,9 @@ fn compact(v: &Value) -> String {
 /// Compares an answer with a filled expectation ([`Scenario::filled_expect`]): errors by code,
 /// message (when stated) and causes (unordered); objects exactly after normalising;
 /// managedFields as unordered lists of normalised entries.
+///
+/// # Errors
+/// A description of every difference.
 pub fn check(expected: &Value, out: &Outcome) -> Result<(), String> {
     let actual = out.to_expect();
     if let Some(err) = expected.get("error") {
