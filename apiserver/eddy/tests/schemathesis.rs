@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 /// The campaign fails below this many requests answered by the server.
 const MIN_REQUESTS: u64 = 50_000;
 /// Test cases per operation and phase.
-const MAX_EXAMPLES: u32 = 60;
+const MAX_EXAMPLES: u32 = 40;
 /// Concurrent schemathesis processes (one group-version each).
 const PARALLEL_RUNS: usize = 2;
 /// Threads of each schemathesis process (they mostly wait on the server's answers, watches
