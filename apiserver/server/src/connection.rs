@@ -62,6 +62,11 @@ impl Activity {
         InProgress(Arc::clone(self))
     }
 
+    /// Whether a request ever started on this connection.
+    fn started(&self) -> bool {
+        self.last.lock().is_some()
+    }
+
     /// When the connection may be closed for idleness if nothing happens before (`None`:
     /// a request is in progress).
     fn idle_deadline(&self, opened: Instant, limits: &Limits) -> Option<Instant> {
@@ -168,7 +173,11 @@ async fn serve_connection(
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    // hyper arms its header timer as soon as it waits for a request, so on a kept-alive
+    // connection it is also the idle limit: it gets the idle timeout, as Go's server gives an
+    // idle connection IdleTimeout (a client reusing a pooled connection after 32 s found it
+    // closed under it). The first request's headers are bounded by `idle_deadline`.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.idle_timeout.max(limits.header_read_timeout));
     builder.http2().timer(TokioTimer::new()).max_concurrent_streams(limits.http2_max_streams_per_connection);
     let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
     tokio::pin!(conn);
@@ -189,6 +198,11 @@ async fn serve_connection(
                 let Some(idle_since) = activity.idle_deadline(opened, &limits) else { continue };
                 if idle_since > Instant::now() {
                     continue;
+                }
+                if !activity.started() {
+                    // The first request's headers are late (slowloris): no answer is owed.
+                    tracing::debug!(%peer, "no request headers in time: closing the connection");
+                    return;
                 }
                 if closing {
                     // A graceful close the client did not complete within a whole idle period.

@@ -11,7 +11,12 @@
 //!   either all or nothing of that operation behind — as kube, the client cannot tell which.
 //!
 //! A request holds its in-flight slot until its answer's body is written, so a large streamed
-//! LIST counts for as long as it is being sent.
+//! LIST counts for as long as it is being sent. An admitted request's body is read whole (up to
+//! the API's body limit) before it is handled, and a refused one's is drained: an answer given
+//! before the client finished sending (a 400 for a bad query string, a 404, a 429) would
+//! otherwise leave the rest of the body in the connection, where the HTTP/1.1 server read it as
+//! the next request's head and closed the connection under a client still writing (found by
+//! the schemathesis campaign). Go's server drains a handler's unread body the same way.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -36,8 +41,8 @@ pub struct Limits {
     pub max_mutating_requests_inflight: usize,
     /// Time a request that is not long-running gets to produce its answer.
     pub request_timeout: Duration,
-    /// Time a client gets to finish its TLS handshake and send a request's headers; on an
-    /// HTTP/1.1 connection it also bounds the wait for the next request.
+    /// Time a client gets to finish its TLS handshake and send its first request's headers
+    /// (a kept-alive HTTP/1.1 connection then waits [`Limits::idle_timeout`] for the next).
     pub header_read_timeout: Duration,
     /// A connection with no request in progress for this long is closed.
     pub idle_timeout: Duration,
@@ -221,6 +226,23 @@ fn is_privileged(req: &Request) -> bool {
     req.extensions().get::<crate::auth::UserInfo>().is_some_and(|u| u.groups.iter().any(|g| g == "system:masters"))
 }
 
+/// The request with its whole body read (up to [`crate::http::MAX_BODY_BYTES`]), so that no
+/// answer leaves unread body bytes in the connection; 413 when the body is larger.
+async fn buffered(req: Request) -> Result<Request, axum::response::Response> {
+    use axum::body::HttpBody as _;
+    if req.body().is_end_stream() {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, crate::http::MAX_BODY_BYTES).await {
+        Ok(bytes) => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
+        Err(_) => Err(error_response(&ApiError::too_large(format!(
+            "the request body is larger than {} bytes",
+            crate::http::MAX_BODY_BYTES
+        )))),
+    }
+}
+
 /// Wraps `app` in the two in-flight limits of `limits` (watches exempt; so is a
 /// `system:masters` user when the limit is full, as in kube-apiserver).
 pub fn with_max_in_flight(app: axum::Router, limits: &Limits) -> axum::Router {
@@ -237,12 +259,19 @@ pub fn with_max_in_flight(app: axum::Router, limits: &Limits) -> axum::Router {
                 return next.run(req).await;
             }
             match gates.admit(kind) {
-                Ok(in_flight) => hold_until_sent(next.run(req).await, in_flight),
+                Ok(in_flight) => match buffered(req).await {
+                    Ok(req) => hold_until_sent(next.run(req).await, in_flight),
+                    Err(answer) => answer,
+                },
                 // As kube: a system:masters user (a cluster's super-admin, in aggregated mode)
                 // is always answered.
-                Err(_) if is_privileged(&req) => next.run(req).await,
+                Err(_) if is_privileged(&req) => match buffered(req).await {
+                    Ok(req) => next.run(req).await,
+                    Err(answer) => answer,
+                },
                 Err(e) => {
                     tracing::debug!(method = %req.method(), path = %req.uri().path(), "too many requests in flight");
+                    crate::auth::drain(req).await;
                     error_response(&e)
                 }
             }

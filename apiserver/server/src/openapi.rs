@@ -64,8 +64,19 @@ fn content(schema: &Value, types: &[&str]) -> Value {
     Value::Object(m)
 }
 
+/// The content types an object, list or Status answer comes in (kube-apiserver's for custom
+/// resources, which have no protobuf).
+const OBJECT_TYPES: &[&str] = &["application/json", "application/yaml"];
+
 fn response(schema: &Value) -> Value {
-    json!({"description": "OK", "content": content(schema, &["application/json"])})
+    json!({"description": "OK", "content": content(schema, OBJECT_TYPES)})
+}
+
+/// A list's answer: the list as JSON or YAML, or (with `watch`) a stream of watch events.
+fn list_response(list: &Value) -> Value {
+    let mut r = response(list);
+    r["content"]["application/json;stream=watch"] = json!({"schema": schema_ref(&format!("{META}.WatchEvent"))});
+    json!({"200": r, "401": {"description": "Unauthorized"}})
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -114,6 +125,9 @@ fn paths_for(info: &ResourceInfo, version: &str, out: &mut Map<String, Value>) {
         "application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml",
     ]), "required": true});
     let body = json!({"content": content(&kind_schema, &["application/json"]), "required": true});
+    // A delete may carry DeleteOptions (preconditions, propagationPolicy, dryRun) in its body,
+    // which kubectl sends; kube-apiserver documents it with any content type.
+    let delete_body = json!({"content": content(&schema_ref(&format!("{META}.DeleteOptions")), &["*/*"])});
     let ns = param("namespace", "path", "Namespace of the objects.", "string");
     let name = param("name", "path", "Name of the object.", "string");
     let ok = |s: &Value| json!({"200": response(s), "401": {"description": "Unauthorized"}});
@@ -124,7 +138,7 @@ fn paths_for(info: &ResourceInfo, version: &str, out: &mut Map<String, Value>) {
         format!("/apis/{g}/{version}/{plural}"),
         json!({
             "get": operation(&op_id("list", info, version, "ForAllNamespaces"), "list", info, version,
-                &format!("List or watch {} in all namespaces.", info.kind), list_params(), None, ok(&list_schema)),
+                &format!("List or watch {} in all namespaces.", info.kind), list_params(), None, list_response(&list_schema)),
         }),
     );
     let mut collection_delete = list_params();
@@ -135,7 +149,7 @@ fn paths_for(info: &ResourceInfo, version: &str, out: &mut Map<String, Value>) {
         json!({
             "parameters": [ns.clone()],
             "get": operation(&op_id("listNamespaced", info, version, ""), "list", info, version,
-                &format!("List or watch {} in a namespace.", info.kind), list_params(), None, ok(&list_schema)),
+                &format!("List or watch {} in a namespace.", info.kind), list_params(), None, list_response(&list_schema)),
             "post": operation(&op_id("createNamespaced", info, version, ""), "post", info, version,
                 &format!("Create a {}.", info.kind), write_params(), Some(body.clone()), created.clone()),
             "delete": operation(&op_id("deleteCollectionNamespaced", info, version, ""), "deletecollection", info, version,
@@ -160,7 +174,7 @@ fn paths_for(info: &ResourceInfo, version: &str, out: &mut Map<String, Value>) {
             "patch": operation(&op_id("patchNamespaced", info, version, ""), "patch", info, version,
                 &format!("Partially update a {}.", info.kind), patch_params.clone(), Some(patch_body.clone()), created.clone()),
             "delete": operation(&op_id("deleteNamespaced", info, version, ""), "delete", info, version,
-                &format!("Delete a {}.", info.kind), delete_params, None, ok(&kind_schema)),
+                &format!("Delete a {}.", info.kind), delete_params, Some(delete_body), ok(&kind_schema)),
         }),
     );
     if info.version(version).is_some_and(|v| v.status_subresource) {
@@ -198,11 +212,58 @@ fn status_schema() -> Value {
     })
 }
 
+fn delete_options_schema() -> Value {
+    json!({
+        "description": "Options of a delete.",
+        "type": "object",
+        "properties": {
+            "apiVersion": {"type": "string", "description": "Versioned schema of this object, as group/version."},
+            "dryRun": {"type": "array", "items": {"type": "string", "default": ""},
+                       "description": "All: run every stage but persistence."},
+            "gracePeriodSeconds": {"type": "integer", "format": "int64",
+                                   "description": "Ignored: Flux objects terminate at once."},
+            "kind": {"type": "string", "description": "The REST resource type of this object, in CamelCase."},
+            "preconditions": {"allOf": [schema_ref(&format!("{META}.Preconditions"))],
+                              "description": "Must hold for the delete to happen."},
+            "propagationPolicy": {"type": "string", "description": "Orphan, Background or Foreground."}
+        },
+        "x-kubernetes-group-version-kind": [{"group": "", "kind": "DeleteOptions", "version": "v1"}]
+    })
+}
+
+fn preconditions_schema() -> Value {
+    json!({
+        "description": "Conditions that must hold before a delete.",
+        "type": "object",
+        "properties": {
+            "resourceVersion": {"type": "string", "description": "The object's resourceVersion must be this."},
+            "uid": {"type": "string", "description": "The object's uid must be this."}
+        }
+    })
+}
+
+fn watch_event_schema() -> Value {
+    json!({
+        "description": "One event of a watch stream.",
+        "type": "object",
+        "required": ["type", "object"],
+        "properties": {
+            "object": {"type": "object", "x-kubernetes-embedded-resource": true,
+                       "x-kubernetes-preserve-unknown-fields": true,
+                       "description": "The object (ADDED, MODIFIED, DELETED), a bookmark, or a Status (ERROR)."},
+            "type": {"type": "string", "default": "", "description": "ADDED, MODIFIED, DELETED, BOOKMARK or ERROR."}
+        }
+    })
+}
+
 /// The OpenAPI v3 document of a group-version, or `None` when it is not served.
 #[must_use]
 pub fn v3_document(group: &str, version: &str) -> Option<Value> {
     let mut schemas = eddy_api::openapi::component_schemas(group, version)?;
     schemas.insert(format!("{META}.Status"), status_schema());
+    schemas.insert(format!("{META}.DeleteOptions"), delete_options_schema());
+    schemas.insert(format!("{META}.Preconditions"), preconditions_schema());
+    schemas.insert(format!("{META}.WatchEvent"), watch_event_schema());
     let mut paths = Map::new();
     for info in eddy_api::registry().iter().filter(|i| i.group == group && i.version(version).is_some()) {
         paths_for(info, version, &mut paths);
@@ -366,6 +427,16 @@ mod tests {
             assert!(names.contains(&p), "{p} missing from {names:?}");
         }
         assert!(doc["components"]["schemas"]["io.fluxcd.toolkit.source.v1.GitRepository"].is_object());
+        // As kube-apiserver's: a list answers JSON, YAML or a watch stream; a delete reads
+        // DeleteOptions from its body.
+        let list =
+            &doc["paths"]["/apis/source.toolkit.fluxcd.io/v1/gitrepositories"]["get"]["responses"]["200"]["content"];
+        let types: Vec<&String> = list.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        assert_eq!(types, ["application/json", "application/yaml", "application/json;stream=watch"]);
+        assert_eq!(
+            path["delete"]["requestBody"]["content"]["*/*"]["schema"]["$ref"],
+            "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
+        );
         assert!(
             doc["paths"]["/apis/source.toolkit.fluxcd.io/v1/namespaces/{namespace}/gitrepositories/{name}/status"]
                 .is_object()

@@ -171,9 +171,17 @@ impl ApiError {
     }
 
     /// 504 for a `resourceVersion` newer than the store has.
+    ///
+    /// It carries the `ResourceVersionTooLarge` cause, which client-go's
+    /// `IsTooLargeResourceVersion` (and so its reflectors) looks for.
     pub fn too_large_resource_version(requested: u64, current: u64) -> Self {
         Self {
             retry_after: Some(1),
+            causes: vec![Cause {
+                reason: "ResourceVersionTooLarge".into(),
+                message: "Too large resource version".into(),
+                field: String::new(),
+            }],
             ..Self::new(504, "Timeout", format!("Too large resource version: {requested}, current: {current}"))
         }
     }
@@ -218,7 +226,16 @@ impl ApiError {
             let causes: Vec<Value> = self
                 .causes
                 .iter()
-                .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                .map(|c| {
+                    // Every field of a StatusCause is `omitempty` in kube-apiserver's answers.
+                    let mut cause = serde_json::Map::new();
+                    for (k, v) in [("reason", &c.reason), ("message", &c.message), ("field", &c.field)] {
+                        if !v.is_empty() {
+                            cause.insert(k.into(), v.clone().into());
+                        }
+                    }
+                    Value::Object(cause)
+                })
                 .collect();
             details.insert("causes".into(), causes.into());
         }
@@ -305,6 +322,12 @@ mod tests {
         check(E::PreconditionFailed("uid".into()), 409, "Conflict");
         check(E::Compacted { requested: 1, compacted: 5 }, 410, "Expired");
         check(E::FutureRevision { requested: 9, current: 5 }, 504, "Timeout");
+        let future = ApiError::from_storage(&E::FutureRevision { requested: 9, current: 5 }, target()).to_status();
+        assert_eq!(
+            future["details"]["causes"],
+            json!([{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}]),
+            "client-go recognises the cause"
+        );
         check(E::TooLarge { size: 9, limit: 5 }, 413, "RequestEntityTooLarge");
         check(E::QuotaExceeded { namespace: "a".into(), what: "objects", requested: 2, limit: 1 }, 403, "Forbidden");
         check(E::Closed, 500, "InternalError");
