@@ -593,7 +593,8 @@ async fn collection<E: KvEngine>(
         Method::DELETE => {
             let selectors = Selectors { labels: query.label_selector()?, fields: query.field_selector()? };
             let opts = delete_options(query, &Value::Null)?;
-            let page = shared.registry.list(res, Some(namespace), None, None, None, |o| selectors.matches(o))?;
+            let page =
+                shared.registry.list(res, Some(namespace), None, None, None, move |o| selectors.matches(o)).await?;
             let mut deleted = Vec::new();
             for obj in &page.items {
                 let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
@@ -648,17 +649,17 @@ async fn object<E: KvEngine>(
                 }
             }
             if matches!(format, ObjectFormat::Object) && encoding == Encoding::Json {
-                let body = shared.registry.get_json(res, namespace, name)?;
+                let body = shared.registry.get_json(res, namespace, name).await?;
                 return Ok(bytes_response(StatusCode::OK, body, "application/json"));
             }
-            let obj = shared.registry.get(res, namespace, name)?;
+            let obj = shared.registry.get(res, namespace, name).await?;
             Ok(object_response(StatusCode::OK, &render_object(res, &obj, format, query)?, encoding))
         }
         Method::PUT => {
             let body_type = body_type(req.headers())?;
             let opts = write_options(query, req.headers())?;
             let body = decode_body(&read_bytes(req).await?, body_type)?;
-            if !status && matches!(shared.registry.get(res, namespace, name), Err(e) if e.code == 404) {
+            if !status && matches!(shared.registry.get(res, namespace, name).await, Err(e) if e.code == 404) {
                 shared.admit_create(res, namespace, name).await?;
             }
             let written = shared.registry.update(res, namespace, name, body, status, &opts).await?;
@@ -696,7 +697,7 @@ async fn object<E: KvEngine>(
                 PatchKind::Json => Change::JsonPatch(&body),
                 PatchKind::Apply => {
                     // Create-on-apply goes through the same namespace admission as a POST.
-                    if !status && matches!(shared.registry.get(res, namespace, name), Err(e) if e.code == 404) {
+                    if !status && matches!(shared.registry.get(res, namespace, name).await, Err(e) if e.code == 404) {
                         shared.admit_create(res, namespace, name).await?;
                     }
                     Change::Apply { config: &body, force: query.flag("force") }

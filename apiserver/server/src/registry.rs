@@ -8,7 +8,7 @@
 //! which also performs server-side apply ([`Change::Apply`]).
 
 use bytes::Bytes;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use eddy_api::ResourceInfo;
 use eddy_api::admission::{AdmissionError, FieldValidation};
@@ -287,6 +287,19 @@ pub fn parse_resource_version(rv: &str) -> Result<Revision, ApiError> {
     rv.parse::<Revision>().map_err(|_| ApiError::bad_request(format!("invalid resource version {rv:?}")))
 }
 
+/// Runs `read` (store reads, decoding) on tokio's blocking pool, never on an async worker:
+/// a scan of 100,000 objects must not hold up the small requests the workers serve. A panic
+/// in `read` is resumed here, so the catch-panic layer answers it as any other.
+async fn blocking<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(read).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(ApiError::internal("a store read was cancelled (the server is shutting down)")),
+    }
+}
+
 /// The Kubernetes object semantics over one store.
 pub struct Registry<E: KvEngine> {
     store: Store<E>,
@@ -317,33 +330,65 @@ impl<E: KvEngine> Registry<E> {
         decode_stored(res, &obj.value, obj.mod_revision)
     }
 
-    /// `GET` one object.
+    /// `GET` one object (read on the blocking pool).
     ///
     /// # Errors
     /// 404 when missing.
-    pub fn get(&self, res: &Resource, namespace: &str, name: &str) -> Result<Value, ApiError> {
-        let obj =
-            self.store.get(&res.key(namespace, name)).map_err(|e| ApiError::from_storage(&e, res.target(name)))?;
-        self.decode(res, &obj)
+    pub async fn get(&self, res: &Resource, namespace: &str, name: &str) -> Result<Value, ApiError> {
+        let (this, res, key) = (self.clone(), *res, res.key(namespace, name));
+        blocking(move || {
+            let obj = this.store.get(&key).map_err(|e| ApiError::from_storage(&e, res.target(&key.name)))?;
+            this.decode(&res, &obj)
+        })
+        .await
     }
 
     /// `GET` one object as JSON in the requested version (the stored bytes with
-    /// `resourceVersion` spliced in when no conversion or new default applies).
+    /// `resourceVersion` spliced in when no conversion or new default applies), read on the
+    /// blocking pool.
     ///
     /// # Errors
     /// 404 when missing.
-    pub fn get_json(&self, res: &Resource, namespace: &str, name: &str) -> Result<Bytes, ApiError> {
-        let obj =
-            self.store.get(&res.key(namespace, name)).map_err(|e| ApiError::from_storage(&e, res.target(name)))?;
-        codec::to_json(res, &obj.value, obj.mod_revision)
+    pub async fn get_json(&self, res: &Resource, namespace: &str, name: &str) -> Result<Bytes, ApiError> {
+        let (this, res, key) = (self.clone(), *res, res.key(namespace, name));
+        blocking(move || {
+            let obj = this.store.get(&key).map_err(|e| ApiError::from_storage(&e, res.target(&key.name)))?;
+            codec::to_json(&res, &obj.value, obj.mod_revision)
+        })
+        .await
+    }
+
+    /// The stored object at `key` (`None` when missing), read on the blocking pool: the read
+    /// half of every write.
+    async fn current(&self, res: &Resource, key: &Key) -> Result<Option<Object>, ApiError> {
+        let (store, res, key) = (self.store.clone(), *res, key.clone());
+        blocking(move || match store.get(&key) {
+            Ok(o) => Ok(Some(o)),
+            Err(eddy_storage::Error::NotFound) => Ok(None),
+            Err(e) => Err(ApiError::from_storage(&e, res.target(&key.name))),
+        })
+        .await
     }
 
     /// One list page as of `revision` (newest when `None`), after `start_after`: the objects
-    /// `keep` accepts, decoded.
+    /// `keep` accepts, decoded. The scan and the decoding run on the blocking pool.
     ///
     /// # Errors
     /// 410 when `revision` is compacted, 504 when it is in the future.
-    pub fn list(
+    pub async fn list(
+        &self,
+        res: &Resource,
+        namespace: Option<&str>,
+        revision: Option<Revision>,
+        start_after: Option<(String, String)>,
+        limit: Option<usize>,
+        keep: impl FnMut(&Value) -> bool + Send + 'static,
+    ) -> Result<ListPage, ApiError> {
+        let (this, res, namespace) = (self.clone(), *res, namespace.map(str::to_owned));
+        blocking(move || this.list_blocking(&res, namespace.as_deref(), revision, start_after, limit, keep)).await
+    }
+
+    fn list_blocking(
         &self,
         res: &Resource,
         namespace: Option<&str>,
@@ -360,55 +405,69 @@ impl<E: KvEngine> Registry<E> {
     }
 
     /// [`Registry::list`] without a limit, read [`LIST_PAGE`] objects at a time at one revision
-    /// (`revision`, or the current one): `each` gets every page's objects, so that no more than
-    /// a page of decoded objects is held at once (a metadata-only list or watch of 100,000
-    /// objects keeps only what it renders of each). Returns the revision.
+    /// (`revision`, or the current one): each object `keep` accepts is turned into what the
+    /// caller renders of it by `map` as soon as its page is decoded, so that no more than a page
+    /// of decoded objects is held at once (a metadata-only list or watch of 100,000 objects
+    /// keeps only what it renders of each). The whole scan runs on the blocking pool. Returns
+    /// the rendered items and the revision.
     ///
     /// # Errors
     /// As [`Registry::list`].
-    pub fn list_paged(
+    pub async fn list_paged<T: Send + 'static>(
         &self,
         res: &Resource,
         namespace: Option<&str>,
         revision: Option<Revision>,
-        mut keep: impl FnMut(&Value) -> bool,
-        mut each: impl FnMut(Vec<Value>),
-    ) -> Result<Revision, ApiError> {
-        let mut revision = revision;
-        let mut start_after = None;
-        loop {
-            let page = self.list(res, namespace, revision, start_after, Some(LIST_PAGE), &mut keep)?;
-            revision = Some(page.revision);
-            start_after = page.next;
-            each(page.items);
-            if start_after.is_none() {
-                return Ok(page.revision);
+        mut keep: impl FnMut(&Value) -> bool + Send + 'static,
+        mut map: impl FnMut(Value) -> T + Send + 'static,
+    ) -> Result<(Vec<T>, Revision), ApiError> {
+        let (this, res, namespace) = (self.clone(), *res, namespace.map(str::to_owned));
+        blocking(move || {
+            let mut out = Vec::new();
+            let mut revision = revision;
+            let mut start_after = None;
+            loop {
+                let page =
+                    this.list_blocking(&res, namespace.as_deref(), revision, start_after, Some(LIST_PAGE), &mut keep)?;
+                revision = Some(page.revision);
+                start_after = page.next;
+                out.extend(page.items.into_iter().map(&mut map));
+                if start_after.is_none() {
+                    return Ok((out, page.revision));
+                }
             }
-        }
+        })
+        .await
     }
 
     /// [`Registry::list`] with every item as JSON in the requested version, filtered by
     /// `selectors` on the stored bytes: a full list of objects stored in the requested
-    /// version is a copy of their bytes (see [`codec`]).
+    /// version is a copy of their bytes (see [`codec`]). Runs on the blocking pool.
     ///
     /// # Errors
     /// As [`Registry::list`].
-    pub fn list_json(
+    pub async fn list_json(
         &self,
         res: &Resource,
         namespace: Option<&str>,
         revision: Option<Revision>,
         start_after: Option<(String, String)>,
         limit: Option<usize>,
-        selectors: &Selectors,
+        selectors: &Arc<Selectors>,
     ) -> Result<JsonPage, ApiError> {
-        let (items, revision, next) = self.list_with(res, namespace, revision, start_after, limit, |obj| {
-            if !selectors.matches_stored(obj)? {
-                return Ok(None);
-            }
-            codec::to_json(res, &obj.value, obj.mod_revision).map(Some)
-        })?;
-        Ok(JsonPage { items, revision, next })
+        let (this, res, namespace, selectors) =
+            (self.clone(), *res, namespace.map(str::to_owned), Arc::clone(selectors));
+        blocking(move || {
+            let (items, revision, next) =
+                this.list_with(&res, namespace.as_deref(), revision, start_after, limit, |obj| {
+                    if !selectors.matches_stored(obj)? {
+                        return Ok(None);
+                    }
+                    codec::to_json(&res, &obj.value, obj.mod_revision).map(Some)
+                })?;
+            Ok(JsonPage { items, revision, next })
+        })
+        .await
     }
 
     /// Reads pages from the store until `limit` items are kept (filtering happens after the
@@ -521,7 +580,7 @@ impl<E: KvEngine> Registry<E> {
                 codec::encode(res.info(), &obj)?
             };
             if opts.dry_run {
-                if self.store.get(&res.key(namespace, &name)).is_ok() {
+                if self.current(res, &res.key(namespace, &name)).await?.is_some() {
                     if attempt + 1 < attempts {
                         continue;
                     }
@@ -607,11 +666,7 @@ impl<E: KvEngine> Registry<E> {
             _ => Value::Null,
         };
         for _ in 0..16 {
-            let current = match self.store.get(&key) {
-                Ok(o) => Some(o),
-                Err(eddy_storage::Error::NotFound) => None,
-                Err(e) => return Err(ApiError::from_storage(&e, target)),
-            };
+            let current = self.current(res, &key).await?;
             let live = current.as_ref().map(|c| self.decode(res, c)).transpose()?;
             let now = now_timestamp();
             let req = ssa_request(opts, &api_version, status, &now);
@@ -810,7 +865,9 @@ impl<E: KvEngine> Registry<E> {
         let target = res.target(name);
         let key = res.key(namespace, name);
         loop {
-            let current = self.store.get(&key).map_err(|e| ApiError::from_storage(&e, target.clone()))?;
+            let Some(current) = self.current(res, &key).await? else {
+                return Err(ApiError::not_found(target));
+            };
             if let Some(uid) = &opts.uid
                 && *uid != current.uid
             {

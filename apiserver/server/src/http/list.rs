@@ -88,15 +88,16 @@ pub(super) async fn list_or_watch<E: KvEngine>(
         if encoding == Encoding::Yaml {
             return Err(ApiError::not_acceptable("watch streams are served as application/json only"));
         }
-        return watch(shared, res, namespace, query, format, selectors, loopback);
+        return watch(shared, res, namespace, query, format, selectors, loopback).await;
     }
+    let selectors = Arc::new(selectors);
     let limit = query.limit()?;
     let cont = query.get("continue").filter(|c| !c.is_empty()).map(Continue::decode).transpose()?;
     let current = shared.registry.store().current_revision();
     let revision = list_revision(current, query, limit, cont.as_ref())?;
     let json_objects = matches!(format, ObjectFormat::Object) && encoding == Encoding::Json;
     if limit.is_none() && json_objects {
-        return streamed_list(shared, res, namespace, revision, selectors);
+        return streamed_list(shared, res, namespace, revision, selectors).await;
     }
     let start_after = cont.as_ref().map(|c| (c.namespace.clone(), c.name.clone()));
     let expired = |e: ApiError| {
@@ -110,8 +111,11 @@ pub(super) async fn list_or_watch<E: KvEngine>(
         }
     };
     if json_objects {
-        let page =
-            shared.registry.list_json(res, namespace, revision, start_after, limit, &selectors).map_err(expired)?;
+        let page = shared
+            .registry
+            .list_json(res, namespace, revision, start_after, limit, &selectors)
+            .await
+            .map_err(expired)?;
         let mut body = list_head(res, page.revision, page.next.as_ref());
         encode_items(&mut body, &page.items, &mut true);
         body.extend_from_slice(b"]}");
@@ -120,20 +124,15 @@ pub(super) async fn list_or_watch<E: KvEngine>(
     if let (None, ObjectFormat::PartialMetadata(v)) = (limit, format) {
         // Read a page at a time, keeping only metadata: the garbage collector and the namespace
         // controller list every resource this way.
-        let mut items = Vec::new();
-        let revision = shared.registry.list_paged(
-            res,
-            namespace,
-            revision,
-            |o| selectors.matches(o),
-            |page| items.extend(page.into_iter().map(metadata_only)),
-        )?;
+        let (items, revision) =
+            shared.registry.list_paged(res, namespace, revision, move |o| selectors.matches(o), metadata_only).await?;
         let body = partial_metadata_list(&items, json!({"resourceVersion": revision.to_string()}), v);
         return Ok(object_response(StatusCode::OK, &body, encoding));
     }
     let page = shared
         .registry
-        .list(res, namespace, revision, start_after, limit, |o| selectors.matches(o))
+        .list(res, namespace, revision, start_after, limit, move |o| selectors.matches(o))
+        .await
         .map_err(expired)?;
     let body = match format {
         ObjectFormat::Object => list_body(res, &page),
@@ -159,12 +158,12 @@ pub(super) const STREAM_PAGE: usize = 500;
 /// Errors found before the first byte (410, 504, bad selectors) are ordinary error answers; an
 /// error after that (the revision compacted away during a very long read) cuts the body short,
 /// which clients report as a failed list.
-pub(super) fn streamed_list<E: KvEngine>(
+pub(super) async fn streamed_list<E: KvEngine>(
     shared: &Shared<E>,
     res: &Resource,
     namespace: Option<&str>,
     revision: Option<u64>,
-    selectors: Selectors,
+    selectors: Arc<Selectors>,
 ) -> Result<Response, ApiError> {
     struct State<E: KvEngine> {
         registry: Registry<E>,
@@ -172,11 +171,11 @@ pub(super) fn streamed_list<E: KvEngine>(
         namespace: Option<String>,
         revision: u64,
         next: Option<(String, String)>,
-        selectors: Selectors,
+        selectors: Arc<Selectors>,
         done: bool,
     }
     let registry = shared.registry.clone();
-    let page = registry.list_json(res, namespace, revision, None, Some(STREAM_PAGE), &selectors)?;
+    let page = registry.list_json(res, namespace, revision, None, Some(STREAM_PAGE), &selectors).await?;
     let mut head = list_head(res, page.revision, None);
     let mut first = true;
     encode_items(&mut head, &page.items, &mut first);
@@ -197,14 +196,17 @@ pub(super) fn streamed_list<E: KvEngine>(
         if st.done {
             return None;
         }
-        let page = st.registry.list_json(
-            &st.res,
-            st.namespace.as_deref(),
-            Some(st.revision),
-            st.next.take(),
-            Some(STREAM_PAGE),
-            &st.selectors,
-        );
+        let page = st
+            .registry
+            .list_json(
+                &st.res,
+                st.namespace.as_deref(),
+                Some(st.revision),
+                st.next.take(),
+                Some(STREAM_PAGE),
+                &st.selectors,
+            )
+            .await;
         match page {
             Ok(page) => {
                 let mut out = Vec::with_capacity(page.items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
@@ -253,7 +255,7 @@ pub(super) fn encode_items(out: &mut Vec<u8>, items: &[Bytes], first: &mut bool)
     }
 }
 
-pub(super) fn watch<E: KvEngine>(
+pub(super) async fn watch<E: KvEngine>(
     shared: &Shared<E>,
     res: &Resource,
     namespace: Option<&str>,
@@ -305,18 +307,25 @@ pub(super) fn watch<E: KvEngine>(
     let initial = send_initial.unwrap_or(matches!(rv, None | Some("0")));
     let from = if initial {
         let revision = if matches!(spec.format, ObjectFormat::Object) {
-            let page = shared.registry.list_json(res, namespace, None, None, None, &spec.selectors)?;
+            let selectors = Arc::new(spec.selectors.clone());
+            let page = shared.registry.list_json(res, namespace, None, None, None, &selectors).await?;
             pending.extend(page.items.iter().map(|obj| watch::event_line("ADDED", obj)));
             page.revision
         } else {
             // A page at a time: only the rendered lines (metadata or table rows) are kept.
-            shared.registry.list_paged(
-                res,
-                namespace,
-                None,
-                |o| spec.matches(o),
-                |page| pending.extend(page.iter().map(|obj| WatchStream::<E>::added(&spec, obj))),
-            )?
+            let (keep, render) = (spec.clone(), spec.clone());
+            let (lines, revision) = shared
+                .registry
+                .list_paged(
+                    res,
+                    namespace,
+                    None,
+                    move |o| keep.matches(o),
+                    move |obj| WatchStream::<E>::added(&render, &obj),
+                )
+                .await?;
+            pending.extend(lines);
+            revision
         };
         if send_initial == Some(true) {
             pending.push(WatchStream::<E>::initial_events_end(&spec, revision));
