@@ -291,7 +291,8 @@ async fn dispatch<E: KvEngine>(shared: &Shared<E>, req: Request) -> Result<Respo
             plain_json(req.headers(), &doc)
         }
         ["apis", group, version, plural] => {
-            let res = Resource::find(group, version, plural).ok_or_else(|| ApiError::path_not_found(&path))?;
+            let res =
+                shared.registry.resource(group, version, plural).ok_or_else(|| ApiError::path_not_found(&path))?;
             match *req.method() {
                 Method::GET => list_or_watch(shared, &res, None, &query, req.headers(), is_loopback(&req)).await,
                 _ => Err(ApiError::method_not_allowed(format!(
@@ -302,7 +303,8 @@ async fn dispatch<E: KvEngine>(shared: &Shared<E>, req: Request) -> Result<Respo
             }
         }
         ["apis", group, version, "namespaces", ns, plural, rest @ ..] => {
-            let res = Resource::find(group, version, plural).ok_or_else(|| ApiError::path_not_found(&path))?;
+            let res =
+                shared.registry.resource(group, version, plural).ok_or_else(|| ApiError::path_not_found(&path))?;
             let (ns, rest) = ((*ns).to_owned(), rest.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
             match rest.as_slice() {
                 [] => collection(shared, &res, &ns, &query, req).await,
@@ -530,14 +532,7 @@ fn render_object(res: &Resource, obj: &Value, format: ObjectFormat, query: &Quer
         ObjectFormat::PartialMetadata(v) => partial_metadata(obj, v),
         ObjectFormat::Table(v) => {
             let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(Value::Null);
-            table(
-                res.info(),
-                res.version,
-                std::slice::from_ref(obj),
-                json!({"resourceVersion": rv}),
-                v,
-                query.include_object()?,
-            )
+            table(res, std::slice::from_ref(obj), json!({"resourceVersion": rv}), v, query.include_object()?)
         }
     })
 }

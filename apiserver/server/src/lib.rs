@@ -11,7 +11,8 @@
 //!   YAML bodies and answers, Table and PartialObjectMetadata output;
 //! - [`registry`]: the generic registry store (metadata rules, admission through
 //!   `eddy-api`, conversion, optimistic concurrency, two-phase delete, server-side apply and
-//!   `managedFields` through `eddy-ssa`) with a small per-kind [`registry::Strategy`];
+//!   `managedFields` through `eddy-ssa`) with one [`strategy::KindStrategy`] per kind, assembled
+//!   once when the router is built;
 //! - [`codec`]: the storage codec — canonical stored bytes, so reads in the storage version
 //!   copy bytes instead of decoding objects;
 //! - [`watch`]: chunked watch streams with selectors, bookmarks and streaming lists;
@@ -50,6 +51,7 @@ pub mod registry;
 pub mod selector;
 pub mod serve;
 pub mod status;
+pub mod strategy;
 pub mod table;
 pub mod watch;
 

@@ -2,18 +2,19 @@
 //! optimistic concurrency, two-phase delete) over [`eddy_storage::Store`], for every kind.
 //!
 //! Objects are stored as JSON in their kind's storage version, without `resourceVersion`:
-//! the store's revision is the `resourceVersion`, set on every read. What differs per kind is
-//! small and lives in [`Strategy`]; everything else is shared, as in k8s.io/apiserver's
-//! generic registry store. Every write records `metadata.managedFields` through `eddy-ssa`,
+//! the store's revision is the `resourceVersion`, set on every read. What differs per kind
+//! lives in its [`KindStrategy`], assembled once per kind when the registry is built and shared
+//! by every request; everything else is shared, as in k8s.io/apiserver's generic registry
+//! store. Every write records `metadata.managedFields` through `eddy-ssa`,
 //! which also performs server-side apply ([`Change::Apply`]).
 
 use bytes::Bytes;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use eddy_api::ResourceInfo;
 use eddy_api::admission::{AdmissionError, FieldValidation};
-use eddy_api::validation::{FieldError, validate_create, validate_update};
-use eddy_ssa::{ApiVersionOnly, ApplyError, FieldManager, Request};
+use eddy_api::validation::FieldError;
+use eddy_ssa::{ApplyError, Request};
 use eddy_storage::{Key, KvEngine, ListOptions, Object, Preconditions, Prefix, Revision, Store};
 use serde_json::{Map, Value, json};
 
@@ -21,101 +22,24 @@ use crate::codec;
 use crate::patch::{json_patch, merge_patch};
 use crate::selector::Selectors;
 use crate::status::{ApiError, Cause, Target};
+use crate::strategy::{KindStrategies, KindStrategy};
 
-/// Per-kind behaviour. Flux kinds differ only in whether `status` is a subresource, so one
-/// strategy driven by the registry entry serves them all; the hooks are where a kind with
-/// special rules would plug in.
-#[derive(Debug, Clone, Copy)]
-pub struct Strategy {
-    /// The registry entry of the kind.
-    pub info: &'static ResourceInfo,
-}
-
-impl Strategy {
-    /// Whether writes to the main resource ignore `status` (and `/status` writes ignore the rest).
-    #[must_use]
-    pub fn has_status_subresource(&self) -> bool {
-        self.info.storage_version().status_subresource
-    }
-
-    /// Clears what a client may not set on create.
-    pub fn prepare_for_create(&self, obj: &mut Value) {
-        if self.has_status_subresource()
-            && let Some(m) = obj.as_object_mut()
-        {
-            m.remove("status");
-        }
-    }
-
-    /// Carries over what a write to the main resource may not change.
-    pub fn prepare_for_update(&self, new: &mut Value, old: &Value) {
-        if self.has_status_subresource() {
-            match old.get("status") {
-                Some(s) => new["status"] = s.clone(),
-                None => {
-                    if let Some(m) = new.as_object_mut() {
-                        m.remove("status");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Builds the object a `/status` write produces: the old object with the new status and
-    /// the new `managedFields` (which recorded the status write).
-    #[must_use]
-    pub fn prepare_for_status_update(&self, new: &Value, old: &Value) -> Value {
-        let mut out = old.clone();
-        match new.get("status") {
-            Some(s) => out["status"] = s.clone(),
-            None => {
-                if let Some(m) = out.as_object_mut() {
-                    m.remove("status");
-                }
-            }
-        }
-        match new.pointer("/metadata/managedFields") {
-            Some(m) => meta_mut(&mut out).insert("managedFields".into(), m.clone()),
-            None => meta_mut(&mut out).remove("managedFields"),
-        };
-        // resourceVersion is the precondition the client sent.
-        if let Some(rv) = new.pointer("/metadata/resourceVersion") {
-            out["metadata"]["resourceVersion"] = rv.clone();
-        }
-        out
-    }
-
-    /// Whether a change from `old` to `new` bumps `metadata.generation`: anything outside
-    /// `metadata` and `status` changed.
-    #[must_use]
-    pub fn spec_changed(&self, new: &Value, old: &Value) -> bool {
-        let strip = |v: &Value| -> Map<String, Value> {
-            let mut m = v.as_object().cloned().unwrap_or_default();
-            for k in ["metadata", "status", "apiVersion", "kind"] {
-                m.remove(k);
-            }
-            m
-        };
-        strip(new) != strip(old)
-    }
-}
-
-/// A resource as addressed by a request: the kind and the version the client speaks.
-#[derive(Debug, Clone, Copy)]
+/// A resource as addressed by a request: the kind's strategy and the version the client
+/// speaks. Cheap to clone (the strategy is shared).
+#[derive(Debug, Clone)]
 pub struct Resource {
-    /// Per-kind rules (and the registry entry).
-    pub strategy: Strategy,
+    /// Per-kind rules (and the kind's catalogue entry), shared by every request.
+    pub strategy: Arc<KindStrategy>,
     /// The served version named in the URL.
     pub version: &'static str,
 }
 
 impl Resource {
-    /// Looks up `group/version/plural`; `None` when not served.
+    /// `version` of the kind of `strategy`; `None` when the kind does not serve it.
     #[must_use]
-    pub fn find(group: &str, version: &str, plural: &str) -> Option<Self> {
-        let info = eddy_api::find_plural(group, plural)?;
-        let v = info.version(version)?;
-        Some(Self { strategy: Strategy { info }, version: v.name })
+    pub fn new(strategy: &Arc<KindStrategy>, version: &str) -> Option<Self> {
+        let v = strategy.info.version(version)?;
+        Some(Self { strategy: Arc::clone(strategy), version: v.name })
     }
 
     /// The registry entry.
@@ -265,7 +189,7 @@ fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
 
 /// The `metadata` map of an object, created when missing. A non-object value (which callers
 /// never pass) is replaced by an empty object rather than panicking on indexing.
-fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
+pub(crate) fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.is_object() {
         *obj = Value::Object(Map::new());
     }
@@ -303,18 +227,25 @@ async fn blocking<T: Send + 'static>(
 /// The Kubernetes object semantics over one store.
 pub struct Registry<E: KvEngine> {
     store: Store<E>,
+    kinds: Arc<KindStrategies>,
 }
 
 impl<E: KvEngine> Clone for Registry<E> {
     fn clone(&self) -> Self {
-        Self { store: self.store.clone() }
+        Self { store: self.store.clone(), kinds: Arc::clone(&self.kinds) }
     }
 }
 
 impl<E: KvEngine> Registry<E> {
-    /// A registry over `store`.
+    /// A registry over `store`, with the strategy of every served kind assembled once.
     pub fn new(store: Store<E>) -> Self {
-        Self { store }
+        Self { store, kinds: Arc::new(KindStrategies::build()) }
+    }
+
+    /// `group/version/plural` as served; `None` when not served.
+    #[must_use]
+    pub fn resource(&self, group: &str, version: &str, plural: &str) -> Option<Resource> {
+        self.kinds.resource(group, version, plural)
     }
 
     /// The underlying store.
@@ -335,7 +266,7 @@ impl<E: KvEngine> Registry<E> {
     /// # Errors
     /// 404 when missing.
     pub async fn get(&self, res: &Resource, namespace: &str, name: &str) -> Result<Value, ApiError> {
-        let (this, res, key) = (self.clone(), *res, res.key(namespace, name));
+        let (this, res, key) = (self.clone(), res.clone(), res.key(namespace, name));
         blocking(move || {
             let obj = this.store.get(&key).map_err(|e| ApiError::from_storage(&e, res.target(&key.name)))?;
             this.decode(&res, &obj)
@@ -350,7 +281,7 @@ impl<E: KvEngine> Registry<E> {
     /// # Errors
     /// 404 when missing.
     pub async fn get_json(&self, res: &Resource, namespace: &str, name: &str) -> Result<Bytes, ApiError> {
-        let (this, res, key) = (self.clone(), *res, res.key(namespace, name));
+        let (this, res, key) = (self.clone(), res.clone(), res.key(namespace, name));
         blocking(move || {
             let obj = this.store.get(&key).map_err(|e| ApiError::from_storage(&e, res.target(&key.name)))?;
             codec::to_json(&res, &obj.value, obj.mod_revision)
@@ -361,7 +292,7 @@ impl<E: KvEngine> Registry<E> {
     /// The stored object at `key` (`None` when missing), read on the blocking pool: the read
     /// half of every write.
     async fn current(&self, res: &Resource, key: &Key) -> Result<Option<Object>, ApiError> {
-        let (store, res, key) = (self.store.clone(), *res, key.clone());
+        let (store, res, key) = (self.store.clone(), res.clone(), key.clone());
         blocking(move || match store.get(&key) {
             Ok(o) => Ok(Some(o)),
             Err(eddy_storage::Error::NotFound) => Ok(None),
@@ -384,7 +315,7 @@ impl<E: KvEngine> Registry<E> {
         limit: Option<usize>,
         keep: impl FnMut(&Value) -> bool + Send + 'static,
     ) -> Result<ListPage, ApiError> {
-        let (this, res, namespace) = (self.clone(), *res, namespace.map(str::to_owned));
+        let (this, res, namespace) = (self.clone(), res.clone(), namespace.map(str::to_owned));
         blocking(move || this.list_blocking(&res, namespace.as_deref(), revision, start_after, limit, keep)).await
     }
 
@@ -421,7 +352,7 @@ impl<E: KvEngine> Registry<E> {
         mut keep: impl FnMut(&Value) -> bool + Send + 'static,
         mut map: impl FnMut(Value) -> T + Send + 'static,
     ) -> Result<(Vec<T>, Revision), ApiError> {
-        let (this, res, namespace) = (self.clone(), *res, namespace.map(str::to_owned));
+        let (this, res, namespace) = (self.clone(), res.clone(), namespace.map(str::to_owned));
         blocking(move || {
             let mut out = Vec::new();
             let mut revision = revision;
@@ -456,7 +387,7 @@ impl<E: KvEngine> Registry<E> {
         selectors: &Arc<Selectors>,
     ) -> Result<JsonPage, ApiError> {
         let (this, res, namespace, selectors) =
-            (self.clone(), *res, namespace.map(str::to_owned), Arc::clone(selectors));
+            (self.clone(), res.clone(), namespace.map(str::to_owned), Arc::clone(selectors));
         blocking(move || {
             let (items, revision, next) =
                 this.list_with(&res, namespace.as_deref(), revision, start_after, limit, |obj| {
@@ -528,8 +459,11 @@ impl<E: KvEngine> Registry<E> {
         let decoded = decode_request(res, &mut obj, opts.field_validation, &target)?;
         let now = now_timestamp();
         let api_version = res.api_version();
-        let obj =
-            field_manager(res.info())?.update_no_errors_owned(None, obj, &ssa_request(opts, &api_version, false, &now));
+        let obj = res.strategy.field_manager().update_no_errors_owned(
+            None,
+            obj,
+            &ssa_request(opts, &api_version, false, &now),
+        );
         self.finish_create(res, namespace, obj, opts, decoded, true).await
     }
 
@@ -560,7 +494,7 @@ impl<E: KvEngine> Registry<E> {
             meta_mut(&mut obj).insert("name".into(), json!(generated_name(prefix)));
         }
         let target_name = meta_str(&obj, "name").unwrap_or_default().to_owned();
-        validate(res, &res.target(&target_name), &obj, None)?;
+        res.strategy.validate(&res.target(&target_name), &obj, None)?;
         defaults.drop_unstorable(res, &mut obj);
         let uid = uuid::Uuid::new_v4().to_string();
         meta_mut(&mut obj).insert("uid".into(), json!(uid));
@@ -575,9 +509,9 @@ impl<E: KvEngine> Registry<E> {
             let name = meta_str(&obj, "name").unwrap_or_default().to_owned();
             // The object is needed again only for another generated name or a dry run.
             let stored = if attempts == 1 && !opts.dry_run {
-                codec::encode_owned(res.info(), std::mem::take(&mut obj))?
+                codec::encode_owned(&res.strategy, std::mem::take(&mut obj))?
             } else {
-                codec::encode(res.info(), &obj)?
+                codec::encode(&res.strategy, &obj)?
             };
             if opts.dry_run {
                 if self.current(res, &res.key(namespace, &name)).await?.is_some() {
@@ -642,7 +576,7 @@ impl<E: KvEngine> Registry<E> {
     ) -> Result<Written, ApiError> {
         let target = res.target(name);
         let key = res.key(namespace, name);
-        let fm = field_manager(res.info())?;
+        let fm = res.strategy.field_manager();
         let api_version = res.api_version();
         // A PUT body is checked against the URL before anything is read.
         let body = match change {
@@ -813,7 +747,7 @@ impl<E: KvEngine> Registry<E> {
                 };
             }
         }
-        validate(res, &target, &new, Some(old))?;
+        res.strategy.validate(&target, &new, Some(old))?;
         if res.strategy.spec_changed(&new, old) {
             let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             meta_mut(&mut new).insert("generation".into(), json!(generation + 1));
@@ -832,7 +766,7 @@ impl<E: KvEngine> Registry<E> {
         // Metadata is stored as it is, so whether the write removed the last finalizer of an
         // object being deleted is read before `new` is encoded.
         let finalized = is_deleting(&new) && finalizers(&new).is_empty();
-        let stored = codec::encode_owned(res.info(), new)?;
+        let stored = codec::encode_owned(&res.strategy, new)?;
         let written = self
             .store
             .update(key, stored, Some(expected))
@@ -930,7 +864,7 @@ impl<E: KvEngine> Registry<E> {
             if opts.dry_run {
                 return Ok(obj);
             }
-            match self.store.update(&key, codec::encode(res.info(), &obj)?, Some(current.mod_revision)).await {
+            match self.store.update(&key, codec::encode(&res.strategy, &obj)?, Some(current.mod_revision)).await {
                 Ok(o) => return self.decode(res, &o),
                 Err(e) if e.is_conflict() => {}
                 Err(e) => return Err(ApiError::from_storage(&e, target)),
@@ -968,25 +902,6 @@ pub enum Change<'a> {
         /// `force=true`: take over conflicting fields.
         force: bool,
     },
-}
-
-/// The server-side-apply field manager of a kind (built once per kind).
-///
-/// It converts objects between versions as kube-apiserver does for the upstream Flux CRDs
-/// (conversion strategy `None`: only `apiVersion` changes), not with Eddy's conversion, so that
-/// `managedFields` across versions come out as kube's: an object holding a field another
-/// manager's version does not declare cannot be compared in that version, which fails an
-/// update (its `managedFields` are then dropped) or an apply, as in kube.
-fn field_manager(info: &ResourceInfo) -> Result<&'static FieldManager, ApiError> {
-    static MANAGERS: OnceLock<Vec<FieldManager>> = OnceLock::new();
-    let all = MANAGERS.get_or_init(|| {
-        eddy_api::registry().iter().map(|r| FieldManager::for_resource_with(r, Box::new(ApiVersionOnly))).collect()
-    });
-    eddy_api::registry()
-        .iter()
-        .position(|r| r.group == info.group && r.kind == info.kind)
-        .and_then(|i| all.get(i))
-        .ok_or_else(|| ApiError::internal(format!("no field manager for {}", info.kind)))
 }
 
 fn ssa_request<'a>(opts: &'a WriteOptions, api_version: &'a str, status: bool, now: &'a str) -> Request<'a> {
@@ -1142,15 +1057,6 @@ impl RequestDefaults {
     }
 }
 
-/// Validation of a new object (`old == None`) or of an update: 422 with one cause per error.
-fn validate(res: &Resource, target: &Target, new: &Value, old: Option<&Value>) -> Result<(), ApiError> {
-    let errors = match old {
-        None => validate_create(new),
-        Some(o) => validate_update(new, o),
-    };
-    if errors.is_empty() { Ok(()) } else { Err(ApiError::invalid(target.clone(), res.info().kind, &errors)) }
-}
-
 /// kube's `checkName` for patches: the object's name must be the URL's.
 fn check_name(obj: &Value, name: &str) -> Result<(), ApiError> {
     match meta_str(obj, "name").filter(|n| !n.is_empty()) {
@@ -1205,7 +1111,7 @@ pub fn decode_stored(res: &Resource, bytes: &[u8], revision: Revision) -> Result
 /// A write's answer as the storage codec would hand it back (for dry runs, which store
 /// nothing): encoded in the storage version and decoded again, keeping `resourceVersion`.
 fn through_codec(res: &Resource, obj: &Value) -> Result<Value, ApiError> {
-    let mut v = codec::decode(res, &codec::encode(res.info(), obj)?)?;
+    let mut v = codec::decode(res, &codec::encode(&res.strategy, obj)?)?;
     if let Some(rv) = obj.pointer("/metadata/resourceVersion").cloned() {
         meta_mut(&mut v).insert("resourceVersion".into(), rv);
     }
@@ -1265,7 +1171,7 @@ mod tests {
     use super::*;
 
     fn git(version: &str) -> Resource {
-        Resource::find("source.toolkit.fluxcd.io", version, "gitrepositories").expect("served")
+        KindStrategies::build().resource("source.toolkit.fluxcd.io", version, "gitrepositories").expect("served")
     }
 
     #[test]
@@ -1326,7 +1232,7 @@ mod tests {
         // remember in an annotation).
         decoded.defaults.drop_unstorable(&beta, &mut obj);
         assert_eq!(obj["spec"], json!({"url": "https://github.com/org/app", "interval": "5m", "timeout": "60s"}));
-        let stored = crate::codec::decode(&git("v1"), &crate::codec::encode(beta.info(), &obj).expect("stored"))
+        let stored = crate::codec::decode(&git("v1"), &crate::codec::encode(&beta.strategy, &obj).expect("stored"))
             .expect("decoded");
         assert_eq!(stored["metadata"].get("annotations"), None, "{stored}");
 

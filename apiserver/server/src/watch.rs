@@ -46,14 +46,7 @@ impl WatchSpec {
         match self.format {
             ObjectFormat::Object => obj.clone(),
             ObjectFormat::PartialMetadata(v) => partial_metadata(obj, v),
-            ObjectFormat::Table(v) => table(
-                self.resource.info(),
-                self.resource.version,
-                std::slice::from_ref(obj),
-                json!({}),
-                v,
-                self.include,
-            ),
+            ObjectFormat::Table(v) => table(&self.resource, std::slice::from_ref(obj), json!({}), v, self.include),
         }
     }
 

@@ -137,9 +137,7 @@ pub(super) async fn list_or_watch<E: KvEngine>(
     let body = match format {
         ObjectFormat::Object => list_body(res, &page),
         ObjectFormat::PartialMetadata(v) => partial_metadata_list(&page.items, list_meta(&page), v),
-        ObjectFormat::Table(v) => {
-            table(res.info(), res.version, &page.items, list_meta(&page), v, query.include_object()?)
-        }
+        ObjectFormat::Table(v) => table(res, &page.items, list_meta(&page), v, query.include_object()?),
     };
     Ok(object_response(StatusCode::OK, &body, encoding))
 }
@@ -184,7 +182,7 @@ pub(super) async fn streamed_list<E: KvEngine>(
     }
     let state = State {
         registry,
-        res: *res,
+        res: res.clone(),
         namespace: namespace.map(str::to_owned),
         revision: page.revision,
         done: page.next.is_none(),
@@ -277,7 +275,7 @@ pub(super) async fn watch<E: KvEngine>(
         _ => None,
     };
     let spec = WatchSpec {
-        resource: *res,
+        resource: res.clone(),
         selectors,
         format,
         include: query.include_object()?,
