@@ -94,15 +94,6 @@ impl Default for HttpOptions {
     }
 }
 
-impl<E: KvEngine> Shared<E> {
-    async fn admit_create(&self, res: &Resource, namespace: &str, name: &str) -> Result<(), ApiError> {
-        match &self.options.namespace_lifecycle {
-            Some(lifecycle) => lifecycle.admit_create(namespace, &res.target(name)).await,
-            None => Ok(()),
-        }
-    }
-}
-
 /// A precomputed discovery answer with its ETag.
 struct Cached {
     body: Bytes,
@@ -138,6 +129,7 @@ pub struct Shared<E: KvEngine> {
 pub fn router<E: KvEngine>(registry: Registry<E>, options: HttpOptions) -> axum::Router {
     let watches = (options.max_watches > 0)
         .then(|| Arc::new(tokio::sync::Semaphore::new(options.max_watches.min(tokio::sync::Semaphore::MAX_PERMITS))));
+    let registry = registry.with_namespace_lifecycle(options.namespace_lifecycle.clone());
     let shared = Arc::new(Shared {
         registry,
         options,
@@ -577,8 +569,6 @@ async fn collection<E: KvEngine>(
             let (format, encoding) = negotiate_objects(req.headers())?;
             let opts = write_options(query, req.headers())?;
             let body = decode_body(&read_bytes(req).await?, body_type)?;
-            let name = body.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-            shared.admit_create(res, namespace, name).await?;
             let written = shared.registry.create(res, namespace, body, &opts).await?;
             Ok(with_warnings(
                 written_response(res, StatusCode::CREATED, &written, format, encoding, query)?,
@@ -654,9 +644,6 @@ async fn object<E: KvEngine>(
             let body_type = body_type(req.headers())?;
             let opts = write_options(query, req.headers())?;
             let body = decode_body(&read_bytes(req).await?, body_type)?;
-            if !status && matches!(shared.registry.get(res, namespace, name).await, Err(e) if e.code == 404) {
-                shared.admit_create(res, namespace, name).await?;
-            }
             let written = shared.registry.update(res, namespace, name, body, status, &opts).await?;
             let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
             Ok(with_warnings(written_response(res, code, &written, format, encoding, query)?, &written.warnings))
@@ -690,13 +677,9 @@ async fn object<E: KvEngine>(
                     Change::MergePatch(&body)
                 }
                 PatchKind::Json => Change::JsonPatch(&body),
-                PatchKind::Apply => {
-                    // Create-on-apply goes through the same namespace admission as a POST.
-                    if !status && matches!(shared.registry.get(res, namespace, name).await, Err(e) if e.code == 404) {
-                        shared.admit_create(res, namespace, name).await?;
-                    }
-                    Change::Apply { config: &body, force: query.flag("force") }
-                }
+                // Create-on-apply goes through the same namespace admission as a POST, inside
+                // the write.
+                PatchKind::Apply => Change::Apply { config: &body, force: query.flag("force") },
             };
             let written = shared.registry.write(res, namespace, name, status, change, &opts).await?;
             let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };

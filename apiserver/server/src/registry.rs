@@ -18,6 +18,7 @@ use eddy_ssa::{ApplyError, Request};
 use eddy_storage::{Key, KvEngine, ListOptions, Object, Preconditions, Prefix, Revision, Store};
 use serde_json::{Map, Value, json};
 
+use crate::admission::NamespaceLifecycle;
 use crate::codec;
 use crate::patch::{json_patch, merge_patch};
 use crate::selector::Selectors;
@@ -228,18 +229,27 @@ async fn blocking<T: Send + 'static>(
 pub struct Registry<E: KvEngine> {
     store: Store<E>,
     kinds: Arc<KindStrategies>,
+    namespaces: Option<Arc<dyn NamespaceLifecycle>>,
 }
 
 impl<E: KvEngine> Clone for Registry<E> {
     fn clone(&self) -> Self {
-        Self { store: self.store.clone(), kinds: Arc::clone(&self.kinds) }
+        Self { store: self.store.clone(), kinds: Arc::clone(&self.kinds), namespaces: self.namespaces.clone() }
     }
 }
 
 impl<E: KvEngine> Registry<E> {
     /// A registry over `store`, with the strategy of every served kind assembled once.
     pub fn new(store: Store<E>) -> Self {
-        Self { store, kinds: Arc::new(KindStrategies::build()) }
+        Self { store, kinds: Arc::new(KindStrategies::build()), namespaces: None }
+    }
+
+    /// This registry with namespace admission for every create (aggregated mode: the
+    /// cluster's namespaces); `None` admits every namespace.
+    #[must_use]
+    pub fn with_namespace_lifecycle(mut self, namespaces: Option<Arc<dyn NamespaceLifecycle>>) -> Self {
+        self.namespaces = namespaces;
+        self
     }
 
     /// `group/version/plural` as served; `None` when not served.
@@ -478,6 +488,12 @@ impl<E: KvEngine> Registry<E> {
         allow_generate_name: bool,
     ) -> Result<Written, ApiError> {
         let Decoded { warnings, defaults } = decoded;
+        // NamespaceLifecycle admission, as kube-apiserver runs it for a create: POST, and an
+        // apply that finds no object.
+        if let Some(namespaces) = &self.namespaces {
+            let name = meta_str(&obj, "name").unwrap_or_default();
+            namespaces.admit_create(namespace, &res.target(name)).await?;
+        }
         res.strategy.prepare_for_create(&mut obj);
         {
             let meta = meta_mut(&mut obj);
