@@ -474,7 +474,7 @@ impl<E: KvEngine> Registry<E> {
             obj,
             &ssa_request(opts, &api_version, false, &now),
         );
-        self.finish_create(res, namespace, obj, opts, decoded, true).await
+        self.finish_create(res, namespace, obj, opts, decoded, true).await.map_err(WriteFailure::into_api)
     }
 
     /// The create half of every write: strategy, server metadata, validation, storage.
@@ -486,7 +486,7 @@ impl<E: KvEngine> Registry<E> {
         opts: &WriteOptions,
         decoded: Decoded,
         allow_generate_name: bool,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Written, WriteFailure> {
         let Decoded { warnings, defaults } = decoded;
         // NamespaceLifecycle admission, as kube-apiserver runs it for a create: POST, and an
         // apply that finds no object.
@@ -534,7 +534,7 @@ impl<E: KvEngine> Registry<E> {
                     if attempt + 1 < attempts {
                         continue;
                     }
-                    return Err(ApiError::already_exists(res.target(&name)));
+                    return Err(WriteFailure::Storage(eddy_storage::Error::AlreadyExists, res.target(&name)));
                 }
                 return Ok(Written {
                     object: WrittenObject::Value(through_codec(res, &obj)?),
@@ -548,10 +548,10 @@ impl<E: KvEngine> Registry<E> {
                     return Ok(Written { object, warnings, created: true });
                 }
                 Err(eddy_storage::Error::AlreadyExists) if attempt + 1 < attempts => {}
-                Err(e) => return Err(ApiError::from_storage(&e, res.target(&name))),
+                Err(e) => return Err(WriteFailure::Storage(e, res.target(&name))),
             }
         }
-        Err(ApiError::internal("no free generated name"))
+        Err(ApiError::internal("no free generated name").into())
     }
 
     /// `PUT` on the object (`status == false`) or its status subresource.
@@ -692,49 +692,53 @@ impl<E: KvEngine> Registry<E> {
             let uid_precondition = matches!(change, Change::Replace(_));
             let result = match (&current, &live) {
                 (Some(current), Some(old)) => {
-                    self.finish_update(res, &key, current, old, new, status, uid_precondition, opts, decoded).await
+                    // Nothing the client sent pins a revision: the write is against the object
+                    // just read.
+                    let expected = retry.then_some(current.mod_revision);
+                    let update = Update { current, old, status, uid_precondition, expected };
+                    self.finish_update(res, &key, update, new, opts, decoded).await
                 }
                 _ => self.finish_create(res, namespace, new, opts, decoded, false).await,
             };
             match result {
-                Err(e) if retry && e.is_storage_race() => {}
-                other => return other,
+                // A concurrent write got in between: start over from the newest object.
+                Err(WriteFailure::Storage(e, _)) if retry && e.is_race() => {}
+                other => return other.map_err(WriteFailure::into_api),
             }
         }
         Err(ApiError::conflict(target, "too many concurrent writes; please retry"))
     }
 
     /// The update half of every write: preconditions, strategy, validation, storage.
-    #[allow(clippy::too_many_arguments)]
     async fn finish_update(
         &self,
         res: &Resource,
         key: &Key,
-        current: &Object,
-        old: &Value,
+        update: Update<'_>,
         mut new: Value,
-        status: bool,
-        uid_precondition: bool,
         opts: &WriteOptions,
         decoded: Decoded,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Written, WriteFailure> {
+        let Update { current, old, status, uid_precondition, expected } = update;
         let Decoded { warnings, defaults } = decoded;
         let target = res.target(&current.name);
-        let expected = match meta_str(&new, "resourceVersion").filter(|s| !s.is_empty()) {
-            Some(rv) => parse_resource_version(rv)?,
-            None => {
+        // The revision the client sent (a PUT body, a patch or apply configuration that pins
+        // one) is parsed here; otherwise the write is against the revision just read.
+        let expected = match (expected, meta_str(&new, "resourceVersion").filter(|s| !s.is_empty())) {
+            (Some(r), _) => r,
+            (None, Some(rv)) => parse_resource_version(rv)?,
+            (None, None) => {
                 return Err(ApiError::invalid(
                     target,
                     res.info().kind,
                     &[FieldError::invalid("metadata.resourceVersion", json!("0x0"), "must be specified for an update")],
-                ));
+                )
+                .into());
             }
         };
         if current.mod_revision != expected {
-            return Err(ApiError::from_storage(
-                &eddy_storage::Error::Conflict { expected, actual: current.mod_revision },
-                target,
-            ));
+            let conflict = eddy_storage::Error::Conflict { expected, actual: current.mod_revision };
+            return Err(WriteFailure::Storage(conflict, target));
         }
         if let Some(uid) = meta_str(&new, "uid").filter(|u| !u.is_empty())
             && uid != current.uid
@@ -744,10 +748,11 @@ impl<E: KvEngine> Registry<E> {
                 return Err(ApiError::conflict(
                     target,
                     &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {}", current.uid),
-                ));
+                )
+                .into());
             }
             let e = FieldError::invalid("metadata.uid", json!(uid), "field is immutable");
-            return Err(ApiError::invalid(target, res.info().kind, &[e]));
+            return Err(ApiError::invalid(target, res.info().kind, &[e]).into());
         }
         if status {
             new = res.strategy.prepare_for_status_update(&new, old);
@@ -787,13 +792,14 @@ impl<E: KvEngine> Registry<E> {
             .store
             .update(key, stored, Some(expected))
             .await
-            .map_err(|e| ApiError::from_storage(&e, target.clone()))?;
+            .map_err(|e| WriteFailure::Storage(e, target.clone()))?;
         // The last finalizer of an object being deleted is gone: delete it now.
         if finalized {
             let pre = Preconditions { uid: None, revision: Some(written.mod_revision) };
             match self.store.delete(key, pre).await {
                 Ok(_) | Err(eddy_storage::Error::NotFound) => {}
-                Err(e) => return Err(ApiError::from_storage(&e, target)),
+                // The object was written again since: the write itself stands.
+                Err(e) => return Err(ApiError::from_storage(&e, target).into()),
             }
         }
         let object = WrittenObject::Json(codec::to_json(res, &written.value, written.mod_revision)?);
@@ -900,6 +906,58 @@ fn finalizers(obj: &Value) -> Vec<String> {
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
         .unwrap_or_default()
+}
+
+/// Why a write step failed: a storage error kept typed, so that the retry loop of
+/// [`Registry::write`] can tell a lost race (a conflict, a create that found the name taken)
+/// from every other answer, or a finished API error.
+#[derive(Debug)]
+enum WriteFailure {
+    /// The store refused the write of the object named by the target.
+    Storage(eddy_storage::Error, Target),
+    /// Any other answer.
+    Api(ApiError),
+}
+
+impl From<ApiError> for WriteFailure {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl WriteFailure {
+    /// The answer to the client.
+    fn into_api(self) -> ApiError {
+        match self {
+            Self::Storage(e, target) => ApiError::from_storage(&e, target),
+            Self::Api(e) => e,
+        }
+    }
+}
+
+/// Storage errors a write that pinned no revision resolves by starting over.
+trait Race {
+    fn is_race(&self) -> bool;
+}
+
+impl Race for eddy_storage::Error {
+    fn is_race(&self) -> bool {
+        matches!(self, Self::Conflict { .. } | Self::AlreadyExists)
+    }
+}
+
+/// The object an update starts from and its preconditions.
+struct Update<'a> {
+    /// The stored object.
+    current: &'a Object,
+    /// It decoded in the request's version.
+    old: &'a Value,
+    /// A write to the status subresource.
+    status: bool,
+    /// Whether `metadata.uid` is a precondition (PUT) rather than an immutable field.
+    uid_precondition: bool,
+    /// The revision to write against when the client pinned none.
+    expected: Option<Revision>,
 }
 
 /// How a write to one named object computes the new object from the live one.
@@ -1210,6 +1268,18 @@ mod tests {
         assert!(!equal_but_managed_fields_times(&a, &e));
         e["status"] = json!({});
         assert!(!equal_but_managed_fields_times(&e, &a));
+    }
+
+    #[test]
+    fn only_lost_races_are_retried() {
+        assert!(eddy_storage::Error::Conflict { expected: 1, actual: 2 }.is_race());
+        assert!(eddy_storage::Error::AlreadyExists.is_race());
+        assert!(!eddy_storage::Error::NotFound.is_race());
+        assert!(!eddy_storage::Error::PreconditionFailed("uid".into()).is_race());
+        let failure =
+            WriteFailure::Storage(eddy_storage::Error::Conflict { expected: 1, actual: 2 }, git("v1").target("a"));
+        let e = failure.into_api();
+        assert_eq!((e.code, e.reason), (409, "Conflict"));
     }
 
     #[test]
