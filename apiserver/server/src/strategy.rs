@@ -14,7 +14,7 @@ use eddy_api::validation::{validate_create, validate_update};
 use eddy_ssa::{ApiVersionOnly, FieldManager};
 use serde_json::{Map, Value};
 
-use crate::registry::Resource;
+use crate::registry::ServedResource;
 use crate::status::{ApiError, Target};
 
 /// What one kind does differently: metadata rules on create and update, validation, the
@@ -47,7 +47,7 @@ impl KindStrategy {
         Self {
             info,
             status_subresource: info.storage_version().status_subresource,
-            fingerprint: crate::codec::fingerprint_of(info),
+            fingerprint: crate::storage_codec::fingerprint_of(info),
             // Objects are converted between versions as kube-apiserver does for the upstream
             // Flux CRDs (conversion strategy `None`: only `apiVersion` changes), not with
             // Eddy's conversion, so that `managedFields` across versions come out as kube's:
@@ -172,8 +172,8 @@ impl KindStrategies {
 
     /// `group/version/plural` as served; `None` when not served.
     #[must_use]
-    pub fn resource(&self, group: &str, version: &str, plural: &str) -> Option<Resource> {
-        Resource::new(self.get(group, plural)?, version)
+    pub fn resource(&self, group: &str, version: &str, plural: &str) -> Option<ServedResource> {
+        ServedResource::new(self.get(group, plural)?, version)
     }
 
     /// The strategy of `group`/`plural`; `None` when not served.

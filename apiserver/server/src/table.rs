@@ -5,7 +5,7 @@
 use eddy_api::ResourceInfo;
 use serde_json::{Value, json};
 
-use crate::registry::Resource;
+use crate::registry::ServedResource;
 
 /// What a row carries besides its cells (`includeObject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,7 +135,13 @@ fn cell(column: &Value, info: &ResourceInfo, version: &str, obj: &Value) -> Valu
 
 /// A `Table` of `objects` of one kind in `version`.
 #[must_use]
-pub fn table(res: &Resource, objects: &[Value], list_meta: Value, meta_version: &str, include: IncludeObject) -> Value {
+pub fn table(
+    res: &ServedResource,
+    objects: &[Value],
+    list_meta: Value,
+    meta_version: &str,
+    include: IncludeObject,
+) -> Value {
     let (info, version) = (res.info(), res.version);
     let cols = res.strategy.columns(version);
     let rows: Vec<Value> = objects

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use eddy_apiserver::HttpOptions;
-use eddy_apiserver::admission::{BoxFuture, NamespaceLifecycle, namespace_not_found};
+use eddy_apiserver::namespace_lifecycle::{BoxFuture, NamespaceLifecycle, namespace_not_found};
 use eddy_apiserver::status::{ApiError, Target};
 use serde_json::{Value, json};
 use support::{Answer, Api, GIT, git};

@@ -32,7 +32,7 @@ use eddy_storage::Revision;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::registry::Resource;
+use crate::registry::ServedResource;
 use crate::status::ApiError;
 use crate::strategy::KindStrategy;
 
@@ -87,7 +87,7 @@ impl<'a> Stored<'a> {
     }
 
     /// Where `resourceVersion` goes, when the bytes are canonical for `res`'s version.
-    fn splice_point(&self, res: &Resource) -> Option<usize> {
+    fn splice_point(&self, res: &ServedResource) -> Option<usize> {
         let (fp, close) = self.header?;
         (res.version == res.info().storage_version().name && fp == res.strategy.fingerprint()).then_some(close)
     }
@@ -156,7 +156,7 @@ fn write_json(out: &mut Vec<u8>, v: &Value) {
 ///
 /// # Errors
 /// 500 when the stored bytes are not a valid object of the kind.
-pub fn decode(res: &Resource, bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn decode(res: &ServedResource, bytes: &[u8]) -> Result<Value, ApiError> {
     let stored = Stored::parse(bytes);
     let mut v: Value =
         serde_json::from_slice(stored.json).map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
@@ -183,7 +183,7 @@ pub fn decode(res: &Resource, bytes: &[u8]) -> Result<Value, ApiError> {
 ///
 /// # Errors
 /// As [`decode`].
-pub fn decode_at(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
+pub fn decode_at(res: &ServedResource, bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
     let mut v = decode(res, bytes)?;
     if let Some(m) = v.as_object_mut() {
         let meta = m.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
@@ -200,7 +200,7 @@ pub fn decode_at(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Val
 ///
 /// # Errors
 /// As [`decode`].
-pub fn to_json(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Bytes, ApiError> {
+pub fn to_json(res: &ServedResource, bytes: &[u8], revision: Revision) -> Result<Bytes, ApiError> {
     let mut out = BytesMut::with_capacity(bytes.len() + 48);
     write_object(&mut out, res, bytes, revision)?;
     Ok(out.freeze())
@@ -210,7 +210,12 @@ pub fn to_json(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Bytes
 ///
 /// # Errors
 /// As [`decode`].
-pub fn write_object(out: &mut BytesMut, res: &Resource, bytes: &[u8], revision: Revision) -> Result<(), ApiError> {
+pub fn write_object(
+    out: &mut BytesMut,
+    res: &ServedResource,
+    bytes: &[u8],
+    revision: Revision,
+) -> Result<(), ApiError> {
     let stored = Stored::parse(bytes);
     match stored.splice_point(res) {
         Some(close) => {
@@ -261,7 +266,7 @@ pub fn labels(bytes: &[u8]) -> Result<HashMap<Cow<'_, str>, Cow<'_, str>>, ApiEr
 mod tests {
     use super::*;
 
-    fn resource(group: &str, plural: &str, version: &str) -> Resource {
+    fn resource(group: &str, plural: &str, version: &str) -> ServedResource {
         static KINDS: std::sync::OnceLock<crate::strategy::KindStrategies> = std::sync::OnceLock::new();
         KINDS
             .get_or_init(crate::strategy::KindStrategies::build)
