@@ -246,3 +246,39 @@ pub fn markdown(f: &Figures, config: &Config) -> String {
     ));
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scenario at tiny scale against a spawned debug `eddy serve` (built next to this
+    /// test binary by `cargo build -p eddy`): every count is checked, never the time taken.
+    #[test]
+    fn reads_under_lists_runs_against_eddy_serve() {
+        let exe = std::env::current_exe().expect("test executable path");
+        let dir = exe.parent().and_then(|d| d.parent()).expect("target directory");
+        let eddy = dir.join(format!("eddy{}", std::env::consts::EXE_SUFFIX));
+        assert!(eddy.exists(), "{} is missing: build it first (cargo build -p eddy)", eddy.display());
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let (_server, client) = conn::SpawnedEddy::start(&eddy).await.unwrap();
+            let target = Target::kustomizations(client, "kustomize.toolkit.fluxcd.io");
+            let config = Config {
+                objects: 200,
+                namespaces: 20,
+                concurrency: 8,
+                list_loopers: 1,
+                small_clients: 2,
+                small_requests: 100,
+                max_seconds: 600,
+            };
+            let f = run(&target, &config).await.unwrap();
+            assert_eq!((f.quiet.gets.count, f.quiet.namespace_lists.count), (50, 50));
+            assert_eq!((f.loaded.gets.count, f.loaded.namespace_lists.count), (50, 50));
+            assert_eq!(f.quiet.full_lists, 0);
+            assert!(f.loaded.full_lists >= 1, "the list loop completed no full LIST");
+            let md = markdown(&f, &config);
+            assert!(md.contains("| under full LISTs | point GET | 50 |"), "{md}");
+        });
+    }
+}

@@ -1,5 +1,10 @@
 //! The HTTP surface: routing of Kubernetes API paths, content negotiation, request bodies
-//! and response rendering. Everything about objects is delegated to [`Registry`].
+//! and response rendering. Everything about objects — and the API's rules for the revision a
+//! read starts at — is delegated to [`Registry`].
+//!
+//! Here: the router and path dispatch; `discovery_docs` (discovery and OpenAPI answers),
+//! `request` (request parsing), `render` (answers and errors), `objects` (collection and object
+//! handlers), `list` (list bodies, streamed lists, watches).
 
 use std::sync::Arc;
 use std::time::Duration;

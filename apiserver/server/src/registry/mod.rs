@@ -53,7 +53,7 @@ impl ServedResource {
         Some(Self { strategy: Arc::clone(strategy), version: v.name })
     }
 
-    /// The registry entry.
+    /// The kind's entry in the catalogue of served kinds.
     #[must_use]
     pub fn info(&self) -> &'static ResourceInfo {
         self.strategy.info
