@@ -111,3 +111,43 @@ pub fn watch_start(
         None => Ok(WatchStart::After(current)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_read_the_newest_revision_unless_pinned() {
+        assert_eq!(list_revision(10, None, None, None, None).unwrap(), None);
+        assert_eq!(list_revision(10, Some("0"), None, Some(5), None).unwrap(), None);
+        assert_eq!(list_revision(10, Some("7"), None, None, None).unwrap(), None, "NotOlderThan without a limit");
+        assert_eq!(list_revision(10, Some("7"), None, Some(5), None).unwrap(), Some(7), "Exact with a limit");
+        assert_eq!(list_revision(10, Some("7"), Some("Exact"), None, None).unwrap(), Some(7));
+        assert_eq!(list_revision(10, None, None, Some(5), Some(4)).unwrap(), Some(4), "a continue token's revision");
+        assert_eq!(list_revision(10, Some("11"), None, None, None).unwrap_err().code, 504);
+        assert_eq!(list_revision(10, Some("11"), Some("NotOlderThan"), Some(5), None).unwrap_err().code, 504);
+        for (rv, m, cont) in [
+            (Some("3"), None, Some(4)),
+            (Some("0"), Some("Exact"), Some(4)),
+            (None, Some("Exact"), None),
+            (Some("0"), Some("Exact"), None),
+            (Some("3"), Some("Newest"), None),
+            (Some("x"), None, None),
+        ] {
+            assert_eq!(list_revision(10, rv, m, Some(5), cont).unwrap_err().code, 400, "{rv:?} {m:?} {cont:?}");
+        }
+    }
+
+    #[test]
+    fn watches_start_with_the_state_or_after_a_revision() {
+        let initial = |bookmark| WatchStart::Initial { bookmark };
+        assert_eq!(watch_start(10, None, None, None).unwrap(), initial(false));
+        assert_eq!(watch_start(10, Some("0"), None, None).unwrap(), initial(false));
+        assert_eq!(watch_start(10, Some("4"), None, None).unwrap(), WatchStart::After(4));
+        assert_eq!(watch_start(10, Some(""), None, Some("false")).unwrap(), WatchStart::After(10));
+        assert_eq!(watch_start(10, Some("4"), Some("NotOlderThan"), Some("true")).unwrap(), initial(true));
+        assert_eq!(watch_start(10, None, None, Some("true")).unwrap_err().code, 400);
+        assert_eq!(watch_start(10, Some("11"), None, None).unwrap_err().code, 504);
+        assert_eq!(watch_start(10, Some("x"), None, None).unwrap_err().code, 400);
+    }
+}
