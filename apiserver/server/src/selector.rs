@@ -114,7 +114,7 @@ impl Selectors {
         if self.labels.is_empty() {
             return Ok(true);
         }
-        let labels = crate::codec::labels(&obj.value)?;
+        let labels = crate::storage_codec::labels(&obj.value)?;
         Ok(self.labels.matches_with(|k| labels.get(k).map(AsRef::as_ref)))
     }
 }

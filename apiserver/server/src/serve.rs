@@ -402,7 +402,7 @@ pub async fn start_with_store<E: KvEngine>(config: ServeConfig, store: Store<E>)
                 crate::auth::Delegated::start(client.clone(), Arc::clone(&verifier), aggregated.startup_wait)
                     .await
                     .map_err(Error::Cluster)?;
-            http.namespace_lifecycle = Some(crate::admission::ClusterNamespaces::start(client));
+            http.namespace_lifecycle = Some(crate::namespace_lifecycle::ClusterNamespaces::start(client));
             let api = router(Registry::new(store), http);
             let app = crate::auth::with_delegated_auth(with_max_in_flight(api.clone(), limits), delegated);
             (app, api, Some(verifier as Arc<dyn rustls::server::danger::ClientCertVerifier>))

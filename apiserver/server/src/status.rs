@@ -158,13 +158,6 @@ impl ApiError {
         Self::new(code, "", message)
     }
 
-    /// Whether this is a conflict with a concurrent write (stale revision, or a create that
-    /// lost a race), which a write that pinned nothing may retry.
-    #[must_use]
-    pub fn is_storage_race(&self) -> bool {
-        self.code == 409 && matches!(self.reason, "Conflict" | "AlreadyExists") && self.causes.is_empty()
-    }
-
     /// 500 for a failure of the server itself.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))

@@ -5,6 +5,8 @@
 use eddy_api::ResourceInfo;
 use serde_json::{Value, json};
 
+use crate::registry::ServedResource;
+
 /// What a row carries besides its cells (`includeObject`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IncludeObject {
@@ -94,7 +96,7 @@ pub fn partial_metadata_list(items: &[Value], list_meta: Value, meta_version: &s
 }
 
 /// Column definitions: `Name`, then the printer columns of `version`.
-fn columns(info: &ResourceInfo, version: &str) -> Vec<Value> {
+pub(crate) fn columns(info: &ResourceInfo, version: &str) -> Vec<Value> {
     let mut cols = vec![json!({
         "name": "Name", "type": "string", "format": "name", "priority": 0,
         "description": "Name of the object, unique within its namespace.",
@@ -134,14 +136,14 @@ fn cell(column: &Value, info: &ResourceInfo, version: &str, obj: &Value) -> Valu
 /// A `Table` of `objects` of one kind in `version`.
 #[must_use]
 pub fn table(
-    info: &ResourceInfo,
-    version: &str,
+    res: &ServedResource,
     objects: &[Value],
     list_meta: Value,
     meta_version: &str,
     include: IncludeObject,
 ) -> Value {
-    let cols = columns(info, version);
+    let (info, version) = (res.info(), res.version);
+    let cols = res.strategy.columns(version);
     let rows: Vec<Value> = objects
         .iter()
         .map(|o| {
@@ -191,20 +193,15 @@ mod tests {
 
     #[test]
     fn flux_columns_and_rows() {
-        let info = eddy_api::find("source.toolkit.fluxcd.io", "GitRepository").unwrap_or_else(|| panic!("registry"));
+        let res = crate::strategy::KindStrategies::build()
+            .resource("source.toolkit.fluxcd.io", "v1", "gitrepositories")
+            .unwrap_or_else(|| panic!("served"));
         let obj = json!({
             "metadata": {"name": "app", "namespace": "ns", "creationTimestamp": "2000-01-01T00:00:00Z"},
             "spec": {"url": "https://example.com/app"},
             "status": {"conditions": [{"type": "Ready", "status": "True", "message": "stored artifact"}]},
         });
-        let t = table(
-            info,
-            "v1",
-            std::slice::from_ref(&obj),
-            json!({"resourceVersion": "5"}),
-            "v1",
-            IncludeObject::Metadata,
-        );
+        let t = table(&res, std::slice::from_ref(&obj), json!({"resourceVersion": "5"}), "v1", IncludeObject::Metadata);
         let names: Vec<&str> =
             t["columnDefinitions"].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
         assert_eq!(names[0], "Name");
@@ -217,7 +214,7 @@ mod tests {
         assert!(at("Age").as_str().is_some_and(|a| a.ends_with('y')), "{}", at("Age"));
         assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
         assert_eq!(t["rows"][0]["object"]["metadata"]["namespace"], "ns");
-        let none = table(info, "v1", &[obj], json!({}), "v1", IncludeObject::None);
+        let none = table(&res, &[obj], json!({}), "v1", IncludeObject::None);
         assert!(none["rows"][0].get("object").is_none());
     }
 }

@@ -9,18 +9,18 @@ use eddy_storage::{Event, EventType, KvEngine, WatchError, Watcher};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::codec;
 use crate::negotiate::ObjectFormat;
-use crate::registry::{Resource, decode_stored};
+use crate::registry::{ServedResource, decode_stored};
 use crate::selector::Selectors;
 use crate::status::ApiError;
+use crate::storage_codec;
 use crate::table::{IncludeObject, partial_metadata, table};
 
 /// How to filter and render a watch's events.
 #[derive(Debug, Clone)]
 pub struct WatchSpec {
     /// The resource and the version events are rendered in.
-    pub resource: Resource,
+    pub resource: ServedResource,
     /// Label and field selectors.
     pub selectors: Selectors,
     /// Object, Table or PartialObjectMetadata.
@@ -46,14 +46,7 @@ impl WatchSpec {
         match self.format {
             ObjectFormat::Object => obj.clone(),
             ObjectFormat::PartialMetadata(v) => partial_metadata(obj, v),
-            ObjectFormat::Table(v) => table(
-                self.resource.info(),
-                self.resource.version,
-                std::slice::from_ref(obj),
-                json!({}),
-                v,
-                self.include,
-            ),
+            ObjectFormat::Table(v) => table(&self.resource, std::slice::from_ref(obj), json!({}), v, self.include),
         }
     }
 
@@ -161,7 +154,7 @@ impl<E: KvEngine> WatchStream<E> {
             (EventType::Deleted, _, Some(o)) if old_ok => ("DELETED", o),
             _ => return Ok(None),
         };
-        let json = codec::to_json(&self.spec.resource, &obj.value, ev.revision)?;
+        let json = storage_codec::to_json(&self.spec.resource, &obj.value, ev.revision)?;
         Ok(Some(event_line(kind, &json)))
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use eddy_apiserver::HttpOptions;
-use eddy_apiserver::admission::{BoxFuture, NamespaceLifecycle, namespace_not_found};
+use eddy_apiserver::namespace_lifecycle::{BoxFuture, NamespaceLifecycle, namespace_not_found};
 use eddy_apiserver::status::{ApiError, Target};
 use serde_json::{Value, json};
 use support::{Answer, Api, GIT, git};
@@ -530,6 +530,26 @@ async fn create_on_apply_goes_through_namespace_admission() {
     apply(&api, &app_path(), "fieldManager=alice", &config("    url: https://github.com/org/app\n    interval: 5m\n"))
         .await
         .expect(201);
+}
+
+/// Admission runs inside the write, at the moment of creation: a POST is refused in a namespace
+/// that does not exist, while a PUT (which never creates a custom resource) answers about the
+/// object, as kube-apiserver does.
+#[tokio::test]
+async fn namespace_admission_runs_when_a_write_creates() {
+    let api = Api::with_options(HttpOptions {
+        namespace_lifecycle: Some(Arc::new(OnlyFluxSystem)),
+        ..HttpOptions::default()
+    });
+    let gone = "/apis/source.toolkit.fluxcd.io/v1/namespaces/gone/gitrepositories";
+    let mut obj = git("app");
+    obj["metadata"]["namespace"] = json!("gone");
+    let a = api.post(gone, &obj).await.expect(404);
+    assert_eq!(a.body["message"], "namespaces \"gone\" not found");
+    let a = api.put(&format!("{gone}/app"), &obj).await.expect(404);
+    assert_eq!(a.body["details"]["kind"], "gitrepositories", "{}", a.body);
+    // In an admitted namespace the same POST creates.
+    api.post(GIT, &git("app")).await.expect(201);
 }
 
 async fn post_yaml(api: &Api, body: &str, accept: Option<&str>) -> Answer {

@@ -9,6 +9,8 @@
 //!   side by side (`gitrepo`).
 //! - `kustomizations`: issue 18's Kustomization benchmark, Flux's kustomize-controller and Eddy
 //!   side by side (`ksbench`).
+//! - `reads-under-lists`: issue 22's p50/p99 of small requests (point GETs, one-namespace
+//!   LISTs) while other clients run full LISTs of 100,000 objects in a loop (`reads`).
 //! - `flux-smoke`: a GitRepository reaches Ready on a cluster and its artifact checks out (the
 //!   reference cluster's smoke test, `smoke`).
 //!
@@ -20,6 +22,7 @@ mod conn;
 mod crd;
 mod gitrepo;
 mod ksbench;
+mod reads;
 mod side;
 mod smoke;
 mod ssa;
@@ -198,6 +201,29 @@ enum Command {
         /// The command line to print in the report.
         #[arg(long, env = "EDDY_BENCH_COMMAND", default_value = "eddy-bench kustomizations")]
         command: String,
+    },
+    /// Issue 22: small requests (point GETs, one-namespace LISTs) while full LISTs run in a loop.
+    ReadsUnderLists {
+        /// Start `eddy serve` from this binary on a fresh data directory and a free port.
+        #[arg(long)]
+        spawn: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        objects: usize,
+        #[arg(long, default_value_t = 10_000)]
+        namespaces: usize,
+        /// Concurrent creates.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 2)]
+        list_loopers: usize,
+        #[arg(long, default_value_t = 4)]
+        small_clients: usize,
+        /// Small requests per phase (quiet, then under full lists).
+        #[arg(long, default_value_t = 20_000)]
+        small_requests: usize,
+        /// Bound of the loaded phase.
+        #[arg(long, default_value_t = 120)]
+        max_seconds: u64,
     },
     /// A GitRepository from a local git server reaches Ready on a cluster; its artifact checks out.
     FluxSmoke {
@@ -444,6 +470,35 @@ async fn async_main(cli: Cli) -> anyhow::Result<()> {
                 command,
             };
             println!("{}", ksbench::run(&config).await?);
+        }
+        Command::ReadsUnderLists {
+            spawn,
+            objects,
+            namespaces,
+            concurrency,
+            list_loopers,
+            small_clients,
+            small_requests,
+            max_seconds,
+        } => {
+            let config = reads::Config {
+                objects,
+                namespaces,
+                concurrency,
+                list_loopers,
+                small_clients,
+                small_requests,
+                max_seconds,
+            };
+            let (server, client) = conn::SpawnedEddy::start(&spawn).await?;
+            let target = api::Target::kustomizations(client, "kustomize.toolkit.fluxcd.io");
+            let figures = reads::run(&target, &config).await?;
+            drop(server);
+            println!(
+                "Server: `{} serve` (standalone, spawned).\n\n{}",
+                spawn.display(),
+                reads::markdown(&figures, &config)
+            );
         }
         Command::FluxSmoke { kubeconfig, namespace, timeout_seconds } => {
             let summary = smoke::run(&kubeconfig, &namespace, std::time::Duration::from_secs(timeout_seconds)).await?;

@@ -1,10 +1,11 @@
-//! Collections: list bodies and metadata, the revision a list is served at, streamed lists
-//! and watches.
+//! Collections: list bodies and metadata, streamed lists and watches (the revision each
+//! starts at is the registry's rule: [`crate::registry::rules`]).
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::registry::rules::{self, WatchStart};
 
-pub(super) fn list_body(res: &Resource, page: &ListPage) -> Value {
+pub(super) fn list_body(res: &ServedResource, page: &ListPage) -> Value {
     json!({
         "apiVersion": res.api_version(),
         "kind": res.info().list_kind,
@@ -22,61 +23,9 @@ pub(super) fn list_meta(page: &ListPage) -> Value {
     meta
 }
 
-/// The revision a list reads at, from `resourceVersion`, `resourceVersionMatch`, `limit`
-/// and `continue`, as the Kubernetes API documents them.
-pub(super) fn list_revision(
-    current: u64,
-    query: &Query,
-    limit: Option<usize>,
-    cont: Option<&Continue>,
-) -> Result<Option<u64>, ApiError> {
-    let rv = query.get("resourceVersion").filter(|s| !s.is_empty());
-    let rv_match = query.get("resourceVersionMatch").filter(|s| !s.is_empty());
-    if let Some(c) = cont {
-        if rv.is_some_and(|r| r != "0") {
-            return Err(ApiError::bad_request("specifying resource version is not allowed when using continue"));
-        }
-        if rv_match.is_some() {
-            return Err(ApiError::bad_request("resourceVersionMatch is forbidden when continue is provided"));
-        }
-        return Ok(Some(c.revision));
-    }
-    match (rv, rv_match) {
-        (None, Some(_)) => {
-            Err(ApiError::bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided"))
-        }
-        (None | Some("0"), None) => Ok(None),
-        (Some(r), Some("NotOlderThan") | None) if limit.is_none() || r == "0" => {
-            let n = parse_resource_version(r)?;
-            if n > current {
-                return Err(ApiError::too_large_resource_version(n, current));
-            }
-            Ok(None)
-        }
-        (Some(r), None | Some("Exact")) => {
-            if r == "0" && rv_match == Some("Exact") {
-                return Err(ApiError::bad_request(
-                    "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
-                ));
-            }
-            Ok(Some(parse_resource_version(r)?))
-        }
-        (Some(r), Some("NotOlderThan")) => {
-            let n = parse_resource_version(r)?;
-            if n > current {
-                return Err(ApiError::too_large_resource_version(n, current));
-            }
-            Ok(None)
-        }
-        (_, Some(other)) => Err(ApiError::bad_request(format!(
-            "resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\""
-        ))),
-    }
-}
-
 pub(super) async fn list_or_watch<E: KvEngine>(
-    shared: &Shared<E>,
-    res: &Resource,
+    shared: &HttpState<E>,
+    res: &ServedResource,
     namespace: Option<&str>,
     query: &Query,
     headers: &HeaderMap,
@@ -88,15 +37,22 @@ pub(super) async fn list_or_watch<E: KvEngine>(
         if encoding == Encoding::Yaml {
             return Err(ApiError::not_acceptable("watch streams are served as application/json only"));
         }
-        return watch(shared, res, namespace, query, format, selectors, loopback);
+        return watch(shared, res, namespace, query, format, selectors, loopback).await;
     }
+    let selectors = Arc::new(selectors);
     let limit = query.limit()?;
     let cont = query.get("continue").filter(|c| !c.is_empty()).map(Continue::decode).transpose()?;
     let current = shared.registry.store().current_revision();
-    let revision = list_revision(current, query, limit, cont.as_ref())?;
+    let revision = rules::list_revision(
+        current,
+        query.get("resourceVersion"),
+        query.get("resourceVersionMatch"),
+        limit,
+        cont.as_ref().map(|c| c.revision),
+    )?;
     let json_objects = matches!(format, ObjectFormat::Object) && encoding == Encoding::Json;
     if limit.is_none() && json_objects {
-        return streamed_list(shared, res, namespace, revision, selectors);
+        return streamed_list(shared, res, namespace, revision, selectors).await;
     }
     let start_after = cont.as_ref().map(|c| (c.namespace.clone(), c.name.clone()));
     let expired = |e: ApiError| {
@@ -110,8 +66,11 @@ pub(super) async fn list_or_watch<E: KvEngine>(
         }
     };
     if json_objects {
-        let page =
-            shared.registry.list_json(res, namespace, revision, start_after, limit, &selectors).map_err(expired)?;
+        let page = shared
+            .registry
+            .list_json(res, namespace, revision, start_after, limit, &selectors)
+            .await
+            .map_err(expired)?;
         let mut body = list_head(res, page.revision, page.next.as_ref());
         encode_items(&mut body, &page.items, &mut true);
         body.extend_from_slice(b"]}");
@@ -120,27 +79,20 @@ pub(super) async fn list_or_watch<E: KvEngine>(
     if let (None, ObjectFormat::PartialMetadata(v)) = (limit, format) {
         // Read a page at a time, keeping only metadata: the garbage collector and the namespace
         // controller list every resource this way.
-        let mut items = Vec::new();
-        let revision = shared.registry.list_paged(
-            res,
-            namespace,
-            revision,
-            |o| selectors.matches(o),
-            |page| items.extend(page.into_iter().map(metadata_only)),
-        )?;
+        let (items, revision) =
+            shared.registry.list_paged(res, namespace, revision, move |o| selectors.matches(o), metadata_only).await?;
         let body = partial_metadata_list(&items, json!({"resourceVersion": revision.to_string()}), v);
         return Ok(object_response(StatusCode::OK, &body, encoding));
     }
     let page = shared
         .registry
-        .list(res, namespace, revision, start_after, limit, |o| selectors.matches(o))
+        .list(res, namespace, revision, start_after, limit, move |o| selectors.matches(o))
+        .await
         .map_err(expired)?;
     let body = match format {
         ObjectFormat::Object => list_body(res, &page),
         ObjectFormat::PartialMetadata(v) => partial_metadata_list(&page.items, list_meta(&page), v),
-        ObjectFormat::Table(v) => {
-            table(res.info(), res.version, &page.items, list_meta(&page), v, query.include_object()?)
-        }
+        ObjectFormat::Table(v) => table(res, &page.items, list_meta(&page), v, query.include_object()?),
     };
     Ok(object_response(StatusCode::OK, &body, encoding))
 }
@@ -159,24 +111,24 @@ pub(super) const STREAM_PAGE: usize = 500;
 /// Errors found before the first byte (410, 504, bad selectors) are ordinary error answers; an
 /// error after that (the revision compacted away during a very long read) cuts the body short,
 /// which clients report as a failed list.
-pub(super) fn streamed_list<E: KvEngine>(
-    shared: &Shared<E>,
-    res: &Resource,
+pub(super) async fn streamed_list<E: KvEngine>(
+    shared: &HttpState<E>,
+    res: &ServedResource,
     namespace: Option<&str>,
     revision: Option<u64>,
-    selectors: Selectors,
+    selectors: Arc<Selectors>,
 ) -> Result<Response, ApiError> {
     struct State<E: KvEngine> {
         registry: Registry<E>,
-        res: Resource,
+        res: ServedResource,
         namespace: Option<String>,
         revision: u64,
         next: Option<(String, String)>,
-        selectors: Selectors,
+        selectors: Arc<Selectors>,
         done: bool,
     }
     let registry = shared.registry.clone();
-    let page = registry.list_json(res, namespace, revision, None, Some(STREAM_PAGE), &selectors)?;
+    let page = registry.list_json(res, namespace, revision, None, Some(STREAM_PAGE), &selectors).await?;
     let mut head = list_head(res, page.revision, None);
     let mut first = true;
     encode_items(&mut head, &page.items, &mut first);
@@ -185,7 +137,7 @@ pub(super) fn streamed_list<E: KvEngine>(
     }
     let state = State {
         registry,
-        res: *res,
+        res: res.clone(),
         namespace: namespace.map(str::to_owned),
         revision: page.revision,
         done: page.next.is_none(),
@@ -197,14 +149,17 @@ pub(super) fn streamed_list<E: KvEngine>(
         if st.done {
             return None;
         }
-        let page = st.registry.list_json(
-            &st.res,
-            st.namespace.as_deref(),
-            Some(st.revision),
-            st.next.take(),
-            Some(STREAM_PAGE),
-            &st.selectors,
-        );
+        let page = st
+            .registry
+            .list_json(
+                &st.res,
+                st.namespace.as_deref(),
+                Some(st.revision),
+                st.next.take(),
+                Some(STREAM_PAGE),
+                &st.selectors,
+            )
+            .await;
         match page {
             Ok(page) => {
                 let mut out = Vec::with_capacity(page.items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
@@ -230,7 +185,7 @@ pub(super) fn streamed_list<E: KvEngine>(
 }
 
 /// A JSON list up to the opening bracket of its items.
-pub(super) fn list_head(res: &Resource, revision: u64, next: Option<&(String, String)>) -> Vec<u8> {
+pub(super) fn list_head(res: &ServedResource, revision: u64, next: Option<&(String, String)>) -> Vec<u8> {
     let mut meta = json!({"resourceVersion": revision.to_string()});
     if let Some((ns, name)) = next {
         meta["continue"] = json!(Continue { revision, namespace: ns.clone(), name: name.clone() }.encode());
@@ -253,9 +208,9 @@ pub(super) fn encode_items(out: &mut Vec<u8>, items: &[Bytes], first: &mut bool)
     }
 }
 
-pub(super) fn watch<E: KvEngine>(
-    shared: &Shared<E>,
-    res: &Resource,
+pub(super) async fn watch<E: KvEngine>(
+    shared: &HttpState<E>,
+    res: &ServedResource,
     namespace: Option<&str>,
     query: &Query,
     format: ObjectFormat,
@@ -275,7 +230,7 @@ pub(super) fn watch<E: KvEngine>(
         _ => None,
     };
     let spec = WatchSpec {
-        resource: *res,
+        resource: res.clone(),
         selectors,
         format,
         include: query.include_object()?,
@@ -287,51 +242,43 @@ pub(super) fn watch<E: KvEngine>(
             .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
             .unwrap_or(now),
     };
-    let rv = query.get("resourceVersion").filter(|s| !s.is_empty());
-    let send_initial = match query.get("sendInitialEvents") {
-        Some("true") => {
-            if query.get("resourceVersionMatch") != Some("NotOlderThan") {
-                return Err(ApiError::bad_request("sendInitialEvents requires resourceVersionMatch=NotOlderThan"));
-            }
-            Some(true)
-        }
-        Some("false") => Some(false),
-        _ => None,
-    };
     let store = shared.registry.store();
+    let start = rules::watch_start(
+        store.current_revision(),
+        query.get("resourceVersion"),
+        query.get("resourceVersionMatch"),
+        query.get("sendInitialEvents"),
+    )?;
     let mut pending = Vec::new();
-    // Without a resourceVersion (or with "0") the stream starts with the current state as
-    // ADDED events; with one, it starts right after that revision.
-    let initial = send_initial.unwrap_or(matches!(rv, None | Some("0")));
-    let from = if initial {
-        let revision = if matches!(spec.format, ObjectFormat::Object) {
-            let page = shared.registry.list_json(res, namespace, None, None, None, &spec.selectors)?;
-            pending.extend(page.items.iter().map(|obj| watch::event_line("ADDED", obj)));
-            page.revision
-        } else {
-            // A page at a time: only the rendered lines (metadata or table rows) are kept.
-            shared.registry.list_paged(
-                res,
-                namespace,
-                None,
-                |o| spec.matches(o),
-                |page| pending.extend(page.iter().map(|obj| WatchStream::<E>::added(&spec, obj))),
-            )?
-        };
-        if send_initial == Some(true) {
-            pending.push(WatchStream::<E>::initial_events_end(&spec, revision));
+    let from = match start {
+        WatchStart::After(revision) => revision,
+        WatchStart::Initial { bookmark } => {
+            let revision = if matches!(spec.format, ObjectFormat::Object) {
+                let selectors = Arc::new(spec.selectors.clone());
+                let page = shared.registry.list_json(res, namespace, None, None, None, &selectors).await?;
+                pending.extend(page.items.iter().map(|obj| watch::event_line("ADDED", obj)));
+                page.revision
+            } else {
+                // A page at a time: only the rendered lines (metadata or table rows) are kept.
+                let (keep, render) = (spec.clone(), spec.clone());
+                let (lines, revision) = shared
+                    .registry
+                    .list_paged(
+                        res,
+                        namespace,
+                        None,
+                        move |o| keep.matches(o),
+                        move |obj| WatchStream::<E>::added(&render, &obj),
+                    )
+                    .await?;
+                pending.extend(lines);
+                revision
+            };
+            if bookmark {
+                pending.push(WatchStream::<E>::initial_events_end(&spec, revision));
+            }
+            revision
         }
-        revision
-    } else {
-        let r = match rv {
-            Some(r) => parse_resource_version(r)?,
-            None => store.current_revision(),
-        };
-        let current = store.current_revision();
-        if r > current {
-            return Err(ApiError::too_large_resource_version(r, current));
-        }
-        r
     };
     let watcher = match store.watch(&res.prefix(namespace), from) {
         Ok(w) => Some(w),

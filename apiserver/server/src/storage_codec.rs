@@ -25,7 +25,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use eddy_api::ResourceInfo;
@@ -33,8 +32,9 @@ use eddy_storage::Revision;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::registry::Resource;
+use crate::registry::ServedResource;
 use crate::status::ApiError;
+use crate::strategy::KindStrategy;
 
 const MAGIC: &[u8; 5] = b"eddy\x01";
 const HEADER: usize = MAGIC.len() + 8 + 4;
@@ -45,19 +45,11 @@ pub const CODEC_REVISION: u32 = 1;
 
 /// The fingerprint of a kind's storage version: its name, its schema and [`CODEC_REVISION`]
 /// (FNV-1a over their debug rendering, which is deterministic: maps are ordered).
-fn fingerprint(info: &'static ResourceInfo) -> u64 {
-    static CACHE: OnceLock<HashMap<(&'static str, &'static str), u64>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| {
-        eddy_api::registry()
-            .iter()
-            .map(|i| {
-                let v = i.storage_version();
-                let text = format!("{CODEC_REVISION}\n{}/{}\n{:?}", i.group, v.name, v.schema);
-                ((i.group, i.plural), fnv1a(text.as_bytes()))
-            })
-            .collect()
-    });
-    cache.get(&(info.group, info.plural)).copied().unwrap_or_default()
+/// Computed once per kind, by its [`KindStrategy`].
+pub(crate) fn fingerprint_of(info: &ResourceInfo) -> u64 {
+    let v = info.storage_version();
+    let text = format!("{CODEC_REVISION}\n{}/{}\n{:?}", info.group, v.name, v.schema);
+    fnv1a(text.as_bytes())
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -95,9 +87,9 @@ impl<'a> Stored<'a> {
     }
 
     /// Where `resourceVersion` goes, when the bytes are canonical for `res`'s version.
-    fn splice_point(&self, res: &Resource) -> Option<usize> {
+    fn splice_point(&self, res: &ServedResource) -> Option<usize> {
         let (fp, close) = self.header?;
-        (res.version == res.info().storage_version().name && fp == fingerprint(res.info())).then_some(close)
+        (res.version == res.info().storage_version().name && fp == res.strategy.fingerprint()).then_some(close)
     }
 }
 
@@ -106,18 +98,18 @@ impl<'a> Stored<'a> {
 ///
 /// # Errors
 /// 500 when the object cannot be converted.
-pub fn encode(info: &'static ResourceInfo, obj: &Value) -> Result<Bytes, ApiError> {
-    encode_owned(info, obj.clone())
+pub fn encode(strategy: &KindStrategy, obj: &Value) -> Result<Bytes, ApiError> {
+    encode_owned(strategy, obj.clone())
 }
 
 /// [`encode`] taking the object by value, so that it is not copied.
 ///
 /// # Errors
 /// 500 when the object cannot be converted.
-pub fn encode_owned(info: &'static ResourceInfo, obj: Value) -> Result<Bytes, ApiError> {
+pub fn encode_owned(strategy: &KindStrategy, obj: Value) -> Result<Bytes, ApiError> {
     let mut v = eddy_api::conversion::convert_to_storage(obj)
         .map_err(|e| ApiError::internal(format!("converting to the storage version: {e}")))?;
-    let schema = &info.storage_version().schema;
+    let schema = &strategy.info.storage_version().schema;
     eddy_api::pruning::prune(schema, &mut v);
     eddy_api::defaulting::default(schema, &mut v);
     let Value::Object(mut top) = v else {
@@ -132,7 +124,7 @@ pub fn encode_owned(info: &'static ResourceInfo, obj: Value) -> Result<Bytes, Ap
     // metadata object closes.
     let mut out = Vec::with_capacity(HEADER + 4096);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&fingerprint(info).to_le_bytes());
+    out.extend_from_slice(&strategy.fingerprint().to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     out.push(b'{');
     let mut close = 0;
@@ -164,7 +156,7 @@ fn write_json(out: &mut Vec<u8>, v: &Value) {
 ///
 /// # Errors
 /// 500 when the stored bytes are not a valid object of the kind.
-pub fn decode(res: &Resource, bytes: &[u8]) -> Result<Value, ApiError> {
+pub fn decode(res: &ServedResource, bytes: &[u8]) -> Result<Value, ApiError> {
     let stored = Stored::parse(bytes);
     let mut v: Value =
         serde_json::from_slice(stored.json).map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
@@ -191,7 +183,7 @@ pub fn decode(res: &Resource, bytes: &[u8]) -> Result<Value, ApiError> {
 ///
 /// # Errors
 /// As [`decode`].
-pub fn decode_at(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
+pub fn decode_at(res: &ServedResource, bytes: &[u8], revision: Revision) -> Result<Value, ApiError> {
     let mut v = decode(res, bytes)?;
     if let Some(m) = v.as_object_mut() {
         let meta = m.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
@@ -208,7 +200,7 @@ pub fn decode_at(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Val
 ///
 /// # Errors
 /// As [`decode`].
-pub fn to_json(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Bytes, ApiError> {
+pub fn to_json(res: &ServedResource, bytes: &[u8], revision: Revision) -> Result<Bytes, ApiError> {
     let mut out = BytesMut::with_capacity(bytes.len() + 48);
     write_object(&mut out, res, bytes, revision)?;
     Ok(out.freeze())
@@ -218,7 +210,12 @@ pub fn to_json(res: &Resource, bytes: &[u8], revision: Revision) -> Result<Bytes
 ///
 /// # Errors
 /// As [`decode`].
-pub fn write_object(out: &mut BytesMut, res: &Resource, bytes: &[u8], revision: Revision) -> Result<(), ApiError> {
+pub fn write_object(
+    out: &mut BytesMut,
+    res: &ServedResource,
+    bytes: &[u8],
+    revision: Revision,
+) -> Result<(), ApiError> {
     let stored = Stored::parse(bytes);
     match stored.splice_point(res) {
         Some(close) => {
@@ -269,8 +266,12 @@ pub fn labels(bytes: &[u8]) -> Result<HashMap<Cow<'_, str>, Cow<'_, str>>, ApiEr
 mod tests {
     use super::*;
 
-    fn resource(group: &str, plural: &str, version: &str) -> Resource {
-        Resource::find(group, version, plural).unwrap_or_else(|| panic!("{group}/{version} {plural}"))
+    fn resource(group: &str, plural: &str, version: &str) -> ServedResource {
+        static KINDS: std::sync::OnceLock<crate::strategy::KindStrategies> = std::sync::OnceLock::new();
+        KINDS
+            .get_or_init(crate::strategy::KindStrategies::build)
+            .resource(group, version, plural)
+            .unwrap_or_else(|| panic!("{group}/{version} {plural}"))
     }
 
     fn sample(info: &ResourceInfo, version: &str) -> Value {
@@ -297,7 +298,7 @@ mod tests {
         for info in eddy_api::registry() {
             let storage = info.storage_version().name;
             let res = resource(info.group, info.plural, storage);
-            let bytes = encode(info, &sample(info, storage)).unwrap();
+            let bytes = encode(&res.strategy, &sample(info, storage)).unwrap();
             let fast = to_json(&res, &bytes, 42).unwrap();
             let slow = serde_json::to_vec(&decode_at(&res, &bytes[HEADER..], 42).unwrap()).unwrap();
             assert_eq!(
@@ -324,7 +325,7 @@ mod tests {
     #[test]
     fn stale_fingerprint_takes_the_slow_path() {
         let res = resource("source.toolkit.fluxcd.io", "gitrepositories", "v1");
-        let mut bytes = encode(res.info(), &sample(res.info(), "v1")).unwrap().to_vec();
+        let mut bytes = encode(&res.strategy, &sample(res.info(), "v1")).unwrap().to_vec();
         // Drop a defaulted field from the JSON and mark the bytes as written by another schema.
         let mut v: Value = serde_json::from_slice(&bytes[HEADER..]).unwrap();
         let timeout = v["spec"].as_object_mut().unwrap().shift_remove("timeout");
@@ -345,7 +346,7 @@ mod tests {
     #[test]
     fn labels_are_read_without_a_decode() {
         let res = resource("source.toolkit.fluxcd.io", "gitrepositories", "v1");
-        let bytes = encode(res.info(), &sample(res.info(), "v1")).unwrap();
+        let bytes = encode(&res.strategy, &sample(res.info(), "v1")).unwrap();
         let l = labels(&bytes).unwrap();
         assert_eq!(l.get("app").map(AsRef::as_ref), Some("a\"b"));
         assert!(labels(br#"{"metadata":{}}"#).unwrap().is_empty());
