@@ -92,8 +92,26 @@ pub struct Node {
 }
 
 /// The formats the validator asserts (the others are annotations only).
-const FORMATS: &[&str] =
-    &["email", "hostname", "ipv4", "uuid", "duration", "json-pointer", "date", "time", "date-time"];
+const FORMATS: &[&str] = &[
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "uuid",
+    "duration",
+    "period",
+    "json-pointer",
+    "relative-json-pointer",
+    "date",
+    "time",
+    "date-time",
+    "uri",
+    "iri",
+    "uri-reference",
+    "iri-reference",
+    "uri-template",
+    "semver",
+];
 
 /// A compiled schema document: node 0 is the root.
 #[derive(Debug, Default)]

@@ -15,6 +15,7 @@ pub mod compile;
 pub mod format;
 pub mod json;
 pub mod num;
+mod url;
 pub mod validate;
 mod values;
 
