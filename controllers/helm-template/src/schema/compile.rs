@@ -111,6 +111,7 @@ const FORMATS: &[&str] = &[
     "iri-reference",
     "uri-template",
     "semver",
+    "regex",
 ];
 
 /// A compiled schema document: node 0 is the root.

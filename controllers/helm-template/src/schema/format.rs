@@ -33,6 +33,7 @@ pub fn check(name: &str, s: &str) -> Result<(), String> {
         "period" => period(s),
         "semver" => semver(s),
         "relative-json-pointer" => relative_json_pointer(s),
+        "regex" => super::goregex::check(s),
         _ => Ok(()),
     }
 }

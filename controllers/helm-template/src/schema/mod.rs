@@ -13,8 +13,10 @@
 
 pub mod compile;
 pub mod format;
+mod goregex;
 pub mod json;
 pub mod num;
+mod unicode_names;
 mod url;
 pub mod validate;
 mod values;
