@@ -89,6 +89,23 @@ pub struct Node {
     pub(crate) then_: Option<usize>,
     pub(crate) else_: Option<usize>,
     pub(crate) unevaluated_properties: Option<usize>,
+    pub(crate) unevaluated_items: Option<usize>,
+    /// The root of the resource (the document, or a subschema with `$id`) holding this node.
+    pub(crate) resource: usize,
+    /// `$recursiveAnchor: true` (2019-09).
+    pub(crate) recursive_anchor: bool,
+    /// `$recursiveRef`'s initial target (2019-09).
+    pub(crate) recursive_ref: Option<usize>,
+    /// `$dynamicAnchor` (2020-12).
+    pub(crate) dynamic_anchor: Option<String>,
+    /// `$dynamicRef`'s initial target and the anchor its fragment names, if any (2020-12).
+    pub(crate) dynamic_ref: Option<(usize, Option<String>)>,
+    /// On a resource root: the `$dynamicAnchor`s its resource declares (2020-12).
+    pub(crate) dynamic_anchors: Vec<(String, usize)>,
+    /// Items the schema evaluates by position (`prefixItems`, a tuple `items`), and whether it
+    /// evaluates them all (`items`, `additionalItems`): what `unevaluatedItems` starts from.
+    pub(crate) num_items_evaluated: usize,
+    pub(crate) all_items_evaluated: bool,
 }
 
 /// The formats the validator asserts (the others are annotations only).
@@ -125,7 +142,12 @@ struct Compiler<'a> {
     draft: u32,
     nodes: Vec<Node>,
     by_ptr: HashMap<String, usize>,
-    anchors: HashMap<String, String>,
+    /// `(resource pointer, anchor)` → schema pointer.
+    anchors: HashMap<(String, String), String>,
+    /// Resource pointer → its `$dynamicAnchor` names and schema pointers.
+    dynamic_anchors: HashMap<String, Vec<(String, String)>>,
+    /// Pointers of the resource roots: the document and subschemas with `$id` (2019-09 on).
+    resources: std::collections::BTreeSet<String>,
 }
 
 /// Compiles a schema document.
@@ -134,8 +156,16 @@ pub fn compile(root: &Json) -> Result<Compiled, SchemaError> {
         None => 2020,
         Some(url) => draft_from_url(url).ok_or_else(|| SchemaError::UnsupportedMetaSchema(url.to_string()))?,
     };
-    let mut c = Compiler { root, draft, nodes: Vec::new(), by_ptr: HashMap::new(), anchors: HashMap::new() };
-    c.collect_anchors(root, "");
+    let mut c = Compiler {
+        root,
+        draft,
+        nodes: Vec::new(),
+        by_ptr: HashMap::new(),
+        anchors: HashMap::new(),
+        dynamic_anchors: HashMap::new(),
+        resources: std::collections::BTreeSet::from([String::new()]),
+    };
+    c.collect_anchors(root, "", "");
     c.node("")?;
     Ok(Compiled { nodes: c.nodes })
 }
@@ -195,46 +225,79 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl Compiler<'_> {
-    fn collect_anchors(&mut self, j: &Json, ptr: &str) {
+    fn collect_anchors(&mut self, j: &Json, ptr: &str, res: &str) {
+        let mut res = res.to_string();
         match j {
             Json::Obj(members) => {
+                if self.draft >= 2019 && !ptr.is_empty() && j.get("$id").and_then(Json::as_str).is_some() {
+                    res = ptr.to_string();
+                    self.resources.insert(res.clone());
+                }
+                let anchor = |a: &str| (res.clone(), a.to_string());
                 if self.draft >= 2019 {
                     if let Some(a) = j.get("$anchor").and_then(Json::as_str) {
-                        self.anchors.insert(a.to_string(), ptr.to_string());
+                        self.anchors.insert(anchor(a), ptr.to_string());
+                    }
+                    if self.draft >= 2020
+                        && let Some(a) = j.get("$dynamicAnchor").and_then(Json::as_str)
+                    {
+                        self.anchors.insert(anchor(a), ptr.to_string());
+                        self.dynamic_anchors.entry(res.clone()).or_default().push((a.to_string(), ptr.to_string()));
                     }
                 } else if let Some(a) = j.get(if self.draft == 4 { "id" } else { "$id" }).and_then(Json::as_str)
                     && let Some(a) = a.strip_prefix('#')
                 {
-                    self.anchors.insert(a.to_string(), ptr.to_string());
+                    self.anchors.insert(anchor(a), ptr.to_string());
                 }
                 for (k, v) in members {
                     if k != "enum" && k != "const" {
-                        self.collect_anchors(v, &format!("{ptr}/{}", escape(k)));
+                        self.collect_anchors(v, &format!("{ptr}/{}", escape(k)), &res);
                     }
                 }
             }
             Json::Arr(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    self.collect_anchors(v, &format!("{ptr}/{i}"));
+                    self.collect_anchors(v, &format!("{ptr}/{i}"), &res);
                 }
             }
             _ => {}
         }
     }
 
-    fn resolve(&self, reference: &str) -> Result<String, SchemaError> {
-        let frag = reference
+    /// The pointer of the resource holding the schema at `ptr`.
+    fn resource_of(&self, ptr: &str) -> String {
+        let mut p = ptr;
+        loop {
+            if self.resources.contains(p) {
+                return p.to_string();
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return String::new(),
+            }
+        }
+    }
+
+    /// A reference's target pointer, and the anchor its fragment names (if it names one).
+    /// Fragments resolve within the resource of `from`, or the document's when the reference
+    /// names the document.
+    fn resolve(&self, reference: &str, from: &str) -> Result<(String, Option<String>), SchemaError> {
+        let named = reference
             .strip_prefix("file:///values.schema.json")
-            .or_else(|| reference.strip_prefix("values.schema.json"))
-            .unwrap_or(reference);
+            .or_else(|| reference.strip_prefix("values.schema.json"));
+        let res = if named.is_some() { String::new() } else { self.resource_of(from) };
+        let frag = named.unwrap_or(reference);
         let Some(frag) = frag.strip_prefix('#').or(if frag.is_empty() { Some("") } else { None }) else {
             return Err(SchemaError::UnsupportedRef(reference.to_string()));
         };
         let frag = percent_decode(frag);
         if frag.is_empty() || frag.starts_with('/') {
-            return Ok(frag);
+            return Ok((format!("{res}{frag}"), None));
         }
-        self.anchors.get(&frag).cloned().ok_or_else(|| SchemaError::UnresolvedRef(reference.to_string()))
+        match self.anchors.get(&(res, frag.clone())) {
+            Some(p) => Ok((p.clone(), Some(frag))),
+            None => Err(SchemaError::UnresolvedRef(reference.to_string())),
+        }
     }
 
     fn node(&mut self, ptr: &str) -> Result<usize, SchemaError> {
@@ -245,7 +308,10 @@ impl Compiler<'_> {
         let idx = self.nodes.len();
         self.nodes.push(Node::default());
         self.by_ptr.insert(ptr.to_string(), idx);
-        let node = self.build(json, ptr)?;
+        let mut node = self.build(json, ptr)?;
+        if self.resource_of(ptr) == ptr {
+            node.resource = idx;
+        }
         self.nodes[idx] = node;
         Ok(idx)
     }
@@ -308,8 +374,16 @@ impl Compiler<'_> {
             Some(Json::Arr(a)) => a.iter().filter_map(Json::as_str).map(String::from).collect(),
             _ => Vec::new(),
         };
+        let res_ptr = self.resource_of(ptr);
+        if res_ptr == ptr {
+            for (name, p) in self.dynamic_anchors.get(ptr).cloned().unwrap_or_default() {
+                n.dynamic_anchors.push((name, self.node(&p)?));
+            }
+        } else {
+            n.resource = self.node(&res_ptr)?;
+        }
         if let Some(Json::Str(r)) = obj.get("$ref") {
-            let target = self.resolve(r)?;
+            let (target, _) = self.resolve(r, ptr)?;
             n.reference = Some(self.node(&target)?);
             if self.draft < 2019 {
                 return Ok(n);
@@ -406,11 +480,31 @@ impl Compiler<'_> {
             }
             n.min_contains = int("minContains");
             n.unevaluated_properties = self.sub(ptr, "unevaluatedProperties")?;
+            n.unevaluated_items = self.sub(ptr, "unevaluatedItems")?;
             n.max_contains = int("maxContains");
         }
+        if self.draft >= 2019 {
+            if let Some(Json::Str(r)) = obj.get("$recursiveRef") {
+                let (target, _) = self.resolve(r, ptr)?;
+                n.recursive_ref = Some(self.node(&target)?);
+            }
+            n.recursive_anchor = obj.get("$recursiveAnchor") == Some(&Json::Bool(true));
+        }
         if self.draft >= 2020 {
+            if let Some(Json::Str(r)) = obj.get("$dynamicRef") {
+                let (target, anchor) = self.resolve(r, ptr)?;
+                n.dynamic_ref = Some((self.node(&target)?, anchor));
+            }
+            n.dynamic_anchor = obj.get("$dynamicAnchor").and_then(Json::as_str).map(String::from);
             n.prefix_items = self.sub_arr(obj, ptr, "prefixItems")?;
             n.items2020 = self.sub(ptr, "items")?;
+            n.all_items_evaluated = n.items2020.is_some();
+            n.num_items_evaluated = n.prefix_items.len();
+        } else {
+            n.all_items_evaluated = n.additional_items.is_some() || matches!(n.items, Some(Items::One(_)));
+            if let Some(Items::Tuple(t)) = &n.items {
+                n.num_items_evaluated = t.len();
+            }
         }
         Ok(n)
     }

@@ -11,11 +11,13 @@
 //! for them is accepted). Go iterates an object's properties in random order; where several
 //! properties of one object fail, Helm's order varies from run to run and Eddy's is by name.
 
+mod apply;
 pub mod compile;
 pub mod format;
 mod goregex;
 pub mod json;
 pub mod num;
+mod uneval;
 mod unicode_names;
 mod url;
 pub mod validate;
