@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::SchemaError;
 use super::json::Json;
 use super::num::Dec;
+use super::refs;
 
 /// `additionalProperties`/`additionalItems`: a boolean or a schema.
 #[derive(Debug, Clone)]
@@ -146,8 +147,12 @@ struct Compiler<'a> {
     anchors: HashMap<(String, String), String>,
     /// Resource pointer → its `$dynamicAnchor` names and schema pointers.
     dynamic_anchors: HashMap<String, Vec<(String, String)>>,
-    /// Pointers of the resource roots: the document and subschemas with `$id` (2019-09 on).
+    /// Pointers of the resource roots: the document and subschemas with an `$id` URL.
     resources: std::collections::BTreeSet<String>,
+    /// Resource pointer → its absolute base URI.
+    bases: HashMap<String, String>,
+    /// Absolute URI → resource pointer.
+    ids: HashMap<String, String>,
 }
 
 /// Compiles a schema document.
@@ -164,7 +169,13 @@ pub fn compile(root: &Json) -> Result<Compiled, SchemaError> {
         anchors: HashMap::new(),
         dynamic_anchors: HashMap::new(),
         resources: std::collections::BTreeSet::from([String::new()]),
+        bases: HashMap::new(),
+        ids: HashMap::from([(refs::DOCUMENT_URL.to_string(), String::new())]),
     };
+    let root_id = c.id_of(root).map(|id| id.split_once('#').map_or(id, |(u, _)| u)).filter(|u| !u.is_empty());
+    let base = root_id.map_or_else(|| refs::DOCUMENT_URL.to_string(), |u| refs::resolve(refs::DOCUMENT_URL, u));
+    c.ids.insert(base.clone(), String::new());
+    c.bases.insert(String::new(), base);
     c.collect_anchors(root, "", "");
     c.node("")?;
     Ok(Compiled { nodes: c.nodes })
@@ -225,13 +236,29 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl Compiler<'_> {
+    /// The schema's `$id` (`id` in draft 4), unless a sibling `$ref` hides it (before 2019-09).
+    fn id_of<'j>(&self, j: &'j Json) -> Option<&'j str> {
+        if self.draft < 2019 && j.get("$ref").is_some() {
+            return None;
+        }
+        j.get(if self.draft == 4 { "id" } else { "$id" }).and_then(Json::as_str)
+    }
+
     fn collect_anchors(&mut self, j: &Json, ptr: &str, res: &str) {
         let mut res = res.to_string();
         match j {
             Json::Obj(members) => {
-                if self.draft >= 2019 && !ptr.is_empty() && j.get("$id").and_then(Json::as_str).is_some() {
+                let id = self.id_of(j).map(|id| id.split_once('#').unwrap_or((id, "")));
+                if let Some((u, _)) = id
+                    && !u.is_empty()
+                    && !ptr.is_empty()
+                {
+                    let base = self.bases.get(&res).cloned().unwrap_or_default();
+                    let abs = refs::resolve(&base, u);
                     res = ptr.to_string();
                     self.resources.insert(res.clone());
+                    self.ids.entry(abs.clone()).or_insert_with(|| res.clone());
+                    self.bases.insert(res.clone(), abs);
                 }
                 let anchor = |a: &str| (res.clone(), a.to_string());
                 if self.draft >= 2019 {
@@ -244,8 +271,9 @@ impl Compiler<'_> {
                         self.anchors.insert(anchor(a), ptr.to_string());
                         self.dynamic_anchors.entry(res.clone()).or_default().push((a.to_string(), ptr.to_string()));
                     }
-                } else if let Some(a) = j.get(if self.draft == 4 { "id" } else { "$id" }).and_then(Json::as_str)
-                    && let Some(a) = a.strip_prefix('#')
+                } else if let Some((_, a)) = id
+                    && !a.is_empty()
+                    && !a.starts_with('/')
                 {
                     self.anchors.insert(anchor(a), ptr.to_string());
                 }
@@ -279,17 +307,17 @@ impl Compiler<'_> {
     }
 
     /// A reference's target pointer, and the anchor its fragment names (if it names one).
-    /// Fragments resolve within the resource of `from`, or the document's when the reference
-    /// names the document.
+    /// The reference resolves against the base URI of the resource holding `from`; it must
+    /// name the document or one of its resources (`$id`s), and its fragment resolves within
+    /// that resource.
     fn resolve(&self, reference: &str, from: &str) -> Result<(String, Option<String>), SchemaError> {
-        let named = reference
-            .strip_prefix("file:///values.schema.json")
-            .or_else(|| reference.strip_prefix("values.schema.json"));
-        let res = if named.is_some() { String::new() } else { self.resource_of(from) };
-        let frag = named.unwrap_or(reference);
-        let Some(frag) = frag.strip_prefix('#').or(if frag.is_empty() { Some("") } else { None }) else {
-            return Err(SchemaError::UnsupportedRef(reference.to_string()));
-        };
+        let (u, frag) = reference.split_once('#').unwrap_or((reference, ""));
+        let mut res = self.resource_of(from);
+        if !u.is_empty() {
+            let base = self.bases.get(&res).map_or(refs::DOCUMENT_URL, String::as_str);
+            let abs = refs::resolve(base, u);
+            res = self.ids.get(&abs).cloned().ok_or_else(|| SchemaError::UnsupportedRef(reference.to_string()))?;
+        }
         let frag = percent_decode(frag);
         if frag.is_empty() || frag.starts_with('/') {
             return Ok((format!("{res}{frag}"), None));

@@ -10,10 +10,10 @@
 //! (`goregex.rs`); 2019-09 and 2020-12 treat formats as annotations, as Helm does.
 //!
 //! Not reproduced:
-//! - `$ref`s that name another document (`http(s)`, `file`) or a subschema by its `$id` URL
-//!   (`"$ref": "tree"`, `"https://example.com/tree#node"`): only fragments (`#/…`, `#anchor`,
-//!   resolved within the resource of the referring schema) and the document itself resolve;
-//!   the others fail with [`SchemaError::UnsupportedRef`] where Helm would load or find them.
+//! - `$ref`s to other documents (`http(s)`, `file` URLs that are not the chart's own schema
+//!   or one of its `$id`s): Helm would try to load them; Eddy fails with
+//!   [`SchemaError::UnsupportedRef`]. References resolve against the base URI of the
+//!   referring schema's resource (`refs.rs`), to the document or to a subschema by its `$id`.
 //! - Metaschema validation of the schema itself: Helm rejects a schema that breaks its
 //!   metaschema (an invalid `pattern`, a `minLength` that is not a number, …) with a
 //!   `is not valid against metaschema` report; Eddy fails with its own
@@ -35,6 +35,7 @@ pub mod format;
 mod goregex;
 pub mod json;
 pub mod num;
+mod refs;
 mod uneval;
 mod unicode_names;
 mod url;
