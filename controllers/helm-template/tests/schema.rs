@@ -46,3 +46,65 @@ fn unknown_metaschema_is_an_error() {
     let r = validate_single(br#"{"$schema": "https://example.com/my-schema"}"#, &values("a: 1\n"));
     assert!(r.is_err_and(|e| e.contains("https://example.com/my-schema")));
 }
+
+/// A draft-07 schema asserting `format` on every property.
+fn format_schema(format: &str) -> Vec<u8> {
+    format!(
+        r#"{{"$schema": "http://json-schema.org/draft-07/schema#", "additionalProperties": {{"format": "{format}"}}}}"#
+    )
+    .into_bytes()
+}
+
+#[test]
+fn regex_format_ends_on_deep_and_odd_patterns() {
+    let schema = format_schema("regex");
+    let check = |pattern: &str| {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("r".to_string(), Value::str(pattern));
+        validate_single(&schema, &Value::map(m))
+    };
+    let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
+    let err = check(&deep).expect_err("Go bounds the nesting");
+    assert!(err.contains("expression nests too deeply"), "{err}");
+    let nested_repeats = format!("{}a{}", "(?:".repeat(900), "){1}".repeat(900));
+    assert!(check(&nested_repeats).is_ok());
+    assert!(check("((a{10}){10}){10}").is_ok());
+    let err = check("((a{10}){10}){11}").expect_err("1100 copies of a");
+    assert!(err.contains("invalid repeat count: `{11}`"), "{err}");
+    for odd in ["\\", "[", "[\\", "\\x{", "\\p{", "(?P<", "(?", "[[:", "\\é", "[é-", "{", "a{1,", "\\Q"] {
+        let _ = check(odd);
+        let _ = check(&odd.repeat(50));
+    }
+}
+
+#[test]
+fn uri_formats_do_not_panic_on_odd_input() {
+    for format in ["uri", "uri-reference", "iri", "uri-template", "ipv6", "period", "semver", "relative-json-pointer"] {
+        let schema = format_schema(format);
+        for odd in [
+            "",
+            "%",
+            "%e",
+            "[",
+            "//[",
+            "//[]",
+            "http://[",
+            "x://]@[:",
+            "a:%zz",
+            "::",
+            ":::",
+            "1:2:3:4:5:6:7:8:9",
+            "é",
+            "/",
+            "P/",
+            "+",
+            "-",
+            "0",
+            "99999999999999999999",
+        ] {
+            let mut m = std::collections::BTreeMap::new();
+            m.insert("v".to_string(), Value::str(odd));
+            let _ = validate_single(&schema, &Value::map(m));
+        }
+    }
+}

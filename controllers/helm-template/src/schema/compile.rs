@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::SchemaError;
 use super::json::Json;
 use super::num::Dec;
+use super::refs;
 
 /// `additionalProperties`/`additionalItems`: a boolean or a schema.
 #[derive(Debug, Clone)]
@@ -89,11 +90,47 @@ pub struct Node {
     pub(crate) then_: Option<usize>,
     pub(crate) else_: Option<usize>,
     pub(crate) unevaluated_properties: Option<usize>,
+    pub(crate) unevaluated_items: Option<usize>,
+    /// The root of the resource (the document, or a subschema with `$id`) holding this node.
+    pub(crate) resource: usize,
+    /// `$recursiveAnchor: true` (2019-09).
+    pub(crate) recursive_anchor: bool,
+    /// `$recursiveRef`'s initial target (2019-09).
+    pub(crate) recursive_ref: Option<usize>,
+    /// `$dynamicAnchor` (2020-12).
+    pub(crate) dynamic_anchor: Option<String>,
+    /// `$dynamicRef`'s initial target and the anchor its fragment names, if any (2020-12).
+    pub(crate) dynamic_ref: Option<(usize, Option<String>)>,
+    /// On a resource root: the `$dynamicAnchor`s its resource declares (2020-12).
+    pub(crate) dynamic_anchors: Vec<(String, usize)>,
+    /// Items the schema evaluates by position (`prefixItems`, a tuple `items`), and whether it
+    /// evaluates them all (`items`, `additionalItems`): what `unevaluatedItems` starts from.
+    pub(crate) num_items_evaluated: usize,
+    pub(crate) all_items_evaluated: bool,
 }
 
 /// The formats the validator asserts (the others are annotations only).
-const FORMATS: &[&str] =
-    &["email", "hostname", "ipv4", "uuid", "duration", "json-pointer", "date", "time", "date-time"];
+const FORMATS: &[&str] = &[
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "uuid",
+    "duration",
+    "period",
+    "json-pointer",
+    "relative-json-pointer",
+    "date",
+    "time",
+    "date-time",
+    "uri",
+    "iri",
+    "uri-reference",
+    "iri-reference",
+    "uri-template",
+    "semver",
+    "regex",
+];
 
 /// A compiled schema document: node 0 is the root.
 #[derive(Debug, Default)]
@@ -106,7 +143,16 @@ struct Compiler<'a> {
     draft: u32,
     nodes: Vec<Node>,
     by_ptr: HashMap<String, usize>,
-    anchors: HashMap<String, String>,
+    /// `(resource pointer, anchor)` → schema pointer.
+    anchors: HashMap<(String, String), String>,
+    /// Resource pointer → its `$dynamicAnchor` names and schema pointers.
+    dynamic_anchors: HashMap<String, Vec<(String, String)>>,
+    /// Pointers of the resource roots: the document and subschemas with an `$id` URL.
+    resources: std::collections::BTreeSet<String>,
+    /// Resource pointer → its absolute base URI.
+    bases: HashMap<String, String>,
+    /// Absolute URI → resource pointer.
+    ids: HashMap<String, String>,
 }
 
 /// Compiles a schema document.
@@ -115,8 +161,22 @@ pub fn compile(root: &Json) -> Result<Compiled, SchemaError> {
         None => 2020,
         Some(url) => draft_from_url(url).ok_or_else(|| SchemaError::UnsupportedMetaSchema(url.to_string()))?,
     };
-    let mut c = Compiler { root, draft, nodes: Vec::new(), by_ptr: HashMap::new(), anchors: HashMap::new() };
-    c.collect_anchors(root, "");
+    let mut c = Compiler {
+        root,
+        draft,
+        nodes: Vec::new(),
+        by_ptr: HashMap::new(),
+        anchors: HashMap::new(),
+        dynamic_anchors: HashMap::new(),
+        resources: std::collections::BTreeSet::from([String::new()]),
+        bases: HashMap::new(),
+        ids: HashMap::from([(refs::DOCUMENT_URL.to_string(), String::new())]),
+    };
+    let root_id = c.id_of(root).map(|id| id.split_once('#').map_or(id, |(u, _)| u)).filter(|u| !u.is_empty());
+    let base = root_id.map_or_else(|| refs::DOCUMENT_URL.to_string(), |u| refs::resolve(refs::DOCUMENT_URL, u));
+    c.ids.insert(base.clone(), String::new());
+    c.bases.insert(String::new(), base);
+    c.collect_anchors(root, "", "");
     c.node("")?;
     Ok(Compiled { nodes: c.nodes })
 }
@@ -176,46 +236,96 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl Compiler<'_> {
-    fn collect_anchors(&mut self, j: &Json, ptr: &str) {
+    /// The schema's `$id` (`id` in draft 4), unless a sibling `$ref` hides it (before 2019-09).
+    fn id_of<'j>(&self, j: &'j Json) -> Option<&'j str> {
+        if self.draft < 2019 && j.get("$ref").is_some() {
+            return None;
+        }
+        j.get(if self.draft == 4 { "id" } else { "$id" }).and_then(Json::as_str)
+    }
+
+    fn collect_anchors(&mut self, j: &Json, ptr: &str, res: &str) {
+        let mut res = res.to_string();
         match j {
             Json::Obj(members) => {
+                let id = self.id_of(j).map(|id| id.split_once('#').unwrap_or((id, "")));
+                if let Some((u, _)) = id
+                    && !u.is_empty()
+                    && !ptr.is_empty()
+                {
+                    let base = self.bases.get(&res).cloned().unwrap_or_default();
+                    let abs = refs::resolve(&base, u);
+                    res = ptr.to_string();
+                    self.resources.insert(res.clone());
+                    self.ids.entry(abs.clone()).or_insert_with(|| res.clone());
+                    self.bases.insert(res.clone(), abs);
+                }
+                let anchor = |a: &str| (res.clone(), a.to_string());
                 if self.draft >= 2019 {
                     if let Some(a) = j.get("$anchor").and_then(Json::as_str) {
-                        self.anchors.insert(a.to_string(), ptr.to_string());
+                        self.anchors.insert(anchor(a), ptr.to_string());
                     }
-                } else if let Some(a) = j.get(if self.draft == 4 { "id" } else { "$id" }).and_then(Json::as_str)
-                    && let Some(a) = a.strip_prefix('#')
+                    if self.draft >= 2020
+                        && let Some(a) = j.get("$dynamicAnchor").and_then(Json::as_str)
+                    {
+                        self.anchors.insert(anchor(a), ptr.to_string());
+                        self.dynamic_anchors.entry(res.clone()).or_default().push((a.to_string(), ptr.to_string()));
+                    }
+                } else if let Some((_, a)) = id
+                    && !a.is_empty()
+                    && !a.starts_with('/')
                 {
-                    self.anchors.insert(a.to_string(), ptr.to_string());
+                    self.anchors.insert(anchor(a), ptr.to_string());
                 }
                 for (k, v) in members {
                     if k != "enum" && k != "const" {
-                        self.collect_anchors(v, &format!("{ptr}/{}", escape(k)));
+                        self.collect_anchors(v, &format!("{ptr}/{}", escape(k)), &res);
                     }
                 }
             }
             Json::Arr(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    self.collect_anchors(v, &format!("{ptr}/{i}"));
+                    self.collect_anchors(v, &format!("{ptr}/{i}"), &res);
                 }
             }
             _ => {}
         }
     }
 
-    fn resolve(&self, reference: &str) -> Result<String, SchemaError> {
-        let frag = reference
-            .strip_prefix("file:///values.schema.json")
-            .or_else(|| reference.strip_prefix("values.schema.json"))
-            .unwrap_or(reference);
-        let Some(frag) = frag.strip_prefix('#').or(if frag.is_empty() { Some("") } else { None }) else {
-            return Err(SchemaError::UnsupportedRef(reference.to_string()));
-        };
+    /// The pointer of the resource holding the schema at `ptr`.
+    fn resource_of(&self, ptr: &str) -> String {
+        let mut p = ptr;
+        loop {
+            if self.resources.contains(p) {
+                return p.to_string();
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return String::new(),
+            }
+        }
+    }
+
+    /// A reference's target pointer, and the anchor its fragment names (if it names one).
+    /// The reference resolves against the base URI of the resource holding `from`; it must
+    /// name the document or one of its resources (`$id`s), and its fragment resolves within
+    /// that resource.
+    fn resolve(&self, reference: &str, from: &str) -> Result<(String, Option<String>), SchemaError> {
+        let (u, frag) = reference.split_once('#').unwrap_or((reference, ""));
+        let mut res = self.resource_of(from);
+        if !u.is_empty() {
+            let base = self.bases.get(&res).map_or(refs::DOCUMENT_URL, String::as_str);
+            let abs = refs::resolve(base, u);
+            res = self.ids.get(&abs).cloned().ok_or_else(|| SchemaError::UnsupportedRef(reference.to_string()))?;
+        }
         let frag = percent_decode(frag);
         if frag.is_empty() || frag.starts_with('/') {
-            return Ok(frag);
+            return Ok((format!("{res}{frag}"), None));
         }
-        self.anchors.get(&frag).cloned().ok_or_else(|| SchemaError::UnresolvedRef(reference.to_string()))
+        match self.anchors.get(&(res, frag.clone())) {
+            Some(p) => Ok((p.clone(), Some(frag))),
+            None => Err(SchemaError::UnresolvedRef(reference.to_string())),
+        }
     }
 
     fn node(&mut self, ptr: &str) -> Result<usize, SchemaError> {
@@ -226,7 +336,10 @@ impl Compiler<'_> {
         let idx = self.nodes.len();
         self.nodes.push(Node::default());
         self.by_ptr.insert(ptr.to_string(), idx);
-        let node = self.build(json, ptr)?;
+        let mut node = self.build(json, ptr)?;
+        if self.resource_of(ptr) == ptr {
+            node.resource = idx;
+        }
         self.nodes[idx] = node;
         Ok(idx)
     }
@@ -289,8 +402,16 @@ impl Compiler<'_> {
             Some(Json::Arr(a)) => a.iter().filter_map(Json::as_str).map(String::from).collect(),
             _ => Vec::new(),
         };
+        let res_ptr = self.resource_of(ptr);
+        if res_ptr == ptr {
+            for (name, p) in self.dynamic_anchors.get(ptr).cloned().unwrap_or_default() {
+                n.dynamic_anchors.push((name, self.node(&p)?));
+            }
+        } else {
+            n.resource = self.node(&res_ptr)?;
+        }
         if let Some(Json::Str(r)) = obj.get("$ref") {
-            let target = self.resolve(r)?;
+            let (target, _) = self.resolve(r, ptr)?;
             n.reference = Some(self.node(&target)?);
             if self.draft < 2019 {
                 return Ok(n);
@@ -387,11 +508,31 @@ impl Compiler<'_> {
             }
             n.min_contains = int("minContains");
             n.unevaluated_properties = self.sub(ptr, "unevaluatedProperties")?;
+            n.unevaluated_items = self.sub(ptr, "unevaluatedItems")?;
             n.max_contains = int("maxContains");
         }
+        if self.draft >= 2019 {
+            if let Some(Json::Str(r)) = obj.get("$recursiveRef") {
+                let (target, _) = self.resolve(r, ptr)?;
+                n.recursive_ref = Some(self.node(&target)?);
+            }
+            n.recursive_anchor = obj.get("$recursiveAnchor") == Some(&Json::Bool(true));
+        }
         if self.draft >= 2020 {
+            if let Some(Json::Str(r)) = obj.get("$dynamicRef") {
+                let (target, anchor) = self.resolve(r, ptr)?;
+                n.dynamic_ref = Some((self.node(&target)?, anchor));
+            }
+            n.dynamic_anchor = obj.get("$dynamicAnchor").and_then(Json::as_str).map(String::from);
             n.prefix_items = self.sub_arr(obj, ptr, "prefixItems")?;
             n.items2020 = self.sub(ptr, "items")?;
+            n.all_items_evaluated = n.items2020.is_some();
+            n.num_items_evaluated = n.prefix_items.len();
+        } else {
+            n.all_items_evaluated = n.additional_items.is_some() || matches!(n.items, Some(Items::One(_)));
+            if let Some(Items::Tuple(t)) = &n.items {
+                n.num_items_evaluated = t.len();
+            }
         }
         Ok(n)
     }

@@ -1,12 +1,16 @@
 //! The `format` checks the validator asserts for drafts 4, 6 and 7, with its reasons.
 
-/// Go's `%q` of a rune, for the printable characters these messages name.
+use super::url;
+
+/// Go's `%q` of a rune (`strconv.QuoteRune`).
 fn rune(c: char) -> String {
     match c {
         '\'' => "'\\''".into(),
-        '\\' => "'\\\\'".into(),
-        c if c.is_control() => format!("'\\x{:02x}'", c as u32),
-        c => format!("'{c}'"),
+        '"' => "'\"'".into(),
+        c => {
+            let q = crate::template::format::go_quote(&c.to_string());
+            format!("'{}'", &q[1..q.len() - 1])
+        }
     }
 }
 
@@ -22,6 +26,14 @@ pub fn check(name: &str, s: &str) -> Result<(), String> {
         "date" => date(s),
         "time" => time(s),
         "date-time" => date_time(s),
+        "ipv6" => ipv6(s),
+        "uri" | "iri" => uri(s),
+        "uri-reference" | "iri-reference" => uri_reference(s),
+        "uri-template" => uri_template(s),
+        "period" => period(s),
+        "semver" => semver(s),
+        "relative-json-pointer" => relative_json_pointer(s),
+        "regex" => super::goregex::check(s),
         _ => Ok(()),
     }
 }
@@ -307,4 +319,160 @@ fn go_atoi(s: &str) -> Option<i64> {
         return None;
     }
     s.parse().ok()
+}
+
+fn ipv6(s: &str) -> Result<(), String> {
+    if !s.contains(':') {
+        return Err("missing colon".into());
+    }
+    if !url::parse_addr(s)?.zone.is_empty() {
+        return Err("zone id is not a part of ipv6 address".into());
+    }
+    Ok(())
+}
+
+/// The library's `parseURL`: Go's `url.Parse`, then the IPv6 host check Go leaves out.
+fn parse_url(s: &str) -> Result<url::Url, String> {
+    let u = url::parse(s)?;
+    let host = url::hostname(&u.host);
+    if host.contains(&b':') {
+        if !u.host.contains(&b'[') || !u.host.contains(&b']') {
+            return Err("ipv6 address not enclosed in brackets".into());
+        }
+        ipv6(&String::from_utf8_lossy(host)).map_err(|e| format!("invalid ipv6 address: {e}"))?;
+    }
+    Ok(u)
+}
+
+fn uri(s: &str) -> Result<(), String> {
+    if parse_url(s)?.scheme.is_empty() {
+        return Err("relative url".into());
+    }
+    Ok(())
+}
+
+fn uri_reference(s: &str) -> Result<(), String> {
+    if s.contains('\\') {
+        return Err("contains \\".into());
+    }
+    parse_url(s).map(|_| ())
+}
+
+fn uri_template(s: &str) -> Result<(), String> {
+    let u = parse_url(s)?;
+    for tok in u.raw_path.split('/') {
+        // The path was unescaped once already, so decoding a segment cannot fail.
+        let mut want_open = true;
+        let mut bytes = Vec::new();
+        let b = tok.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let decoded = (b[i] == b'%')
+                .then(|| std::str::from_utf8(b.get(i + 1..i + 3)?).ok().and_then(|h| u8::from_str_radix(h, 16).ok()))
+                .flatten();
+            match decoded {
+                Some(v) => {
+                    bytes.push(v);
+                    i += 3;
+                }
+                None => {
+                    bytes.push(b[i]);
+                    i += 1;
+                }
+            }
+        }
+        for c in bytes {
+            let open = match c {
+                b'{' => true,
+                b'}' => false,
+                _ => continue,
+            };
+            if open != want_open {
+                return Err("nested curly braces".into());
+            }
+            want_open = !want_open;
+        }
+        if !want_open {
+            return Err("no matching closing brace".into());
+        }
+    }
+    Ok(())
+}
+
+fn period(s: &str) -> Result<(), String> {
+    let Some((start, end)) = s.split_once('/') else { return Err("missing slash".into()) };
+    if start.starts_with('P') {
+        duration(start).map_err(|e| format!("invalid start duration: {e}"))?;
+        date_time(end).map_err(|e| format!("invalid end date-time: {e}"))
+    } else {
+        date_time(start).map_err(|e| format!("invalid start date-time: {e}"))?;
+        if end.starts_with('P') {
+            duration(end).map_err(|e| format!("invalid end duration: {e}"))
+        } else {
+            date_time(end).map_err(|e| format!("invalid end date-time: {e}"))
+        }
+    }
+}
+
+fn semver(s: &str) -> Result<(), String> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    let mut s = s;
+    if let Some((core, build)) = s.split_once('+') {
+        if build.is_empty() {
+            return Err("build is empty".into());
+        }
+        for id in build.split('.') {
+            if id.is_empty() {
+                return Err("build identifier is empty".into());
+            }
+            if let Some(c) = id.chars().find(|c| !ident(*c)) {
+                return Err(format!("invalid character {} in build identifier", rune(c)));
+            }
+        }
+        s = core;
+    }
+    if let Some((core, pre)) = s.split_once('-') {
+        for id in pre.split('.') {
+            if id.is_empty() {
+                return Err("pre-release identifier is empty".into());
+            }
+            if let Some(c) = id.chars().find(|c| !ident(*c)) {
+                return Err(format!("invalid character {} in pre-release identifier", rune(c)));
+            }
+            if id.len() > 1 && id.starts_with('0') && id.bytes().all(|c| c.is_ascii_digit()) {
+                return Err("pre-release numeric identifier starts with zero".into());
+            }
+        }
+        s = core;
+    }
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() != 3 {
+        return Err("versionCore must have 3 numbers separated by dot".into());
+    }
+    for (name, v) in ["major", "minor", "patch"].into_iter().zip(parts) {
+        if v.is_empty() {
+            return Err(format!("{name} is empty"));
+        }
+        if v.len() > 1 && v.starts_with('0') {
+            return Err(format!("{name} starts with zero"));
+        }
+        if !v.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(format!("{name} contains non-digit"));
+        }
+    }
+    Ok(())
+}
+
+fn relative_json_pointer(s: &str) -> Result<(), String> {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err("must start with non-negative integer".into());
+    }
+    if digits > 1 && s.starts_with('0') {
+        return Err("starts with zero".into());
+    }
+    match &s[digits..] {
+        "#" => Ok(()),
+        rest => json_pointer(rest),
+    }
 }

@@ -1,20 +1,44 @@
 //! `values.schema.json` validation as Helm v4.3.2 performs it (`ValidateAgainstSchema` with
 //! santhosh-tekuri/jsonschema v6): the chart's schema against its coalesced values, then each
 //! enabled subchart's schema against its section, errors listed per chart in the library's
-//! wording (`- at '/path': message`, nested causes indented). `unevaluatedProperties` sees the
-//! properties evaluated by the schema and by its passing subschemas, as the library tracks them.
+//! wording (`- at '/path': message`, nested causes indented). `unevaluatedProperties` and
+//! `unevaluatedItems` see what the schema and its passing subschemas evaluated, as the library
+//! tracks it (`uneval.rs`); `$recursiveRef` (2019-09) and `$dynamicRef` (2020-12) resolve
+//! through the schemas passed on the way to the value (`apply.rs`). Drafts 4, 6 and 7 assert
+//! every format the library knows, with its reasons: Go 1.26's `net/netip` and `net/url`
+//! errors for `ipv6` and the URI formats (`url.rs`), `regexp/syntax` errors for `regex`
+//! (`goregex.rs`); 2019-09 and 2020-12 treat formats as annotations, as Helm does.
 //!
-//! Not reproduced: loading schemas over `http(s)`/`file` `$ref`s, metaschema validation of
-//! the schema itself, `unevaluatedItems`, `$dynamicRef`/
-//! `$recursiveRef`, `contentEncoding`/`contentMediaType`, and the formats other than those in
-//! `format.rs` (`ipv6`, `uri`, `regex`, … are treated as annotations, so a value Helm rejects
-//! for them is accepted). Go iterates an object's properties in random order; where several
-//! properties of one object fail, Helm's order varies from run to run and Eddy's is by name.
+//! Not reproduced:
+//! - `$ref`s to other documents (`http(s)`, `file` URLs that are not the chart's own schema
+//!   or one of its `$id`s): Helm would try to load them; Eddy fails with
+//!   [`SchemaError::UnsupportedRef`]. References resolve against the base URI of the
+//!   referring schema's resource (`refs.rs`), to the document or to a subschema by its `$id`.
+//! - Metaschema validation of the schema itself: Helm rejects a schema that breaks its
+//!   metaschema (an invalid `pattern`, a `minLength` that is not a number, …) with a
+//!   `is not valid against metaschema` report; Eddy fails with its own
+//!   [`SchemaError`] where it cannot compile the schema, and otherwise validates with it.
+//! - `pattern` and `patternProperties` match with the `regex` crate, not Go's `regexp`: the
+//!   syntax both accept matches alike, but a pattern only one of them accepts differs.
+//! - In the `regex` format, Go's size limits (`expression too large`, and `expression nests
+//!   too deeply` for deep trees that are not group nesting): Eddy reports nesting beyond 1000
+//!   groups only.
+//! - `contentEncoding`/`contentMediaType`/`contentSchema` stay annotations (the library
+//!   asserts them only when asked to, and Helm does not ask).
+//! - Order where Go iterates a map: when several properties of one object (or several
+//!   unevaluated items of one array) fail, Helm's order varies from run to run; Eddy's is by
+//!   name (by position).
 
+mod apply;
 pub mod compile;
 pub mod format;
+mod goregex;
 pub mod json;
 pub mod num;
+mod refs;
+mod uneval;
+mod unicode_names;
+mod url;
 pub mod validate;
 mod values;
 

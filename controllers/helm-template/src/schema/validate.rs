@@ -9,6 +9,7 @@ use super::compile::{Additional, Compiled, Dependency, Items, Node};
 use super::format;
 use super::json::Json;
 use super::num::{self, Dec};
+use super::uneval::Uneval;
 pub use super::values::quote;
 use super::values::{dec, display, equals, equals_json, type_name, type_of};
 use crate::value::Value;
@@ -35,32 +36,30 @@ pub struct VErr {
     pub causes: Vec<VErr>,
 }
 
-/// The properties of an object a schema evaluated (for `unevaluatedProperties`).
-type Evaluated = std::collections::BTreeSet<String>;
-
-/// Scope chain for `$ref` cycle detection: a node validating the same value twice.
-struct Scope<'a> {
-    node: usize,
-    vid: usize,
-    parent: Option<&'a Scope<'a>>,
+/// Scope chain: for `$ref` cycle detection (a node validating the same value twice) and for
+/// resolving `$recursiveRef`/`$dynamicRef` through the schemas passed on the way.
+pub(super) struct Scope<'a> {
+    pub(super) node: usize,
+    pub(super) vid: usize,
+    pub(super) parent: Option<&'a Scope<'a>>,
 }
 
 /// Validates `v` against the root node; the errors as the library's top-level causes.
 pub fn validate(c: &Compiled, v: &Value) -> Result<(), Vec<VErr>> {
     let scope = Scope { node: 0, vid: 0, parent: None };
     let validator = Validator { c };
-    match validator.run(0, v, &[], &scope) {
+    match validator.run(0, v, &[], &scope, false) {
         Ok(_) => Ok(()),
         Err(e) if e.kind == Kind::Group => Err(e.causes),
         Err(e) => Err(vec![e]),
     }
 }
 
-struct Validator<'c> {
-    c: &'c Compiled,
+pub(super) struct Validator<'c> {
+    pub(super) c: &'c Compiled,
 }
 
-fn err(loc: &[String], msg: String) -> VErr {
+pub(super) fn err(loc: &[String], msg: String) -> VErr {
     VErr { loc: loc.to_vec(), kind: Kind::Msg(msg), causes: Vec::new() }
 }
 
@@ -69,35 +68,62 @@ fn joined(names: &[String]) -> String {
 }
 
 impl Validator<'_> {
-    fn node(&self, i: usize) -> &Node {
+    pub(super) fn node(&self, i: usize) -> &Node {
         &self.c.nodes[i]
     }
 
-    /// `validateSelf`: the same value against another node.
-    fn same(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<Evaluated, VErr> {
+    /// `validateSelf`: the same value against another node; what it evaluates counts for
+    /// `uneval` when it passes.
+    pub(super) fn same(
+        &self,
+        n: usize,
+        v: &Value,
+        loc: &[String],
+        scope: &Scope<'_>,
+        uneval: &mut Uneval,
+    ) -> Result<(), VErr> {
         let child = Scope { node: n, vid: scope.vid, parent: Some(scope) };
-        self.run(n, v, loc, &child)
+        let sub = self.run(n, v, loc, &child, !uneval.is_empty())?;
+        uneval.merge(&sub);
+        Ok(())
     }
 
     /// `validateVal`: a member or item against a node.
-    fn member(&self, n: usize, v: &Value, loc: &[String], tok: String, scope: &Scope<'_>) -> Result<(), VErr> {
+    pub(super) fn member(
+        &self,
+        n: usize,
+        v: &Value,
+        loc: &[String],
+        tok: String,
+        scope: &Scope<'_>,
+    ) -> Result<(), VErr> {
         let mut loc = loc.to_vec();
         loc.push(tok);
         let child = Scope { node: n, vid: scope.vid + 1, parent: Some(scope) };
-        self.run(n, v, &loc, &child).map(|_| ())
+        self.run(n, v, &loc, &child, false).map(|_| ())
     }
 
-    fn reference(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<Evaluated, VErr> {
-        self.same(n, v, loc, scope).map_err(|e| {
+    /// `validateRef`: a `$ref`, `$recursiveRef` or `$dynamicRef` target, its failure wrapping
+    /// the target's errors.
+    pub(super) fn reference(
+        &self,
+        n: usize,
+        v: &Value,
+        loc: &[String],
+        scope: &Scope<'_>,
+        uneval: &mut Uneval,
+    ) -> Result<(), VErr> {
+        self.same(n, v, loc, scope, uneval).map_err(|e| {
             let causes = if e.kind == Kind::Group { e.causes } else { vec![e] };
             VErr { loc: loc.to_vec(), kind: Kind::Reference, causes }
         })
     }
 
-    fn run(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>) -> Result<Evaluated, VErr> {
+    fn run(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>, caller_needs: bool) -> Result<Uneval, VErr> {
         let s = self.node(n);
+        let mut uneval = Uneval::from(v, s, caller_needs);
         if let Some(b) = s.boolean {
-            return if b { Ok(Evaluated::new()) } else { Err(err(loc, "false schema".into())) };
+            return if b { Ok(uneval) } else { Err(err(loc, "false schema".into())) };
         }
         let mut p = scope.parent;
         while let Some(sc) = p {
@@ -146,35 +172,29 @@ impl Validator<'_> {
             return Err(err(loc, format!("{} is not valid {f}: {why}", quote(text))));
         }
         let mut errors = Vec::new();
-        let mut evaluated = Evaluated::new();
         if let Some(r) = s.reference {
-            let res = self.reference(r, v, loc, scope);
+            let res = self.reference(r, v, loc, scope, &mut uneval);
             if s.draft < 2019 {
-                return res;
+                return res.map(|()| uneval);
             }
-            match res {
-                Ok(e) => evaluated.extend(e),
-                Err(e) => errors.push(e),
-            }
+            errors.extend(res.err());
         }
         match v {
-            Value::Map(m) => self.object(s, &m.borrow(), loc, scope, &mut errors, &mut evaluated),
-            Value::List(l) => self.array(s, l, loc, scope, &mut errors),
+            Value::Map(m) => self.object(s, &m.borrow(), loc, scope, &mut errors, &mut uneval),
+            Value::List(l) => self.array(s, l, loc, scope, &mut errors, &mut uneval),
             Value::Str(text) => self.string(s, text, loc, &mut errors),
             Value::Int(_) | Value::Int64(_) | Value::Float(_) => self.number(s, v, loc, &mut errors),
             _ => {}
         }
-        self.conditions(s, v, loc, scope, &mut errors, &mut evaluated);
-        if let (Some(u), Value::Map(m)) = (s.unevaluated_properties, v) {
-            for (name, value) in m.borrow().iter() {
-                if !evaluated.contains(name) {
-                    errors.extend(self.member(u, value, loc, name.clone(), scope).err());
-                }
-            }
-            evaluated.extend(m.borrow().keys().cloned());
+        if s.draft >= 2019 {
+            self.dynamic_refs(s, v, loc, scope, &mut errors, &mut uneval);
+        }
+        self.conditions(s, v, loc, scope, &mut errors, &mut uneval);
+        if s.draft >= 2019 {
+            self.unevaluated(s, v, loc, scope, &mut errors, &mut uneval);
         }
         match errors.len() {
-            0 => Ok(evaluated),
+            0 => Ok(uneval),
             1 => Err(errors.remove(0)),
             _ => Err(VErr { loc: loc.to_vec(), kind: Kind::Group, causes: errors }),
         }
@@ -187,7 +207,7 @@ impl Validator<'_> {
         loc: &[String],
         scope: &Scope<'_>,
         errors: &mut Vec<VErr>,
-        evaluated: &mut Evaluated,
+        uneval: &mut Uneval,
     ) {
         let missing =
             |req: &[String]| -> Vec<String> { req.iter().filter(|r| !obj.contains_key(*r)).cloned().collect() };
@@ -221,14 +241,12 @@ impl Validator<'_> {
                         errors.push(err(loc, format!("properties {} required, if {} exists", joined(&m), quote(prop))));
                     }
                 }
-                Dependency::Schema(d) => match self.same(*d, &Value::Map(map_rc(obj)), loc, scope) {
-                    Ok(e) => evaluated.extend(e),
-                    Err(e) => errors.push(e),
-                },
+                Dependency::Schema(d) => {
+                    errors.extend(self.same(*d, &Value::Map(map_rc(obj)), loc, scope, uneval).err());
+                }
             }
         }
         let mut additional = Vec::new();
-        let evaluated_props = &mut *evaluated;
         for (name, value) in obj {
             let mut evaluated = false;
             if let Some(&p) = s.properties.get(name) {
@@ -252,7 +270,7 @@ impl Validator<'_> {
                 evaluated = s.additional_properties.is_some();
             }
             if evaluated {
-                evaluated_props.insert(name.clone());
+                uneval.props.remove(name);
             }
         }
         if !additional.is_empty() {
@@ -261,7 +279,7 @@ impl Validator<'_> {
         if let Some(pn) = s.property_names {
             for name in obj.keys() {
                 let top = Scope { node: pn, vid: 0, parent: None };
-                if let Err(e) = self.run(pn, &Value::str(name.as_str()), &[], &top) {
+                if let Err(e) = self.run(pn, &Value::str(name.as_str()), &[], &top, false) {
                     let causes = if e.kind == Kind::Group { e.causes } else { vec![e] };
                     errors.push(VErr {
                         loc: loc.to_vec(),
@@ -273,10 +291,7 @@ impl Validator<'_> {
         }
         for (prop, d) in &s.dependent_schemas {
             if obj.contains_key(prop) {
-                match self.same(*d, &Value::Map(map_rc(obj)), loc, scope) {
-                    Ok(e) => evaluated_props.extend(e),
-                    Err(e) => errors.push(e),
-                }
+                errors.extend(self.same(*d, &Value::Map(map_rc(obj)), loc, scope, uneval).err());
             }
         }
         for (prop, req) in &s.dependent_required {
@@ -289,7 +304,15 @@ impl Validator<'_> {
         }
     }
 
-    fn array(&self, s: &Node, arr: &[Value], loc: &[String], scope: &Scope<'_>, errors: &mut Vec<VErr>) {
+    fn array(
+        &self,
+        s: &Node,
+        arr: &[Value],
+        loc: &[String],
+        scope: &Scope<'_>,
+        errors: &mut Vec<VErr>,
+        uneval: &mut Uneval,
+    ) {
         let len = arr.len() as i64;
         if let Some(min) = s.min_items
             && len < min
@@ -360,7 +383,12 @@ impl Validator<'_> {
             for (i, item) in arr.iter().enumerate() {
                 match self.member(c, item, loc, i.to_string(), scope) {
                     Err(e) => errs.push(e),
-                    Ok(()) => matched.push(i),
+                    Ok(()) => {
+                        matched.push(i);
+                        if s.draft >= 2020 {
+                            uneval.items.remove(&i);
+                        }
+                    }
                 }
             }
             let list = matched.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
@@ -438,98 +466,6 @@ impl Validator<'_> {
             && !d.is_multiple_of(m)
         {
             errors.push(err(loc, format!("multipleOf: got {}, want {}", num::float(d.f), num::float(m.f))));
-        }
-    }
-
-    fn conditions(
-        &self,
-        s: &Node,
-        v: &Value,
-        loc: &[String],
-        scope: &Scope<'_>,
-        errors: &mut Vec<VErr>,
-        evaluated: &mut Evaluated,
-    ) {
-        if let Some(n) = s.not
-            && self.same(n, v, loc, scope).is_ok()
-        {
-            errors.push(err(loc, "'not' failed".into()));
-        }
-        let group = |msg: &str, causes: Vec<VErr>| VErr { loc: loc.to_vec(), kind: Kind::Msg(msg.into()), causes };
-        if !s.all_of.is_empty() {
-            let mut errs = Vec::new();
-            for &n in &s.all_of {
-                match self.same(n, v, loc, scope) {
-                    Ok(e) => evaluated.extend(e),
-                    Err(e) => errs.push(e),
-                }
-            }
-            if !errs.is_empty() {
-                errors.push(group("'allOf' failed", errs));
-            }
-        }
-        if !s.any_of.is_empty() {
-            let mut errs = Vec::new();
-            let mut matched = false;
-            for &n in &s.any_of {
-                match self.same(n, v, loc, scope) {
-                    Err(e) => errs.push(e),
-                    Ok(e) => {
-                        matched = true;
-                        evaluated.extend(e);
-                        // Every subschema is tried when the evaluated properties matter.
-                        if s.unevaluated_properties.is_none() {
-                            break;
-                        }
-                    }
-                }
-            }
-            if !matched {
-                errors.push(group("'anyOf' failed", errs));
-            }
-        }
-        if !s.one_of.is_empty() {
-            let mut errs = Vec::new();
-            let mut matched: Option<usize> = None;
-            for (i, &n) in s.one_of.iter().enumerate() {
-                match (self.same(n, v, loc, scope), matched) {
-                    (Err(e), None) => errs.push(e),
-                    (Err(_), Some(_)) => {}
-                    (Ok(e), None) => {
-                        matched = Some(i);
-                        evaluated.extend(e);
-                    }
-                    (Ok(_), Some(first)) => {
-                        errors.push(err(
-                            loc,
-                            format!(
-                                "'oneOf' failed, subschemas {}, {} matched",
-                                num::int(first as i64),
-                                num::int(i as i64)
-                            ),
-                        ));
-                        break;
-                    }
-                }
-            }
-            if matched.is_none() {
-                errors.push(group("'oneOf' failed, none matched", errs));
-            }
-        }
-        if let Some(i) = s.if_ {
-            let branch = match self.same(i, v, loc, scope) {
-                Ok(e) => {
-                    evaluated.extend(e);
-                    s.then_
-                }
-                Err(_) => s.else_,
-            };
-            if let Some(b) = branch {
-                match self.same(b, v, loc, scope) {
-                    Ok(e) => evaluated.extend(e),
-                    Err(e) => errors.push(e),
-                }
-            }
         }
     }
 }

@@ -31,11 +31,11 @@ pub(super) fn dec(v: &Value) -> Option<Dec> {
     }
 }
 
-/// The library's single-quoted string.
+/// The library's single-quoted string: Go's `%q` with `\"` unescaped over the whole quoted
+/// text (so a trailing backslash's escape merges with the closing quote, as the library does).
 pub fn quote(s: &str) -> String {
-    let q = crate::template::format::go_quote(s);
-    let inner = &q[1..q.len() - 1];
-    format!("'{}'", inner.replace("\\\"", "\"").replace('\'', "\\'"))
+    let q = crate::template::format::go_quote(s).replace("\\\"", "\"").replace('\'', "\\'");
+    format!("'{}'", &q[1..q.len() - 1])
 }
 
 /// A schema literal as the messages show it (`'x'`, `1.50`, `<nil>`, `value`).
