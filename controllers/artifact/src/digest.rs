@@ -204,7 +204,7 @@ impl Digester {
             DigestAlgorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
             DigestAlgorithm::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
             DigestAlgorithm::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
-            DigestAlgorithm::Blake3 => Hasher::Blake3(Box::new(blake3::Hasher::new())),
+            DigestAlgorithm::Blake3 => Hasher::Blake3(Box::default()),
         };
         Self { algorithm, hasher }
     }
