@@ -12,24 +12,7 @@ use std::process::Command;
 
 use eddy_helm_template::chart::load::load_dir;
 use eddy_helm_template::{Options, render};
-use support::{helm, known_differences};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-    fn chance(&mut self, n: u64) -> bool {
-        self.next().is_multiple_of(n)
-    }
-}
+use support::{Rng, helm, known_differences};
 
 const ATOMS: &[&str] = &[
     ".Values.s",

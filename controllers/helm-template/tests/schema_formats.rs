@@ -15,24 +15,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use support::{helm, known_differences};
+use support::{Rng, helm, known_differences};
 
 const DEFAULT_SEED: u64 = 20_261_207;
 const DEFAULT_CASES: usize = 400;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-}
 
 const REGEX: &[&str] = &[
     "a",

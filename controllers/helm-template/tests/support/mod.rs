@@ -1,5 +1,5 @@
-//! Shared by the differential tests: the reference Helm, Go modules holding real charts, and
-//! the known-differences files.
+//! Shared by the differential tests: the reference Helm, Go modules holding real charts, the
+//! known-differences files, and the seeded generator of the fuzz tests.
 
 #![allow(dead_code)]
 
@@ -60,4 +60,27 @@ pub fn known_differences(path: &Path) -> BTreeMap<String, String> {
             None => (l.to_string(), String::new()),
         })
         .collect()
+}
+
+/// The fuzz tests' deterministic generator (xorshift64): the same seed gives the same cases.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// One of `items`.
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+
+    /// True once in `n` draws, on average.
+    pub fn chance(&mut self, n: u64) -> bool {
+        self.next().is_multiple_of(n)
+    }
 }
