@@ -537,7 +537,8 @@ async fn metrics_count_requests() {
         "{text}"
     );
     assert!(text.contains(r#"apiserver_request_total{verb="GET",group="source.toolkit.fluxcd.io",resource="gitrepositories",code="404"} 1"#));
-    assert!(text.contains("eddy_store_revision 1"));
+    // A new store is at revision 1 (as etcd); the create took the next.
+    assert!(text.contains("eddy_store_revision 2"), "{text}");
 }
 
 #[tokio::test]
@@ -579,9 +580,10 @@ async fn full_lists_stream_many_pages_as_one_snapshot() {
     assert_eq!(picked.body["items"].as_array().map(Vec::len), Some(total.div_ceil(3)));
     let one_ns = api.get("/apis/source.toolkit.fluxcd.io/v1/namespaces/b/gitrepositories").await.expect(200);
     assert_eq!(one_ns.body["items"].as_array().map(Vec::len), Some(total / 3));
-    // An exact revision in the past still streams the state of then.
+    // An exact revision in the past still streams the state of then (a new store is at
+    // revision 1, so the fifth create took revision 6).
     let past = api
-        .get("/apis/source.toolkit.fluxcd.io/v1/gitrepositories?resourceVersion=5&resourceVersionMatch=Exact")
+        .get("/apis/source.toolkit.fluxcd.io/v1/gitrepositories?resourceVersion=6&resourceVersionMatch=Exact")
         .await
         .expect(200);
     assert_eq!(past.body["items"].as_array().map(Vec::len), Some(5));

@@ -19,7 +19,8 @@ async fn watch_timeouts_never_overflow() {
     api.post(GIT, &git("app")).await.expect(201);
     assert_eq!(events.next_summary().await, Some(("ADDED".into(), "app".into())));
     // A negative timeout ends the stream at once, as kube's timer does.
-    let ended = api.get(&format!("{GIT}?watch=true&timeoutSeconds=-1&resourceVersion=1")).await.expect(200);
+    let rv = api.get(GIT).await.expect(200).rv();
+    let ended = api.get(&format!("{GIT}?watch=true&timeoutSeconds=-1&resourceVersion={rv}")).await.expect(200);
     assert!(ended.raw.is_empty(), "{:?}", String::from_utf8_lossy(&ended.raw));
 }
 

@@ -39,6 +39,22 @@ async fn watch_from_list_sees_added_modified_deleted() {
     assert_eq!(del_rv, api.store.current_revision());
 }
 
+/// A list of a new, empty store answers a resourceVersion a watch resumes from: never "0",
+/// which the API reads as "start with the current objects as ADDED events" (in name order,
+/// not revision order). The crash test's watches, started from such a list while writers
+/// were already busy, once saw "rv 2 after 4".
+#[tokio::test]
+async fn an_empty_new_store_lists_a_resumable_resource_version() {
+    let api = Api::new();
+    let rv = api.get(GIT).await.expect(200).rv();
+    assert_ne!(rv, "0", "a list of an empty store");
+    api.post(GIT, &git("b")).await.expect(201);
+    api.post(GIT, &git("a")).await.expect(201);
+    let mut events = api.watch(&format!("{GIT}?watch=true&resourceVersion={rv}"), &[]).await;
+    assert_eq!(events.next_summary().await, summary("ADDED", "b"), "revision order, not name order");
+    assert_eq!(events.next_summary().await, summary("ADDED", "a"));
+}
+
 /// Lines that are ready together leave in one chunk (one TLS record, one client wake-up),
 /// up to 64 KiB: the initial events of a watch, and live events the client did not read yet.
 #[tokio::test]

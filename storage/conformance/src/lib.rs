@@ -17,6 +17,9 @@ use eddy_storage::{
 
 pub mod model;
 
+/// The revision of a new, empty store; its first write takes the next one.
+pub const R: Revision = eddy_storage::FIRST_REVISION;
+
 /// Expands the whole suite into tests for one engine. `$open` is an expression of type
 /// `impl Fn(StoreOptions) -> Store<E>` that opens a fresh, empty store.
 #[macro_export]
@@ -140,16 +143,17 @@ fn ok_events(items: Vec<Result<Arc<Event>, WatchError>>) -> Vec<Arc<Event>> {
 pub async fn create_get_and_already_exists<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store<E>) {
     let s = open(test_options());
     let o = s.create(&key("ns", "a"), "uid-a", b("v1")).await.unwrap();
-    assert_eq!((o.create_revision, o.mod_revision, o.uid.as_str()), (1, 1, "uid-a"));
+    assert_eq!((o.create_revision, o.mod_revision, o.uid.as_str()), (R + 1, R + 1, "uid-a"));
     assert_eq!(s.get(&key("ns", "a")).unwrap(), o);
     assert!(matches!(s.create(&key("ns", "a"), "uid-b", b("v2")).await, Err(Error::AlreadyExists)));
     assert!(matches!(s.get(&key("ns", "b")), Err(Error::NotFound)));
-    assert_eq!(s.current_revision(), 1, "a failed create takes no revision");
+    assert_eq!(s.current_revision(), R + 1, "a failed create takes no revision");
 }
 
 pub async fn revisions_strictly_increase<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store<E>) {
     let s = open(test_options());
-    let mut last = 0;
+    assert_eq!(s.current_revision(), R, "a new store");
+    let mut last = R;
     for i in 0..20 {
         let k = Key::new("g.example", if i % 2 == 0 { "things" } else { "others" }, "ns", format!("o{i}"));
         let o = s.create(&k, "u", b("x")).await.unwrap();
@@ -157,23 +161,23 @@ pub async fn revisions_strictly_increase<E: KvEngine>(open: &impl Fn(StoreOption
         last = o.mod_revision;
     }
     let u = s.update(&key("ns", "o0"), b("y"), None).await.unwrap();
-    assert_eq!(u.mod_revision, 21);
-    assert_eq!(u.create_revision, 1);
-    assert_eq!(s.current_revision(), 21);
+    assert_eq!(u.mod_revision, R + 21);
+    assert_eq!(u.create_revision, R + 1);
+    assert_eq!(s.current_revision(), R + 21);
 }
 
 pub async fn update_compare_and_swap<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store<E>) {
     let s = open(test_options());
     let o = s.create(&key("ns", "a"), "uid-a", b("v1")).await.unwrap();
     let u = s.update(&key("ns", "a"), b("v2"), Some(o.mod_revision)).await.unwrap();
-    assert_eq!((u.mod_revision, u.uid.as_str(), &u.value[..]), (2, "uid-a", &b"v2"[..]));
+    assert_eq!((u.mod_revision, u.uid.as_str(), &u.value[..]), (R + 2, "uid-a", &b"v2"[..]));
     match s.update(&key("ns", "a"), b("v3"), Some(o.mod_revision)).await {
-        Err(Error::Conflict { expected: 1, actual: 2 }) => {}
+        Err(Error::Conflict { expected, actual }) if (expected, actual) == (R + 1, R + 2) => {}
         other => panic!("expected conflict, got {other:?}"),
     }
     assert_eq!(&s.get(&key("ns", "a")).unwrap().value[..], b"v2");
     let unconditional = s.update(&key("ns", "a"), b("v4"), None).await.unwrap();
-    assert_eq!(unconditional.mod_revision, 3);
+    assert_eq!(unconditional.mod_revision, R + 3);
     assert!(matches!(s.update(&key("ns", "missing"), b("x"), None).await, Err(Error::NotFound)));
 }
 
@@ -186,13 +190,13 @@ pub async fn delete_with_preconditions<E: KvEngine>(open: &impl Fn(StoreOptions)
     assert!(matches!(s.delete(&key("ns", "a"), wrong_rev).await, Err(Error::PreconditionFailed(_))));
     let right = Preconditions { uid: Some("uid-a".into()), revision: Some(o.mod_revision) };
     let d = s.delete(&key("ns", "a"), right).await.unwrap();
-    assert_eq!(d.revision, 2);
+    assert_eq!(d.revision, R + 2);
     assert_eq!(d.object, o);
     assert!(matches!(s.get(&key("ns", "a")), Err(Error::NotFound)));
     assert!(matches!(s.delete(&key("ns", "a"), Preconditions::default()).await, Err(Error::NotFound)));
     // The name can be reused; the new object is a new incarnation.
     let again = s.create(&key("ns", "a"), "uid-2", b("v")).await.unwrap();
-    assert_eq!(again.create_revision, 3);
+    assert_eq!(again.create_revision, R + 3);
 }
 
 pub async fn guaranteed_update_loses_no_update<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store<E>) {
@@ -216,11 +220,11 @@ pub async fn guaranteed_update_loses_no_update<E: KvEngine>(open: &impl Fn(Store
         t.await.unwrap();
     }
     assert_eq!(&s.get(&key("ns", "counter")).unwrap().value[..], b"200");
-    assert_eq!(s.current_revision(), 201);
+    assert_eq!(s.current_revision(), R + 201);
     // An update that changes nothing writes nothing.
     let same = s.guaranteed_update(&key("ns", "counter"), |cur| Ok(cur.value.clone())).await.unwrap();
-    assert_eq!(same.mod_revision, 201);
-    assert_eq!(s.current_revision(), 201);
+    assert_eq!(same.mod_revision, R + 201);
+    assert_eq!(s.current_revision(), R + 201);
     let aborted = s.guaranteed_update(&key("ns", "counter"), |_| Err(Error::Aborted("no".into()))).await;
     assert!(matches!(aborted, Err(Error::Aborted(_))));
 }
@@ -235,7 +239,7 @@ pub async fn list_selects_prefix_in_order<E: KvEngine>(open: &impl Fn(StoreOptio
     let all = s.list(&things(), &ListOptions::default()).unwrap();
     let names: Vec<(&str, &str)> = all.objects.iter().map(|o| (o.namespace.as_str(), o.name.as_str())).collect();
     assert_eq!(names, vec![("", "cluster"), ("a", "10"), ("a", "9"), ("ab", "1"), ("b", "2")]);
-    assert_eq!(all.revision, 7);
+    assert_eq!(all.revision, R + 7);
     assert!(!all.more);
     let a = s.list(&Prefix::namespaced("g.example", "things", "a"), &ListOptions::default()).unwrap();
     let names: Vec<&str> = a.objects.iter().map(|o| o.name.as_str()).collect();
@@ -346,16 +350,22 @@ pub async fn list_rejects_compacted_and_future_revisions<E: KvEngine>(open: &imp
     for i in 0..10 {
         s.create(&key("ns", &format!("o{i}")), "u", b("v")).await.unwrap();
     }
-    assert_eq!(s.compact(5).await.unwrap(), 5);
-    assert_eq!(s.compacted_revision(), 5);
-    let old = s.list(&things(), &ListOptions { revision: Some(4), ..ListOptions::default() });
-    assert!(matches!(old, Err(Error::Compacted { requested: 4, compacted: 5 })), "{old:?}");
-    let at5 = s.list(&things(), &ListOptions { revision: Some(5), ..ListOptions::default() }).unwrap();
+    assert_eq!(s.compact(R + 5).await.unwrap(), R + 5);
+    assert_eq!(s.compacted_revision(), R + 5);
+    let old = s.list(&things(), &ListOptions { revision: Some(R + 4), ..ListOptions::default() });
+    assert!(
+        matches!(old, Err(Error::Compacted { requested, compacted }) if (requested, compacted) == (R + 4, R + 5)),
+        "{old:?}"
+    );
+    let at5 = s.list(&things(), &ListOptions { revision: Some(R + 5), ..ListOptions::default() }).unwrap();
     assert_eq!(at5.objects.len(), 5);
-    let future = s.list(&things(), &ListOptions { revision: Some(11), ..ListOptions::default() });
-    assert!(matches!(future, Err(Error::FutureRevision { requested: 11, current: 10 })), "{future:?}");
+    let future = s.list(&things(), &ListOptions { revision: Some(R + 11), ..ListOptions::default() });
+    assert!(
+        matches!(future, Err(Error::FutureRevision { requested, current }) if (requested, current) == (R + 11, R + 10)),
+        "{future:?}"
+    );
     // Compacting backwards is a no-op.
-    assert_eq!(s.compact(3).await.unwrap(), 5);
+    assert_eq!(s.compact(R + 3).await.unwrap(), R + 5);
 }
 
 pub async fn watch_replays_history_then_live<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store<E>) {
@@ -369,23 +379,28 @@ pub async fn watch_replays_history_then_live<E: KvEngine>(open: &impl Fn(StoreOp
     let kinds: Vec<(EventType, Revision)> = evs.iter().map(|e| (e.kind, e.revision)).collect();
     assert_eq!(
         kinds,
-        vec![(EventType::Added, 1), (EventType::Modified, 2), (EventType::Deleted, 3), (EventType::Added, 4)]
+        vec![
+            (EventType::Added, R + 1),
+            (EventType::Modified, R + 2),
+            (EventType::Deleted, R + 3),
+            (EventType::Added, R + 4)
+        ]
     );
     assert_eq!(&evs[1].prev.as_ref().unwrap().value[..], b"1");
     assert_eq!(&evs[1].object.as_ref().unwrap().value[..], b"2");
     assert!(evs[2].object.is_none());
     assert_eq!(&evs[2].prev.as_ref().unwrap().value[..], b"2");
-    assert_eq!(w.last_revision(), 4);
+    assert_eq!(w.last_revision(), R + 4);
     // Starting at a revision skips what came before it.
-    let mut w2 = s.watch(&things(), 2).unwrap();
+    let mut w2 = s.watch(&things(), R + 2).unwrap();
     let evs = ok_events(collect(&mut w2, 2).await);
-    assert_eq!(evs.iter().map(|e| e.revision).collect::<Vec<_>>(), vec![3, 4]);
+    assert_eq!(evs.iter().map(|e| e.revision).collect::<Vec<_>>(), vec![R + 3, R + 4]);
     // A watch from the current revision sees only new events.
     let mut w3 = s.watch(&things(), s.current_revision()).unwrap();
     assert!(w3.try_next().is_none());
     s.create(&key("ns", "c"), "u", b("x")).await.unwrap();
     let evs = ok_events(collect(&mut w3, 1).await);
-    assert_eq!(evs[0].revision, 5);
+    assert_eq!(evs[0].revision, R + 5);
 }
 
 pub async fn watch_filters_namespace_and_resource<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store<E>) {
@@ -400,11 +415,11 @@ pub async fn watch_filters_namespace_and_resource<E: KvEngine>(open: &impl Fn(St
     s.create(&Key::new("g.example", "others", "a", "o"), "u", b("x")).await.unwrap();
     let a: Vec<(String, Revision)> =
         ok_events(collect(&mut wa, 2).await).iter().map(|e| (e.name().to_owned(), e.revision)).collect();
-    assert_eq!(a, vec![("early".to_owned(), 1), ("late".to_owned(), 3)]);
+    assert_eq!(a, vec![("early".to_owned(), R + 1), ("late".to_owned(), R + 3)]);
     let all: Vec<Revision> = ok_events(collect(&mut wall, 4).await).iter().map(|e| e.revision).collect();
-    assert_eq!(all, vec![1, 2, 3, 4]);
+    assert_eq!(all, vec![R + 1, R + 2, R + 3, R + 4]);
     let other: Vec<Revision> = ok_events(collect(&mut wother, 1).await).iter().map(|e| e.revision).collect();
-    assert_eq!(other, vec![5]);
+    assert_eq!(other, vec![R + 5]);
     assert!(wa.try_next().is_none() && wall.try_next().is_none() && wother.try_next().is_none());
 }
 
@@ -413,11 +428,14 @@ pub async fn watch_from_compacted_revision_fails<E: KvEngine>(open: &impl Fn(Sto
     for i in 0..6 {
         s.create(&key("ns", &format!("o{i}")), "u", b("v")).await.unwrap();
     }
-    s.compact(3).await.unwrap();
-    assert!(matches!(s.watch(&things(), 2), Err(Error::Compacted { requested: 2, compacted: 3 })));
-    let mut w = s.watch(&things(), 3).unwrap();
+    s.compact(R + 3).await.unwrap();
+    assert!(matches!(
+        s.watch(&things(), R + 2),
+        Err(Error::Compacted { requested, compacted }) if (requested, compacted) == (R + 2, R + 3)
+    ));
+    let mut w = s.watch(&things(), R + 3).unwrap();
     let revs: Vec<Revision> = ok_events(collect(&mut w, 3).await).iter().map(|e| e.revision).collect();
-    assert_eq!(revs, vec![4, 5, 6]);
+    assert_eq!(revs, vec![R + 4, R + 5, R + 6]);
 }
 
 pub async fn lagging_watcher_is_cut_off_and_can_resume<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store<E>) {
@@ -432,22 +450,22 @@ pub async fn lagging_watcher_is_cut_off_and_can_resume<E: KvEngine>(open: &impl 
             fast_seen.push(ev.unwrap().revision);
         }
     }
-    assert_eq!(fast_seen, (1..=20).collect::<Vec<_>>());
+    assert_eq!(fast_seen, (R + 1..=R + 20).collect::<Vec<_>>());
     let items = collect(&mut w, 100).await;
     let (delivered, errors): (Vec<_>, Vec<_>) = items.into_iter().partition(Result::is_ok);
     let delivered: Vec<Revision> = delivered.into_iter().map(|e| e.unwrap().revision).collect();
-    assert_eq!(delivered, (1..=delivered.len() as u64).collect::<Vec<_>>());
+    assert_eq!(delivered, (R + 1..=R + delivered.len() as u64).collect::<Vec<_>>());
     assert!(delivered.len() < 20);
     let last = match errors.as_slice() {
         [Err(WatchError::Lagged { last_revision })] => *last_revision,
         other => panic!("expected one Lagged error, got {other:?}"),
     };
-    assert_eq!(last, delivered.len() as u64);
+    assert_eq!(last, R + delivered.len() as u64);
     // Resume from the last revision seen: the rest arrives, from history, without gaps.
     let mut resumed = s.watch(&things(), last).unwrap();
     let rest: Vec<Revision> =
         ok_events(collect(&mut resumed, 20 - delivered.len()).await).iter().map(|e| e.revision).collect();
-    assert_eq!(rest, ((last + 1)..=20).collect::<Vec<_>>());
+    assert_eq!(rest, ((last + 1)..=R + 20).collect::<Vec<_>>());
 }
 
 pub async fn watch_exactly_once_under_concurrent_writers_and_compaction<E: KvEngine>(
@@ -528,7 +546,8 @@ pub async fn concurrent_watch_case<E: KvEngine>(s: &Store<E>, case: ConcurrentCa
     assert_eq!(all.len(), case.writers * case.ops_per_writer);
     let got: Vec<Revision> = ok_events(collect(&mut live, all.len()).await).iter().map(|e| e.revision).collect();
     assert_eq!(got, all, "live watcher: every committed write once, in order");
-    let mut expected_late: Vec<Revision> = ((late_from + 1)..=base).collect();
+    // The seed objects took the revisions after the new store's own.
+    let mut expected_late: Vec<Revision> = ((late_from.max(R) + 1)..=base).collect();
     expected_late.extend(&all);
     let got_late: Vec<Revision> =
         ok_events(collect(&mut late, expected_late.len()).await).iter().map(|e| e.revision).collect();
@@ -548,7 +567,7 @@ pub async fn background_compaction_by_age<E: KvEngine>(open: &impl Fn(StoreOptio
     let mut w = s.watch(&things(), 0).unwrap();
     assert_eq!(collect(&mut w, 5).await.len(), 5);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while s.compacted_revision() < 5 {
+    while s.compacted_revision() < R + 5 {
         assert!(std::time::Instant::now() < deadline, "history older than the retention window was not compacted");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -556,8 +575,8 @@ pub async fn background_compaction_by_age<E: KvEngine>(open: &impl Fn(StoreOptio
     // Current state is untouched by compaction, and new history is kept.
     assert_eq!(s.list(&things(), &ListOptions::default()).unwrap().objects.len(), 5);
     s.create(&key("ns", "fresh"), "u", b("v")).await.unwrap();
-    let mut w = s.watch(&things(), 5).unwrap();
-    assert_eq!(ok_events(collect(&mut w, 1).await)[0].revision, 6);
+    let mut w = s.watch(&things(), R + 5).unwrap();
+    assert_eq!(ok_events(collect(&mut w, 1).await)[0].revision, R + 6);
 }
 
 pub async fn namespace_quotas<E: KvEngine>(open: &impl Fn(StoreOptions) -> Store<E>) {
@@ -626,7 +645,7 @@ pub async fn invalid_keys_are_rejected<E: KvEngine>(open: &impl Fn(StoreOptions)
     assert!(matches!(s.create(&key("n\0s", "a"), "u", b("v")).await, Err(Error::InvalidKey(_))));
     assert!(matches!(s.create(&key("ns", ""), "u", b("v")).await, Err(Error::InvalidKey(_))));
     assert!(matches!(s.get(&Key::new("g", "", "ns", "a")), Err(Error::InvalidKey(_))));
-    assert_eq!(s.current_revision(), 0);
+    assert_eq!(s.current_revision(), R);
 }
 
 /// Runs a random operation sequence against the store and the reference [`model::Model`],

@@ -41,12 +41,24 @@ fn err_name(e: &Error) -> &'static str {
 }
 
 /// Reference semantics in a map.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Model {
     objects: BTreeMap<(String, String), Object>,
     revision: Revision,
     history: Vec<(EventType, Revision, String)>,
     events: Vec<Event>,
+}
+
+impl Default for Model {
+    /// An empty store, at [`eddy_storage::FIRST_REVISION`].
+    fn default() -> Self {
+        Self {
+            objects: BTreeMap::new(),
+            revision: eddy_storage::FIRST_REVISION,
+            history: Vec::new(),
+            events: Vec::new(),
+        }
+    }
 }
 
 impl Model {

@@ -32,5 +32,7 @@ pub use codec::{Event, EventType, Object};
 pub use engine::{EngineError, EngineStats, KvEngine, KvRead, WriteBatch, WriteOp};
 pub use error::{Error, WatchError};
 pub use key::{Key, Prefix, Revision};
-pub use store::{Deleted, ListOptions, ListResult, Preconditions, Quota, Store, StoreOptions, StoreStats, Usage};
+pub use store::{
+    Deleted, FIRST_REVISION, ListOptions, ListResult, Preconditions, Quota, Store, StoreOptions, StoreStats, Usage,
+};
 pub use watch::Watcher;

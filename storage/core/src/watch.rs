@@ -430,7 +430,7 @@ mod tests {
         s.create(&k("b", "z"), "u5", next()).await.unwrap();
         let expected = drain(&mut live);
         let current = s.current_revision();
-        assert_eq!(expected.len() as u64, current - 1, "every write but the other resource's");
+        assert_eq!(expected.len() as u64, current - crate::FIRST_REVISION - 1, "every write but the other resource's");
 
         let check = |from: u64, ns: Option<&str>| {
             let prefix = match ns {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use eddy_storage::{
     EngineError, EngineStats, KvEngine, ListOptions, Preconditions, Quota, Store, StoreOptions, WriteBatch,
 };
-use eddy_storage_conformance::{collect, key, test_options, things};
+use eddy_storage_conformance::{R, collect, key, test_options, things};
 use eddy_storage_rocksdb::{RocksEngine, RocksOptions};
 use tempfile::TempDir;
 
@@ -63,25 +63,25 @@ async fn state_history_and_counters_survive_restart() {
         for i in 0..10 {
             s.create(&key("ns", &format!("o{i}")), &format!("uid{i}"), Bytes::from(format!("v{i}"))).await.unwrap();
         }
-        s.update(&key("ns", "o1"), Bytes::from_static(b"changed"), Some(2)).await.unwrap();
+        s.update(&key("ns", "o1"), Bytes::from_static(b"changed"), Some(R + 2)).await.unwrap();
         s.delete(&key("ns", "o2"), Preconditions::default()).await.unwrap();
         s.set_quota("ns", Some(Quota { max_objects: Some(20), max_bytes: None })).await.unwrap();
-        s.compact(3).await.unwrap();
+        s.compact(R + 3).await.unwrap();
     }
     let s = eddy_storage_rocksdb::open_store(dir.path(), options()).unwrap();
-    assert_eq!(s.current_revision(), 12);
-    assert_eq!(s.compacted_revision(), 3);
+    assert_eq!(s.current_revision(), R + 12);
+    assert_eq!(s.compacted_revision(), R + 3);
     assert_eq!(s.quota("ns").max_objects, Some(20));
     assert_eq!(s.usage("ns").objects, 9);
     assert_eq!(&s.get(&key("ns", "o1")).unwrap().value[..], b"changed");
     assert_eq!(s.get(&key("ns", "o1")).unwrap().uid, "uid1");
-    let mut w = s.watch(&things(), 3).unwrap();
+    let mut w = s.watch(&things(), R + 3).unwrap();
     let revs: Vec<u64> = collect(&mut w, 9).await.into_iter().map(|e| e.unwrap().revision).collect();
-    assert_eq!(revs, (4..=12).collect::<Vec<_>>());
-    let at5 = s.list(&things(), &ListOptions { revision: Some(5), ..ListOptions::default() }).unwrap();
+    assert_eq!(revs, (R + 4..=R + 12).collect::<Vec<_>>());
+    let at5 = s.list(&things(), &ListOptions { revision: Some(R + 5), ..ListOptions::default() }).unwrap();
     assert_eq!(at5.objects.len(), 5);
     let next = s.create(&key("ns", "new"), "u", Bytes::from_static(b"x")).await.unwrap();
-    assert_eq!(next.mod_revision, 13);
+    assert_eq!(next.mod_revision, R + 13);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +101,7 @@ async fn retention_window_survives_restart() {
     // The time index is persistent: after a restart, old history still ages out.
     let s = eddy_storage_rocksdb::open_store(dir.path(), options).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while s.compacted_revision() < 5 {
+    while s.compacted_revision() < R + 5 {
         assert!(std::time::Instant::now() < deadline, "history was not compacted after restart");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -233,6 +233,8 @@ async fn a_data_directory_of_the_previous_layout_opens_and_replays() {
         db.put([&b"r"[..], resource].concat(), b"").unwrap();
         db.put([&b"t"[..], &1_000u64.to_be_bytes()].concat(), 2u64.to_be_bytes()).unwrap();
     }
+    // A store whose first write took revision 1 (written before new stores started at
+    // `FIRST_REVISION`) opens unchanged.
     let s = eddy_storage_rocksdb::open_store(dir.path(), test_options()).unwrap();
     assert_eq!(s.current_revision(), 2);
     assert_eq!(&s.get(&key("ns", "a")).unwrap().value[..], b"two");

@@ -39,6 +39,7 @@ use crate::key::Revision;
 
 pub use handle::Store;
 pub(crate) use handle::{Shared, read_meta};
+pub use open::FIRST_REVISION;
 pub(crate) use sequencer::ResourceName;
 
 /// Tuning and limits of a [`Store`].

@@ -10,15 +10,27 @@ use super::handle::{Handle, Shared, read_meta};
 use super::sequencer::{ResourceName, Writer};
 use super::{Quota, Store, StoreOptions, Usage};
 use crate::codec;
-use crate::engine::{KvEngine, KvRead};
+use crate::engine::{KvEngine, KvRead, WriteBatch};
 use crate::error::Error;
-use crate::key;
+use crate::key::{self, Revision};
 use crate::watch::{Hub, history_revision};
+
+/// The revision of a new, empty store.
+pub const FIRST_REVISION: Revision = 1;
 
 impl<E: KvEngine> Store<E> {
     /// Opens a store over `engine`, recovering the revision counter, compaction point,
     /// quotas, usage and the history time index, and starts the writer thread.
+    ///
+    /// A new store starts at revision [`FIRST_REVISION`], as etcd does: the API reads
+    /// resourceVersion `"0"` as "any state" (a watch from it begins with the current objects
+    /// as `ADDED` events), so no list or object may ever carry it.
     pub fn open(engine: E, options: StoreOptions) -> Result<Self, Error> {
+        if engine.snapshot().get(key::META_REVISION)?.is_none() {
+            let mut wb = WriteBatch::new();
+            wb.put(key::META_REVISION.to_vec(), FIRST_REVISION.to_be_bytes().to_vec());
+            engine.write(&wb, options.sync)?;
+        }
         let snapshot = engine.snapshot();
         let current = read_meta(&snapshot, key::META_REVISION)?;
         let compacted = read_meta(&snapshot, key::META_COMPACTED)?;
