@@ -276,7 +276,19 @@ fn a_monorepo_chained_by_depends_on_becomes_ready() {
     }
     let web = get(c, "deployment", &ns, "webapp").expect("webapp");
     assert_eq!(web["spec"]["replicas"], 2, "the staging overlay's patch");
-    assert_eq!(web["status"]["availableReplicas"], 2, "{}", web["status"]);
+    // `wait: true` passed when the Deployment was Current; kube-controller-manager can still
+    // flip it back for a moment afterwards (seen in CI: Available=False a second after
+    // Progressing=NewReplicaSetAvailable, its ReplicaSet synced from a stale pod cache), so
+    // availability is awaited here rather than read once.
+    let available = eventually(WAIT, || {
+        let web = get(c, "deployment", &ns, "webapp")?;
+        (web["status"]["availableReplicas"] == 2).then_some(())
+    });
+    assert!(
+        available.is_some(),
+        "webapp never available: {}",
+        get(c, "deployment", &ns, "webapp").unwrap_or_default()["status"]
+    );
     assert_eq!(data(c, &ns, "webapp-env", "ENVIRONMENT").as_deref(), Some("staging"));
 
     // A missing dependency holds the Kustomization back with a message naming it.

@@ -10,7 +10,7 @@
 //!   large chart, chart loaded once.
 //!
 //! Run with `cargo build --release -p eddy-helm-template --example render && cargo run
-//! --release -p eddy-helm-template --example bench [-- N]` (N defaults to 10).
+//! --release -p eddy-helm-template --example helm-bench [-- N]` (N defaults to 10).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Compares this engine with the reference `kubectl kustomize` on a
 //! generated 2,000-resource overlay tree and a 10-resource tree.
 //!
-//! Run with `cargo run --release -p eddy-kustomize --example bench`.
+//! Run with `cargo run --release -p eddy-kustomize --example kustomize-bench`.
 
 use std::fmt::Write as _;
 use std::fs;
