@@ -19,44 +19,10 @@ use std::time::Instant;
 use eddy_helm_template::chart::load::load_dir;
 use eddy_helm_template::{Options, render};
 
-fn helm() -> String {
-    if let Some(bin) = std::env::var_os("EDDY_HELM") {
-        return bin.to_string_lossy().to_string();
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/build-helm");
-    let out = Command::new(&script).arg("--check").output().expect("running hack/build-helm --check");
-    assert!(out.status.success(), "build the reference helm first: hack/build-helm");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn module_dir(module: &str) -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_default();
-    let modcache = std::env::var("GOMODCACHE").unwrap_or_else(|_| format!("{home}/.cache/eddy/go-mod"));
-    let gocache = std::env::var("GOCACHE").unwrap_or_else(|_| format!("{home}/.cache/eddy/go-build"));
-    let out = Command::new("go")
-        .args(["mod", "download", "-json", module])
-        .current_dir(std::env::temp_dir())
-        .env("GOMODCACHE", modcache)
-        .env("GOCACHE", gocache)
-        .env("GOFLAGS", "-mod=mod")
-        .output()
-        .expect("go mod download");
-    assert!(out.status.success(), "go mod download {module} failed");
-    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    PathBuf::from(info["Dir"].as_str().expect("Dir"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir").filter_map(Result::ok) {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::write(&target, std::fs::read(e.path()).expect("read")).expect("write");
-        }
-    }
-}
+// The reference helm, Go modules and chart copies, as the differential tests find them.
+#[path = "../tests/support/mod.rs"]
+mod support;
+use support::{copy_dir, helm, module_dir};
 
 /// `/usr/bin/time` over N runs of a command: total CPU seconds, wall seconds, peak RSS (KiB).
 fn measure(n: u32, program: &str, args: &[&str], home: &Path) -> (f64, f64, u64) {

@@ -19,7 +19,7 @@ use std::process::Command;
 
 use eddy_helm_template::chart::load::load_dir;
 use eddy_helm_template::{Options, render};
-use support::{helm, known_differences, module_dir};
+use support::{copy_dir, helm, known_differences, module_dir};
 
 /// The charts: a name, the module and the chart's directory in it.
 const CHARTS: &[(&str, &str, &str)] = &[
@@ -28,22 +28,6 @@ const CHARTS: &[(&str, &str, &str)] = &[
     ("kyverno", "github.com/kyverno/kyverno@v1.19.1", "charts/kyverno"),
     ("kyverno-policies", "github.com/kyverno/kyverno@v1.19.1", "charts/kyverno-policies"),
 ];
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read chart dir").filter_map(Result::ok) {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).expect("copy");
-            let mut perms = std::fs::metadata(&target).expect("stat").permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perms.set_readonly(false);
-            std::fs::set_permissions(&target, perms).expect("chmod");
-        }
-    }
-}
 
 /// Adds an empty chart for every dependency `Chart.yaml` names that `charts/` lacks.
 fn stub_missing(chart: &Path) -> usize {

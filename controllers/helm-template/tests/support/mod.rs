@@ -1,5 +1,6 @@
-//! Shared by the differential tests: the reference Helm, Go modules holding real charts, the
-//! known-differences files, and the seeded generator of the fuzz tests.
+//! Shared by the differential tests (and the `helm-bench` example): the reference Helm, Go
+//! modules holding real charts, the known-differences files, and the seeded generator of the
+//! fuzz tests.
 
 #![allow(dead_code)]
 
@@ -21,6 +22,24 @@ pub fn helm() -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Copies a directory tree (a chart out of the read-only Go module cache), the copies
+/// writable.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read chart dir").filter_map(Result::ok) {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+            let mut perms = std::fs::metadata(&target).expect("stat").permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perms.set_readonly(false);
+            std::fs::set_permissions(&target, perms).expect("chmod");
+        }
+    }
 }
 
 /// A module's directory in the Go module cache (`module@version`), downloading it through the
