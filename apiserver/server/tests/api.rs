@@ -539,6 +539,12 @@ async fn metrics_count_requests() {
     assert!(text.contains(r#"apiserver_request_total{verb="GET",group="source.toolkit.fluxcd.io",resource="gitrepositories",code="404"} 1"#));
     // A new store is at revision 1 (as etcd); the create took the next.
     assert!(text.contains("eddy_store_revision 2"), "{text}");
+    // The engine's memory: it holds the one object (the test's store is the in-memory engine).
+    let memory = text
+        .lines()
+        .find_map(|l| l.strip_prefix("eddy_store_engine_memory_bytes "))
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(memory.is_some_and(|b| b > 0.0), "{text}");
 }
 
 #[tokio::test]

@@ -187,6 +187,12 @@ async fn dispatch<E: KvEngine>(shared: &HttpState<E>, req: Request) -> Result<Re
                     stats.compacted as f64,
                 ),
                 ("eddy_store_watchers", "Open watchers.", stats.watchers as f64),
+                (
+                    "eddy_store_engine_memory_bytes",
+                    "Memory the storage engine holds: its memtables and its block cache.",
+                    stats.engine.memory_bytes as f64,
+                ),
+                ("eddy_store_engine_disk_bytes", "Size of the storage engine's files.", stats.engine.disk_bytes as f64),
             ];
             let mut text = shared.metrics.render(&extra);
             text.push_str(&crate::limits::render_metrics());
