@@ -1,6 +1,7 @@
 //! `values.schema.json` edge cases that must fail cleanly rather than loop or panic: reference
 //! cycles, deep nesting, bad regular expressions, schemas that are not objects, unknown
-//! metaschemas. Helm's wording is checked by the corpus (`tests/corpus/vs-*`).
+//! metaschemas, schemas that break their metaschema. Helm's wording is checked by the corpus
+//! (`tests/corpus/vs-*`, `tests/corpus/vs-meta-*`).
 
 use eddy_helm_template::Value;
 use eddy_helm_template::schema::validate_single;
@@ -38,7 +39,60 @@ fn schemas_that_are_not_objects() {
     assert!(validate_single(b"true", &values("a: 1\n")).is_ok());
     let err = validate_single(b"false", &values("a: 1\n")).expect_err("false rejects everything");
     assert_eq!(err, "- at '': false schema\n");
-    assert!(validate_single(b"12", &values("a: 1\n")).is_ok());
+    let err = validate_single(b"12", &values("a: 1\n")).expect_err("a number is not a schema");
+    assert_eq!(
+        err,
+        "\"file:///values.schema.json#\" is not valid against metaschema: jsonschema validation failed with \
+         'https://json-schema.org/draft/2020-12/schema#'\n- at '': got number, want boolean or object"
+    );
+}
+
+#[test]
+fn schemas_breaking_their_metaschema_are_reported() {
+    let err =
+        validate_single(br#"{"properties": {"a": {"minLength": "x"}}}"#, &values("a: x\n")).expect_err("minLength");
+    assert!(err.starts_with("\"file:///values.schema.json#\" is not valid against metaschema"), "{err}");
+    assert!(err.ends_with("- at '/properties/a/minLength': got string, want integer"), "{err}");
+    let d4 = br#"{"$schema": "http://json-schema.org/draft-04/schema#", "patternProperties": {"(": {}}}"#;
+    let err = validate_single(d4, &values("a: x\n")).expect_err("draft 4 leaves the keys to the compiler");
+    assert_eq!(
+        err,
+        "invalid regex \"(\" at \"file:///values.schema.json#/patternProperties\": error parsing regexp: \
+         missing closing ): `(`"
+    );
+    // A subschema of another draft is checked against that draft's metaschema.
+    let mixed = br#"{"properties": {"a": {"$id": "http://e.x/a", "$schema": "http://json-schema.org/draft-07/schema#", "items": [true]}}}"#;
+    assert!(validate_single(mixed, &values("a: [1]\n")).is_ok());
+}
+
+#[test]
+fn deep_and_wide_schemas_end() {
+    // Schema validation runs on the render thread's stack (256 MiB, `render.rs`); so here.
+    std::thread::Builder::new().stack_size(256 << 20).spawn(deep_and_wide).expect("thread").join().expect("no panic");
+}
+
+fn deep_and_wide() {
+    // As deep as the JSON reader allows, in the shapes the metaschemas recurse through.
+    for (open, close) in [
+        (r#"{"properties": {"a": "#, "}}"),
+        (r#"{"allOf": ["#, "]}"),
+        (r#"{"items": "#, "}"),
+        (r#"{"not": "#, "}"),
+        (r#"{"$defs": {"a": "#, "}}"),
+    ] {
+        let levels = 240;
+        let doc = format!("{}{{}}{}", open.repeat(levels), close.repeat(levels));
+        let _ = validate_single(doc.as_bytes(), &values("a: 1\n"));
+        let bad = format!("{}{{\"minLength\": \"x\"}}{}", open.repeat(levels), close.repeat(levels));
+        let _ = validate_single(bad.as_bytes(), &values("a: 1\n"));
+    }
+    // Many keywords and many members.
+    let wide: String = (0..2000)
+        .map(|i| format!("\"p{i}\": {{\"type\": \"strnig\", \"pattern\": \"(\"}}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let doc = format!("{{\"properties\": {{{wide}}}}}");
+    assert!(validate_single(doc.as_bytes(), &values("a: 1\n")).is_err());
 }
 
 #[test]

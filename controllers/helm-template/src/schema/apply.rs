@@ -6,6 +6,7 @@ use super::compile::Node;
 use super::num;
 use super::uneval::Uneval;
 use super::validate::{Kind, Scope, VErr, Validator, err};
+use super::vloc::Loc;
 use crate::value::Value;
 
 impl Validator<'_> {
@@ -42,7 +43,7 @@ impl Validator<'_> {
         &self,
         s: &Node,
         v: &Value,
-        loc: &[String],
+        loc: &Loc,
         scope: &Scope<'_>,
         errors: &mut Vec<VErr>,
         uneval: &mut Uneval,
@@ -67,7 +68,7 @@ impl Validator<'_> {
         &self,
         s: &Node,
         v: &Value,
-        loc: &[String],
+        loc: &Loc,
         scope: &Scope<'_>,
         errors: &mut Vec<VErr>,
         uneval: &mut Uneval,
@@ -77,7 +78,7 @@ impl Validator<'_> {
         {
             errors.push(err(loc, "'not' failed".into()));
         }
-        let group = |msg: &str, causes: Vec<VErr>| VErr { loc: loc.to_vec(), kind: Kind::Msg(msg.into()), causes };
+        let group = |msg: &str, causes: Vec<VErr>| VErr::new(loc, Kind::Msg(msg.into()), causes);
         if !s.all_of.is_empty() {
             let errs: Vec<VErr> = s.all_of.iter().filter_map(|&n| self.same(n, v, loc, scope, uneval).err()).collect();
             if !errs.is_empty() {
@@ -142,7 +143,7 @@ impl Validator<'_> {
         &self,
         s: &Node,
         v: &Value,
-        loc: &[String],
+        loc: &Loc,
         scope: &Scope<'_>,
         errors: &mut Vec<VErr>,
         uneval: &mut Uneval,

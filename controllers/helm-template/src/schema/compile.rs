@@ -1,7 +1,8 @@
 //! Compiling a `values.schema.json` document into validation nodes, as
-//! santhosh-tekuri/jsonschema v6 (Helm v4.3.2's validator) reads it: the draft from `$schema`
-//! (2020-12 when absent), `$ref` siblings ignored before 2019-09, formats asserted only
-//! before 2019-09, `$ref`s resolved within the document (JSON pointers and anchors).
+//! santhosh-tekuri/jsonschema v6 (Helm v4.3.2's validator) reads it: each schema in the draft
+//! of its resource (`resources.rs`), `$ref` siblings ignored before 2019-09, formats asserted
+//! only before 2019-09 (always, for metaschemas), `$ref`s resolved within the document (JSON
+//! pointers and anchors), regular expressions checked as Go's `regexp` checks them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,6 +10,7 @@ use super::SchemaError;
 use super::json::Json;
 use super::num::Dec;
 use super::refs;
+use super::resources::Resources;
 
 /// `additionalProperties`/`additionalItems`: a boolean or a schema.
 #[derive(Debug, Clone)]
@@ -132,76 +134,67 @@ const FORMATS: &[&str] = &[
     "regex",
 ];
 
-/// A compiled schema document: node 0 is the root.
+/// A compiled schema document: node 0 is the first entry compiled (the root, for
+/// [`compile`]).
 #[derive(Debug, Default)]
 pub struct Compiled {
     pub(crate) nodes: Vec<Node>,
 }
 
-struct Compiler<'a> {
+/// Called with the pointer of each schema before it is compiled; its error ends compiling.
+pub(crate) type Ensure<'e> = dyn FnMut(&str) -> Result<(), SchemaError> + 'e;
+
+struct Compiler<'a, 'e> {
     root: &'a Json,
-    draft: u32,
+    res: &'a Resources,
+    ensure: &'a mut Ensure<'e>,
+    /// Assert every format the validator knows, whatever the draft (as for metaschemas).
+    assert_format: bool,
     nodes: Vec<Node>,
     by_ptr: HashMap<String, usize>,
-    /// `(resource pointer, anchor)` → schema pointer.
-    anchors: HashMap<(String, String), String>,
-    /// Resource pointer → its `$dynamicAnchor` names and schema pointers.
-    dynamic_anchors: HashMap<String, Vec<(String, String)>>,
-    /// Pointers of the resource roots: the document and subschemas with an `$id` URL.
-    resources: std::collections::BTreeSet<String>,
-    /// Resource pointer → its absolute base URI.
-    bases: HashMap<String, String>,
-    /// Absolute URI → resource pointer.
-    ids: HashMap<String, String>,
 }
 
 /// Compiles a schema document.
 pub fn compile(root: &Json) -> Result<Compiled, SchemaError> {
-    let draft = match root.get("$schema").and_then(Json::as_str) {
-        None => 2020,
-        Some(url) => draft_from_url(url).ok_or_else(|| SchemaError::UnsupportedMetaSchema(url.to_string()))?,
-    };
-    let mut c = Compiler {
-        root,
-        draft,
-        nodes: Vec::new(),
-        by_ptr: HashMap::new(),
-        anchors: HashMap::new(),
-        dynamic_anchors: HashMap::new(),
-        resources: std::collections::BTreeSet::from([String::new()]),
-        bases: HashMap::new(),
-        ids: HashMap::from([(refs::DOCUMENT_URL.to_string(), String::new())]),
-    };
-    let root_id = c.id_of(root).map(|id| id.split_once('#').map_or(id, |(u, _)| u)).filter(|u| !u.is_empty());
-    let base = root_id.map_or_else(|| refs::DOCUMENT_URL.to_string(), |u| refs::resolve(refs::DOCUMENT_URL, u));
-    c.ids.insert(base.clone(), String::new());
-    c.bases.insert(String::new(), base);
-    c.collect_anchors(root, "", "");
-    c.node("")?;
-    Ok(Compiled { nodes: c.nodes })
+    let res = Resources::collect(root, refs::DOCUMENT_URL)?;
+    Ok(compile_entries(root, &res, &[""], false, &mut |_| Ok(()))?.0)
 }
 
-fn draft_from_url(url: &str) -> Option<u32> {
-    let (u, frag) = url.split_once('#').unwrap_or((url, ""));
-    if !frag.is_empty() {
-        return None;
-    }
-    let u = u.strip_prefix("http://").or_else(|| u.strip_prefix("https://")).unwrap_or(u);
-    Some(match u {
-        "json-schema.org/schema" | "json-schema.org/draft/2020-12/schema" => 2020,
-        "json-schema.org/draft/2019-09/schema" => 2019,
-        "json-schema.org/draft-07/schema" => 7,
-        "json-schema.org/draft-06/schema" => 6,
-        "json-schema.org/draft-04/schema" => 4,
-        _ => return None,
-    })
+/// Compiles the schemas at `entries` (pointers into `root`, whose resources are `res`) and
+/// what they reach, calling `ensure` before each; their node indices, in order.
+pub(crate) fn compile_entries(
+    root: &Json,
+    res: &Resources,
+    entries: &[&str],
+    assert_format: bool,
+    ensure: &mut Ensure<'_>,
+) -> Result<(Compiled, Vec<usize>), SchemaError> {
+    let mut c = Compiler { root, res, ensure, assert_format, nodes: Vec::new(), by_ptr: HashMap::new() };
+    let idx = entries.iter().map(|e| c.node(e)).collect::<Result<Vec<_>, _>>()?;
+    Ok((Compiled { nodes: c.nodes }, idx))
 }
 
 fn escape(tok: &str) -> String {
     tok.replace('~', "~0").replace('/', "~1")
 }
 
-fn lookup<'j>(root: &'j Json, ptr: &str) -> Option<&'j Json> {
+/// Compiles a `pattern` or `patternProperties` regular expression; the library's error when
+/// Go's `regexp` rejects it (the keyword's location in the document, the `regexp/syntax`
+/// error), or the `regex` crate's when only that rejects it.
+fn regex(pat: &str, ptr: &str, keyword: &str) -> Result<regex::Regex, SchemaError> {
+    let reason = match super::goregex::check(pat) {
+        Err(go) => go,
+        Ok(()) => match regex::Regex::new(pat) {
+            Ok(re) => return Ok(re),
+            Err(e) => format!("not supported by Eddy's regex engine: {e}"),
+        },
+    };
+    let at = format!("{}#{}", refs::DOCUMENT_URL, refs::encode_pointer(&format!("{ptr}/{}", escape(keyword))));
+    Err(SchemaError::InvalidRegex { regex: pat.to_string(), at, reason })
+}
+
+/// The value at JSON pointer `ptr` in `root`.
+pub(crate) fn lookup<'j>(root: &'j Json, ptr: &str) -> Option<&'j Json> {
     let mut cur = root;
     if ptr.is_empty() {
         return Some(cur);
@@ -217,127 +210,18 @@ fn lookup<'j>(root: &'j Json, ptr: &str) -> Option<&'j Json> {
     Some(cur)
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-impl Compiler<'_> {
-    /// The schema's `$id` (`id` in draft 4), unless a sibling `$ref` hides it (before 2019-09).
-    fn id_of<'j>(&self, j: &'j Json) -> Option<&'j str> {
-        if self.draft < 2019 && j.get("$ref").is_some() {
-            return None;
-        }
-        j.get(if self.draft == 4 { "id" } else { "$id" }).and_then(Json::as_str)
-    }
-
-    fn collect_anchors(&mut self, j: &Json, ptr: &str, res: &str) {
-        let mut res = res.to_string();
-        match j {
-            Json::Obj(members) => {
-                let id = self.id_of(j).map(|id| id.split_once('#').unwrap_or((id, "")));
-                if let Some((u, _)) = id
-                    && !u.is_empty()
-                    && !ptr.is_empty()
-                {
-                    let base = self.bases.get(&res).cloned().unwrap_or_default();
-                    let abs = refs::resolve(&base, u);
-                    res = ptr.to_string();
-                    self.resources.insert(res.clone());
-                    self.ids.entry(abs.clone()).or_insert_with(|| res.clone());
-                    self.bases.insert(res.clone(), abs);
-                }
-                let anchor = |a: &str| (res.clone(), a.to_string());
-                if self.draft >= 2019 {
-                    if let Some(a) = j.get("$anchor").and_then(Json::as_str) {
-                        self.anchors.insert(anchor(a), ptr.to_string());
-                    }
-                    if self.draft >= 2020
-                        && let Some(a) = j.get("$dynamicAnchor").and_then(Json::as_str)
-                    {
-                        self.anchors.insert(anchor(a), ptr.to_string());
-                        self.dynamic_anchors.entry(res.clone()).or_default().push((a.to_string(), ptr.to_string()));
-                    }
-                } else if let Some((_, a)) = id
-                    && !a.is_empty()
-                    && !a.starts_with('/')
-                {
-                    self.anchors.insert(anchor(a), ptr.to_string());
-                }
-                for (k, v) in members {
-                    if k != "enum" && k != "const" {
-                        self.collect_anchors(v, &format!("{ptr}/{}", escape(k)), &res);
-                    }
-                }
-            }
-            Json::Arr(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    self.collect_anchors(v, &format!("{ptr}/{i}"), &res);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// The pointer of the resource holding the schema at `ptr`.
-    fn resource_of(&self, ptr: &str) -> String {
-        let mut p = ptr;
-        loop {
-            if self.resources.contains(p) {
-                return p.to_string();
-            }
-            match p.rfind('/') {
-                Some(i) => p = &p[..i],
-                None => return String::new(),
-            }
-        }
-    }
-
-    /// A reference's target pointer, and the anchor its fragment names (if it names one).
-    /// The reference resolves against the base URI of the resource holding `from`; it must
-    /// name the document or one of its resources (`$id`s), and its fragment resolves within
-    /// that resource.
-    fn resolve(&self, reference: &str, from: &str) -> Result<(String, Option<String>), SchemaError> {
-        let (u, frag) = reference.split_once('#').unwrap_or((reference, ""));
-        let mut res = self.resource_of(from);
-        if !u.is_empty() {
-            let base = self.bases.get(&res).map_or(refs::DOCUMENT_URL, String::as_str);
-            let abs = refs::resolve(base, u);
-            res = self.ids.get(&abs).cloned().ok_or_else(|| SchemaError::UnsupportedRef(reference.to_string()))?;
-        }
-        let frag = percent_decode(frag);
-        if frag.is_empty() || frag.starts_with('/') {
-            return Ok((format!("{res}{frag}"), None));
-        }
-        match self.anchors.get(&(res, frag.clone())) {
-            Some(p) => Ok((p.clone(), Some(frag))),
-            None => Err(SchemaError::UnresolvedRef(reference.to_string())),
-        }
-    }
-
+impl Compiler<'_, '_> {
     fn node(&mut self, ptr: &str) -> Result<usize, SchemaError> {
         if let Some(&i) = self.by_ptr.get(ptr) {
             return Ok(i);
         }
         let json = lookup(self.root, ptr).ok_or_else(|| SchemaError::UnresolvedRef(format!("#{ptr}")))?;
+        (self.ensure)(ptr)?;
         let idx = self.nodes.len();
         self.nodes.push(Node::default());
         self.by_ptr.insert(ptr.to_string(), idx);
         let mut node = self.build(json, ptr)?;
-        if self.resource_of(ptr) == ptr {
+        if self.res.resource_of(ptr) == ptr {
             node.resource = idx;
         }
         self.nodes[idx] = node;
@@ -381,7 +265,8 @@ impl Compiler<'_> {
     }
 
     fn build(&mut self, json: &Json, ptr: &str) -> Result<Node, SchemaError> {
-        let mut n = Node { draft: self.draft, ..Node::default() };
+        let draft = self.res.draft_at(ptr);
+        let mut n = Node { draft, ..Node::default() };
         let obj = match json {
             Json::Bool(b) => {
                 n.boolean = Some(*b);
@@ -402,18 +287,18 @@ impl Compiler<'_> {
             Some(Json::Arr(a)) => a.iter().filter_map(Json::as_str).map(String::from).collect(),
             _ => Vec::new(),
         };
-        let res_ptr = self.resource_of(ptr);
+        let res_ptr = self.res.resource_of(ptr).to_string();
         if res_ptr == ptr {
-            for (name, p) in self.dynamic_anchors.get(ptr).cloned().unwrap_or_default() {
+            for (name, p) in self.res.dynamic_anchors(ptr) {
                 n.dynamic_anchors.push((name, self.node(&p)?));
             }
         } else {
             n.resource = self.node(&res_ptr)?;
         }
         if let Some(Json::Str(r)) = obj.get("$ref") {
-            let (target, _) = self.resolve(r, ptr)?;
+            let (target, _) = self.res.resolve(r, ptr)?;
             n.reference = Some(self.node(&target)?);
-            if self.draft < 2019 {
+            if draft < 2019 {
                 return Ok(n);
             }
         }
@@ -421,7 +306,7 @@ impl Compiler<'_> {
         n.any_of = self.sub_arr(obj, ptr, "anyOf")?;
         n.one_of = self.sub_arr(obj, ptr, "oneOf")?;
         n.not = self.sub(ptr, "not")?;
-        if self.draft < 2020 {
+        if draft < 2020 {
             match obj.get("items") {
                 Some(Json::Arr(_)) => {
                     n.items = Some(Items::Tuple(self.sub_arr(obj, ptr, "items")?));
@@ -433,8 +318,7 @@ impl Compiler<'_> {
         }
         n.properties = self.sub_map(obj, ptr, "properties")?.into_iter().collect();
         for (pat, i) in self.sub_map(obj, ptr, "patternProperties")? {
-            let re = regex::Regex::new(&pat).map_err(|_| SchemaError::InvalidRegex(pat.clone()))?;
-            n.pattern_properties.push((re, i));
+            n.pattern_properties.push((regex(&pat, ptr, "patternProperties")?, i));
         }
         n.additional_properties = self.additional(obj, ptr, "additionalProperties")?;
         if let Some(Json::Obj(deps)) = obj.get("dependencies") {
@@ -470,8 +354,7 @@ impl Compiler<'_> {
         n.min_length = int("minLength");
         n.max_length = int("maxLength");
         if let Some(Json::Str(p)) = obj.get("pattern") {
-            let re = regex::Regex::new(p).map_err(|_| SchemaError::InvalidRegex(p.clone()))?;
-            n.pattern = Some((re, p.clone()));
+            n.pattern = Some((regex(p, ptr, "pattern")?, p.clone()));
         }
         n.min_items = int("minItems");
         n.max_items = int("maxItems");
@@ -479,23 +362,23 @@ impl Compiler<'_> {
         n.min_properties = int("minProperties");
         n.max_properties = int("maxProperties");
         n.required = strings("required");
-        if self.draft < 2019
+        if (draft < 2019 || self.assert_format)
             && let Some(Json::Str(f)) = obj.get("format")
             && FORMATS.contains(&f.as_str())
         {
             n.format = Some(f.clone());
         }
-        if self.draft >= 6 {
+        if draft >= 6 {
             n.constant = obj.get("const").cloned();
             n.contains = self.sub(ptr, "contains")?;
             n.property_names = self.sub(ptr, "propertyNames")?;
         }
-        if self.draft >= 7 {
+        if draft >= 7 {
             n.if_ = self.sub(ptr, "if")?;
             n.then_ = self.sub(ptr, "then")?;
             n.else_ = self.sub(ptr, "else")?;
         }
-        if self.draft >= 2019 {
+        if draft >= 2019 {
             n.dependent_schemas = self.sub_map(obj, ptr, "dependentSchemas")?;
             if let Some(Json::Obj(m)) = obj.get("dependentRequired") {
                 for (k, v) in m {
@@ -511,16 +394,16 @@ impl Compiler<'_> {
             n.unevaluated_items = self.sub(ptr, "unevaluatedItems")?;
             n.max_contains = int("maxContains");
         }
-        if self.draft >= 2019 {
+        if draft >= 2019 {
             if let Some(Json::Str(r)) = obj.get("$recursiveRef") {
-                let (target, _) = self.resolve(r, ptr)?;
+                let (target, _) = self.res.resolve(r, ptr)?;
                 n.recursive_ref = Some(self.node(&target)?);
             }
             n.recursive_anchor = obj.get("$recursiveAnchor") == Some(&Json::Bool(true));
         }
-        if self.draft >= 2020 {
+        if draft >= 2020 {
             if let Some(Json::Str(r)) = obj.get("$dynamicRef") {
-                let (target, anchor) = self.resolve(r, ptr)?;
+                let (target, anchor) = self.res.resolve(r, ptr)?;
                 n.dynamic_ref = Some((self.node(&target)?, anchor));
             }
             n.dynamic_anchor = obj.get("$dynamicAnchor").and_then(Json::as_str).map(String::from);

@@ -4,6 +4,25 @@
 /// The URL Helm loads a chart's schema from; the document's base URI unless it has an `$id`.
 pub(crate) const DOCUMENT_URL: &str = "file:///values.schema.json";
 
+/// A JSON pointer as the library writes it in a URL fragment: each token path-escaped as
+/// Go's `url.PathEscape` does.
+pub(crate) fn encode_pointer(ptr: &str) -> String {
+    ptr.split('/')
+        .map(|tok| {
+            let mut out = String::new();
+            for b in tok.bytes() {
+                if b.is_ascii_alphanumeric() || b"-_.~$&+:=@".contains(&b) {
+                    out.push(b as char);
+                } else {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// `scheme:` at the start of `s`, if it has one.
 fn scheme(s: &str) -> Option<&str> {
     let end = s.find(':')?;

@@ -1,7 +1,9 @@
 //! Validating values against compiled nodes, building the same tree of errors as
 //! santhosh-tekuri/jsonschema v6: keywords in its order, a single error or a group per schema,
 //! `$ref` failures wrapping their causes, `allOf`/`anyOf`/`oneOf` listing subschema errors.
-//! Go iterates a map's properties in random order; Eddy goes in key order.
+//! Go iterates a map's properties in random order; Eddy goes in key order. Locations are Go
+//! slices (`vloc.rs`). The same validator checks a schema against its metaschema, switching
+//! metaschemas where a subschema of another draft begins (`MetaSwitch`).
 
 use std::cmp::Ordering;
 
@@ -12,6 +14,7 @@ use super::num::{self, Dec};
 use super::uneval::Uneval;
 pub use super::values::quote;
 use super::values::{dec, display, equals, equals_json, type_name, type_of};
+use super::vloc::Loc;
 use crate::value::Value;
 
 /// What a validation error is, as far as the output cares.
@@ -34,6 +37,23 @@ pub struct VErr {
     pub kind: Kind,
     /// Nested errors.
     pub causes: Vec<VErr>,
+    /// For `propertyNames` errors: the location slice itself, read when validation is over.
+    pub(crate) live: Option<Loc>,
+}
+
+impl VErr {
+    /// An error with causes.
+    pub(super) fn new(loc: &Loc, kind: Kind, causes: Vec<VErr>) -> VErr {
+        VErr { loc: loc.tokens(), kind, causes, live: None }
+    }
+
+    /// Reads the live locations, once validation is over.
+    fn settle(&mut self) {
+        if let Some(l) = self.live.take() {
+            self.loc = l.tokens();
+        }
+        self.causes.iter_mut().for_each(VErr::settle);
+    }
 }
 
 /// Scope chain: for `$ref` cycle detection (a node validating the same value twice) and for
@@ -42,25 +62,44 @@ pub(super) struct Scope<'a> {
     pub(super) node: usize,
     pub(super) vid: usize,
     pub(super) parent: Option<&'a Scope<'a>>,
+    /// When validating a schema against its metaschema: the metaschema in force.
+    pub(super) meta: usize,
 }
 
 /// Validates `v` against the root node; the errors as the library's top-level causes.
 pub fn validate(c: &Compiled, v: &Value) -> Result<(), Vec<VErr>> {
-    let scope = Scope { node: 0, vid: 0, parent: None };
-    let validator = Validator { c };
-    match validator.run(0, v, &[], &scope, false) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind == Kind::Group => Err(e.causes),
-        Err(e) => Err(vec![e]),
-    }
+    validate_at(c, 0, v, None)
+}
+
+/// Validates `v` against node `n`, switching metaschemas as `meta` says when given.
+pub(crate) fn validate_at(c: &Compiled, n: usize, v: &Value, meta: Option<&MetaSwitch>) -> Result<(), Vec<VErr>> {
+    let scope = Scope { node: n, vid: 0, parent: None, meta: n };
+    let validator = Validator { c, meta };
+    let mut causes = match validator.run(n, v, &Loc::default(), &scope, false) {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind == Kind::Group => e.causes,
+        Err(e) => vec![e],
+    };
+    causes.iter_mut().for_each(VErr::settle);
+    Err(causes)
+}
+
+/// For validating a schema against its metaschema (the library's `handleMeta`): where the
+/// metaschema meets a resource of the schema, that resource's draft's metaschema takes over.
+pub(crate) struct MetaSwitch {
+    /// The metaschema root node of each draft.
+    pub(crate) roots: Vec<(u32, usize)>,
+    /// The schema's resources (JSON pointers) and their drafts.
+    pub(crate) resources: std::collections::HashMap<String, u32>,
 }
 
 pub(super) struct Validator<'c> {
     pub(super) c: &'c Compiled,
+    pub(super) meta: Option<&'c MetaSwitch>,
 }
 
-pub(super) fn err(loc: &[String], msg: String) -> VErr {
-    VErr { loc: loc.to_vec(), kind: Kind::Msg(msg), causes: Vec::new() }
+pub(super) fn err(loc: &Loc, msg: String) -> VErr {
+    VErr { loc: loc.tokens(), kind: Kind::Msg(msg), causes: Vec::new(), live: None }
 }
 
 fn joined(names: &[String]) -> String {
@@ -78,29 +117,23 @@ impl Validator<'_> {
         &self,
         n: usize,
         v: &Value,
-        loc: &[String],
+        loc: &Loc,
         scope: &Scope<'_>,
         uneval: &mut Uneval,
     ) -> Result<(), VErr> {
-        let child = Scope { node: n, vid: scope.vid, parent: Some(scope) };
-        let sub = self.run(n, v, loc, &child, !uneval.is_empty())?;
+        let (target, meta) = self.switch(n, scope.meta, loc);
+        let child = Scope { node: n, vid: scope.vid, parent: Some(scope), meta };
+        let sub = self.run(target, v, loc, &child, !uneval.is_empty())?;
         uneval.merge(&sub);
         Ok(())
     }
 
     /// `validateVal`: a member or item against a node.
-    pub(super) fn member(
-        &self,
-        n: usize,
-        v: &Value,
-        loc: &[String],
-        tok: String,
-        scope: &Scope<'_>,
-    ) -> Result<(), VErr> {
-        let mut loc = loc.to_vec();
-        loc.push(tok);
-        let child = Scope { node: n, vid: scope.vid + 1, parent: Some(scope) };
-        self.run(n, v, &loc, &child, false).map(|_| ())
+    pub(super) fn member(&self, n: usize, v: &Value, loc: &Loc, tok: String, scope: &Scope<'_>) -> Result<(), VErr> {
+        let loc = loc.push(tok);
+        let (target, meta) = self.switch(n, scope.meta, &loc);
+        let child = Scope { node: n, vid: scope.vid + 1, parent: Some(scope), meta };
+        self.run(target, v, &loc, &child, false).map(|_| ())
     }
 
     /// `validateRef`: a `$ref`, `$recursiveRef` or `$dynamicRef` target, its failure wrapping
@@ -109,17 +142,33 @@ impl Validator<'_> {
         &self,
         n: usize,
         v: &Value,
-        loc: &[String],
+        loc: &Loc,
         scope: &Scope<'_>,
         uneval: &mut Uneval,
     ) -> Result<(), VErr> {
         self.same(n, v, loc, scope, uneval).map_err(|e| {
             let causes = if e.kind == Kind::Group { e.causes } else { vec![e] };
-            VErr { loc: loc.to_vec(), kind: Kind::Reference, causes }
+            VErr::new(loc, Kind::Reference, causes)
         })
     }
 
-    fn run(&self, n: usize, v: &Value, loc: &[String], scope: &Scope<'_>, caller_needs: bool) -> Result<Uneval, VErr> {
+    /// `handleMeta`: the node to run and the metaschema in force when entering node `n` at
+    /// `loc`. Entering the metaschema in force where the schema has a resource switches to
+    /// that resource's draft's metaschema.
+    fn switch(&self, n: usize, meta: usize, loc: &Loc) -> (usize, usize) {
+        let Some(m) = self.meta else { return (n, meta) };
+        if n != meta {
+            return (n, meta);
+        }
+        let ptr: String =
+            loc.tokens().iter().map(|t| format!("/{}", t.replace('~', "~0").replace('/', "~1"))).collect();
+        match m.resources.get(&ptr).and_then(|d| m.roots.iter().find(|(rd, _)| rd == d)) {
+            Some(&(_, root)) => (root, root),
+            None => (n, meta),
+        }
+    }
+
+    fn run(&self, n: usize, v: &Value, loc: &Loc, scope: &Scope<'_>, caller_needs: bool) -> Result<Uneval, VErr> {
         let s = self.node(n);
         let mut uneval = Uneval::from(v, s, caller_needs);
         if let Some(b) = s.boolean {
@@ -196,7 +245,7 @@ impl Validator<'_> {
         match errors.len() {
             0 => Ok(uneval),
             1 => Err(errors.remove(0)),
-            _ => Err(VErr { loc: loc.to_vec(), kind: Kind::Group, causes: errors }),
+            _ => Err(VErr::new(loc, Kind::Group, errors)),
         }
     }
 
@@ -204,7 +253,7 @@ impl Validator<'_> {
         &self,
         s: &Node,
         obj: &std::collections::BTreeMap<String, Value>,
-        loc: &[String],
+        loc: &Loc,
         scope: &Scope<'_>,
         errors: &mut Vec<VErr>,
         uneval: &mut Uneval,
@@ -278,14 +327,12 @@ impl Validator<'_> {
         }
         if let Some(pn) = s.property_names {
             for name in obj.keys() {
-                let top = Scope { node: pn, vid: 0, parent: None };
-                if let Err(e) = self.run(pn, &Value::str(name.as_str()), &[], &top, false) {
+                let top = Scope { node: pn, vid: 0, parent: None, meta: scope.meta };
+                if let Err(e) = self.run(pn, &Value::str(name.as_str()), &Loc::default(), &top, false) {
                     let causes = if e.kind == Kind::Group { e.causes } else { vec![e] };
-                    errors.push(VErr {
-                        loc: loc.to_vec(),
-                        kind: Kind::Msg(format!("invalid propertyName {}", quote(name))),
-                        causes,
-                    });
+                    let kind = Kind::Msg(format!("invalid propertyName {}", quote(name)));
+                    // The library keeps this validator's location slice itself, not a copy.
+                    errors.push(VErr { live: Some(loc.clone()), ..VErr::new(loc, kind, causes) });
                 }
             }
         }
@@ -308,7 +355,7 @@ impl Validator<'_> {
         &self,
         s: &Node,
         arr: &[Value],
-        loc: &[String],
+        loc: &Loc,
         scope: &Scope<'_>,
         errors: &mut Vec<VErr>,
         uneval: &mut Uneval,
@@ -403,14 +450,10 @@ impl Validator<'_> {
                             num::int(matched.len() as i64)
                         )
                     };
-                    errors.push(VErr { loc: loc.to_vec(), kind: Kind::Msg(msg), causes: errs });
+                    errors.push(VErr::new(loc, Kind::Msg(msg), errs));
                 }
             } else if matched.is_empty() {
-                errors.push(VErr {
-                    loc: loc.to_vec(),
-                    kind: Kind::Msg("no items match contains schema".into()),
-                    causes: errs,
-                });
+                errors.push(VErr::new(loc, Kind::Msg("no items match contains schema".into()), errs));
             }
             if let Some(max) = s.max_contains
                 && (matched.len() as i64) > max
@@ -427,7 +470,7 @@ impl Validator<'_> {
         }
     }
 
-    fn string(&self, s: &Node, text: &str, loc: &[String], errors: &mut Vec<VErr>) {
+    fn string(&self, s: &Node, text: &str, loc: &Loc, errors: &mut Vec<VErr>) {
         let len = text.chars().count() as i64;
         if let Some(min) = s.min_length
             && len < min
@@ -446,7 +489,7 @@ impl Validator<'_> {
         }
     }
 
-    fn number(&self, s: &Node, v: &Value, loc: &[String], errors: &mut Vec<VErr>) {
+    fn number(&self, s: &Node, v: &Value, loc: &Loc, errors: &mut Vec<VErr>) {
         let Some(d) = dec(v) else { return };
         type Check<'a> = (&'a Option<Dec>, &'static str, fn(Ordering) -> bool);
         let checks: [Check<'_>; 4] = [
