@@ -20,10 +20,20 @@ use serde_json::Value;
 const STORE_AND_SERVER: &[&str] =
     &["eddy-storage", "eddy-storage-rocksdb", "eddy-apiserver", "eddy-ssa", "rocksdb", "librocksdb-sys"];
 
+/// The host's target triple (`host:` in `cargo -vV`).
+fn host() -> String {
+    let out = Command::new(env!("CARGO")).arg("-vV").output().expect("running cargo -vV");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().find_map(|l| l.strip_prefix("host: ")).expect("cargo -vV names the host").to_owned()
+}
+
+/// The workspace's metadata for the host platform: offline, so only for the packages this
+/// platform builds — those of other platforms (`android_system_properties`, …) are never
+/// downloaded on a machine that only ever built for its own.
 fn metadata() -> Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["metadata", "--format-version", "1", "--locked", "--offline", "--filter-platform", &host()])
         .current_dir(&root)
         .output()
         .expect("running cargo metadata");
