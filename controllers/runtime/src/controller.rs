@@ -288,13 +288,28 @@ impl<T: FluxObject, R: Reconciler<T>> Dispatcher<T, R> {
             if self.leader.wait_for(|l| *l).await.is_err() {
                 break;
             }
-            let permit = tokio::select! {
-                p = Arc::clone(&self.slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                () = leadership_lost(&mut self.leader) => continue,
-            };
+            // The key first, then a slot. The other way round the dispatcher would sit on a
+            // slot while the queue is empty, and a reconcile coming back from a released wait
+            // (`slot::released`) would wait for it until some other key is queued — with
+            // nothing else due, until the next interval.
             let key = tokio::select! {
                 k = self.queue.get() => match k { Some(k) => k, None => break },
                 () = leadership_lost(&mut self.leader) => continue,
+            };
+            let permit = tokio::select! {
+                p = Arc::clone(&self.slots).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => {
+                        self.queue.done(&key);
+                        break;
+                    }
+                },
+                () = leadership_lost(&mut self.leader) => {
+                    // Back to the queue, for when this replica leads again.
+                    self.queue.add(key.clone());
+                    self.queue.done(&key);
+                    continue;
+                }
             };
             let Some(obj) = self.store.get(&key) else {
                 // Deleted: nothing to reconcile (the finalizer already ran, or there was none).

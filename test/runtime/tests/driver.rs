@@ -416,3 +416,59 @@ async fn a_released_wait_frees_the_slot_and_a_panic_is_retried() {
     let _ = stop.send(true);
     tokio::time::timeout(Duration::from_secs(10), task).await.expect("controller stops").expect("join");
 }
+
+/// Waits (slot released) until told to go on, then records that it finished.
+struct WaitsForSignal {
+    go: Arc<tokio::sync::Notify>,
+    waiting: Arc<tokio::sync::Notify>,
+    finished: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Reconciler<GitRepository> for WaitsForSignal {
+    async fn reconcile(&self, _obj: Arc<GitRepository>) -> Decision {
+        eddy_controller_runtime::slot::released(async {
+            self.waiting.notify_one();
+            self.go.notified().await;
+        })
+        .await;
+        self.finished.store(true, std::sync::atomic::Ordering::SeqCst);
+        Decision::after(Duration::from_secs(600))
+    }
+}
+
+/// A reconcile coming back from a released wait while nothing else is queued gets its slot
+/// back: the dispatcher must not sit on the only slot while it waits for the next key (it
+/// did, and the reconcile then waited for as long as the queue stayed empty).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_ending_while_the_queue_is_empty_gets_its_slot_back() {
+    let client = client();
+    let mut informer: Informer<GitRepository> = Informer::new(client.clone(), None, None);
+    let controller = Controller::new(&mut informer, config(1));
+    let reconciler = Arc::new(WaitsForSignal { go: Arc::default(), waiting: Arc::default(), finished: Arc::default() });
+    let (stop, mut stop_rx) = watch::channel(false);
+    let task = {
+        let reconciler = Arc::clone(&reconciler);
+        tokio::spawn(async move {
+            let informer_task = tokio::spawn(informer.run());
+            let leader = watch::channel(true).1;
+            controller.run(reconciler, leader, async move { drop(stop_rx.wait_for(|s| *s).await) }).await;
+            informer_task.abort();
+        })
+    };
+    let api = FluxApi::<GitRepository>::namespaced(client, "default");
+    create(&api, "only").await;
+    tokio::time::timeout(Duration::from_secs(20), reconciler.waiting.notified()).await.expect("the reconcile waits");
+    // Let the dispatcher go back to the (now empty) queue before the wait ends.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    reconciler.go.notify_one();
+    let finished = async {
+        while !reconciler.finished.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), finished)
+        .await
+        .expect("the reconcile took its slot back and finished with the queue empty");
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), task).await.expect("controller stops").expect("join");
+}
