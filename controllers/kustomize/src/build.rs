@@ -37,6 +37,34 @@ pub struct Built {
     pub digest: String,
 }
 
+/// A build kept between reconciles (the reconciler reuses it while the artifact, spec and
+/// inputs are unchanged): the objects as one JSON array, parsed again for each use. A parsed
+/// `serde_json::Value` takes several times the bytes of its JSON (a map node per object, a
+/// heap string per key), and the reconciler keeps one build per Kustomization, while parsing
+/// a few kilobytes is a small part of the drift detection that follows.
+pub struct KeptBuild {
+    json: Box<[u8]>,
+    digest: String,
+}
+
+impl KeptBuild {
+    /// Keeps `built`.
+    ///
+    /// # Errors
+    /// When an object does not serialise (not expected: they came from JSON and YAML).
+    pub fn keep(built: &Built) -> Result<Self, serde_json::Error> {
+        Ok(Self { json: serde_json::to_vec(&built.objects)?.into_boxed_slice(), digest: built.digest.clone() })
+    }
+
+    /// The build again.
+    ///
+    /// # Errors
+    /// When the kept JSON does not parse (not expected: [`KeptBuild::keep`] wrote it).
+    pub fn restore(&self) -> Result<Built, serde_json::Error> {
+        Ok(Built { objects: serde_json::from_slice(&self.json)?, digest: self.digest.clone() })
+    }
+}
+
 /// Why the build failed; the text becomes the `BuildFailed` message.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

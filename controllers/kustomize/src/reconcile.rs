@@ -92,7 +92,7 @@ pub struct KustomizationReconciler {
     /// the same artifact, spec, keys and variables skips download and build and goes straight
     /// to drift detection, which still runs every time.
     pub(crate) builds: parking_lot::Mutex<
-        std::collections::HashMap<eddy_controller_runtime::ObjectKey, (String, Arc<crate::build::Built>)>,
+        std::collections::HashMap<eddy_controller_runtime::ObjectKey, (String, Arc<crate::build::KeptBuild>)>,
     >,
 }
 

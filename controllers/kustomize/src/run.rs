@@ -92,7 +92,9 @@ impl KustomizationReconciler {
             }
         };
         let key = obj.key();
-        let cached = self.builds.lock().get(&key).filter(|(f, _)| *f == inputs.fingerprint).map(|(_, b)| b.clone());
+        let kept = self.builds.lock().get(&key).filter(|(f, _)| *f == inputs.fingerprint).map(|(_, b)| b.clone());
+        let cached =
+            kept.and_then(|b| b.restore().inspect_err(|e| tracing::warn!(error = %e, "kept build unreadable")).ok());
         let built = match cached {
             Some(b) => {
                 tracing::debug!("artifact, spec and inputs unchanged: reusing the last build");
@@ -101,15 +103,19 @@ impl KustomizationReconciler {
                 b
             }
             None => {
-                let b =
-                    std::sync::Arc::new(self.fetch_and_build(obj, patcher, artifact, &limit, inputs.clone()).await?);
-                self.builds.lock().insert(key, (inputs.fingerprint.clone(), b.clone()));
+                let b = self.fetch_and_build(obj, patcher, artifact, &limit, inputs.clone()).await?;
+                match crate::build::KeptBuild::keep(&b) {
+                    Ok(kept) => {
+                        self.builds.lock().insert(key, (inputs.fingerprint.clone(), std::sync::Arc::new(kept)));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "build not kept for the next interval"),
+                }
                 b
             }
         };
 
         let manager = self.factory.manager(obj, client, self.options.concurrent_ssa);
-        let mut objects = built.objects.clone();
+        let mut objects = built.objects;
         let (name, ns) =
             (obj.metadata.name.clone().unwrap_or_default(), obj.metadata.namespace.clone().unwrap_or_default());
         manager.set_owner_labels(&mut objects, &name, &ns);

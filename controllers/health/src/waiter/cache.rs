@@ -5,9 +5,12 @@
 //! backoff). Waits register interest in object names and are woken (a `Notify` permit, so no
 //! wake-up is lost) when one of their objects changes or the cache (re)syncs.
 //!
-//! To keep memory bounded the objects are stored without `metadata.managedFields`, and
-//! Secrets without `data`/`stringData` (no health rule reads them, and secret values are then
-//! never held by this crate).
+//! To keep memory bounded the objects are stored without `metadata.managedFields`, Secrets
+//! without `data`/`stringData` (no health rule reads them, and secret values are then never
+//! held by this crate), and as JSON text, parsed again by each lookup: a parsed
+//! `serde_json::Value` takes several times the bytes of its JSON (a map node per object, a
+//! heap string per key), and a cache may hold every object of a namespace for half an hour
+//! while a wait looks at its few objects only when woken.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,12 +28,15 @@ use tokio::sync::Notify;
 /// Waits interested in one object name: (registration id, its wake-up).
 type Interested = Vec<(u64, Arc<Notify>)>;
 
+/// An object as the cache keeps it: its JSON (see [`KindCache::stored`]).
+type Stored = Arc<[u8]>;
+
 /// The cached objects of one resource in one namespace.
 pub(crate) struct KindCache {
     /// Resource and scope.
     resource: ApiResource,
     /// Objects by name, stripped (see the module docs).
-    objects: RwLock<HashMap<String, Arc<Value>>>,
+    objects: RwLock<HashMap<String, Stored>>,
     /// Whether the first list completed.
     synced: AtomicBool,
     /// The watch's last error while not synced (reported as the objects' `Unknown` cause).
@@ -126,8 +132,13 @@ impl KindCache {
         if !self.synced.load(Ordering::Acquire) {
             return Lookup::NotSynced(self.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone());
         }
-        match self.objects.read().unwrap_or_else(PoisonError::into_inner).get(name) {
-            Some(obj) => Lookup::Present(Arc::clone(obj)),
+        let stored = self.objects.read().unwrap_or_else(PoisonError::into_inner).get(name).cloned();
+        match stored.map(|json| serde_json::from_slice::<Value>(&json)) {
+            Some(Ok(obj)) => Lookup::Present(Arc::new(obj)),
+            // Not expected (the cache wrote the JSON itself): reported as the object's Unknown cause.
+            Some(Err(e)) => {
+                Lookup::NotSynced(Some(format!("cached {} {name} does not parse: {e}", self.resource.kind)))
+            }
             None => Lookup::Absent,
         }
     }
@@ -160,8 +171,8 @@ impl KindCache {
         let api = self.api.as_ref()?;
         match api.get_opt(name).await {
             Ok(Some(obj)) => {
-                let (_, value) = self.stored(obj)?;
-                let rv = resource_version(&value)?;
+                let rv = resource_version(&obj)?;
+                let (_, value) = self.stripped(obj)?;
                 Some((Arc::new(value), rv))
             }
             Ok(None) => None,
@@ -172,8 +183,8 @@ impl KindCache {
         }
     }
 
-    fn seen(&self, value: &Value) {
-        if let Some(rv) = resource_version(value) {
+    fn seen(&self, rv: Option<u64>) {
+        if let Some(rv) = rv {
             self.revision.fetch_max(rv, Ordering::AcqRel);
         }
     }
@@ -201,47 +212,58 @@ impl KindCache {
         }
     }
 
-    /// The stored form of a watched object: apiVersion and kind set (lists omit them),
-    /// managed fields and Secret data dropped.
-    fn stored(&self, obj: DynamicObject) -> Option<(String, Value)> {
+    /// The stored form of a watched object (its name, `resourceVersion` and JSON): see
+    /// [`KindCache::strip`].
+    fn stored(&self, mut obj: DynamicObject) -> Option<(String, Option<u64>, Stored)> {
+        let rv = resource_version(&obj);
+        let name = self.strip(&mut obj)?;
+        let json = serde_json::to_vec(&obj).ok()?;
+        Some((name, rv, json.into()))
+    }
+
+    /// A watched object as health rules see it (see [`KindCache::strip`]).
+    fn stripped(&self, mut obj: DynamicObject) -> Option<(String, Value)> {
+        let name = self.strip(&mut obj)?;
+        Some((name, serde_json::to_value(obj).ok()?))
+    }
+
+    /// Sets apiVersion and kind (lists omit them), drops the managed fields and a Secret's
+    /// data; the object's name, `None` for an object without one.
+    fn strip(&self, obj: &mut DynamicObject) -> Option<String> {
         let name = obj.metadata.name.clone()?;
-        let mut value = serde_json::to_value(obj).ok()?;
-        if let Value::Object(map) = &mut value {
-            map.insert("apiVersion".to_owned(), Value::String(self.resource.api_version.clone()));
-            map.insert("kind".to_owned(), Value::String(self.resource.kind.clone()));
-            if let Some(Value::Object(meta)) = map.get_mut("metadata") {
-                meta.remove("managedFields");
-            }
-            if self.resource.group.is_empty() && self.resource.kind == "Secret" {
-                map.remove("data");
-                map.remove("stringData");
-            }
+        obj.types = Some(kube::core::TypeMeta {
+            api_version: self.resource.api_version.clone(),
+            kind: self.resource.kind.clone(),
+        });
+        obj.metadata.managed_fields = None;
+        if self.resource.group.is_empty()
+            && self.resource.kind == "Secret"
+            && let Value::Object(map) = &mut obj.data
+        {
+            map.remove("data");
+            map.remove("stringData");
         }
-        Some((name, value))
+        Some(name)
     }
 
     fn apply(&self, obj: DynamicObject) {
-        if let Some((name, value)) = self.stored(obj) {
-            self.seen(&value);
-            self.objects.write().unwrap_or_else(PoisonError::into_inner).insert(name.clone(), Arc::new(value));
+        if let Some((name, rv, json)) = self.stored(obj) {
+            self.seen(rv);
+            self.objects.write().unwrap_or_else(PoisonError::into_inner).insert(name.clone(), json);
             self.wake(&name);
         }
     }
 
     fn delete(&self, obj: &DynamicObject) {
-        if let Some(rv) = obj.metadata.resource_version.as_deref().and_then(|v| v.parse().ok()) {
-            self.revision.fetch_max(rv, Ordering::AcqRel);
-        }
+        self.seen(resource_version(obj));
         if let Some(name) = &obj.metadata.name {
             self.objects.write().unwrap_or_else(PoisonError::into_inner).remove(name);
             self.wake(name);
         }
     }
 
-    fn replace(&self, buffer: HashMap<String, Arc<Value>>) {
-        for value in buffer.values() {
-            self.seen(value);
-        }
+    fn replace(&self, buffer: HashMap<String, Stored>, highest_rv: Option<u64>) {
+        self.seen(highest_rv);
         *self.objects.write().unwrap_or_else(PoisonError::into_inner) = buffer;
         *self.last_error.lock().unwrap_or_else(PoisonError::into_inner) = None;
         self.synced.store(true, Ordering::Release);
@@ -258,24 +280,29 @@ impl KindCache {
 
 /// `metadata.resourceVersion` as a number (etcd's revision; kube-apiserver's and Eddy's
 /// resource versions are).
-fn resource_version(value: &Value) -> Option<u64> {
-    value.pointer("/metadata/resourceVersion")?.as_str()?.parse().ok()
+fn resource_version(obj: &DynamicObject) -> Option<u64> {
+    obj.metadata.resource_version.as_deref()?.parse().ok()
 }
 
 /// The watch loop: runs until the cache is dropped.
 async fn run(cache: Weak<KindCache>, api: Api<DynamicObject>) {
     let mut stream = watcher::watcher(api, watcher::Config::default()).default_backoff().boxed();
-    let mut buffer: HashMap<String, Arc<Value>> = HashMap::new();
+    let mut buffer: HashMap<String, Stored> = HashMap::new();
+    let mut highest_rv = None;
     while let Some(event) = stream.next().await {
         let Some(cache) = cache.upgrade() else { return };
         match event {
-            Ok(Event::Init) => buffer.clear(),
+            Ok(Event::Init) => {
+                buffer.clear();
+                highest_rv = None;
+            }
             Ok(Event::InitApply(obj)) => {
-                if let Some((name, value)) = cache.stored(obj) {
-                    buffer.insert(name, Arc::new(value));
+                if let Some((name, rv, json)) = cache.stored(obj) {
+                    highest_rv = highest_rv.max(rv);
+                    buffer.insert(name, json);
                 }
             }
-            Ok(Event::InitDone) => cache.replace(std::mem::take(&mut buffer)),
+            Ok(Event::InitDone) => cache.replace(std::mem::take(&mut buffer), highest_rv.take()),
             Ok(Event::Apply(obj)) => cache.apply(obj),
             Ok(Event::Delete(obj)) => cache.delete(&obj),
             Err(e) => {
@@ -313,8 +340,8 @@ mod tests {
         assert!(matches!(cache.lookup("a"), Lookup::NotSynced(Some(e)) if e == "forbidden"));
         notify.notified().await; // the failure woke the wait
 
-        let (name, value) = cache.stored(object(&resource, "a", json!({"data": {"k": "v"}}))).unwrap();
-        cache.replace(HashMap::from([(name, Arc::new(value))]));
+        let (name, rv, json) = cache.stored(object(&resource, "a", json!({"data": {"k": "v"}}))).unwrap();
+        cache.replace(HashMap::from([(name, json)]), rv);
         notify.notified().await; // the sync woke it
         let Lookup::Present(obj) = cache.lookup("a") else { panic!("a is listed") };
         assert_eq!(obj["apiVersion"], "v1");
@@ -341,7 +368,7 @@ mod tests {
         let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("", "v1", "Secret"));
         let cache = KindCache::new(resource.clone(), None);
         let (_, value) = cache
-            .stored(object(
+            .stripped(object(
                 &resource,
                 "s",
                 json!({"data": {"token": "c2VjcmV0"}, "stringData": {"a": "b"}, "type": "Opaque"}),
