@@ -17,7 +17,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// mimalloc instead of glibc's allocator: a request allocates and frees thousands of small
 /// JSON values across worker threads, where glibc's arenas spent a third of the server's CPU
-/// (profile of a create-heavy benchmark, docs/benchmarks.md).
+/// (profile of a create-heavy benchmark, docs/benchmarks.md). The `system-allocator` feature
+/// keeps glibc's, so that heap profilers that interpose `malloc` (heaptrack, valgrind) see
+/// every allocation: `cargo build --release -p eddy --features system-allocator`.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
